@@ -1,0 +1,63 @@
+"""The ``research`` command line: one subcommand per pipeline stage.
+
+Subcommands live in ``research/commands/<name>.py``; each module defines ``ORDER`` (its
+place in ``research --help``) and ``register(subparsers)``, which adds a parser whose
+``func(args) -> int`` does the work. Errors meant for the user (``ResearchError``) are
+printed as one line naming the file and the problem, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from research import __version__
+from research.errors import ResearchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="research",
+        description="Measure the work domains of Women's Federation reports: "
+        "prepare → annotate → train → predict → topics → analyse → figures (or `run` for all).",
+    )
+    parser.add_argument("--version", action="version", version=f"research {__version__}")
+    parser.add_argument(
+        "--params", default=None, help="params.yaml to read (default: ./params.yaml)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import research.commands as pkg
+
+    modules = [
+        importlib.import_module(f"research.commands.{m.name}")
+        for m in pkgutil.iter_modules(pkg.__path__)
+        if not m.name.startswith("_")
+    ]
+    for mod in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``research`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except ResearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
