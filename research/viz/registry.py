@@ -1,0 +1,143 @@
+"""Registry of figure functions, so `research figures` draws every figure any module defines.
+
+A figure function builds one (or a few) figures from tables already written by the pipeline::
+
+    @register_figure("confusion_matrix", requires=["tables/confusion_matrix.csv"])
+    def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
+        ...
+        return save_figure(fig, data, out_dir, "confusion_matrix", ...)
+
+``requires`` lists input files relative to ``reports_dir`` (a path starting with ``data/``
+or an absolute path is taken as is); when one is missing the figure is skipped with a
+printed note. A function may also raise ``SkipFigure("why")`` itself. Put figure modules in
+``research/viz/``: they are imported automatically by :func:`discover`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FigureFn = Callable[[Path, Path, dict, str], list[Path]]
+
+_NOT_FIGURE_MODULES = {"style", "registry"}
+
+
+class SkipFigure(Exception):
+    """Raised by a figure function when its inputs are absent or unusable (not an error)."""
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One registered figure: its name, function and the input files it needs."""
+
+    name: str
+    fn: FigureFn
+    requires: tuple[str, ...] = field(default_factory=tuple)
+    module: str = ""
+
+    def missing_inputs(self, reports_dir: Path) -> list[Path]:
+        """The required input files that do not exist."""
+        return [p for p in (resolve_input(r, reports_dir) for r in self.requires) if not p.exists()]
+
+
+FIGURES: dict[str, FigureSpec] = {}
+
+
+def resolve_input(rel: str, reports_dir: Path) -> Path:
+    """Path of a required input: absolute, ``data/...`` (from the cwd), else under reports_dir."""
+    p = Path(rel)
+    if p.is_absolute():
+        return p
+    if p.parts and p.parts[0] in {"data", "models", "seeds"}:
+        return p
+    return Path(reports_dir) / p
+
+
+def register_figure(name: str, requires: Iterable[str] = ()) -> Callable[[FigureFn], FigureFn]:
+    """Decorator: register ``fn`` as figure ``name`` (names are unique across the package)."""
+
+    def deco(fn: FigureFn) -> FigureFn:
+        existing = FIGURES.get(name)
+        if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"figure {name!r} already registered by {existing.module}")
+        FIGURES[name] = FigureSpec(name, fn, tuple(requires), fn.__module__)
+        return fn
+
+    return deco
+
+
+def discover() -> dict[str, FigureSpec]:
+    """Import every module of ``research.viz`` (registering their figures); return the registry."""
+    import research.viz as pkg
+
+    for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if m.name.startswith("_") or m.name in _NOT_FIGURE_MODULES:
+            continue
+        importlib.import_module(f"research.viz.{m.name}")
+    return dict(sorted(FIGURES.items()))
+
+
+@dataclass
+class FigureResult:
+    """What happened to one figure: the files written, or why it was skipped/failed."""
+
+    name: str
+    paths: list[Path] = field(default_factory=list)
+    skipped: str = ""
+    error: str = ""
+
+
+def run_figures(
+    reports_dir: Path,
+    out_dir: Path,
+    params: dict[str, Any],
+    language: str = "en",
+    names: Iterable[str] | None = None,
+    echo: Callable[[str], None] | None = print,
+) -> list[FigureResult]:
+    """Draw every registered figure (or only ``names``), skipping those whose inputs are missing.
+
+    A figure that fails with an unexpected exception is reported (not raised), so one broken
+    figure does not stop the others; the caller decides the exit status.
+    """
+    from research.viz.style import setup_style
+
+    registry = discover()
+    wanted = list(registry) if names is None else list(names)
+    unknown = [n for n in wanted if n not in registry]
+    if unknown:
+        raise KeyError(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(registry)}")
+    fig_params = params.get("figures") or {}
+    results: list[FigureResult] = []
+    for name in wanted:
+        spec = registry[name]
+        res = FigureResult(name)
+        missing = spec.missing_inputs(Path(reports_dir))
+        if missing:
+            res.skipped = "missing input " + ", ".join(str(p) for p in missing)
+        else:
+            setup_style(language, width_in=float(fig_params.get("width_in", 3.5)))
+            try:
+                res.paths = list(spec.fn(Path(reports_dir), Path(out_dir), params, language) or [])
+            except SkipFigure as exc:
+                res.skipped = str(exc)
+            except Exception as exc:  # noqa: BLE001 - reported per figure
+                res.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                import matplotlib.pyplot as plt
+
+                plt.close("all")
+        if echo is not None:
+            if res.skipped:
+                echo(f"  skip {name}: {res.skipped}")
+            elif res.error:
+                echo(f"  FAILED {name}: {res.error}")
+            else:
+                echo(f"  {name}: {len(res.paths)} files")
+        results.append(res)
+    return results

@@ -1,0 +1,289 @@
+"""One publication style for every figure: fonts, sizes, colours, and deterministic saving.
+
+Why this module exists:
+- Every figure in the package (and in the papers that use it) must look the same and stay
+  readable at single-column width (``figures.width_in``, 3.5 in by default).
+- One fixed, colour-blind-safe colour per codebook category (Okabe & Ito 2008 palette), so a
+  domain has the same colour in the stacked bars, the heatmap legend, the trend lines ...
+- Chinese labels must render. The CJK font comes from the project's own dependency
+  ``mplfonts`` (Noto Sans CJK SC ships inside its wheel). ``mplfonts.use_font()`` alone
+  leaves empty boxes, and a stale matplotlib font cache does the same, so we register the
+  font *file* with ``fontManager.addfont`` on every call. Nothing is downloaded.
+- Saved files are byte-stable across runs (fixed SVG hash salt, no dates in metadata) and
+  each figure is written beside the tidy table it was drawn from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+from research.io import atomic_path, write_table  # noqa: E402
+
+# --- colours --------------------------------------------------------------------------
+#: Okabe–Ito palette (colour-blind safe), by name.
+OKABE_ITO: dict[str, str] = {
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "black": "#000000",
+}
+GREY = "#999999"
+
+#: One fixed colour per category of the bundled codebook, used by every figure.
+DOMAIN_COLORS: dict[str, str] = {
+    "ideology": OKABE_ITO["vermillion"],
+    "employment": OKABE_ITO["blue"],
+    "rights": OKABE_ITO["reddish_purple"],
+    "family": OKABE_ITO["orange"],
+    "organization": OKABE_ITO["bluish_green"],
+    "other": GREY,
+}
+
+# Colours handed out (in this order) to category ids a user's own codebook introduces.
+# Okabe–Ito colours not used above first, then Paul Tol's "muted" scheme (also CVD-safe).
+_EXTRA_COLORS: tuple[str, ...] = (
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["yellow"],
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+    OKABE_ITO["black"],
+)
+
+#: Sequential colour map for heatmaps (perceptually uniform, CVD-friendly).
+SEQUENTIAL_CMAP = "cividis"
+#: Diverging colour map for signed values (e.g. log-odds z-scores, emphasis - 1).
+DIVERGING_CMAP = "PuOr_r"
+
+
+def domain_colors(ids: Iterable[str], other_id: str | None = "other") -> dict[str, str]:
+    """Colours for a list of category ids: fixed ones for known ids, the rest deterministic.
+
+    Known ids (``DOMAIN_COLORS``) always get their fixed colour; the residual category
+    (``other_id``) is grey; new ids get the unused palette colours in the order given, so
+    the same codebook always gets the same colours. Beyond the palette, a colour is derived
+    from a hash of the id (still deterministic, no longer guaranteed CVD-safe).
+    """
+    ids = list(dict.fromkeys(ids))
+    out: dict[str, str] = {}
+    used = set()
+    for cid in ids:
+        if cid in DOMAIN_COLORS:
+            out[cid] = DOMAIN_COLORS[cid]
+        elif other_id is not None and cid == other_id:
+            out[cid] = GREY
+        used.add(out.get(cid))
+    free = [c for c in _EXTRA_COLORS if c not in used]
+    for cid in ids:
+        if cid in out:
+            continue
+        if free:
+            out[cid] = free.pop(0)
+        else:
+            h = hashlib.sha256(cid.encode("utf-8")).hexdigest()
+            out[cid] = f"#{h[:6]}"
+    return out
+
+
+def color_for(cid: str, ids: Sequence[str] | None = None, other_id: str | None = "other") -> str:
+    """Colour of one category id (``ids`` = the whole codebook, for stable assignment)."""
+    return domain_colors(list(ids or []) + [cid], other_id=other_id)[cid]
+
+
+# --- fonts ----------------------------------------------------------------------------
+CJK_FAMILY = "Noto Sans CJK SC"
+LATIN_FAMILY = "DejaVu Sans"
+# Preference order of font files inside the installed mplfonts package.
+_CJK_FILES = ("NotoSansCJKsc-Regular.otf", "SourceHanSansSC-Regular.otf", "SimHei.ttf")
+_registered: dict[str, str] = {}
+
+
+def cjk_font_path() -> Path:
+    """Path of the CJK font file shipped inside the installed ``mplfonts`` package."""
+    try:
+        import mplfonts
+    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+        raise RuntimeError("mplfonts is not installed; it provides the CJK font") from exc
+    font_dir = Path(mplfonts.__file__).resolve().parent / "fonts"
+    for name in _CJK_FILES:
+        p = font_dir / name
+        if p.exists():
+            return p
+    found = sorted(font_dir.glob("*CJK*")) + sorted(font_dir.glob("*.tt[fc]"))
+    if not found:
+        raise RuntimeError(f"no CJK font found in {font_dir}")
+    return found[0]
+
+
+def register_cjk_font() -> str:
+    """Register the bundled CJK font with matplotlib (every time) and return its family name."""
+    path = cjk_font_path()
+    font_manager.fontManager.addfont(str(path))
+    family = font_manager.FontProperties(fname=str(path)).get_name()
+    _registered[family] = str(path)
+    return family
+
+
+# --- rcParams -------------------------------------------------------------------------
+BASE_FONT_SIZE = 8.0
+
+
+def setup_style(language: str = "en", width_in: float = 3.5, font_size: float = BASE_FONT_SIZE) -> str:
+    """Apply the house style to matplotlib's rcParams; return the CJK family registered.
+
+    ``language`` ("en" or "zh") only changes the font order: Latin text is set in DejaVu Sans
+    in both, CJK glyphs come from Noto Sans CJK SC (matplotlib's per-glyph font fallback).
+    For "zh" the CJK font comes first so Chinese punctuation and digits match the Chinese.
+    """
+    if language not in {"en", "zh"}:
+        raise ValueError(f"language must be 'en' or 'zh', not {language!r}")
+    plt.rcdefaults()
+    cjk = register_cjk_font()
+    families = [LATIN_FAMILY, cjk] if language == "en" else [cjk, LATIN_FAMILY]
+    small = font_size - 1
+    matplotlib.rcParams.update(
+        {
+            "font.family": "sans-serif",
+            "font.sans-serif": families + ["DejaVu Sans"],
+            "font.size": font_size,
+            "axes.titlesize": font_size + 1,
+            "axes.labelsize": font_size,
+            "xtick.labelsize": small,
+            "ytick.labelsize": small,
+            "legend.fontsize": small,
+            "legend.title_fontsize": font_size,
+            "figure.titlesize": font_size + 1,
+            "axes.unicode_minus": False,  # CJK fonts lack U+2212 in some versions
+            "figure.figsize": (width_in, width_in * 0.75),
+            "figure.dpi": 100,
+            "figure.constrained_layout.use": True,
+            "savefig.dpi": 300,
+            "savefig.facecolor": "white",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.linewidth": 0.6,
+            "axes.grid": False,
+            "grid.linewidth": 0.4,
+            "grid.color": "#DDDDDD",
+            "xtick.major.width": 0.6,
+            "ytick.major.width": 0.6,
+            "xtick.major.size": 2.5,
+            "ytick.major.size": 2.5,
+            "lines.linewidth": 1.2,
+            "lines.markersize": 4,
+            "patch.linewidth": 0.4,
+            "legend.frameon": False,
+            "legend.handlelength": 1.2,
+            "legend.borderaxespad": 0.3,
+            "axes.prop_cycle": matplotlib.cycler(color=list(DOMAIN_COLORS.values())),
+            "image.cmap": SEQUENTIAL_CMAP,
+            # deterministic, font-embedding output
+            "pdf.fonttype": 42,
+            "ps.fonttype": 42,
+            "svg.fonttype": "path",
+            "svg.hashsalt": "research-figures",
+            "path.simplify": True,
+        }
+    )
+    return cjk
+
+
+def figure_size(width_in: float = 3.5, aspect: float = 0.75, height_in: float | None = None) -> tuple[float, float]:
+    """(width, height) in inches for a figure ``width_in`` wide."""
+    return (width_in, height_in if height_in is not None else width_in * aspect)
+
+
+# --- labels ---------------------------------------------------------------------------
+def category_label(cid: str, language: str = "en", codebook: Any = None) -> str:
+    """Human label of a category id from the codebook (``name_en``/``name_zh``); id if unknown."""
+    if codebook is not None:
+        try:
+            return str(codebook.label(cid, lang=language))
+        except Exception:  # noqa: BLE001 - unknown id or codebook without that label
+            pass
+    return cid.replace("_", " ").capitalize()
+
+
+def load_codebook_or_none(path: str | Path | None = None) -> Any:
+    """The project codebook if it can be loaded (for labels), else None."""
+    try:
+        from research.codebook import load_codebook
+    except ImportError:
+        return None
+    try:
+        return load_codebook(path)
+    except Exception:  # noqa: BLE001 - labels fall back to ids
+        return None
+
+
+# --- saving ---------------------------------------------------------------------------
+_METADATA: dict[str, dict[str, Any]] = {
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+    "svg": {"Date": None, "Creator": None},
+    "png": {"Software": None},
+    "eps": {"CreationDate": None},
+    "ps": {"CreationDate": None},
+}
+
+
+def _round_floats(data: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
+    out = data.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(digits)
+    return out
+
+
+def save_figure(
+    fig: matplotlib.figure.Figure,
+    data: pd.DataFrame | None,
+    out_dir: str | Path,
+    name: str,
+    formats: Sequence[str] = ("pdf", "svg", "png"),
+    dpi: int = 300,
+    close: bool = True,
+) -> list[Path]:
+    """Write ``name.<fmt>`` for each format and ``name.csv`` (the data behind the figure).
+
+    Writes are atomic (temp file + rename) and deterministic: fixed SVG hash salt, no
+    dates or version strings in the metadata, floats in the CSV rounded to 6 decimals.
+    Returns the paths written, figure formats first, the CSV last.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with matplotlib.rc_context({"svg.hashsalt": "research-figures"}):
+        for fmt in formats:
+            fmt = fmt.lower().lstrip(".")
+            path = out_dir / f"{name}.{fmt}"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
+            written.append(path)
+    if data is not None:
+        written.append(write_table(_round_floats(data), out_dir / f"{name}.csv"))
+    for path in written:  # temp files are created 0600; figures are meant to be shared
+        path.chmod(0o644)
+    if close:
+        plt.close(fig)
+    return written
