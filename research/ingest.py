@@ -1,0 +1,281 @@
+"""Read documents (txt, html, docx, pdf, jsonl) and the corpus manifest.
+
+Every failure raises :class:`InputError` naming the file and the problem; nothing is
+guessed silently (an undecodable file is an error, not mojibake).
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from research.errors import InputError
+
+DOC_SUFFIXES = {".txt", ".html", ".htm", ".docx", ".pdf"}
+LEVELS = ("province", "city", "county", "district")
+SCRIPTS = ("simplified", "traditional", "mixed")
+MANIFEST_COLUMNS = [
+    "file", "doc_id", "title", "organisation", "province", "place", "level", "year",
+    "period_start", "period_end", "script", "source", "note",
+]
+REQUIRED_COLUMNS = ("file", "doc_id")
+YEAR_RANGE = (1900, 2100)
+_DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class RawDocument:
+    """A document's decoded text and how it was read."""
+
+    path: Path
+    text: str
+    encoding: str
+    fmt: str
+
+
+def decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
+    """Decode bytes: BOM → UTF-8/UTF-16; else strict UTF-8, then strict GB18030."""
+    if not data:
+        raise InputError(path, "file is empty (0 bytes)")
+    if data.startswith(codecs.BOM_UTF8):
+        return _strict(data[3:], "utf-8", path), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _strict(data, "utf-16", path), "utf-16"
+    if b"\x00" in data[:4096]:
+        # UTF-16 without BOM has a NUL in every other byte for ASCII; otherwise binary.
+        nul_even = data[0:4096:2].count(0)
+        nul_odd = data[1:4096:2].count(0)
+        if nul_odd > len(data[1:4096:2]) * 0.3 and nul_even == 0:
+            return _strict(data, "utf-16-le", path), "utf-16-le"
+        if nul_even > len(data[0:4096:2]) * 0.3 and nul_odd == 0:
+            return _strict(data, "utf-16-be", path), "utf-16-be"
+        raise InputError(path, "looks like a binary file (NUL bytes), not text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            path,
+            f"undecodable bytes at offset {exc.start}: neither UTF-8 nor GB18030/GBK "
+            "(a truncated or corrupt file?)",
+        ) from exc
+
+
+def _strict(data: bytes, encoding: str, path: Path) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"undecodable {encoding} bytes at offset {exc.start}") from exc
+
+
+_BLOCK_TAGS = (
+    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
+    "article", "header", "footer", "blockquote", "table", "ul", "ol", "dd", "dt", "pre",
+    "figcaption", "caption", "title",
+)
+
+
+def html_to_text(html: str) -> str:
+    """Strip tags, scripts and styles from HTML, keeping block structure as blank lines."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "iframe", "svg"]):
+        tag.decompose()
+    for tag in soup.find_all(_BLOCK_TAGS):
+        if tag.name == "br":
+            tag.replace_with("\n")
+        else:
+            tag.insert_before("\n\n")
+            tag.insert_after("\n\n")
+    text = soup.get_text()
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def read_docx(path: Path) -> str:
+    """Paragraphs (and table cells) of a .docx, one per blank-line-separated block."""
+    import docx
+
+    try:
+        d = docx.Document(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"not a readable .docx file: {exc}") from exc
+    blocks = [p.text for p in d.paragraphs]
+    for table in d.tables:
+        for row in table.rows:
+            blocks.append(" ".join(c.text for c in row.cells))
+    return "\n\n".join(blocks)
+
+
+def read_pdf(path: Path) -> str:
+    """Text layer of a PDF (pdfminer); an image-only PDF is an error, not empty output."""
+    from pdfminer.high_level import extract_text
+
+    try:
+        text = extract_text(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"not a readable PDF: {exc}") from exc
+    if not text or not text.strip():
+        raise InputError(path, "PDF has no text layer (scanned images?); run OCR first")
+    return text.replace("\x0c", "\n\n")
+
+
+def read_document(path: str | Path) -> RawDocument:
+    """Read one document by its extension into decoded text."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise InputError(path, "is a directory, not a document")
+        suffix = path.suffix.lower()
+        if suffix == ".docx":
+            return RawDocument(path, read_docx(path), "docx", "docx")
+        if suffix == ".pdf":
+            return RawDocument(path, read_pdf(path), "pdf", "pdf")
+        data = path.read_bytes()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(path, "symbolic link loop") from exc
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    text, enc = decode_bytes(data, path)
+    if suffix in {".html", ".htm"}:
+        return RawDocument(path, html_to_text(text), enc, "html")
+    if suffix != ".txt":
+        raise InputError(path, f"unsupported file type {suffix!r} (use .txt .html .docx .pdf)")
+    return RawDocument(path, text, enc, "txt")
+
+
+def _to_int(value: object) -> int | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    s = str(value).strip()
+    if s == "" or s.lower() in {"nan", "none", "na"}:
+        return None
+    if re.fullmatch(r"\d{4}(\.0)?", s):
+        return int(float(s))
+    raise ValueError(s)
+
+
+def read_manifest(corpus_dir: Path) -> pd.DataFrame:
+    """Read and validate ``manifest.csv``; all problems are reported together."""
+    path = corpus_dir / "manifest.csv"
+    if not path.exists():
+        raise InputError(path, "manifest.csv not found in the corpus folder")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"not a readable CSV: {exc}") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(path, f"missing required column(s): {', '.join(missing)}")
+    if df.empty:
+        raise InputError(path, "manifest has no rows")
+    for col in MANIFEST_COLUMNS:
+        if col not in df.columns:
+            df[col] = ""
+    problems: list[str] = []
+    for i, row in df.iterrows():
+        line = i + 2  # header is line 1
+        did = row["doc_id"].strip()
+        if not did:
+            problems.append(f"line {line}: empty doc_id")
+        elif not _DOC_ID.match(did):
+            problems.append(f"line {line}: doc_id {did!r} must be letters, digits, _ . -")
+        if not row["file"].strip():
+            problems.append(f"line {line}: empty file")
+        level = row["level"].strip()
+        if level and level not in LEVELS:
+            problems.append(f"line {line}: unknown level {level!r} (use {'|'.join(LEVELS)})")
+        script = row["script"].strip()
+        if script and script not in SCRIPTS:
+            problems.append(f"line {line}: unknown script {script!r} (use {'|'.join(SCRIPTS)})")
+        for col in ("year", "period_start", "period_end"):
+            try:
+                y = _to_int(row[col])
+            except ValueError:
+                problems.append(f"line {line}: {col} {row[col]!r} is not a year")
+                continue
+            if y is not None and not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]:
+                problems.append(f"line {line}: {col} {y} outside {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
+        try:
+            ps, pe = _to_int(row["period_start"]), _to_int(row["period_end"])
+            if ps is not None and pe is not None and ps > pe:
+                problems.append(f"line {line}: period_start {ps} after period_end {pe}")
+        except ValueError:
+            pass
+    dup = df["doc_id"][df["doc_id"].duplicated(keep=False) & (df["doc_id"] != "")]
+    if len(dup):
+        problems.append(f"duplicate doc_id(s): {', '.join(sorted(set(dup)))}")
+    dupf = df["file"][df["file"].duplicated(keep=False) & (df["file"] != "")]
+    if len(dupf):
+        problems.append(f"file(s) listed twice: {', '.join(sorted(set(dupf)))}")
+    if problems:
+        raise InputError(path, "; ".join(problems))
+    for col in ("year", "period_start", "period_end"):
+        df[col] = [_to_int(v) for v in df[col]]
+        df[col] = df[col].astype("Int64")
+    for col in df.columns:
+        if df[col].dtype == object or str(df[col].dtype).startswith("str"):
+            df[col] = df[col].astype(str).str.strip()
+    return df
+
+
+def list_corpus_files(corpus_dir: Path) -> list[str]:
+    """Document files under ``corpus_dir`` (relative, sorted); links to folders not followed."""
+    found: list[str] = []
+    for root, dirs, files in os.walk(corpus_dir, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if f.startswith(".") or Path(f).suffix.lower() not in DOC_SUFFIXES:
+                continue
+            found.append(str((Path(root) / f).relative_to(corpus_dir)))
+    return sorted(found)
+
+
+def read_jsonl_corpus(path: Path, text_field: str = "content") -> tuple[pd.DataFrame, dict[str, str]]:
+    """Adapter for a JSONL corpus (one document per line) → (manifest, {doc_id: text}).
+
+    Used for e.g. the government work reports (``title``, ``url``, ``content``, ``year``).
+    """
+    rows, texts = [], {}
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"line {n}: invalid JSON ({exc.msg})") from exc
+            text = rec.get(text_field) or rec.get("text")
+            if not isinstance(text, str):
+                raise InputError(path, f"line {n}: no {text_field!r} or 'text' string field")
+            year = rec.get("year")
+            doc_id = str(rec.get("doc_id") or f"{path.stem}-{n:04d}")
+            rows.append(
+                {
+                    "file": f"{path.name}#{n}", "doc_id": doc_id, "title": rec.get("title", ""),
+                    "organisation": rec.get("organisation", ""), "province": rec.get("province", ""),
+                    "place": rec.get("place", ""), "level": rec.get("level", ""),
+                    "year": year if isinstance(year, int) else None,
+                    "period_start": None, "period_end": None, "script": rec.get("script", ""),
+                    "source": rec.get("url", rec.get("source", "")), "note": rec.get("note", ""),
+                }
+            )
+            texts[doc_id] = text
+    if not rows:
+        raise InputError(path, "no records")
+    df = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    for col in ("year", "period_start", "period_end"):
+        df[col] = df[col].astype("Int64")
+    if df["doc_id"].duplicated().any():
+        raise InputError(path, "duplicate doc_id values")
+    return df, texts

@@ -1,0 +1,156 @@
+"""Character-level normalisation of report text, with a log of everything removed.
+
+Order matters: pinyin annotations are removed *before* traditional→simplified conversion
+(OpenCC leaves ``領(lǐng)導(dǎo)`` intact, and left in they split 领导 and put junk tokens
+such as ``ng`` and ``li`` into topics). Full-width letters and digits become half-width,
+ASCII punctuation between Chinese characters becomes Chinese punctuation, whitespace is
+folded, and zero-width/control characters are dropped. Chinese punctuation is kept.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{CJK}]")
+_PINYIN_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńňǹḿêếềɑ"
+# A pinyin syllable (tone-marked or plain) in parentheses right after a Chinese character.
+_PINYIN = re.compile(
+    rf"(?<=[{CJK}])[\(（]([{_PINYIN_LETTERS}]{{1,6}}[1-5]?)[\)）]"
+)
+_TONE_MARKS = set("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿếề")
+_VOWEL = re.compile(r"[aeiouüvāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]", re.IGNORECASE)
+# Zero-width and other invisible format characters, and C0/C1 controls except \n and \t.
+_INVISIBLE = re.compile(
+    "[\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+)
+_FULLWIDTH_ALNUM = {
+    **{chr(0xFF10 + i): chr(0x30 + i) for i in range(10)},
+    **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
+    **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},
+    "\uff05": "%",
+    "\uff0e": ".",
+}
+_ASCII_TO_CJK_PUNCT = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
+_PUNCT_BETWEEN = re.compile(rf"(?<=[{CJK}”’）)》」』])([,;:!?])(?=[{CJK}“‘（(《「『]|\s*$)", re.M)
+_PUNCT_AFTER_CJK_END = re.compile(rf"(?<=[{CJK}])([!?;])$", re.M)
+_SPACES = re.compile(r"[ \t\u3000\u00a0\u2000-\u200a\u202f\u205f]+")
+_CJK_PUNCT = "，。、；：？！“”‘’（）《》「」『』【】…—"
+_SPACE_NEAR_PUNCT = re.compile(rf" *([{_CJK_PUNCT}]) *")
+
+
+@dataclass
+class Removal:
+    """One thing normalisation removed, with its position in the input text."""
+
+    kind: str
+    text: str
+    position: int
+
+
+@dataclass
+class NormalizeResult:
+    text: str
+    removed: list[Removal] = field(default_factory=list)
+
+
+def _looks_like_pinyin(s: str) -> bool:
+    return bool(_VOWEL.search(s)) and (any(c in _TONE_MARKS for c in s.lower()) or len(s) >= 2)
+
+
+def remove_pinyin(text: str) -> tuple[str, list[Removal]]:
+    """Drop ``(pinyin)`` annotations after Chinese characters: 領(lǐng)導(dǎo) → 領導."""
+    removed: list[Removal] = []
+    out: list[str] = []
+    last = 0
+    for m in _PINYIN.finditer(text):
+        if not _looks_like_pinyin(m.group(1)):
+            continue
+        out.append(text[last : m.start()])
+        removed.append(Removal("pinyin", m.group(0), m.start()))
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out), removed
+
+
+@lru_cache(maxsize=4)
+def _converter(config: str):
+    import opencc
+
+    cfg = config if config.endswith(".json") else f"{config}.json"
+    try:
+        return opencc.OpenCC(cfg)
+    except Exception:  # noqa: BLE001 - older wheels take the bare name
+        return opencc.OpenCC(config)
+
+
+def to_simplified(text: str, config: str = "t2s") -> str:
+    """Traditional → simplified with OpenCC (character and phrase tables, offline)."""
+    return _converter(config).convert(text)
+
+
+def traditional_ratio(text: str, config: str = "t2s") -> float:
+    """Share of CJK characters that OpenCC would change (0 for simplified text)."""
+    cjk = _CJK_RE.findall(text)
+    if not cjk:
+        return 0.0
+    conv = to_simplified("".join(cjk), config)
+    changed = sum(a != b for a, b in zip(cjk, conv))
+    return changed / len(cjk)
+
+
+def cjk_count(text: str) -> int:
+    """Number of CJK ideographs in ``text``."""
+    return len(_CJK_RE.findall(text))
+
+
+def normalize_with_log(
+    text: str,
+    to_simplified_mode: str = "always",
+    opencc_config: str = "t2s",
+    **_: object,
+) -> NormalizeResult:
+    """Normalise ``text`` and list what was removed (positions refer to the input text).
+
+    ``to_simplified_mode``: ``always`` (safe for mixed text), ``auto`` (convert when more
+    than 1% of CJK characters are traditional) or ``never``.
+    """
+    removed: list[Removal] = []
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for m in _INVISIBLE.finditer(text):
+        removed.append(Removal("invisible", repr(m.group(0)), m.start()))
+    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    text, pinyin = remove_pinyin(text)
+    removed.extend(pinyin)
+    if to_simplified_mode == "always" or (
+        to_simplified_mode == "auto" and traditional_ratio(text, opencc_config) > 0.01
+    ):
+        text = to_simplified(text, opencc_config)
+    text = text.translate(str.maketrans(_FULLWIDTH_ALNUM))
+    text = _SPACES.sub(" ", text)
+    text = _PUNCT_BETWEEN.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1)], text)
+    text = _PUNCT_AFTER_CJK_END.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1)], text)
+    text = _SPACE_NEAR_PUNCT.sub(r"\1", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return NormalizeResult(text, removed)
+
+
+def normalize_text(
+    text: str, to_simplified_mode: str = "always", opencc_config: str = "t2s", **kw: object
+) -> str:
+    """Normalised text only (see :func:`normalize_with_log`); used by ``predict`` on tables."""
+    return normalize_with_log(text, to_simplified_mode, opencc_config).text
+
+
+def normalize_params(prepare: dict | None) -> dict:
+    """Keyword arguments for :func:`normalize_text` from the params ``prepare`` section."""
+    prepare = prepare or {}
+    return {
+        "to_simplified_mode": prepare.get("to_simplified", "always"),
+        "opencc_config": prepare.get("opencc_config", "t2s"),
+    }
