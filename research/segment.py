@@ -429,8 +429,6 @@ def _mark_duplicates(
                     seen += text_key(txt) + "|"
             old_to_new[ui] = ng[0]
         new_groups.append(ng)
-    for r in repairs:
-        pass
     return new_units, new_groups, repairs
 
 
@@ -439,40 +437,37 @@ def _split_repeated_runs(text, seen, s, owner_of):
     sents = _sentences(text)
     if len(sents) < 2 or not seen:
         return [("body", text, None)]
-    flags = []
+    found: list[int] = []  # position in ``seen`` of each repeated sentence, -1 if new
     for a, b in sents:
         k = text_key(text[a:b])
-        flags.append(len(k) >= s.duplicate_min_chars and k in seen)
-    if not any(flags):
+        found.append(seen.find(k) if len(k) >= s.duplicate_min_chars else -1)
+    if all(f < 0 for f in found):
         return [("body", text, None)]
-    pieces = []
-    start = 0
-    cur = flags[0]
-    runs = []
-    for idx in range(1, len(sents) + 1):
-        if idx == len(sents) or flags[idx] != cur:
-            end = sents[idx - 1][1] if idx < len(sents) else len(text)
-            runs.append((cur, start, end))
-            if idx < len(sents):
-                start, cur = end, flags[idx]
+    # runs of consecutive sentences with the same repeated/new flag
+    runs: list[list] = []  # [dup, start, end, first_found]
+    for (a, b), f in zip(sents, found):
+        dup = f >= 0
+        if runs and runs[-1][0] == dup:
+            runs[-1][2] = b
+        else:
+            runs.append([dup, a, b, f])
+    runs[0][1] = 0
+    runs[-1][2] = len(text)
+    for k in range(1, len(runs)):
+        runs[k][1] = runs[k - 1][2]
     # only long repeated runs become separate units
-    merged: list[tuple[bool, int, int]] = []
-    for dup, a, b in runs:
+    merged: list[list] = []
+    for dup, a, b, f in runs:
         if dup and len(text_key(text[a:b])) < 2 * s.duplicate_min_chars:
             dup = False
         if merged and merged[-1][0] == dup:
-            merged[-1] = (dup, merged[-1][1], b)
+            merged[-1][2] = b
         else:
-            merged.append((dup, a, b))
-    if len(merged) == 1:
-        return [("duplicate" if merged[0][0] else "body", text, owner_of(seen.index(text_key(text))) if merged[0][0] else None)]
-    for dup, a, b in merged:
-        piece = text[a:b]
-        if dup:
-            pieces.append(("duplicate", piece, owner_of(seen.index(text_key(piece)))))
-        else:
-            pieces.append(("body", piece, None))
-    return pieces
+            merged.append([dup, a, b, f])
+    return [
+        ("duplicate", text[a:b], owner_of(f)) if dup else ("body", text[a:b], None)
+        for dup, a, b, f in merged
+    ]
 
 
 def split_items(text: str, unit_index: int = 0) -> list[Item]:
