@@ -1,0 +1,40 @@
+"""Measures of what federations spend their work on, by document, region and year.
+
+One function per measure (each in its own module), all producing tidy tables:
+
+- :mod:`shares` — domain shares of body units / characters per document;
+- :mod:`bootstrap` — percentile bootstrap CIs (units within documents; documents for groups);
+- :mod:`quantify` — misclassification-adjusted shares (ACC, PACC);
+- :mod:`emphasis` — emphasis index, domain ranks, first position in the report;
+- :mod:`distinctive` — distinctive terms (log-odds with informative Dirichlet prior);
+- :mod:`campaigns` — quoted campaign/brand names with their unit's domain;
+- :mod:`regression` — fractional-logit GLM of shares on province, level, year;
+- :mod:`pipeline` — ``run_analysis``, used by ``research analyse``.
+"""
+
+from research.analysis.bootstrap import bootstrap_document_shares, bootstrap_group_means
+from research.analysis.campaigns import campaign_names, extract_quoted, summarise_campaigns
+from research.analysis.distinctive import distinctive_terms, log_odds_dirichlet
+from research.analysis.emphasis import domain_ranks, emphasis_index, first_positions
+from research.analysis.quantify import adjust_shares, evaluate_adjustment, misclassification_matrix
+from research.analysis.regression import fractional_logit
+from research.analysis.shares import document_shares, one_hot
+
+__all__ = [
+    "adjust_shares",
+    "bootstrap_document_shares",
+    "bootstrap_group_means",
+    "campaign_names",
+    "distinctive_terms",
+    "document_shares",
+    "domain_ranks",
+    "emphasis_index",
+    "evaluate_adjustment",
+    "extract_quoted",
+    "first_positions",
+    "fractional_logit",
+    "log_odds_dirichlet",
+    "misclassification_matrix",
+    "one_hot",
+    "summarise_campaigns",
+]

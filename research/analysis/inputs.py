@@ -1,0 +1,193 @@
+"""Load the unit-level inputs of the analysis, each in one shape, skipping absent sources.
+
+Every source becomes a unit table: doc_id, unit_id, para_id, text, n_chars, ``label``
+(hard label: gold, or argmax/predicted domain) and one ``p_<id>`` per category
+(one-hot for gold). Only body units count towards shares (headings, captions, bylines,
+meta and duplicates are not work content).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from research.analysis.shares import DEFAULT_IDS, ids_from_columns, normalise_rows, one_hot, prob_columns
+from research.io import read_table
+
+META_COLUMNS = ["doc_id", "province", "place", "level", "year", "organisation", "title"]
+
+
+@dataclass
+class AnalysisInputs:
+    """What the analysis found on disk (None for an absent source) and notes on what is missing."""
+
+    ids: list[str]
+    documents: pd.DataFrame | None = None
+    units: pd.DataFrame | None = None  # prepared body units
+    sources: dict[str, pd.DataFrame] = field(default_factory=dict)  # gold / classifier / seeded_lda
+    cv: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def codebook_ids(path: str | Path | None = None) -> tuple[list[str], object | None]:
+    """Category ids of the codebook (and the codebook); the default ids if it cannot load."""
+    try:
+        from research.codebook import load_codebook
+
+        cb = load_codebook(path)
+        return list(cb.ids), cb
+    except Exception:  # noqa: BLE001 - analysis still runs on the default ids
+        return list(DEFAULT_IDS), None
+
+
+def _para_id(unit_id: str) -> int:
+    m = re.search(r":p(\d+)$", str(unit_id))
+    return int(m.group(1)) if m else -1
+
+
+def body_units(paragraphs: pd.DataFrame) -> pd.DataFrame:
+    """Body units only, with n_chars, ordered by doc_id and para_id."""
+    u = paragraphs
+    if "kind" in u:
+        u = u[u["kind"].astype(str) == "body"]
+    u = u.copy()
+    if "n_chars" not in u:
+        u["n_chars"] = u["text"].astype(str).str.len()
+    if "para_id" not in u:
+        u["para_id"] = u["unit_id"].map(_para_id)
+    return u.sort_values(["doc_id", "para_id"], kind="mergesort").reset_index(drop=True)
+
+
+def _with_probs(df: pd.DataFrame, ids: Sequence[str], label_col: str | None) -> pd.DataFrame:
+    """Ensure p_<id> columns for all ids (missing → 0, rows renormalised) and a ``label``."""
+    df = df.copy()
+    for c in prob_columns(ids):
+        if c not in df:
+            df[c] = 0.0
+    P = normalise_rows(df[prob_columns(ids)].to_numpy(dtype=float))
+    df[prob_columns(ids)] = P
+    if label_col and label_col in df:
+        df["label"] = df[label_col].astype(str)
+    else:
+        df["label"] = np.array(ids, dtype=object)[P.argmax(axis=1)] if len(df) else []
+    return df
+
+
+def gold_units(annotations: pd.DataFrame, units: pd.DataFrame | None, ids: Sequence[str]) -> pd.DataFrame:
+    """Gold-labelled body units (one-hot p_<id>); labels outside ``ids`` or empty are dropped."""
+    a = annotations[["unit_id", "gold"]].copy()
+    a["gold"] = a["gold"].fillna("").astype(str).str.strip()
+    a = a[a["gold"].isin(list(ids))].drop_duplicates("unit_id")
+    if units is not None:
+        g = units.merge(a, on="unit_id", how="inner")
+    else:
+        g = annotations.merge(a, on=["unit_id", "gold"], how="inner") if "text" in annotations else a
+        if "doc_id" not in g:
+            g["doc_id"] = g["unit_id"].astype(str).str.rsplit(":", n=1).str[0]
+        g = body_units(g.assign(kind="body"))
+    oh = one_hot(g["gold"], ids)
+    g = pd.concat([g.reset_index(drop=True), oh], axis=1)
+    g["label"] = g["gold"]
+    return g
+
+
+def prob_units(pred: pd.DataFrame, units: pd.DataFrame | None, ids: Sequence[str], label_col: str | None) -> pd.DataFrame:
+    """Units with probability columns (classifier or seeded LDA), restricted to body units."""
+    p = pred
+    if units is not None:
+        keep = [c for c in p.columns if c == "unit_id" or c.startswith("p_") or c == label_col]
+        p = units.merge(p[keep], on="unit_id", how="inner")
+    else:
+        p = body_units(p)
+    return _with_probs(p, ids, label_col)
+
+
+def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> AnalysisInputs:
+    """Read whatever of prepared units, gold, predictions, seeded LDA and CV predictions exists."""
+    paths = params.get("paths") or {}
+    ids, _ = codebook_ids(paths.get("codebook"))
+    inp = AnalysisInputs(ids=ids)
+
+    def note(msg: str) -> None:
+        inp.notes.append(msg)
+        if echo:
+            echo(f"  note: {msg}")
+
+    prepared = data_dir / "prepared"
+    if (prepared / "documents.parquet").exists():
+        inp.documents = read_table(prepared / "documents.parquet")
+    else:
+        note(f"{prepared / 'documents.parquet'} missing: no province/level/year metadata")
+    if (prepared / "paragraphs.parquet").exists():
+        inp.units = body_units(read_table(prepared / "paragraphs.parquet"))
+    else:
+        note(f"{prepared / 'paragraphs.parquet'} missing: shares use the sources' own units")
+
+    ann_path = Path(paths.get("annotations", "seeds/annotations.csv"))
+    if ann_path.exists():
+        ann = read_table(ann_path)
+        if "gold" in ann and "unit_id" in ann:
+            g = gold_units(ann, inp.units, ids)
+            if len(g):
+                inp.sources["gold"] = g
+            else:
+                note(f"{ann_path}: no gold labels on body units")
+        else:
+            note(f"{ann_path}: no unit_id/gold columns")
+    else:
+        note(f"{ann_path} missing: no gold shares")
+
+    pred_path = data_dir / "predictions" / "units.parquet"
+    if pred_path.exists():
+        pred = read_table(pred_path)
+        if ids_from_columns(pred):
+            inp.sources["classifier"] = prob_units(pred, inp.units, ids, "domain" if "domain" in pred else None)
+        else:
+            note(f"{pred_path}: no p_<id> columns")
+    else:
+        note(f"{pred_path} missing: no classifier shares")
+
+    seeded_path = data_dir / "topics" / "seeded_units.parquet"
+    if seeded_path.exists():
+        s = read_table(seeded_path)
+        if ids_from_columns(s):
+            inp.sources["seeded_lda"] = prob_units(s, inp.units, ids, "seeded_domain" if "seeded_domain" in s else None)
+        else:
+            note(f"{seeded_path}: no p_<id> columns")
+    else:
+        note(f"{seeded_path} missing: no seeded-LDA shares")
+
+    cv_path = reports_dir / "tables" / "cv_predictions.csv"
+    if cv_path.exists():
+        cv = read_table(cv_path)
+        need = {"doc_id", "gold"} | set(prob_columns(ids))
+        if need <= set(cv.columns):
+            cv = cv[cv["gold"].astype(str).isin(ids)].reset_index(drop=True)
+            if inp.units is not None and "n_chars" not in cv:
+                cv = cv.merge(inp.units[["unit_id", "n_chars"]], on="unit_id", how="left")
+            if "n_chars" in cv:
+                cv["n_chars"] = cv["n_chars"].fillna(0)
+            inp.cv = cv
+        else:
+            note(f"{cv_path}: needs columns {sorted(need - set(cv.columns))}")
+    else:
+        note(f"{cv_path} missing: no misclassification adjustment")
+    for name, df in inp.sources.items():
+        for c in ("n_chars",):
+            if c not in df:
+                df[c] = df["text"].astype(str).str.len()
+    return inp
+
+
+def document_meta(inp: AnalysisInputs) -> pd.DataFrame:
+    """One row per document with the metadata columns that exist (doc_id always)."""
+    if inp.documents is not None:
+        cols = [c for c in META_COLUMNS if c in inp.documents]
+        return inp.documents[cols].drop_duplicates("doc_id").sort_values("doc_id").reset_index(drop=True)
+    docs = sorted({d for df in inp.sources.values() for d in df["doc_id"].astype(str)})
+    return pd.DataFrame({"doc_id": docs})

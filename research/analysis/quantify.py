@@ -1,0 +1,141 @@
+"""Misclassification-adjusted shares (quantification): ACC and PACC.
+
+A classifier's naive share of category i in a document, q_i, mixes true categories:
+E[q] = M p, with M[i, j] = P(predicted i | true j) estimated from cross-validated
+predictions. Adjusted classify-and-count (ACC; Forman 2008) solves M p = q for the true
+shares p; its probabilistic version (PACC) uses mean predicted probabilities, with
+M[i, j] = mean p_i over units whose true class is j. Hopkins & King (2010) argue the same
+point for document-category proportions: aggregate proportions can be estimated well even
+when individual classification is poor. The system is solved by constrained least squares
+(p ≥ 0, Σp = 1) — or by the classic unconstrained solve, clipped and renormalised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+
+from research.analysis.shares import one_hot, prob_columns
+
+
+def misclassification_matrix(
+    gold: Sequence[str],
+    scores: np.ndarray,
+    ids: Sequence[str],
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """K × K matrix M[i, j] = weighted mean of ``scores[:, i]`` over units whose gold is j.
+
+    With one-hot ``scores`` (hard predictions) this is P(pred i | true j) — the ACC matrix;
+    with predicted probabilities it is the PACC matrix. A true class never observed gets the
+    identity column (no correction possible for it) so the matrix stays usable.
+    """
+    gold = np.asarray(list(gold), dtype=object)
+    scores = np.asarray(scores, dtype=float)
+    w = np.ones(len(gold)) if weights is None else np.asarray(weights, dtype=float)
+    k = len(ids)
+    M = np.zeros((k, k))
+    for j, cid in enumerate(ids):
+        m = gold == cid
+        if w[m].sum() > 0:
+            M[:, j] = (w[m] @ scores[m]) / w[m].sum()
+        else:
+            M[j, j] = 1.0
+    return M
+
+
+def adjust_shares(q: np.ndarray, M: np.ndarray, method: str = "constrained") -> np.ndarray:
+    """True shares p from naive shares q = M p: ``constrained`` LSQ on the simplex, or ``clip``.
+
+    ``constrained``: minimise ||M p − q||² subject to p ≥ 0 and Σ p = 1 (NNLS with a heavily
+    weighted sum-to-one row, then exact renormalisation). ``clip``: the classic ACC —
+    least-squares solve, negative values set to 0, renormalised.
+    """
+    q = np.asarray(q, dtype=float)
+    k = len(q)
+    if method == "clip":
+        p, *_ = np.linalg.lstsq(M, q, rcond=None)
+        p = np.clip(p, 0.0, None)
+    elif method == "constrained":
+        lam = 1e3
+        A = np.vstack([M, lam * np.ones((1, k))])
+        b = np.concatenate([q, [lam]])
+        p, _ = nnls(A, b)
+    else:
+        raise ValueError(f"method must be 'constrained' or 'clip', not {method!r}")
+    s = p.sum()
+    return p / s if s > 0 else np.full(k, 1.0 / k)
+
+
+def hard_scores(P: np.ndarray) -> np.ndarray:
+    """One-hot matrix of each row's argmax (ties → first id)."""
+    out = np.zeros_like(P, dtype=float)
+    if len(P):
+        out[np.arange(len(P)), np.argmax(P, axis=1)] = 1.0
+    return out
+
+
+def cv_matrices(cv: pd.DataFrame, ids: Sequence[str], weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """ACC and PACC matrices from cross-validated predictions (gold, pred, p_<id> columns)."""
+    P = cv[prob_columns(ids)].to_numpy(dtype=float)
+    hard = one_hot(cv["pred"], ids).to_numpy() if "pred" in cv else hard_scores(P)
+    return {
+        "acc": misclassification_matrix(cv["gold"], hard, ids, weights),
+        "pacc": misclassification_matrix(cv["gold"], P, ids, weights),
+    }
+
+
+def evaluate_adjustment(
+    cv: pd.DataFrame,
+    ids: Sequence[str],
+    basis: str = "units",
+    method: str = "constrained",
+) -> pd.DataFrame:
+    """On the seeds: per document, gold shares vs naive (CC, PCC) and adjusted (ACC, PACC).
+
+    The matrices used for document d are estimated from the *other* documents' CV
+    predictions (leave-one-document-out), so no document corrects itself with its own
+    errors. Returns doc_id, basis, method, domain, gold, estimate, error (estimate − gold).
+    """
+    cv = cv.reset_index(drop=True)
+    P = cv[prob_columns(ids)].to_numpy(dtype=float)
+    hard = one_hot(cv["pred"], ids).to_numpy() if "pred" in cv else hard_scores(P)
+    G = one_hot(cv["gold"], ids).to_numpy()
+    if basis == "chars":
+        w = cv["n_chars"].to_numpy(dtype=float) if "n_chars" in cv else cv["text"].astype(str).str.len().to_numpy(float)
+    else:
+        w = np.ones(len(cv))
+    docs = sorted(cv["doc_id"].astype(str).unique())
+    doc = cv["doc_id"].astype(str).to_numpy()
+    rows = []
+    for d in docs:
+        m = doc == d
+        rest = ~m
+        if rest.sum() == 0:
+            rest = m  # a single document: nothing else to learn from
+        M_acc = misclassification_matrix(cv["gold"][rest], hard[rest], ids, w[rest])
+        M_pacc = misclassification_matrix(cv["gold"][rest], P[rest], ids, w[rest])
+        ww = w[m] / w[m].sum()
+        gold = ww @ G[m]
+        cc = ww @ hard[m]
+        pcc = ww @ P[m]
+        est = {
+            "cc": cc,
+            "pcc": pcc,
+            "acc": adjust_shares(cc, M_acc, method),
+            "pacc": adjust_shares(pcc, M_pacc, method),
+        }
+        for name, e in est.items():
+            for j, cid in enumerate(ids):
+                rows.append((d, basis, name, cid, float(gold[j]), float(e[j]), float(e[j] - gold[j])))
+    return pd.DataFrame(rows, columns=["doc_id", "basis", "method", "domain", "gold", "estimate", "error"])
+
+
+def summarise_adjustment(ev: pd.DataFrame) -> pd.DataFrame:
+    """Mean absolute error (over documents × domains) and worst error per method and basis."""
+    g = ev.assign(abs_error=ev["error"].abs()).groupby(["basis", "method"], sort=True)
+    out = g.agg(mae=("abs_error", "mean"), max_abs_error=("abs_error", "max"), n_docs=("doc_id", "nunique"))
+    return out.reset_index()
