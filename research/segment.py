@@ -243,7 +243,8 @@ def _find_continuation(
     dangling = bool(_COMMA_END.search(tail)) or not balanced(tail)
     if dangling:
         for j in body_fwd:
-            if not _looks_like_caption(blocks[j], s):
+            b = blocks[j]
+            if not (_looks_like_caption(b, s) and b.blank_before >= 2 and b.blank_after >= 2):
                 return j
     nxt = i + 1
     if (

@@ -253,7 +253,8 @@ def test_jsonl_adapter(tmp_path):
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs), encoding="utf-8")
     prepared = prepare_corpus(path, progress=False)
     assert prepared.documents.year.tolist() == [1999]
-    assert "现在，我代表国务院，向大会报告政府工作。" in prepared.paragraphs.text.tolist()
+    # a line ending in a colon introduces the next paragraph and is joined with it
+    assert "各位代表：现在，我代表国务院，向大会报告政府工作。" in prepared.paragraphs.text.tolist()
 
 
 @pytest.mark.shared
