@@ -13,8 +13,9 @@ Matching (why it is not a plain token lookup): jieba splits many multi-word seed
 (思想引领 → 思想|引领) and a plain substring search finds short terms across word
 boundaries (家政 inside 国家|政策). So a term matches where it occurs in the text and
 either (a) it has at least ``substring_min_chars`` characters (default 3; such terms are
-distinctive enough to trust as substrings) or (b) both its ends fall on boundaries of
-the tokeniser's segmentation. Overlapping matches are resolved longest-first, so 两癌筛查
+distinctive enough to trust as substrings) or (b) it lies inside one token of the
+tokeniser's segmentation and starts or ends on a token boundary (家政 in 开展|家政|培训 and
+in the token 家政服务, never across 国家|政策). Overlapping matches are resolved longest-first, so 两癌筛查
 counts once for rights and 家庭暴力 does not also count 家庭 for family.
 
 Combination (:func:`combine_weak_labels`), precedence ``dict_first`` (default): when both
@@ -82,7 +83,7 @@ class TermMatcher:
                 ok = (
                     bounds is None
                     or len(term) >= self.substring_min_chars
-                    or (start in bounds and end in bounds)
+                    or _fits_tokens(start, end, bounds)
                 )
                 if ok and not taken[start:end].any():
                     taken[start:end] = True
@@ -96,6 +97,14 @@ class TermMatcher:
         for _, _, _, dom, w in self.matches(text, align_all):
             s[dom] += w
         return s
+
+
+def _fits_tokens(start: int, end: int, bounds: set[int]) -> bool:
+    """A short match is trusted when no token boundary falls inside it and it starts or
+    ends on one: 家政 in 开展|家政|培训 or in 家政服务 (one token), not in 国家|政策."""
+    if any(i in bounds for i in range(start + 1, end)):
+        return False
+    return start in bounds or end in bounds
 
 
 def _default_tokenizer() -> Any:
