@@ -1,0 +1,161 @@
+"""The pipeline as data: one list of stages used by ``research run`` and by ``dvc.yaml``.
+
+Each stage is a ``research`` CLI call with the files it reads (deps), the params sections
+it depends on, and the files it writes (outs, metrics, plots). ``research run`` executes
+the stages in order in this process; ``research dvc-yaml`` writes the same list as
+``dvc.yaml`` so that ``dvc repro`` runs exactly the same commands, and a test keeps the
+two in sync.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+CODE = "research"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline step: a ``research`` subcommand and its inputs and outputs."""
+
+    name: str
+    cmd: tuple[str, ...]
+    deps: tuple[str, ...]
+    params: tuple[str, ...]
+    outs: tuple[str, ...]
+    metrics: tuple[str, ...] = ()
+    plots: tuple[str, ...] = ()
+    help: str = ""
+
+    @property
+    def command(self) -> str:
+        return "research " + " ".join(self.cmd)
+
+
+def stages() -> list[Stage]:
+    """The stages in execution order (paths are the params.yaml defaults)."""
+    cb = "research/codebooks/womens_federation.yaml"
+    ann = "seeds/annotations.csv"
+    T = "reports/tables"
+    M = "reports/metrics"
+    return [
+        Stage(
+            "prepare", ("prepare", "seeds", "--out", "data/prepared", "--quiet"),
+            deps=("seeds", f"{CODE}/prepare.py", f"{CODE}/segment.py", f"{CODE}/normalize.py",
+                  f"{CODE}/ingest.py", f"{CODE}/tokenize.py", f"{CODE}/resources"),
+            params=("prepare", "tokenize"),
+            outs=("data/prepared",),
+            help="ingest, clean and segment the corpus",
+        ),
+        Stage(
+            "agreement", ("annotate", "agreement", ann, "--columns", "pass1", "pass2"),
+            deps=(ann, cb, f"{CODE}/annotation.py"),
+            params=(),
+            outs=(f"{T}/agreement_by_category.csv", f"{T}/agreement_disagreements.csv"),
+            metrics=(f"{M}/agreement.json",),
+            help="inter-annotator agreement of the two blind passes",
+        ),
+        Stage(
+            "weak_labels", ("weak-label",),
+            deps=("data/prepared", ann, cb, f"{CODE}/weak_labels.py"),
+            params=("weak_labels", "tokenize"),
+            outs=("data/labels", f"{T}/weak_label_eval.csv"),
+            metrics=(f"{M}/weak_labels.json",),
+            help="dictionary and heading weak labels, evaluated against gold",
+        ),
+        Stage(
+            "train", ("train", ann, "--units", "data/prepared/paragraphs.parquet",
+                      "--out", "models/classifier", "--reports", "reports"),
+            deps=("data/prepared", "data/labels", ann, cb, f"{CODE}/classify", f"{CODE}/evaluation.py"),
+            params=("seed", "train", "tokenize"),
+            outs=("models/classifier", f"{T}/classifier_cv.csv", f"{T}/confusion_matrix.csv",
+                  f"{T}/cv_predictions.csv"),
+            metrics=(f"{M}/classifier.json",),
+            help="train and evaluate the domain classifiers (grouped CV)",
+        ),
+        Stage(
+            "predict", ("predict", "data/prepared/paragraphs.parquet",
+                        "--output", "data/predictions/units.parquet", "--model", "models/classifier"),
+            deps=("data/prepared", "models/classifier", f"{CODE}/classify"),
+            params=(),
+            outs=("data/predictions",),
+            help="predict the domain of every body unit",
+        ),
+        Stage(
+            "topics", ("topics",),
+            deps=("data/prepared", ann, cb, f"{CODE}/topics"),
+            params=("seed", "topics", "tokenize"),
+            outs=("data/topics", "reports/topics", f"{T}/k_sweep.csv", f"{T}/topic_terms.csv",
+                  f"{T}/doc_topics.csv", f"{T}/seeded_topic_terms.csv", f"{T}/seeded_eval.csv"),
+            metrics=(f"{M}/topics.json",),
+            help="LDA with K selection, and seeded LDA for the codebook domains",
+        ),
+        Stage(
+            "analyse", ("analyse",),
+            deps=("data/prepared", "data/predictions", "data/topics", ann, f"{T}/cv_predictions.csv",
+                  f"{CODE}/analysis"),
+            params=("seed", "analyse"),
+            outs=("reports/tables/analysis",),
+            metrics=(f"{M}/analysis.json",),
+            help="domain shares, adjusted shares, uncertainty, emphasis, distinctive terms",
+        ),
+        Stage(
+            "figures", ("figures",),
+            deps=("reports/tables", f"{CODE}/viz"),
+            params=("figures",),
+            outs=("reports/figures",),
+            help="publication figures (PDF, SVG, 300-dpi PNG + data)",
+        ),
+    ]
+
+
+def dvc_yaml(stage_list: list[Stage] | None = None) -> str:
+    """``dvc.yaml`` text for the stages (deps, params, outs, metrics, plots)."""
+    out: dict = {"stages": {}}
+    for st in stage_list or stages():
+        entry: dict = {"cmd": st.command, "deps": list(st.deps)}
+        if st.params:
+            entry["params"] = list(st.params)
+        if st.outs:
+            entry["outs"] = list(st.outs)
+        if st.metrics:
+            entry["metrics"] = [{m: {"cache": False}} for m in st.metrics]
+        if st.plots:
+            entry["plots"] = [{p: {"cache": False}} for p in st.plots]
+        out["stages"][st.name] = entry
+    header = (
+        "# Generated by `research dvc-yaml` from research/pipeline.py — edit that, not this.\n"
+        "# `dvc repro` runs the same `research` commands as `research run`.\n"
+    )
+    return header + yaml.safe_dump(out, sort_keys=False, allow_unicode=True, width=100)
+
+
+def run_pipeline(
+    params_path: str | None = None, only: list[str] | None = None, start: str | None = None
+) -> list[tuple[str, float]]:
+    """Run the stages in this process, in order; return (stage, seconds) pairs."""
+    from research.cli import main
+    from research.errors import ResearchError
+
+    timings: list[tuple[str, float]] = []
+    todo = stages()
+    if start:
+        names = [s.name for s in todo]
+        if start not in names:
+            raise ResearchError(f"unknown stage {start!r}; stages: {', '.join(names)}")
+        todo = todo[names.index(start):]
+    if only:
+        todo = [s for s in todo if s.name in only]
+    for st in todo:
+        print(f"\n=== {st.name}: {st.command}", flush=True)
+        t0 = time.perf_counter()
+        argv = (["--params", params_path] if params_path else []) + list(st.cmd)
+        code = main(argv)
+        if code != 0:
+            raise ResearchError(f"stage {st.name} failed (exit {code}): {st.command}")
+        timings.append((st.name, time.perf_counter() - t0))
+    return timings
