@@ -164,8 +164,11 @@ def setup_style(language: str = "en", width_in: float = 3.5, font_size: float = 
     small = font_size - 1
     matplotlib.rcParams.update(
         {
-            "font.family": "sans-serif",
-            "font.sans-serif": families + ["DejaVu Sans"],
+            # Explicit families, not the generic "sans-serif": matplotlib's per-glyph
+            # fallback only walks a list of named families (a generic family resolves to one
+            # font, and CJK glyphs then come out as empty boxes).
+            "font.family": families,
+            "font.sans-serif": families,
             "font.size": font_size,
             "axes.titlesize": font_size + 1,
             "axes.labelsize": font_size,
