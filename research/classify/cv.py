@@ -1,0 +1,223 @@
+"""Grouped, nested cross-validation for the domain classifiers.
+
+Reviewers' rules, enforced here:
+
+- Outer splits hold out whole groups (a document, or a province): units of one report are
+  never on both sides (:func:`group_splits` asserts it).
+- Model selection (which family, which hyper-parameters) happens inside each outer
+  training fold by an inner grouped CV over the training documents only; the outer test
+  fold is never used to choose anything.
+- Weak-label augmentation rows (if given) join a training fold only when their document
+  is not in that fold's test side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+from research.errors import ResearchError
+from research.evaluation import evaluate_labels
+
+
+@dataclass
+class Candidate:
+    """One model configuration: a family name, an unfitted estimator and its settings."""
+
+    family: str
+    estimator: Any
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        inner = ",".join(f"{k}={self.params[k]}" for k in sorted(self.params))
+        return f"{self.family}({inner})"
+
+
+@dataclass
+class Augment:
+    """Extra weakly labelled training rows: units table, labels, their doc group, weight."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray
+    weight: float
+
+
+def group_splits(groups: Sequence, n_splits: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped splits: leave-one-group-out (n_splits None) or GroupKFold(n_splits).
+
+    Deterministic; raises if a group would appear on both sides.
+    """
+    g = np.asarray([str(x) for x in groups], dtype=object)
+    n_groups = len(set(g))
+    if n_groups < 2:
+        raise ResearchError("grouped cross-validation needs at least two groups")
+    idx = np.arange(len(g))
+    if n_splits is None or n_splits >= n_groups:
+        # LeaveOneGroupOut orders by sorted group label: deterministic.
+        splits = list(LeaveOneGroupOut().split(idx, groups=g))
+    else:
+        splits = list(GroupKFold(n_splits=n_splits).split(idx, groups=g))
+    for tr, te in splits:
+        if set(g[tr]) & set(g[te]):
+            raise ResearchError("internal error: a group is on both sides of a split")
+    return splits
+
+
+def _fit(est: Any, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, aug: Augment | None,
+         exclude_groups: set[str]) -> Any:
+    """Clone and fit ``est`` on the rows ``train`` plus eligible augmentation rows."""
+    model = clone(est)
+    Xt, yt = X.iloc[train], y[train]
+    if aug is None or len(aug.y) == 0:
+        return model.fit(Xt, yt)
+    keep = np.array([str(gr) not in exclude_groups for gr in aug.groups], dtype=bool)
+    if not keep.any():
+        return model.fit(Xt, yt)
+    Xa = pd.concat([Xt[["text", "heading"]], aug.X.loc[keep, ["text", "heading"]]], ignore_index=True)
+    ya = np.concatenate([yt, aug.y[keep]])
+    w = np.concatenate([np.ones(len(yt)), np.full(int(keep.sum()), float(aug.weight))])
+    return model.fit(Xa, ya, sample_weight=w)
+
+
+def oof_predict(
+    est: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    labels: list[str],
+    aug: Augment | None = None,
+    aug_groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Out-of-fold probabilities (n, len(labels)) of ``est`` over ``splits``.
+
+    ``aug_groups`` are the groups in which augmentation rows are matched (the documents),
+    which may differ from ``groups`` (e.g. provinces) — augmentation rows are excluded when
+    their document is in the test fold.
+    """
+    proba = np.zeros((len(y), len(labels)))
+    docs = aug_groups if aug_groups is not None else groups
+    for tr, te in splits:
+        model = _fit(est, X, y, tr, aug, {str(d) for d in docs[te]})
+        proba[te] = _align(model, model.predict_proba(X.iloc[te]), labels)
+    return proba
+
+
+def _align(model: Any, p: np.ndarray, labels: list[str]) -> np.ndarray:
+    classes = [str(c) for c in model.classes_]
+    if classes == labels:
+        return p
+    out = np.zeros((p.shape[0], len(labels)))
+    col = {lab: j for j, lab in enumerate(labels)}
+    for j, c in enumerate(classes):
+        out[:, col[c]] = p[:, j]
+    return out
+
+
+def argmax_labels(proba: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Label with the highest probability per row (ties → first in ``labels``)."""
+    return np.asarray(labels, dtype=object)[np.argmax(proba, axis=1)]
+
+
+def inner_scores(
+    candidates: list[Candidate],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    labels: list[str],
+    n_splits: int,
+    aug: Augment | None = None,
+    aug_groups: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Pooled out-of-fold macro-F1 of each candidate under grouped CV (higher is better).
+
+    Pooled (not averaged per fold) because inner folds hold only a few documents each.
+    Returns {} when fewer than two groups are available (no selection possible).
+    """
+    if len(set(map(str, groups))) < 2:
+        return {}
+    splits = group_splits(groups, n_splits)
+    out: dict[str, float] = {}
+    for cand in candidates:
+        p = oof_predict(cand.estimator, X, y, groups, splits, labels, aug, aug_groups)
+        out[cand.key] = evaluate_labels(y, argmax_labels(p, labels), labels)["macro_f1"]
+    return out
+
+
+def choose(candidates: list[Candidate], scores: dict[str, float]) -> Candidate:
+    """Best candidate by score; ties and missing scores → the earlier candidate."""
+    best, best_score = candidates[0], -np.inf
+    for cand in candidates:
+        s = scores.get(cand.key, -np.inf)
+        if s > best_score + 1e-12:
+            best, best_score = cand, s
+    return best
+
+
+@dataclass
+class NestedResult:
+    """Out-of-fold probabilities of each method, and what was chosen in each outer fold."""
+
+    proba: dict[str, np.ndarray]
+    chosen: dict[str, list[dict[str, Any]]]
+
+
+def nested_cv(
+    methods: dict[str, list[Candidate]],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    labels: list[str],
+    inner_folds: int = 3,
+    aug: dict[str, Augment | None] | None = None,
+    doc_groups: np.ndarray | None = None,
+) -> NestedResult:
+    """Nested grouped CV: outer leave-one-group-out, inner GroupKFold selection per method.
+
+    ``methods`` maps a method name to its candidate list (one candidate = no selection).
+    ``aug`` optionally maps a method name to augmentation rows used for that method.
+    Inner CV groups are documents (``doc_groups``, default ``groups``), so that a held-out
+    province's documents never inform selection and inner folds still hold out documents.
+    """
+    aug = aug or {}
+    docs = doc_groups if doc_groups is not None else groups
+    outer = group_splits(groups)
+    proba = {m: np.zeros((len(y), len(labels))) for m in methods}
+    chosen: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+    for tr, te in outer:
+        test_docs = {str(d) for d in docs[te]}
+        Xtr, ytr, gtr = X.iloc[tr], y[tr], docs[tr]
+        score_cache: dict[tuple[str, str], float] = {}
+        for name, cands in methods.items():
+            a = aug.get(name)
+            akey = str(id(a))  # the caller's Augment objects live for the whole run
+            if a is not None:
+                keep = np.array([str(g) not in test_docs for g in a.groups], dtype=bool)
+                a = Augment(a.X.loc[keep].reset_index(drop=True), a.y[keep], a.groups[keep], a.weight)
+            if len(cands) > 1:
+                need = [c for c in cands if (c.key, akey) not in score_cache]
+                n_inner = min(inner_folds, len(set(map(str, gtr))))
+                scores = inner_scores(need, Xtr, ytr, gtr, labels, n_inner, a) if n_inner >= 2 else {}
+                for k, v in scores.items():
+                    score_cache[(k, akey)] = v
+                all_scores = {c.key: score_cache.get((c.key, akey), -np.inf) for c in cands}
+                best = choose(cands, all_scores)
+            else:
+                best, all_scores = cands[0], {}
+            model = _fit(best.estimator, X, y, tr, a, test_docs)
+            proba[name][te] = _align(model, model.predict_proba(X.iloc[te]), labels)
+            chosen[name].append({
+                "test_groups": sorted({str(g) for g in groups[te]}),
+                "chosen": best.key,
+                "inner_macro_f1": round(float(all_scores.get(best.key, float("nan"))), 4)
+                if all_scores else None,
+            })
+    return NestedResult(proba=proba, chosen=chosen)
