@@ -218,14 +218,39 @@ def figure_size(width_in: float = 3.5, aspect: float = 0.75, height_in: float | 
 
 
 # --- labels ---------------------------------------------------------------------------
-def category_label(cid: str, language: str = "en", codebook: Any = None) -> str:
-    """Human label of a category id from the codebook (``name_en``/``name_zh``); id if unknown."""
+_LABEL_SEPARATORS = (" / ", "/", "／", ", ", "，", "、", " and ", " & ")
+
+
+def short_label(label: str, max_chars: int) -> str:
+    """Shorten a long category name at its first separator ("Employment and entrepreneurship"
+    → "Employment", "就业创业/巾帼建功" → "就业创业") so legends fit a single column."""
+    label = label.strip()
+    while len(label) > max_chars:
+        cut = [label.split(sep)[0].strip() for sep in _LABEL_SEPARATORS if sep in label]
+        cut = [c for c in cut if c]
+        if not cut:
+            break
+        best = min(cut, key=len)
+        if best == label:
+            break
+        label = best
+    return label
+
+
+def category_label(cid: str, language: str = "en", codebook: Any = None, short: bool = True) -> str:
+    """Label of a category id from the codebook (``name_en``/``name_zh``); the id if unknown.
+
+    ``short`` (default) cuts long names at their first separator for legends and ticks.
+    """
+    label = cid.replace("_", " ").capitalize()
     if codebook is not None:
         try:
-            return str(codebook.label(cid, lang=language))
+            label = str(codebook.label(cid, lang=language))
         except Exception:  # noqa: BLE001 - unknown id or codebook without that label
             pass
-    return cid.replace("_", " ").capitalize()
+    if short:
+        label = short_label(label, 22 if language == "en" else 6)
+    return label
 
 
 def load_codebook_or_none(path: str | Path | None = None) -> Any:
