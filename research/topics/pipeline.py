@@ -1,0 +1,312 @@
+"""The ``topics`` stage: corpus → K sweep → unseeded LDA tables + LDAvis → seeded LDA + evaluation.
+
+Everything is read from params (``seed``, ``paths``, ``tokenize``, ``topics``); see
+``params.yaml`` for the meaning of each ``topics:`` key. Outputs (relative to the params
+``paths.data`` / ``paths.reports`` / ``paths.models``):
+
+- ``data/topics/``: tokens.txt, dictionary.txt, corpus.mm (the streamed corpus),
+  units.parquet (unit_id, doc_id, para_unit_id, n_tokens in corpus order),
+  unit_topics.parquet (long: unit_id, doc_id, topic, prop), seeded_units.parquet
+  (unit_id, doc_id, seeded_domain, p_<id> for every codebook id).
+- ``reports/tables/``: k_sweep.csv, topic_terms.csv, doc_topics.csv,
+  seeded_topic_terms.csv, seeded_doc_topics.csv, seeded_seed_terms.csv, seeded_eval.csv
+  (only when gold labels exist).
+- ``reports/topics/lda.html`` and ``seeded_lda.html`` (offline LDAvis pages).
+- ``reports/metrics/topics.json``: sizes, chosen K, coherence of the final models, eval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from research.config import params_hash, section
+from research.io import read_table, write_json, write_table
+from research.tokenize import TokenizerSettings
+from research.topics.corpus import TopicCorpus, build_corpus, load_units
+from research.topics.lda import FittedLDA, LdaSettings, fit_lda
+from research.topics.ldavis import prepare_vis, write_offline_html
+from research.topics.seeded import (
+    aggregate_to_paragraphs,
+    build_eta,
+    eval_row,
+    label_units,
+    seeded_topic_ids,
+)
+from research.topics.selection import coherence_scores, k_sweep
+from research.topics.tables import (
+    doc_topics,
+    prevalence_order,
+    topic_labels,
+    topic_terms,
+    unit_topics,
+)
+
+DEFAULTS: dict[str, Any] = {
+    "unit": "paragraph",
+    "no_below": 2,
+    "no_above": 0.5,
+    "keep_n": 100000,
+    "extra_stopwords": [],
+    "k_grid": [4, 6, 8, 10, 12],
+    "k": 8,
+    "stability_seeds": 3,
+    "heldout_fraction": 0.2,
+    "heldout_by": "unit",
+    "relevance_lambda": 0.6,
+    "frex_weight": 0.5,
+    "top_n": 15,
+    "coherence_topn": 10,
+    "vis_terms": 30,
+    "seeded_free_topics": 3,
+    "seeded_weight": 3.0,
+    "seeded_min_share": 0.2,
+    "sweep": True,
+    "html": True,
+}
+
+
+@dataclass
+class TopicsResult:
+    """What the stage wrote and the headline numbers (for the CLI summary)."""
+
+    written: list[Path] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def topics_config(params: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """The ``topics`` section with defaults filled in."""
+    cfg = dict(DEFAULTS)
+    cfg.update(section(params, "topics", **overrides))
+    return cfg
+
+
+def _paths(params: dict[str, Any]) -> dict[str, Path]:
+    p = params.get("paths") or {}
+    data = Path(p.get("data", "data"))
+    return {
+        "data": data,
+        "prepared": data / "prepared",
+        "topics": data / "topics",
+        "cache": data / "cache",
+        "reports": Path(p.get("reports", "reports")),
+        "models": Path(p.get("models", "models")),
+        "annotations": Path(p.get("annotations", "seeds/annotations.csv")),
+    }
+
+
+def _load_codebook(params: dict[str, Any]):
+    from research.codebook import load_codebook, resolve_codebook_path
+
+    return load_codebook(resolve_codebook_path(None, params))
+
+
+def fit_unseeded(tc: TopicCorpus, k: int, settings: LdaSettings, seed: int) -> tuple[FittedLDA, np.ndarray]:
+    """Final unseeded model on the whole corpus; topics renumbered by prevalence."""
+    fitted = fit_lda(tc.corpus, tc.dictionary, k, settings, seed)
+    theta = fitted.doc_topics(tc.corpus)
+    order = prevalence_order(theta, tc.units["n_tokens"].to_numpy())
+    fitted.reorder(order)
+    return fitted, theta[:, order]
+
+
+def run_topics(
+    params: dict[str, Any],
+    prepared_dir: str | Path | None = None,
+    **overrides: Any,
+) -> TopicsResult:
+    """Run the whole topics stage from params; returns what was written."""
+    cfg = topics_config(params, **overrides)
+    paths = _paths(params)
+    prepared_dir = Path(prepared_dir) if prepared_dir is not None else paths["prepared"]
+    seed = int(params.get("seed", 0))
+    tok_params = params.get("tokenize") or {}
+    settings = LdaSettings.from_params(cfg)
+    res = TopicsResult()
+    w = res.written.append
+    tables = paths["reports"] / "tables"
+
+    # --- corpus -------------------------------------------------------------------
+    codebook = None
+    try:
+        codebook = _load_codebook(params)
+    except Exception as exc:  # noqa: BLE001 - the unseeded model does not need it
+        res.notes.append(f"codebook unavailable ({exc}); seeded LDA skipped")
+    seed_words = sorted({t for d in codebook.domain_ids for t in codebook.seed_terms[d]}) if codebook else []
+    tok_settings = TokenizerSettings.from_params(tok_params, extra_words=seed_words)
+    units = load_units(prepared_dir, cfg["unit"])
+    tc = build_corpus(
+        units,
+        paths["topics"],
+        tok_settings,
+        no_below=int(cfg["no_below"]),
+        no_above=float(cfg["no_above"]),
+        keep_n=cfg.get("keep_n"),
+        extra_stopwords=cfg.get("extra_stopwords") or [],
+        keep_terms=seed_words,
+        n_jobs=int(tok_params.get("n_jobs", 1)),
+        cache_dir=paths["cache"] if tok_params.get("cache", False) else None,
+    )
+    w(write_table(tc.units, paths["topics"] / "units.parquet"))
+    w(paths["topics"] / "corpus.mm")
+    res.metrics.update(
+        unit=cfg["unit"], n_units=len(tc), n_docs=int(tc.units["doc_id"].nunique()),
+        vocab_size=len(tc.dictionary), n_tokens=int(tc.units["n_tokens"].sum()),
+        backend=settings.backend, seed=seed, params_hash=params_hash(cfg),
+    )
+
+    # --- K sweep ------------------------------------------------------------------
+    k = int(cfg["k"])
+    if cfg.get("sweep", True):
+        sweep = k_sweep(
+            tc, cfg["k_grid"], settings, seed,
+            n_runs=int(cfg["stability_seeds"]),
+            heldout_fraction=float(cfg["heldout_fraction"]),
+            heldout_by=str(cfg["heldout_by"]),
+            top_n=int(cfg["coherence_topn"]),
+            coherence_topn=int(cfg["coherence_topn"]),
+            chosen_k=k,
+        )
+        w(write_table(sweep, tables / "k_sweep.csv"))
+
+    # --- unseeded LDA -------------------------------------------------------------
+    fitted, theta = fit_unseeded(tc, k, settings, seed)
+    topic_ids = list(range(1, k + 1))
+    vocab, tf = tc.vocab, tc.term_frequency()
+    terms = topic_terms(
+        fitted.topic_word, vocab, tf, lam=float(cfg["relevance_lambda"]),
+        frex_weight=float(cfg["frex_weight"]), top_n=int(cfg["top_n"]), topic_ids=topic_ids,
+    )
+    labels = topic_labels(terms)
+    terms.insert(1, "topic_label", terms["topic"].map(labels))
+    w(write_table(terms, tables / "topic_terms.csv"))
+    w(write_table(unit_topics(theta, tc.units, topic_ids), paths["topics"] / "unit_topics.parquet"))
+    w(write_table(doc_topics(theta, tc.units, topic_ids), tables / "doc_topics.csv"))
+    coh = coherence_scores(fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"]))
+    res.metrics["lda"] = {"k": k, **{m: round(v, 4) for m, v in coh.items()}}
+    if cfg.get("html", True):
+        vis = prepare_vis(fitted.topic_word, theta, tc.units["n_tokens"].to_numpy(), vocab, tf,
+                          top_n=int(cfg["vis_terms"]))
+        w(write_offline_html(
+            vis, paths["reports"] / "topics" / "lda.html",
+            title=f"LDA topics (K={k}, unit={cfg['unit']})",
+            note="Topics are numbered by prevalence as in reports/tables/topic_terms.csv. "
+                 "Relevance slider: λ=1 ranks by probability, small λ by lift.",
+            lam=float(cfg["relevance_lambda"]),
+        ))
+    _save_model(fitted, paths["models"] / "topics" / "lda")
+
+    # --- seeded LDA ---------------------------------------------------------------
+    if codebook is not None:
+        _run_seeded(tc, codebook, cfg, settings, seed, paths, res)
+    write_json(res.metrics, paths["reports"] / "metrics" / "topics.json")
+    w(paths["reports"] / "metrics" / "topics.json")
+    return res
+
+
+def _save_model(fitted: FittedLDA, stem: Path) -> None:
+    """Keep the trained model for reuse (models/ is not versioned)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    if fitted.backend == "gensim":
+        fitted.model.save(str(stem.with_suffix(".gensim")))
+    else:
+        fitted.model.save(str(stem.with_suffix(".tomotopy.bin")))
+
+
+def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
+    domain_ids = list(codebook.domain_ids)
+    n_free = int(cfg["seeded_free_topics"])
+    tids = seeded_topic_ids(domain_ids, n_free)
+    k = len(tids)
+    eta, seed_report = build_eta(
+        tc.dictionary, codebook.seed_terms, domain_ids, n_free,
+        settings.base_eta(k), float(cfg["seeded_weight"]),
+    )
+    tables = paths["reports"] / "tables"
+    w = res.written.append
+    w(write_table(seed_report, tables / "seeded_seed_terms.csv"))
+    fitted = fit_lda(tc.corpus, tc.dictionary, k, settings, seed, eta=eta)
+    theta = fitted.doc_topics(tc.corpus)
+    vocab, tf = tc.vocab, tc.term_frequency()
+    terms = topic_terms(
+        fitted.topic_word, vocab, tf, lam=float(cfg["relevance_lambda"]),
+        frex_weight=float(cfg["frex_weight"]), top_n=int(cfg["top_n"]), topic_ids=tids,
+    )
+    seeds_of = {d: set(codebook.seed_terms[d]) for d in domain_ids}
+    terms.insert(1, "seed_term", [t in seeds_of.get(d, ()) for d, t in zip(terms["topic"], terms["term"])])
+    w(write_table(terms, tables / "seeded_topic_terms.csv"))
+    w(write_table(doc_topics(theta, tc.units, tids), tables / "seeded_doc_topics.csv"))
+    if cfg.get("html", True):
+        vis = prepare_vis(fitted.topic_word, theta, tc.units["n_tokens"].to_numpy(), vocab, tf,
+                          top_n=int(cfg["vis_terms"]))
+        w(write_offline_html(
+            vis, paths["reports"] / "topics" / "seeded_lda.html",
+            title=f"Seeded LDA ({len(domain_ids)} domain topics + {n_free} free)",
+            note="Topics 1–%d are the codebook domains in order: %s; the rest are free topics."
+                 % (len(domain_ids), ", ".join(domain_ids)),
+            lam=float(cfg["relevance_lambda"]),
+        ))
+
+    if cfg["unit"] == "item":
+        theta_u, meta = aggregate_to_paragraphs(theta, tc.units)
+    else:
+        theta_u, meta = theta, tc.units[["unit_id", "doc_id", "n_tokens"]]
+    labels, probs = label_units(theta_u, domain_ids, codebook.ids, codebook.other_id,
+                                float(cfg["seeded_min_share"]))
+    out = pd.concat(
+        [meta[["unit_id", "doc_id"]].reset_index(drop=True),
+         pd.Series(labels, name="seeded_domain", dtype=str), probs],
+        axis=1,
+    ).sort_values("unit_id", kind="stable").reset_index(drop=True)
+    w(write_table(out, paths["topics"] / "seeded_units.parquet"))
+    coh = coherence_scores(fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"]))
+    res.metrics["seeded"] = {
+        "k": k, "topics": tids, **{m: round(v, 4) for m, v in coh.items()},
+        "label_counts": {str(a): int(b) for a, b in sorted(pd.Series(labels).value_counts().items())},
+        "seed_terms_in_vocab": int(seed_report["in_vocab"].sum()),
+        "seed_terms_total": int(len(seed_report)),
+    }
+    evaluate_seeded(out, codebook, paths["annotations"], tables / "seeded_eval.csv", cfg["unit"], res)
+
+
+def load_gold(path: Path) -> pd.DataFrame | None:
+    """unit_id → gold label from the annotations file, or None when not available."""
+    if not path.exists():
+        return None
+    ann = read_table(path)
+    if "gold" not in ann.columns or "unit_id" not in ann.columns:
+        return None
+    ann = ann[["unit_id", "gold"]].astype(str)
+    ann = ann[(ann["gold"].str.strip() != "") & (ann["gold"] != "nan")]
+    return ann if len(ann) else None
+
+
+def evaluate_seeded(units: pd.DataFrame, codebook, ann_path: Path, out_path: Path, unit: str, res) -> None:
+    """Score seeded labels against gold with the shared evaluator; one comparison-table row."""
+    gold = load_gold(ann_path)
+    if gold is None:
+        res.notes.append(f"no gold labels in {ann_path}: seeded_eval.csv not written")
+        return
+    if unit == "document":
+        res.notes.append("unit=document: gold labels are per paragraph, seeded_eval.csv not written")
+        return
+    from research.evaluation import evaluate_labels
+
+    df = units.merge(gold, on="unit_id", how="inner").sort_values("unit_id", kind="stable")
+    if df.empty:
+        res.notes.append(f"no unit ids in common with {ann_path}: seeded_eval.csv not written")
+        return
+    pcols = [f"p_{c}" for c in codebook.ids]
+    result = evaluate_labels(df["gold"], df["seeded_domain"], codebook.ids,
+                             groups=df["doc_id"], proba=df[pcols])
+    row = eval_row(result, "seeded_lda", "none (unsupervised)", codebook.ids)
+    table = pd.DataFrame([row])
+    floats = [c for c in table.columns if table[c].dtype.kind == "f"]
+    table[floats] = table[floats].round(4)
+    res.written.append(write_table(table, out_path))
+    res.metrics["seeded_eval"] = {k: row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")}
