@@ -436,10 +436,11 @@ def agreement(wide: pd.DataFrame, raters: Sequence[str], cb: Codebook) -> dict[s
 
 def by_category_table(result: dict[str, Any]) -> pd.DataFrame:
     """Per-category agreement as a tidy table (one row per category, plus ``overall``)."""
-    rows = [
-        {"category": "overall", "n_units": result["n_units"], "kappa": result["kappa"],
-         "alpha": result["alpha"], "percent_agreement": result["percent_agreement"]}
-    ]
+    overall = {"category": "overall", "n_units": result["n_units"], "kappa": result["kappa"],
+               "alpha": result["alpha"], "percent_agreement": result["percent_agreement"]}
+    for r in result["raters"]:
+        overall[f"n_{r}"] = sum(s["counts"][r] for s in result["per_category"].values())
+    rows = [overall]
     for cid, s in result["per_category"].items():
         row = {"category": cid, "n_units": s["n_units"], "kappa": s["kappa"], "alpha": s["alpha"],
                "percent_agreement": s["percent_agreement"]}
