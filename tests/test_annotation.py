@@ -82,8 +82,6 @@ def test_unlabelled_rows_are_dropped_unless_kept(tmp_path, cb):
 
 def _ls_export(tasks_path: Path, cb, labels: dict[str, list[tuple[str, str, list[str]]]]) -> list[dict]:
     """Simulate a Label Studio JSON export of the imported tasks."""
-    from research.annotation import choice_text
-
     tasks = json.loads(tasks_path.read_text(encoding="utf-8"))
     out = []
     for n, t in enumerate(tasks, start=1):
@@ -289,6 +287,13 @@ def test_cli_export_import_agreement(tmp_path, capsys):
     assert cat.category.tolist()[0] == "overall"
     dis = pd.read_csv(tmp_path / "reports" / "tables" / "agreement_disagreements.csv")
     assert dis.unit_id.tolist() == ["d1:p002"]
+
+    # a user codebook given after the action name is used (and validated)
+    bad_cb = tmp_path / "cb.yaml"
+    bad_cb.write_text("name: x\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["--params", str(pfile), "annotate", "import", str(tmp_path / "ann_a.csv"), "--codebook", str(bad_cb)]) == 2
+    assert "cb.yaml" in capsys.readouterr().err
 
     # one file, two columns (the seeds/annotations.csv layout)
     seeds = pd.DataFrame({"unit_id": ["u1", "u2", "u3"], "pass1": ["rights", "family", "other"],

@@ -54,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--input", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)")
     s.add_argument("--out", default=None, help="output CSV (default: <data>/annotation/suggested.csv)")
     s.set_defaults(func=run_suggest)
+    for action in (e, i, a, s):  # also accept --codebook after the action name
+        action.add_argument("--codebook", default=argparse.SUPPRESS, help="codebook YAML (default: params paths.codebook)")
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 
 
