@@ -8,6 +8,7 @@ depend on the order in which documents are processed.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -28,7 +29,9 @@ def rng_for(seed: int, *key: object) -> np.random.Generator:
 def percentile_ci(draws: np.ndarray, ci: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper percentile bounds of bootstrap draws (NaN draws ignored)."""
     a = (1.0 - ci) / 2.0
-    lo, hi = np.nanquantile(draws, [a, 1.0 - a], axis=axis)
+    with warnings.catch_warnings():  # all-NaN columns (no units) give NaN bounds, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanquantile(draws, [a, 1.0 - a], axis=axis)
     return lo, hi
 
 
@@ -72,6 +75,8 @@ def bootstrap_document_shares(
     estimate is the (adjusted) share of the full sample, not the bootstrap mean.
     """
     cols = prob_columns(ids)
+    order = [c for c in ("doc_id", "para_id", "unit_id") if c in units]
+    units = units.sort_values(order, kind="mergesort").reset_index(drop=True)  # row order must not matter
     P_all = normalise_rows(units[cols].to_numpy(dtype=float))
     keep = P_all.sum(axis=1) > 0
     units = units.loc[keep].reset_index(drop=True)

@@ -175,7 +175,7 @@ def fractional_logit(
         note_s = "; ".join(dict.fromkeys(note))
         if res["status"] != "ok" or "params" not in res:
             rows.append((dom, model_name, "", np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, len(yy), p, len(yy) - p, res["status"], note_s))
-            warn_msgs.append(f"GLM {dom}: {res['status']} ({'; '.join(res['messages'])})")
+            warn_msgs.append(f"GLM {dom}: {res['status']} ({'; '.join(dict.fromkeys(res['messages']))})")
             continue
         for term in XX.columns:
             b, se = float(res["params"][term]), float(res["bse"][term])

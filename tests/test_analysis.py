@@ -1,0 +1,325 @@
+"""Measures of research.analysis on small constructed examples with known answers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from research.analysis.bootstrap import bootstrap_document_shares, bootstrap_group_means, rng_for
+from research.analysis.campaigns import campaign_names, extract_quoted, summarise_campaigns
+from research.analysis.distinctive import distinctive_terms, log_odds_dirichlet
+from research.analysis.emphasis import domain_ranks, emphasis_index, first_positions
+from research.analysis.quantify import adjust_shares, evaluate_adjustment, misclassification_matrix
+from research.analysis.regression import fractional_logit
+from research.analysis.shares import document_shares, one_hot
+
+IDS = ["a", "b", "c"]
+
+
+def _units(labels_by_doc: dict[str, list[str]], chars: dict[str, list[int]] | None = None) -> pd.DataFrame:
+    rows = []
+    for doc, labels in labels_by_doc.items():
+        for i, lab in enumerate(labels):
+            n = chars[doc][i] if chars else 10
+            rows.append({"doc_id": doc, "unit_id": f"{doc}:p{i:03d}", "para_id": i, "label": lab, "n_chars": n, "text": "x" * n})
+    df = pd.DataFrame(rows)
+    return pd.concat([df, one_hot(df["label"], IDS)], axis=1)
+
+
+# --- shares -----------------------------------------------------------------------------
+def test_unit_and_char_shares_known_values():
+    u = _units({"d1": ["a", "a", "b", "c"], "d2": ["b", "b"]}, {"d1": [10, 30, 40, 20], "d2": [5, 5]})
+    s = document_shares(u, IDS, "units").set_index(["doc_id", "domain"])["share"]
+    assert s[("d1", "a")] == pytest.approx(0.5)
+    assert s[("d1", "b")] == pytest.approx(0.25)
+    assert s[("d2", "b")] == pytest.approx(1.0)
+    assert s[("d2", "a")] == 0.0
+    c = document_shares(u, IDS, "chars").set_index(["doc_id", "domain"])["share"]
+    assert c[("d1", "a")] == pytest.approx(0.4)
+    assert c[("d1", "b")] == pytest.approx(0.4)
+    assert c[("d1", "c")] == pytest.approx(0.2)
+
+
+def test_probability_weighted_shares_and_unlabelled_rows_dropped():
+    u = pd.DataFrame({"doc_id": ["d"] * 3, "p_a": [0.5, 1.0, 0.0], "p_b": [0.5, 0.0, 0.0], "p_c": [0.0, 0.0, 0.0], "n_chars": [1, 1, 1]})
+    s = document_shares(u, IDS).set_index("domain")["share"]
+    assert s["a"] == pytest.approx(0.75) and s["b"] == pytest.approx(0.25)
+    assert s.sum() == pytest.approx(1.0)
+
+
+# --- bootstrap --------------------------------------------------------------------------
+def test_bootstrap_ci_covers_true_share_about_95_percent():
+    """Simulation with a known share: ~95% of percentile intervals contain it."""
+    true_p, n_units, reps = 0.3, 120, 200
+    rng = np.random.default_rng(123)
+    hits = 0
+    for r in range(reps):
+        labels = np.where(rng.random(n_units) < true_p, "a", "b").tolist()
+        u = _units({"d": labels})
+        tab, _ = bootstrap_document_shares(u, IDS, "units", n_boot=300, ci=0.95, seed=r)
+        row = tab[tab["domain"] == "a"].iloc[0]
+        hits += row["ci_low"] <= true_p <= row["ci_high"]
+    coverage = hits / reps
+    assert 0.90 <= coverage <= 0.99, coverage
+
+
+def test_bootstrap_is_deterministic_and_order_independent():
+    u = _units({"d1": ["a", "b", "b", "c", "a"], "d2": ["c", "c", "a"]})
+    t1, _ = bootstrap_document_shares(u, IDS, n_boot=200, seed=5, key="gold")
+    t2, _ = bootstrap_document_shares(u.iloc[::-1].reset_index(drop=True), IDS, n_boot=200, seed=5, key="gold")
+    pd.testing.assert_frame_equal(t1, t2)
+    t3, _ = bootstrap_document_shares(u, IDS, n_boot=200, seed=6, key="gold")
+    assert not t1["ci_low"].equals(t3["ci_low"]) or not t1["ci_high"].equals(t3["ci_high"])
+    assert (t1["ci_low"] <= t1["share"] + 1e-12).all() and (t1["share"] <= t1["ci_high"] + 1e-12).all()
+
+
+def test_group_means_resample_documents_and_flag_small_groups():
+    ds = pd.DataFrame(
+        {
+            "doc_id": ["d1", "d1", "d2", "d2", "d3", "d3"],
+            "domain": ["a", "b"] * 3,
+            "share": [0.2, 0.8, 0.4, 0.6, 0.9, 0.1],
+            "province": ["X", "X", "X", "X", "Y", "Y"],
+        }
+    )
+    g = bootstrap_group_means(ds, "province", n_boot=500, seed=1).set_index(["group", "domain"])
+    assert g.loc[("X", "a"), "mean_share"] == pytest.approx(0.3)
+    assert 0.2 <= g.loc[("X", "a"), "ci_low"] <= 0.3 <= g.loc[("X", "a"), "ci_high"] <= 0.4
+    assert np.isnan(g.loc[("Y", "a"), "ci_low"]) and "1 document" in g.loc[("Y", "a"), "note"]
+    allg = bootstrap_group_means(ds, "all", n_boot=200, seed=1)
+    assert allg.groupby("group")["mean_share"].sum().iloc[0] == pytest.approx(1.0)
+
+
+def test_rng_for_is_stable():
+    assert rng_for(1, "x", "y").integers(0, 10**9) == rng_for(1, "x", "y").integers(0, 10**9)
+
+
+# --- ACC / PACC -------------------------------------------------------------------------
+def test_adjustment_recovers_known_prevalence_from_known_confusion():
+    M = np.array([[0.8, 0.1, 0.2], [0.15, 0.7, 0.1], [0.05, 0.2, 0.7]])  # P(pred i | true j)
+    p = np.array([0.6, 0.1, 0.3])
+    q = M @ p
+    for method in ("constrained", "clip"):
+        assert adjust_shares(q, M, method) == pytest.approx(p, abs=1e-4)
+    assert np.abs(q - p).max() > 0.05  # the naive share is clearly wrong
+
+
+def test_adjustment_stays_on_simplex_for_infeasible_input():
+    M = np.array([[0.9, 0.3], [0.1, 0.7]])
+    out = adjust_shares(np.array([0.95, 0.05]), M)  # beyond what M can produce
+    assert out.min() >= 0 and out.sum() == pytest.approx(1.0)
+    assert out == pytest.approx([1.0, 0.0], abs=1e-6)
+
+
+def test_acc_and_pacc_on_units_with_a_known_classifier():
+    """A classifier confusing b→a 30% of the time: ACC/PACC fix the biased naive share."""
+    ids = ["a", "b"]
+    gold, pred, pa = [], [], []
+    # training documents: 100 a (always right), 100 b (30 called a)
+    for doc, (na, nb) in {"t1": (50, 50), "t2": (50, 50), "test": (20, 80)}.items():
+        for i in range(na):
+            gold.append((doc, "a")); pred.append("a"); pa.append(0.9)
+        for i in range(nb):
+            wrong = i % 10 < 3
+            gold.append((doc, "b")); pred.append("a" if wrong else "b"); pa.append(0.7 if wrong else 0.2)
+    cv = pd.DataFrame({"doc_id": [d for d, _ in gold], "gold": [g for _, g in gold], "pred": pred, "p_a": pa})
+    cv["p_b"] = 1 - cv["p_a"]
+    M = misclassification_matrix(cv["gold"], one_hot(cv["pred"], ids).to_numpy(), ids)
+    assert M[:, 1] == pytest.approx([0.3, 0.7])
+    ev = evaluate_adjustment(cv, ids).query("doc_id == 'test' and domain == 'a'").set_index("method")
+    assert ev.loc["cc", "estimate"] == pytest.approx(0.2 + 0.8 * 0.3)  # naive: 0.44
+    assert ev.loc["acc", "estimate"] == pytest.approx(0.2, abs=1e-3)
+    assert ev.loc["pacc", "estimate"] == pytest.approx(0.2, abs=1e-3)
+    assert abs(ev.loc["pcc", "error"]) > 0.1
+
+
+# --- emphasis ---------------------------------------------------------------------------
+def test_emphasis_index_ranks_and_first_position():
+    ds = pd.DataFrame({"doc_id": ["d1"] * 3 + ["d2"] * 3, "domain": IDS * 2, "share": [0.6, 0.4, 0.0, 0.2, 0.4, 0.4]})
+    e = emphasis_index(ds, ids=IDS).set_index(["doc_id", "domain"])
+    assert e.loc[("d1", "a"), "corpus_mean"] == pytest.approx(0.4)
+    assert e.loc[("d1", "a"), "emphasis"] == pytest.approx(1.5)
+    assert e.loc[("d2", "a"), "emphasis"] == pytest.approx(0.5)
+    assert e.loc[("d2", "b"), "emphasis"] == pytest.approx(1.0)
+    r = domain_ranks(ds).set_index(["doc_id", "domain"])
+    assert r.loc[("d1", "a"), "rank"] == 1 and r.loc[("d1", "c"), "rank"] == 3
+    assert r.loc[("d2", "b"), "rank"] == 1 and r.loc[("d2", "c"), "rank"] == 1  # tie
+    assert r.loc[("d1", "a"), "rank_order"] == "a>b>c"
+    u = _units({"d1": ["c", "a", "a", "b", "a"]}, {"d1": [10, 10, 20, 40, 20]})
+    fp = first_positions(u.iloc[::-1], "label", IDS).set_index("domain")  # order by para_id, not rows
+    assert fp.loc["c", "first_position"] == 0.0
+    assert fp.loc["a", "first_position"] == pytest.approx(0.25)
+    assert fp.loc["b", "first_position"] == pytest.approx(0.75)
+    assert fp.loc["b", "first_position_chars"] == pytest.approx(0.4)
+
+
+def test_emphasis_interval_from_draws():
+    ds = pd.DataFrame({"doc_id": ["d1", "d1", "d2", "d2"], "domain": ["a", "b"] * 2, "share": [0.8, 0.2, 0.2, 0.8]})
+    draws = {"d1": np.array([[0.8, 0.2], [0.6, 0.4]]), "d2": np.array([[0.2, 0.8], [0.2, 0.8]])}
+    e = emphasis_index(ds, draws, ["a", "b"], ci=0.5).set_index(["doc_id", "domain"])
+    # draw 1: 0.8/0.5 = 1.6; draw 2: 0.6/0.4 = 1.5 -> 50% interval inside [1.5, 1.6]
+    assert 1.5 <= e.loc[("d1", "a"), "ci_low"] <= e.loc[("d1", "a"), "ci_high"] <= 1.6
+
+
+# --- distinctive terms --------------------------------------------------------------------
+def test_log_odds_sign_and_ranking():
+    tokens = [["妇女", "就业", "就业", "培训"]] * 5 + [["家庭", "家风", "家风", "培训"]] * 5
+    groups = ["A"] * 5 + ["B"] * 5
+    dt = distinctive_terms(tokens, groups, prior_scale=0.1, top_n=None, min_count=1)
+    a = dt[dt["group"] == "A"].set_index("term")
+    b = dt[dt["group"] == "B"].set_index("term")
+    assert a.loc["就业", "z"] > 0 and a.loc["家风", "z"] < 0
+    assert a.loc["就业", "z"] == pytest.approx(-b.loc["就业", "z"])  # symmetric for two groups
+    assert abs(a.loc["培训", "z"]) < 0.5  # used equally
+    assert a.loc["就业", "rank"] == 1 and a.loc["就业", "z"] > a.loc["妇女", "z"] > a.loc["培训", "z"]
+    top = distinctive_terms(tokens, groups, prior_scale=0.1, top_n=2, min_count=1)
+    assert top.groupby("group").size().max() == 2
+
+
+def test_log_odds_prior_shrinks_rare_terms():
+    d_rare, _, z_rare = log_odds_dirichlet(np.array([1, 99]), np.array([0, 100]), np.array([0.1, 1.99]))
+    d_freq, _, z_freq = log_odds_dirichlet(np.array([60, 40]), np.array([40, 60]), np.array([1.0, 1.0]))
+    assert z_freq[0] > z_rare[0] > 0
+
+
+def test_distinctive_terms_needs_two_groups():
+    assert distinctive_terms([["a"]], ["X"]).empty
+
+
+# --- campaign names -----------------------------------------------------------------------
+def test_extract_quoted_names():
+    text = "开展“巧媳妇”工程和「美丽庭院」创建，实施“巾帼心向党”活动。他说：“我们要做好工作，再接再厉。”“A”“十四五”"
+    assert extract_quoted(text) == ["巧媳妇", "美丽庭院", "巾帼心向党", "十四五"]
+    assert extract_quoted("没有引号") == []
+
+
+def test_campaign_table_and_summary():
+    units = pd.DataFrame(
+        {
+            "doc_id": ["d1", "d1", "d2"], "unit_id": ["d1:p1", "d1:p2", "d2:p1"], "para_id": [1, 2, 1],
+            "text": ["“巧媳妇”工程", "“美丽庭院”和“巧媳妇”", "“巧媳妇”"], "domain": ["employment", "family", "employment"],
+            "domain_source": ["gold", "gold", "predicted:classifier"], "province": ["河南", "河南", "山东"], "year": [2021, 2021, 2023],
+        }
+    )
+    cn = campaign_names(units)
+    assert len(cn) == 4 and set(cn["name"]) == {"巧媳妇", "美丽庭院"}
+    s = summarise_campaigns(cn).set_index("name")
+    assert s.loc["巧媳妇", "n_mentions"] == 3 and s.loc["巧媳妇", "n_docs"] == 2
+    assert s.loc["巧媳妇", "top_domain"] == "employment" and s.loc["巧媳妇", "provinces"] == "山东;河南"
+
+
+# --- GLM ----------------------------------------------------------------------------------
+def _glm_data(n_docs: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    meta = pd.DataFrame({"doc_id": [f"d{i:03d}" for i in range(n_docs)], "year": rng.integers(2015, 2025, n_docs),
+                         "level": rng.choice(["city", "county"], n_docs, p=[0.7, 0.3])})
+    eta = -1.0 + 0.15 * (meta["year"] - meta["year"].mean()) + 0.5 * (meta["level"] == "county")
+    p = 1 / (1 + np.exp(-eta))
+    share_a = np.clip(p + rng.normal(0, 0.03, n_docs), 0, 1)
+    ds = pd.DataFrame({"doc_id": np.repeat(meta["doc_id"], 2).to_numpy(), "domain": ["a", "b"] * n_docs,
+                       "share": np.column_stack([share_a, 1 - share_a]).ravel()})
+    return ds, meta
+
+
+def test_glm_recovers_effects_with_many_documents():
+    ds, meta = _glm_data(300)
+    tab, warns = fractional_logit(ds, meta, ["year", "level"], ["a", "b"])
+    a = tab[tab["domain"] == "a"].set_index("term")
+    assert a.loc["year_centred", "coef"] == pytest.approx(0.15, abs=0.03)
+    assert a.loc["level[county]", "coef"] == pytest.approx(0.5, abs=0.1)
+    assert a.loc["year_centred", "ci_low"] < 0.15 < a.loc["year_centred", "ci_high"]
+    assert not tab["note"].str.contains("weak inference").any() and not warns
+    assert (tab["status"] == "ok").all()
+
+
+def test_glm_flags_weak_inference_and_saturation_without_crashing():
+    ds, meta = _glm_data(5, seed=3)
+    meta["province"] = ["P1", "P2", "P3", "P4", "P5"]
+    tab, warns = fractional_logit(ds, meta, ["province", "level", "year"], ["a", "b"])
+    assert tab["note"].str.contains("weak inference").all()
+    assert tab["note"].str.contains("province dropped").all()  # 5 provinces for 5 documents
+    assert warns and "weak inference" in warns[0]
+    # a domain that is 0 everywhere: perfect separation reported, not raised
+    zero = pd.DataFrame({"doc_id": meta["doc_id"], "domain": "c", "share": 0.0})
+    tab2, warns2 = fractional_logit(pd.concat([ds, zero]), meta, ["year"], ["a", "b", "c"])
+    assert (tab2[tab2["domain"] == "c"]["status"] == "separation").all()
+    assert any("separation" in w for w in warns2)
+
+
+# --- the stage ------------------------------------------------------------------------------
+def _synthetic_project(root: Path) -> dict:
+    """A 4-document prepared corpus with gold labels, predictions and CV predictions."""
+    ids = ["ideology", "employment", "rights", "family", "organization", "other"]
+    rng = np.random.default_rng(0)
+    texts = {
+        "ideology": "深入学习习近平新时代中国特色社会主义思想，开展“巾帼心向党”宣讲。",
+        "employment": "实施“巧媳妇”工程，开展妇女就业创业培训，带动妇女增收。",
+        "rights": "开展“两癌”筛查救助，维护妇女儿童合法权益，推进反家暴。",
+        "family": "开展“最美家庭”寻找活动，推进“美丽庭院”创建和家庭家教家风建设。",
+        "organization": "深化妇联改革，加强基层妇联组织建设，建设“妇女之家”。",
+        "other": "回顾过去五年，成绩来之不易。",
+    }
+    docs = pd.DataFrame({"doc_id": ["h1", "h2", "s1", "s2"], "province": ["河南", "河南", "山东", "山东"],
+                         "place": ["郑州", "开封", "济南", "枣庄"], "level": ["city", "city", "district", "city"],
+                         "year": pd.array([2017, 2021, 2021, 2023], dtype="Int64"), "title": "t"})
+    rows = []
+    for d in docs["doc_id"]:
+        for i in range(12):
+            lab = ids[(i + len(rows)) % 6] if d.startswith("h") else ids[(i * 5) % 4]
+            rows.append({"unit_id": f"{d}:p{i:03d}", "doc_id": d, "para_id": i, "kind": "body", "text": texts[lab], "gold": lab})
+    paras = pd.DataFrame(rows)
+    paras["n_chars"] = paras["text"].str.len()
+    heading = pd.DataFrame([{"unit_id": "h1:p099", "doc_id": "h1", "para_id": 99, "kind": "heading", "text": "标题", "n_chars": 2}])
+    (root / "data" / "prepared").mkdir(parents=True)
+    docs.to_parquet(root / "data/prepared/documents.parquet")
+    pd.concat([paras.drop(columns="gold"), heading]).to_parquet(root / "data/prepared/paragraphs.parquet")
+    paras[["unit_id", "doc_id", "text", "gold"]].to_csv(root / "ann.csv", index=False)
+    P = rng.dirichlet(np.ones(6), len(paras)) * 0.4
+    P[np.arange(len(paras)), [ids.index(g) for g in paras["gold"]]] += 0.6
+    probs = {f"p_{i}": P[:, k] for k, i in enumerate(ids)}
+    pred = paras[["unit_id", "doc_id", "text"]].assign(domain=np.array(ids)[P.argmax(1)], **probs)
+    (root / "data" / "predictions").mkdir(parents=True)
+    pred.to_parquet(root / "data/predictions/units.parquet")
+    (root / "reports" / "tables").mkdir(parents=True)
+    pd.DataFrame({"unit_id": paras["unit_id"], "doc_id": paras["doc_id"], "gold": paras["gold"],
+                  "pred": pred["domain"], **probs}).to_csv(root / "reports/tables/cv_predictions.csv", index=False)
+    return {"seed": 11, "paths": {"annotations": str(root / "ann.csv"), "data": str(root / "data"),
+            "reports": str(root / "reports")}, "analyse": {"n_boot": 60}, "tokenize": {"cache": False}}
+
+
+def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
+    from research.analysis.pipeline import run_analysis
+
+    params = _synthetic_project(tmp_path)
+    s = run_analysis(params)
+    tables = tmp_path / "reports" / "tables"
+    for name in ("shares", "adjusted_eval", "adjusted_eval_summary", "group_shares", "emphasis",
+                 "distinctive_terms", "campaign_names", "campaign_summary", "glm"):
+        assert (tables / f"{name}.csv").exists(), name
+    shares = pd.read_csv(tables / "shares.csv")
+    assert set(shares["source"]) == {"gold", "classifier", "classifier_acc", "classifier_pacc"}
+    gold = shares.query("source == 'gold' and basis == 'units'")
+    assert gold.groupby("doc_id")["share"].sum().round(4).eq(1).all()
+    assert gold["n_units"].eq(12).all()  # the heading is not a body unit
+    assert s["primary_source"] == "gold"
+    assert "weak inference" in capsys.readouterr().out
+    assert "seeded_units.parquet missing" in " ".join(s["notes"])
+    names = pd.read_csv(tables / "campaign_names.csv")
+    assert (names.query("name == '巧媳妇'")["domain"] == "employment").all()
+    digest = lambda: {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.glob("*.csv"))}  # noqa: E731
+    first = digest()
+    run_analysis(params, echo=None)
+    assert digest() == first
+
+
+def test_run_analysis_with_nothing_present(tmp_path):
+    from research.analysis.pipeline import run_analysis
+
+    s = run_analysis({"paths": {"annotations": str(tmp_path / "none.csv"), "data": str(tmp_path / "data"),
+                                "reports": str(tmp_path / "reports")}}, echo=None)
+    assert s["sources"] == [] and len(s["notes"]) >= 4
+    assert (tmp_path / "reports" / "metrics" / "analysis.json").exists()
