@@ -1,0 +1,134 @@
+"""Figure style, saving and the registered analysis figures (fast, on synthetic tables)."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from matplotlib import font_manager
+from PIL import Image
+
+from research.viz.registry import FIGURES, discover, run_figures
+from research.viz.style import (
+    CJK_FAMILY,
+    DOMAIN_COLORS,
+    category_label,
+    cjk_font_path,
+    domain_colors,
+    save_figure,
+    setup_style,
+    short_label,
+)
+
+
+def test_cjk_font_comes_from_mplfonts_and_is_registered():
+    path = cjk_font_path()
+    assert "mplfonts" in str(path) and path.exists()
+    fam = setup_style("zh")
+    assert fam == CJK_FAMILY
+    found = font_manager.findfont(font_manager.FontProperties(family=CJK_FAMILY), fallback_to_default=False)
+    assert Path(found) == path and "DejaVu" not in found
+    assert matplotlib.rcParams["pdf.fonttype"] == 42
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_chinese_label_renders_and_pdf_embeds_noto(tmp_path, language):
+    setup_style(language)
+    fig, ax = plt.subplots()
+    ax.set_title("妇联工作领域 Work domains")
+    ax.set_xticks([0, 1], ["思想引领", "家庭家教家风"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = save_figure(fig, None, tmp_path, "cjk", formats=("pdf", "png"))
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing  # a missing glyph is an empty box
+    pdf = paths[0].read_bytes()
+    assert b"NotoSansCJK" in pdf and b"FontFile2" in pdf  # embedded (Type 42 / CID TrueType)
+
+
+def test_save_figure_formats_dpi_data_and_determinism(tmp_path):
+    def draw(out):
+        setup_style("en")
+        fig, ax = plt.subplots()
+        ax.bar(["a", "b"], [1, 2], color=[DOMAIN_COLORS["family"], DOMAIN_COLORS["rights"]])
+        return save_figure(fig, pd.DataFrame({"x": ["a", "b"], "y": [1 / 3, 2.0]}), out, "demo")
+
+    p1 = draw(tmp_path / "one")
+    p2 = draw(tmp_path / "two")
+    assert [p.name for p in p1] == ["demo.pdf", "demo.svg", "demo.png", "demo.csv"]
+    dpi = Image.open(tmp_path / "one" / "demo.png").info["dpi"]
+    assert round(dpi[0]) == 300 and round(dpi[1]) == 300
+    assert pd.read_csv(p1[-1])["y"].tolist() == [0.333333, 2.0]
+    for a, b in zip(p1, p2):
+        assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest(), a.name
+    assert b"CreationDate" not in p1[0].read_bytes()
+
+
+def test_domain_colours_fixed_distinct_and_deterministic():
+    ids = ["ideology", "employment", "rights", "family", "organization", "other"]
+    c = domain_colors(ids)
+    assert c == {i: DOMAIN_COLORS[i] for i in ids} and len(set(c.values())) == 6
+    user = domain_colors(["health", "family", "education", "misc"], other_id="misc")
+    assert user["family"] == DOMAIN_COLORS["family"] and user["misc"] == "#999999"
+    assert user == domain_colors(["health", "family", "education", "misc"], other_id="misc")
+    assert len(set(user.values())) == 4
+    many = domain_colors([f"c{i}" for i in range(30)])
+    assert len(set(many.values())) == 30
+
+
+def test_labels_english_and_chinese():
+    class CB:
+        def label(self, cid, lang="en"):
+            return {"en": "Employment and entrepreneurship", "zh": "就业创业/巾帼建功"}[lang]
+
+    assert category_label("employment", "en", CB()) == "Employment"
+    assert category_label("employment", "zh", CB()) == "就业创业"
+    assert category_label("employment", "en", CB(), short=False) == "Employment and entrepreneurship"
+    assert category_label("new_id") == "New id"
+    assert short_label("Family, family education and family values", 22) == "Family"
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    """Tables from `run_analysis` on the small synthetic project of test_analysis."""
+    from research.analysis.pipeline import run_analysis
+    from tests.test_analysis import _synthetic_project
+
+    root = tmp_path_factory.mktemp("proj")
+    params = _synthetic_project(root)
+    params["analyse"]["n_boot"] = 40
+    run_analysis(params, echo=None)
+    return root, params
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_registered_analysis_figures(analysed, language):
+    root, params = analysed
+    mine = ["domain_shares", "province_heatmap", "year_trends", "emphasis", "distinctive_terms", "share_adjustment"]
+    assert set(mine) <= set(discover())
+    out = root / f"fig-{language}"
+    formats = ("pdf", "svg", "png") if language == "en" else ("png",)  # zh: PNG only, for speed
+    params = {**params, "figures": {"formats": list(formats)}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run_figures(root / "reports", out, params, language, names=mine, echo=None)
+    assert not [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert all(not r.error and not r.skipped for r in res), [(r.name, r.error, r.skipped) for r in res]
+    for name in mine:
+        for ext in (*formats, "csv"):
+            assert (out / f"{name}.{ext}").stat().st_size > 0, (name, ext)
+    shares = pd.read_csv(out / "domain_shares.csv")
+    assert set(shares["source"]) == {"gold"}
+
+
+def test_figures_skip_when_inputs_missing(tmp_path, capsys):
+    discover()
+    res = run_figures(tmp_path / "reports", tmp_path / "figs", {}, "en")
+    assert res and all(r.skipped and not r.paths for r in res if r.name in FIGURES)
+    assert "skip domain_shares" in capsys.readouterr().out
+    assert not (tmp_path / "figs").exists() or not any((tmp_path / "figs").iterdir())
