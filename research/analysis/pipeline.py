@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "distinctive_top_n": 15,
     "distinctive_by": ["province", "year", "level"],
     "min_term_count": 2,
+    "distinctive_min_chars": 2,
     "min_group_docs": 2,
     "quote_min_chars": 2,
     "quote_max_chars": 20,
@@ -188,6 +189,8 @@ def run_analysis(
         variables = [v for v in cfg["distinctive_by"] if v in tu and tu[v].nunique() >= 2]
         if variables:
             tokens = _tokenize(tu["text"].astype(str).tolist(), params, data_dir)
+            k = int(cfg["distinctive_min_chars"])  # single characters are mostly function words/numerals
+            tokens = [[w for w in toks if len(w) >= k] for toks in tokens]
             dt = distinctive_by(tu, tokens, variables, float(cfg["distinctive_prior"]),
                                 int(cfg["distinctive_top_n"]), int(cfg["min_term_count"]))
             written["distinctive_terms"] = write_table(_round(dt), tables / TABLES["distinctive_terms"])
