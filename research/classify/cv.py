@@ -42,12 +42,21 @@ class Candidate:
 
 @dataclass
 class Augment:
-    """Extra weakly labelled training rows: units table, labels, their doc group, weight."""
+    """Extra weakly labelled training rows: units table, labels, their doc group, weight.
+
+    A row never joins a fold in which its unit has a gold label (``unit_ids`` matched with
+    the ``unit_id`` column of X). ``transductive=False`` also keeps out rows whose document
+    is in the test fold; ``True`` lets the test documents' units in with their weak labels
+    only (their text and the dictionary, never their gold labels) — the situation of a
+    researcher who trains on gold labels plus weak labels of the corpus to be measured.
+    """
 
     X: pd.DataFrame
     y: np.ndarray
     groups: np.ndarray
     weight: float
+    unit_ids: np.ndarray | None = None
+    transductive: bool = False
 
 
 def group_splits(groups: Sequence, n_splits: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -78,7 +87,13 @@ def _fit(est: Any, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, aug: Augme
     Xt, yt = X.iloc[train], y[train]
     if aug is None or len(aug.y) == 0:
         return model.fit(Xt, yt)
-    keep = np.array([str(gr) not in exclude_groups for gr in aug.groups], dtype=bool)
+    if aug.transductive:
+        keep = np.ones(len(aug.y), dtype=bool)
+    else:
+        keep = np.array([str(gr) not in exclude_groups for gr in aug.groups], dtype=bool)
+    if aug.unit_ids is not None and "unit_id" in X.columns:
+        gold_units = set(Xt["unit_id"].astype(str))
+        keep &= np.array([str(u) not in gold_units for u in aug.unit_ids], dtype=bool)
     if not keep.any():
         return model.fit(Xt, yt)
     Xa = pd.concat([Xt[["text", "heading"]], aug.X.loc[keep, ["text", "heading"]]], ignore_index=True)
@@ -199,9 +214,10 @@ def nested_cv(
         for name, cands in methods.items():
             a = aug.get(name)
             akey = str(id(a))  # the caller's Augment objects live for the whole run
-            if a is not None:
+            if a is not None and not a.transductive:
                 keep = np.array([str(g) not in test_docs for g in a.groups], dtype=bool)
-                a = Augment(a.X.loc[keep].reset_index(drop=True), a.y[keep], a.groups[keep], a.weight)
+                a = Augment(a.X.loc[keep].reset_index(drop=True), a.y[keep], a.groups[keep], a.weight,
+                            None if a.unit_ids is None else a.unit_ids[keep], a.transductive)
             if len(cands) > 1:
                 need = [c for c in cands if (c.key, akey) not in score_cache]
                 n_inner = min(inner_folds, len(set(map(str, gtr))))

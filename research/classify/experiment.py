@@ -6,6 +6,8 @@ Methods compared (all with the same evaluation code):
 - ``dictionary``: the codebook's dictionary labeller alone, abstentions → ``other``.
 - ``lr_plain``: plain word + character TF-IDF with logistic regression (no codebook
   knowledge) — the reference a new model must beat clearly.
+- ``lr_prior``: plain TF-IDF + LR combined with the codebook dictionary as a prior
+  (product of experts, exponent chosen by inner CV).
 - ``lr_seeded``: the same plus codebook seed-term scores, seed-term vocabulary and the
   section heading.
 - ``svm_calibrated``: seeded features, linear SVM with sigmoid calibration.
@@ -41,12 +43,14 @@ from research.evaluation import evaluate_labels
 
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "lr_plain": {"C": [1.0, 10.0, 100.0]},
-    "lr_seeded": {"C": [10.0, 100.0], "seed_scale": [1.0, 3.0]},
-    "svm_calibrated": {"C": [0.1, 1.0]},
+    "lr_prior": {"C": [10.0], "dict_prior": [0.5, 1.0]},
+    "lr_seeded": {"C": [10.0], "dict_prior": [0.0, 0.5, 1.0]},
+    "svm_calibrated": {"C": [0.1, 1.0], "dict_prior": [0.0, 0.5]},
     "cnb": {"alpha": [0.1, 0.5]},
 }
 FAMILY_BASE: dict[str, dict[str, Any]] = {
     "lr_plain": {"model": "lr", "seed_scale": 0.0, "seed_vocab": False, "heading_scale": 0.0},
+    "lr_prior": {"model": "lr", "seed_scale": 0.0, "seed_vocab": False, "heading_scale": 0.0},
     "lr_seeded": {"model": "lr"},
     "svm_calibrated": {"model": "svm"},
     "cnb": {"model": "cnb", "calibration": "sigmoid"},
@@ -119,17 +123,22 @@ def _round(x: Any, nd: int = 4) -> Any:
     return x
 
 
-def _weak_augment(table: pd.DataFrame, unlabeled: pd.DataFrame | None, weight: float) -> Augment | None:
+def _weak_augment(table: pd.DataFrame, unlabeled: pd.DataFrame | None, weight: float,
+                  transductive: bool = False) -> Augment | None:
+    """Weakly labelled rows; for the final fit (not transductive) units with gold are dropped."""
     if unlabeled is None or len(unlabeled) == 0 or weight <= 0:
         return None
-    u = unlabeled[~unlabeled["unit_id"].astype(str).isin(set(table["unit_id"].astype(str)))]
+    u = unlabeled
+    if not transductive:
+        u = u[~u["unit_id"].astype(str).isin(set(table["unit_id"].astype(str)))]
     u = u[u["weak_label"].astype(str) != ""]
     if len(u) == 0:
         return None
     X = pd.DataFrame({"text": u["text"].astype(str).to_numpy(),
                       "heading": u.get("heading", pd.Series([""] * len(u))).astype(str).to_numpy()})
     return Augment(X, u["weak_label"].astype(str).to_numpy(dtype=object),
-                   u["group"].astype(str).to_numpy(dtype=object), float(weight))
+                   u["group"].astype(str).to_numpy(dtype=object), float(weight),
+                   u["unit_id"].astype(str).to_numpy(dtype=object), transductive)
 
 
 def run_cv(
@@ -143,17 +152,19 @@ def run_cv(
     train = params.get("train") or {}
     seed = int(params.get("seed", 0))
     labels = list(codebook.ids)
-    X = table[["text", "heading"]].reset_index(drop=True)
+    X = table[["text", "heading", "unit_id"]].reset_index(drop=True)
     y = table["label"].astype(str).to_numpy(dtype=object)
     docs = table["group"].astype(str).to_numpy(dtype=object)
     prov = table["province"].astype(str).to_numpy(dtype=object)
     methods = build_methods(codebook, train, params.get("tokenize"), seed)
-    methods[SELECTED][0].estimator.warm(pd.concat([X, unlabeled[["text", "heading"]]]) if unlabeled is not None else X)
-    aug_obj = _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3)))
+    warm = X if unlabeled is None else pd.concat([X[["text", "heading"]], unlabeled[["text", "heading"]]])
+    methods[SELECTED][0].estimator.warm(warm)
+    aug_obj = _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3)),
+                            transductive=bool(train.get("weak_transductive", True)))
     aug: dict[str, Augment | None] = {}
     if aug_obj is not None:
         for name in list(methods):
-            if name in (SELECTED, "lr_seeded"):
+            if name == "lr_seeded":
                 methods[f"{name}+weak"] = methods[name]
                 aug[f"{name}+weak"] = aug_obj
     cvs: list[tuple[str, np.ndarray]] = []

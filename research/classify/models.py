@@ -110,6 +110,10 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         calibration: "sigmoid" | "isotonic" | None; used by svm (always calibrated) and
             optionally cnb; "lr" is left uncalibrated unless ``calibrate_lr``.
         min_df, max_features: vocabulary limits of the TF-IDF blocks.
+        dict_prior: exponent α of the codebook dictionary as a prior (product of experts):
+            p ∝ p_model · p_dict^α, with p_dict ∝ seed-term score per domain (+ smoothing),
+            ``dict_min_score`` for the residual category. 0 = off. It carries the
+            codebook's knowledge to provinces whose wording the training data never saw.
         random_state: seed for the calibration folds.
     """
 
@@ -134,6 +138,9 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         calibrate_lr: bool = False,
         min_df: int = 1,
         max_features: int | None = None,
+        dict_prior: float = 0.0,
+        dict_min_score: float = 1.0,
+        dict_smoothing: float = 0.1,
         random_state: int = 0,
     ) -> None:
         self.labels = labels
@@ -155,6 +162,9 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         self.calibrate_lr = calibrate_lr
         self.min_df = min_df
         self.max_features = max_features
+        self.dict_prior = dict_prior
+        self.dict_min_score = dict_min_score
+        self.dict_smoothing = dict_smoothing
         self.random_state = random_state
 
     # -- features -------------------------------------------------------------------
@@ -247,6 +257,9 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
             sw = sw * compute_sample_weight("balanced", y)
         self.seen_ = sorted(set(y))
         self.features_, Xf = _fit_features(self, units)
+        if self.dict_prior:
+            self.dict_scorer_ = SeedTermScores(self.seed_terms or {}, "text",
+                                               analyzer=self.analyzer()).fit(None)
         if len(self.seen_) == 1:
             self.learner_ = None
         else:
@@ -278,8 +291,30 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         p = self.learner_.predict_proba(self.features_.transform(units))
         for j, lab in enumerate(self.learner_.classes_):
             out[:, col[str(lab)]] = p[:, j]
+        if self.dict_prior:
+            out = out * self.dictionary_proba(units) ** float(self.dict_prior)
         tot = out.sum(axis=1, keepdims=True)
         return np.divide(out, tot, out=np.full_like(out, 1.0 / out.shape[1]), where=tot > 0)
+
+    def dictionary_proba(self, X: Any) -> np.ndarray:
+        """Dictionary pseudo-probabilities over ``classes_`` from seed-term scores.
+
+        Each domain gets its weighted seed-term score, a label that is not a domain (the
+        residual category) gets ``dict_min_score`` (the evidence needed to leave it), all
+        get ``dict_smoothing``; rows normalised — as ``DictionaryLabeller.predict_proba``.
+        """
+        units = as_units(X)
+        if not hasattr(self, "dict_scorer_"):
+            self.dict_scorer_ = SeedTermScores(self.seed_terms or {}, "text",
+                                               analyzer=self.analyzer()).fit(None)
+        raw = self.dict_scorer_.raw_scores(units["text"].tolist())
+        doms = {d: j for j, d in enumerate(self.dict_scorer_.domains_)}
+        out = np.full((len(units), len(self.classes_)), float(self.dict_min_score))
+        for k, lab in enumerate(self.classes_):
+            if lab in doms:
+                out[:, k] = raw[:, doms[lab]]
+        out += float(self.dict_smoothing)
+        return out / out.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable label per unit (ties → first in ``labels`` order)."""

@@ -1,0 +1,169 @@
+"""The training stage end to end: table → grouped CV reports → chosen model + model card.
+
+Used by ``research train`` for a researcher's own annotations and by the pipeline on the
+seed gold labels (same code, different arguments).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from research.classify.experiment import (
+    SELECTED, CVReport, _weak_augment, fit_final, model_params, run_cv, select_final,
+)
+from research.classify.persist import data_hash, save_model
+from research.config import params_hash
+from research.io import write_json, write_table
+
+
+@dataclass
+class TrainResult:
+    """What the training stage produced."""
+
+    model: Any
+    card: dict[str, Any]
+    written: list[Path] = field(default_factory=list)
+    report: CVReport | None = None
+
+
+def weak_pool(units: pd.DataFrame, codebook: Any, params: dict) -> pd.DataFrame:
+    """Weak labels (dictionary + heading) for body units: unit_id, text, heading, group, weak_label."""
+    from research.tokenize import TokenizerSettings, get_tokenizer
+    from research.weak_labels import weak_label_table
+
+    u = units
+    if "kind" in u.columns:
+        u = u[u["kind"] == "body"]
+    u = u.reset_index(drop=True)
+    if len(u) == 0:
+        return pd.DataFrame(columns=["unit_id", "text", "heading", "group", "weak_label"])
+    if "heading" not in u.columns:
+        u = u.assign(heading="")
+    tok = get_tokenizer(TokenizerSettings.from_params(params.get("tokenize")))
+    wl = weak_label_table(u, codebook, tokenizer=tok, settings=params.get("weak_labels") or {})
+    m = u[["unit_id", "doc_id", "text", "heading"]].astype(str).merge(
+        wl[["unit_id", "weak_label"]].astype(str), on="unit_id", how="left")
+    return m.rename(columns={"doc_id": "group"}).fillna("")
+
+
+def _cv_outputs(rep: CVReport, reports_dir: Path, labels: list[str]) -> list[Path]:
+    tables, metrics = reports_dir / "tables", reports_dir / "metrics"
+    written = [write_table(rep.table, tables / "classifier_cv.csv")]
+    conf = rep.confusion
+    main_cv = "by_document"
+    written.append(write_table(conf[conf["cv"] == main_cv].drop(columns="cv"), tables / "confusion_matrix.csv"))
+    written.append(write_table(conf, tables / "confusion_matrix_all.csv"))
+    pred = rep.predictions
+    sel = pred[(pred["method"] == SELECTED) & (pred["cv"] == main_cv)]
+    cols = ["unit_id", "doc_id", "province", "gold", "pred"] + [f"p_{i}" for i in labels] + ["method", "cv"]
+    written.append(write_table(sel[cols].sort_values("unit_id").reset_index(drop=True), tables / "cv_predictions.csv"))
+    written.append(write_table(pred[cols].sort_values(["method", "cv", "unit_id"]).reset_index(drop=True),
+                               tables / "cv_predictions_all.csv"))
+    return written
+
+
+def train_and_report(
+    table: pd.DataFrame,
+    codebook: Any,
+    params: dict,
+    out_dir: str | Path,
+    reports_dir: str | Path | None = None,
+    unlabeled: pd.DataFrame | None = None,
+    source: str = "",
+    run_cv_flag: bool = True,
+    log: Any = print,
+) -> TrainResult:
+    """Grouped CV of every method (if ≥2 groups), choose, fit on all data, save with card."""
+    t0 = time.time()
+    labels = list(codebook.ids)
+    train = params.get("train") or {}
+    n_groups = table["group"].nunique()
+    rep = None
+    written: list[Path] = []
+    use_weak = False
+    summary: dict[str, Any] = {}
+    if run_cv_flag and n_groups >= 2:
+        log(f"grouped CV on {len(table)} units in {n_groups} groups …")
+        rep = run_cv(table, codebook, params, unlabeled=unlabeled, log=log)
+        by = {(r.method, r.cv): r for r in rep.table.itertuples()}
+        if ("lr_seeded+weak", "by_document") in by:
+            gain = by[("lr_seeded+weak", "by_document")].macro_f1 - by[("lr_seeded", "by_document")].macro_f1
+            use_weak = bool(gain > 0)
+            log(f"  weak-label augmentation: macro-F1 {gain:+.4f} by document → "
+                f"{'kept' if use_weak else 'not used'}")
+        for (m, cv), r in sorted(by.items()):
+            summary.setdefault(m, {})[cv] = {"macro_f1": r.macro_f1, "accuracy": r.accuracy,
+                                             "doc_share_mae": r.doc_share_mae, "brier": r.brier,
+                                             "ece": r.ece}
+    elif run_cv_flag:
+        log("note: fewer than two groups — grouped CV skipped (give --group-column)")
+    cand, scores = select_final(table, codebook, params, unlabeled, use_weak)
+    aug = _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3))) if use_weak else None
+    model = fit_final(cand, table, aug)
+    card = {
+        "task": "work-domain classification of report units",
+        "source": source,
+        "n_train": int(len(table)),
+        "n_weak": int(len(aug.y)) if aug is not None else 0,
+        "groups": int(n_groups),
+        "label_counts": {k: int(v) for k, v in table["label"].value_counts().sort_index().items()},
+        "training_data_sha256": data_hash(table),
+        "codebook_path": str(codebook.path),
+        "codebook_fingerprint": codebook.fingerprint(),
+        "labels": labels,
+        "chosen": cand.key,
+        "selection": {"cv": "leave-one-document-out on all training data",
+                      "macro_f1": {k: round(v, 4) for k, v in sorted(scores.items())}},
+        "params": model_params(model),
+        "train_params": train,
+        "train_params_hash": params_hash(train),
+        "metrics": summary,
+        "weak_labels_used": use_weak,
+    }
+    written += save_model(model, out_dir, card)
+    if rep is not None:
+        reports_dir = Path(reports_dir) if reports_dir else Path(out_dir) / "reports"
+        written += _cv_outputs(rep, reports_dir, labels)
+        metrics = {
+            "n_units": int(len(table)), "n_groups": int(n_groups), "labels": labels,
+            "methods": rep.metrics, "chosen_per_fold": rep.chosen,
+            "final_model": cand.key, "weak_labels_used": use_weak,
+            "comparison": _comparison(rep.table),
+            "notes": [
+                "Outer CV: leave-one-document-out (by_document) and leave-one-province-out "
+                "(by_province); model family and hyper-parameters chosen by inner grouped CV on "
+                "the training documents of each outer fold only (nested).",
+                "'selected' is the selection procedure that produced the saved model; its "
+                "nested score is the honest estimate. Rows of single families also had their "
+                "hyper-parameters chosen by inner CV, but picking the best family after seeing "
+                "them would be optimistic.",
+                "'+weak' rows (if any) add weakly labelled units without gold labels (from the "
+                "prepared corpus, including held-out documents: transductive) at "
+                "train.weak_label_weight; no gold label of a test document is used.",
+                "doc_share_mae uses hard labels; doc_share_mae_proba probability-weighted shares.",
+            ],
+        }
+        written.append(write_json(metrics, reports_dir / "metrics" / "classifier.json"))
+    log(f"trained {cand.key} on {len(table)} units in {time.time() - t0:.1f}s")
+    return TrainResult(model=model, card=card, written=written, report=rep)
+
+
+def _comparison(tab: pd.DataFrame) -> list[dict[str, Any]]:
+    """Selected model vs plain TF-IDF + LR vs dictionary, per CV scheme."""
+    out = []
+    for cv in sorted(tab["cv"].unique()):
+        t = tab[tab["cv"] == cv].set_index("method")
+        if SELECTED not in t.index or "lr_plain" not in t.index:
+            continue
+        row = {"cv": cv}
+        for m in ("majority", "dictionary", "lr_plain", "lr_seeded", "lr_seeded+weak", SELECTED):
+            if m in t.index:
+                row[f"{m}_macro_f1"] = float(t.loc[m, "macro_f1"])
+        row["gain_over_lr_plain"] = round(float(t.loc[SELECTED, "macro_f1"] - t.loc["lr_plain", "macro_f1"]), 4)
+        out.append(row)
+    return out
