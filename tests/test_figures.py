@@ -109,7 +109,8 @@ def analysed(tmp_path_factory):
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_registered_analysis_figures(analysed, language):
     root, params = analysed
-    mine = ["domain_shares", "province_heatmap", "year_trends", "emphasis", "distinctive_terms", "share_adjustment"]
+    mine = ["domain_shares", "province_heatmap", "year_trends", "emphasis", "distinctive_terms", "share_adjustment",
+            "campaign_names"]
     assert set(mine) <= set(discover())
     out = root / f"fig-{language}"
     formats = ("pdf", "svg", "png") if language == "en" else ("png",)  # zh: PNG only, for speed

@@ -158,6 +158,8 @@ def fractional_logit(
         base_note.append(f"weak inference: {n} documents for {p} parameters (< {min_docs_per_param} per parameter)")
     if n - p <= 0:
         base_note.append("saturated: no residual degrees of freedom, standard errors undefined")
+    elif n - p < 5:
+        base_note.append(f"only {n - p} residual df: robust (HC1) standard errors are not trustworthy")
     for dom in ids:
         y = wide.loc[X.index, dom].to_numpy(dtype=float)
         fin = np.isfinite(y)

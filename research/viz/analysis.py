@@ -360,3 +360,45 @@ def share_adjustment(reports_dir: Path, out_dir: Path, params: dict, language: s
     _legend_below(fig, ax, handles, [category_label(c, language, cb) for c in ids], ncol=2)
     data = agg.assign(overall=agg["method"].map(dict(zip(methods, overall))))
     return _save(fig, data, out_dir, "share_adjustment", fig_p)
+
+
+@register_figure("campaign_names", requires=["tables/campaign_names.csv"])
+def campaign_names(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
+    """Which quoted campaign names appear in which reports (by province and year), coloured by
+    the domain of the paragraphs they appear in most; names in ≥ 2 reports, most widespread first."""
+    fig_p, ids, cb = _context(params)
+    df = _table(reports_dir, "campaign_names.csv")
+    top = int(fig_p.get("campaign_top_n", 20))
+    per = df.groupby("name")["doc_id"].nunique()
+    mentions = df.groupby("name").size()
+    names = sorted(per[per >= 2].index, key=lambda n: (-per[n], -mentions[n], n))[:top]
+    if not names:
+        raise SkipFigure("no campaign name appears in two or more reports")
+    d = df[df["name"].isin(names)].copy()
+    d["domain"] = d["domain"].fillna("").astype(str)
+    docs = _sort_docs(df)
+    meta = df.drop_duplicates("doc_id").set_index("doc_id")
+    cell = (
+        d.groupby(["name", "doc_id"])
+        .agg(n=("name", "size"), domain=("domain", lambda s: s.value_counts().sort_index().idxmax()))
+        .reset_index()
+    )
+    colors = domain_colors(ids)
+    width = float(fig_p.get("width_in", 3.5))
+    fig, ax = plt.subplots(figsize=(width, min(1.6 + 0.2 * len(names), 9.0)))
+    xi = {dd: i for i, dd in enumerate(docs)}
+    yi = {n: len(names) - 1 - i for i, n in enumerate(names)}
+    for r in cell.itertuples():
+        ax.scatter(xi[r.doc_id], yi[r.name], s=10 + 8 * min(r.n, 6), color=colors.get(r.domain, "#CCCCCC"),
+                   edgecolor="white", linewidth=0.3, zorder=3)
+    ax.set_yticks(range(len(names)), names[::-1])
+    labels = [doc_label(pd.Series({**meta.loc[dd].to_dict(), "doc_id": dd}), language) for dd in docs]
+    ax.set_xticks(range(len(docs)), labels, rotation=40, ha="right", rotation_mode="anchor")
+    ax.set_xlim(-0.6, len(docs) - 0.4)
+    ax.grid(True, axis="both", zorder=0)
+    ax.tick_params(length=0)
+    present = [c for c in ids if c in set(cell["domain"])]
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colors[c], markersize=4) for c in present]
+    _legend_below(fig, ax, handles, [category_label(c, language, cb) for c in present], ncol=2)
+    data = cell.assign(name_order=cell["name"].map({n: i for i, n in enumerate(names)})).sort_values(["name_order", "doc_id"])
+    return _save(fig, data, out_dir, "campaign_names", fig_p)
