@@ -1,0 +1,88 @@
+"""Apply a saved classifier to a table of texts or to a corpus folder.
+
+Table input goes through the same normalisation as ``prepare`` (traditional → simplified,
+pinyin artefacts, width, whitespace) before the model's tokeniser sees it. Texts that are
+empty or contain no Chinese character get the residual category with probability 1 and
+are counted (reported as a warning by the CLI), never a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from research.classify.data import _blank, normalizer, require_columns
+from research.classify.features import has_chinese
+
+
+@dataclass
+class Prediction:
+    """The input rows with ``domain`` and ``p_<id>`` columns, and what was skipped."""
+
+    table: pd.DataFrame
+    n_empty: int
+    labels: list[str]
+
+
+def predict_frame(
+    model: Any,
+    df: pd.DataFrame,
+    labels: list[str],
+    other_id: str,
+    text_column: str = "text",
+    heading_column: str | None = "heading",
+    params: dict | None = None,
+    normalize: bool = True,
+    where: str | Path = "input",
+    batch_size: int = 5000,
+) -> Prediction:
+    """Predict every row of ``df``: all input columns + ``domain`` + ``p_<id>`` per label."""
+    require_columns(df, [text_column], where)
+    norm = normalizer(params) if normalize else (lambda s: s)
+    raw = df[text_column].tolist()
+    texts = ["" if _blank(t) else norm(str(t)) for t in raw]
+    if heading_column and heading_column in df.columns:
+        heads = ["" if _blank(h) else norm(str(h)) for h in df[heading_column].tolist()]
+    else:
+        heads = [""] * len(texts)
+    ok = np.array([has_chinese(t) for t in texts], dtype=bool)
+    proba = np.zeros((len(texts), len(labels)))
+    idx = np.flatnonzero(ok)
+    for start in range(0, len(idx), batch_size):
+        part = idx[start : start + batch_size]
+        X = pd.DataFrame({"text": [texts[i] for i in part], "heading": [heads[i] for i in part]})
+        p = model.predict_proba(X)
+        classes = [str(c) for c in model.classes_]
+        if classes != labels:
+            col = {c: j for j, c in enumerate(labels)}
+            q = np.zeros((len(part), len(labels)))
+            for j, c in enumerate(classes):
+                q[:, col[c]] = p[:, j]
+            p = q
+        proba[part] = p
+    proba[~ok, labels.index(other_id)] = 1.0
+    out = df.copy()
+    out["domain"] = np.asarray(labels, dtype=object)[np.argmax(proba, axis=1)]
+    for j, lab in enumerate(labels):
+        out[f"p_{lab}"] = np.round(proba[:, j], 6)
+    return Prediction(out, int((~ok).sum()), labels)
+
+
+def corpus_units(corpus_dir: str | Path, params: dict) -> pd.DataFrame:
+    """Prepare a corpus folder (with manifest.csv) and return its body units with metadata."""
+    from research.prepare import prepare_corpus
+
+    prepared = prepare_corpus(corpus_dir, params, progress=False)
+    units = prepared.paragraphs
+    units = units[units["kind"] == "body"].reset_index(drop=True)
+    meta_cols = [c for c in ("doc_id", "province", "place", "level", "year", "organisation")
+                 if c in prepared.documents.columns]
+    docs = prepared.documents[meta_cols]
+    extra = [c for c in meta_cols if c != "doc_id" and c not in units.columns]
+    if extra:
+        units = units.merge(docs[["doc_id"] + extra], on="doc_id", how="left")
+    return units
