@@ -323,3 +323,14 @@ def test_run_analysis_with_nothing_present(tmp_path):
                                 "reports": str(tmp_path / "reports")}}, echo=None)
     assert s["sources"] == [] and len(s["notes"]) >= 4
     assert (tmp_path / "reports" / "metrics" / "analysis.json").exists()
+
+
+def test_vectorised_adjuster_matches_constrained_solver():
+    from research.analysis.quantify import ShareAdjuster
+
+    M = np.array([[0.8, 0.1, 0.2], [0.15, 0.7, 0.1], [0.05, 0.2, 0.7]])
+    Q = np.random.default_rng(0).dirichlet(np.ones(3), 200)  # many infeasible for this M
+    Q[3] = np.nan
+    fast = ShareAdjuster(M).many(Q)
+    slow = np.vstack([adjust_shares(q, M) if np.isfinite(q).all() else q for q in Q])
+    assert np.allclose(fast, slow, atol=1e-6, equal_nan=True)

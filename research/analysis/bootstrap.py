@@ -55,7 +55,10 @@ def bootstrap_unit_shares(
     tot = cw.sum(axis=1, keepdims=True)
     draws = np.divide(cw @ P, tot, out=np.full((n_boot, P.shape[1]), np.nan), where=tot > 0)
     if adjust is not None:
-        draws = np.vstack([adjust(d) if np.all(np.isfinite(d)) else d for d in draws])
+        if hasattr(adjust, "many"):  # vectorised (ShareAdjuster)
+            draws = adjust.many(draws)
+        else:
+            draws = np.vstack([adjust(d) if np.all(np.isfinite(d)) else d for d in draws])
     return draws
 
 

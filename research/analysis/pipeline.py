@@ -19,7 +19,7 @@ from research.analysis.distinctive import distinctive_by
 from research.analysis.emphasis import domain_ranks, emphasis_index, first_positions
 from research.analysis.inputs import AnalysisInputs, document_meta, load_inputs
 from research.analysis.quantify import (
-    adjust_shares,
+    ShareAdjuster,
     cv_matrices,
     evaluate_adjustment,
     hard_scores,
@@ -96,8 +96,7 @@ def compute_shares(
         for source, df, kind in jobs:
             adjust = None
             if kind is not None:
-                M = mats[kind]
-                adjust = lambda q, M=M: adjust_shares(q, M, cfg["adjust_method"])  # noqa: E731
+                adjust = ShareAdjuster(mats[kind], cfg["adjust_method"])
             tab, dr = bootstrap_document_shares(
                 df, ids, basis, int(cfg["n_boot"]), float(cfg["ci"]), seed, key=source, adjust=adjust
             )

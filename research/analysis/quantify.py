@@ -70,6 +70,44 @@ def adjust_shares(q: np.ndarray, M: np.ndarray, method: str = "constrained") -> 
     return p / s if s > 0 else np.full(k, 1.0 / k)
 
 
+class ShareAdjuster:
+    """``adjust_shares`` bound to one matrix, with a fast path for many vectors (bootstrap draws).
+
+    When M is invertible and its columns sum to 1, M⁻¹q already sums to 1; if it is also
+    non-negative it *is* the constrained solution, so only infeasible draws need NNLS.
+    """
+
+    def __init__(self, M: np.ndarray, method: str = "constrained") -> None:
+        self.M = np.asarray(M, dtype=float)
+        self.method = method
+
+    def __call__(self, q: np.ndarray) -> np.ndarray:
+        return adjust_shares(q, self.M, self.method)
+
+    def many(self, Q: np.ndarray) -> np.ndarray:
+        """Adjust every row of Q (rows with NaN stay NaN)."""
+        Q = np.asarray(Q, dtype=float)
+        out = np.full_like(Q, np.nan)
+        ok = np.all(np.isfinite(Q), axis=1)
+        if not ok.any():
+            return out
+        if np.linalg.cond(self.M) > 1e10:
+            out[ok] = np.vstack([self(q) for q in Q[ok]])
+            return out
+        X = np.linalg.solve(self.M, Q[ok].T).T
+        feasible = np.all(X >= -1e-12, axis=1)
+        X = np.clip(X, 0.0, None)
+        sums = X.sum(axis=1, keepdims=True)
+        X = np.divide(X, sums, out=np.full_like(X, 1.0 / X.shape[1]), where=sums > 0)
+        if self.method == "constrained":
+            rows = np.flatnonzero(~feasible)
+            sub = Q[ok]
+            for r in rows:
+                X[r] = self(sub[r])
+        out[ok] = X
+        return out
+
+
 def hard_scores(P: np.ndarray) -> np.ndarray:
     """One-hot matrix of each row's argmax (ties → first id)."""
     out = np.zeros_like(P, dtype=float)
