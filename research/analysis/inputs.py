@@ -167,6 +167,13 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
         cv = read_table(cv_path)
         need = {"doc_id", "gold"} | set(prob_columns(ids))
         if need <= set(cv.columns):
+            # one prediction per unit: the selected model, document-grouped CV, if several are listed
+            for col, prefer in (("method", "selected"), ("cv", "by_document")):
+                if col in cv and cv[col].nunique() > 1:
+                    pick = prefer if prefer in set(cv[col]) else sorted(cv[col].astype(str).unique())[0]
+                    note(f"{cv_path}: using {col} == {pick!r}")
+                    cv = cv[cv[col].astype(str) == pick]
+            cv = cv.drop_duplicates("unit_id") if "unit_id" in cv else cv
             cv = cv[cv["gold"].astype(str).isin(ids)].reset_index(drop=True)
             if inp.units is not None and "n_chars" not in cv:
                 cv = cv.merge(inp.units[["unit_id", "n_chars"]], on="unit_id", how="left")

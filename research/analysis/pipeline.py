@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "glm_covariates": ["province", "level", "year"],
     "min_docs_per_param": 10,
     "adjust_method": "constrained",
-    "primary_sources": ["gold", "classifier_pacc", "classifier", "seeded_lda"],
+    "primary_sources": ["gold", "classifier", "classifier_pacc", "seeded_lda"],
     "distinctive_prior": 0.01,
     "distinctive_top_n": 15,
     "distinctive_by": ["province", "year", "level"],
@@ -145,6 +145,13 @@ def run_analysis(
         written["shares"] = write_table(_round(shares), tables / TABLES["shares"])
     else:
         say("  note: no labelled or predicted units: no shares")
+    if "gold" in inp.sources and "classifier" in inp.sources:
+        overlap = set(inp.sources["gold"]["unit_id"]) & set(inp.sources["classifier"]["unit_id"])
+        if overlap:
+            msg = (f"classifier shares on {len(overlap)} gold-labelled units are in-sample (the model was "
+                   "trained on them); adjusted_eval.csv has the honest, cross-validated share errors")
+            summary["notes"].append(msg)
+            say(f"  note: {msg}")
     primary = primary_source(shares, cfg)
     summary["primary_source"] = primary
 

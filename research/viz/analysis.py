@@ -25,7 +25,7 @@ from research.viz.style import (
     save_figure,
 )
 
-DEFAULT_SOURCES = ["gold", "classifier_pacc", "classifier", "seeded_lda"]
+DEFAULT_SOURCES = ["gold", "classifier", "classifier_pacc", "seeded_lda"]
 
 #: Province names in pinyin for English labels (provincial-level units of the PRC).
 PROVINCE_EN = {
