@@ -215,7 +215,8 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
                                       max_iter=1000)
             return self._calibrated(base, y) if self.calibrate_lr else base
         if self.model == "svm":
-            base = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=20000)
+            base = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=20000,
+                             random_state=self.random_state)
             return self._calibrated(base, y, force=True)
         if self.model == "cnb":
             base = ComplementNB(alpha=self.alpha)

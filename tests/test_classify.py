@@ -1,0 +1,274 @@
+"""Domain classifiers: features, estimators, baselines, grouped CV, persistence."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from research.classify.baselines import DictionaryBaseline, MajorityClassifier
+from research.classify.cv import Candidate, group_splits, nested_cv
+from research.classify.data import load_training_table
+from research.classify.features import JiebaAnalyzer, SeedTermScores
+from research.classify.models import DomainClassifier
+from research.classify.persist import load_model, save_model
+from research.codebook import load_codebook
+from research.errors import InputError, ResearchError
+from tests.test_classify_synth import synthetic_units
+
+CB = load_codebook()
+LABELS = CB.ids
+
+
+def _clf(**kw) -> DomainClassifier:
+    return DomainClassifier(labels=LABELS, seed_terms=CB.seed_terms, heading_cues=CB.heading_cues, **kw)
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return synthetic_units(n_docs=4, per_class=2, seed=1)
+
+
+# -- features ---------------------------------------------------------------------------
+def test_seed_term_scores_known_counts() -> None:
+    terms = {"family": {"美丽庭院": 3.0, "家庭": 1.0}, "employment": {"家政": 2.0}}
+    st = SeedTermScores(terms, shares=False, analyzer=JiebaAnalyzer()).fit(None)
+    raw = st.raw_scores(["美丽庭院示范户和美丽庭院", "国家政策", "开展家政培训", ""])
+    # columns in dict order: family, employment
+    assert raw[0].tolist() == [6.0, 0.0]      # two long matches, substring allowed
+    assert raw[1].tolist() == [0.0, 0.0]      # 家政 inside 国家|政策 is not a token: no match
+    assert raw[2].tolist() == [0.0, 2.0]
+    assert raw[3].tolist() == [0.0, 0.0]
+    with_shares = SeedTermScores(terms, scale=2.0).fit(None).transform(["美丽庭院 家政"]).toarray()[0]
+    assert with_shares[:2] == pytest.approx(2 * np.log1p([3.0, 2.0]))
+    assert with_shares[2:] == pytest.approx(2 * np.array([0.6, 0.4]))
+
+
+def test_analyzer_matches_project_tokenizer() -> None:
+    from research.tokenize import get_tokenizer
+
+    text = "开展“巾帼心向党”宣讲2500余场，推进美丽庭院建设。"
+    an = JiebaAnalyzer()
+    assert an.tokens(text) == get_tokenizer(an.settings).tokens(text)
+    assert pickle.loads(pickle.dumps(an))(text) == an(text)
+    bi = JiebaAnalyzer(ngrams=2)(text)
+    assert any("_" in t for t in bi)
+
+
+# -- estimators -------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["lr", "svm", "cnb"])
+def test_estimators_learn_synthetic_domains(data: pd.DataFrame, kind: str) -> None:
+    train, test = data[data.doc_id != "doc3"], data[data.doc_id == "doc3"]
+    m = _clf(model=kind).fit(train, train["gold"])
+    p = m.predict_proba(test)
+    assert p.shape == (len(test), len(LABELS))
+    assert np.allclose(p.sum(axis=1), 1.0)
+    assert list(m.classes_) == LABELS
+    acc = (m.predict(test) == test["gold"].to_numpy()).mean()
+    assert acc >= 0.8, acc
+
+
+def test_absent_category_keeps_zero_column(data: pd.DataFrame) -> None:
+    sub = data[data.gold != "family"]
+    for kind in ("lr", "svm", "cnb"):
+        m = _clf(model=kind).fit(sub, sub["gold"])
+        p = m.predict_proba(data)
+        assert p[:, LABELS.index("family")].max() == 0.0
+        assert np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_svm_calibration_survives_a_singleton_class(data: pd.DataFrame) -> None:
+    sub = pd.concat([data[data.gold != "rights"], data[data.gold == "rights"].head(1)])
+    m = _clf(model="svm").fit(sub, sub["gold"])
+    assert np.allclose(m.predict_proba(data).sum(axis=1), 1.0)
+
+
+def test_sklearn_api_clone_params_pickle(data: pd.DataFrame) -> None:
+    m = _clf(C=3.0, dict_prior=0.5)
+    assert m.get_params()["C"] == 3.0
+    assert not hasattr(m, "classes_")  # no work in __init__
+    c = clone(m).set_params(C=7.0)
+    assert c.C == 7.0 and m.C == 3.0
+    m.fit(data, data["gold"])
+    again = pickle.loads(pickle.dumps(m))
+    assert np.allclose(again.predict_proba(data), m.predict_proba(data))
+    # plain text input (no heading) works too
+    assert m.predict(list(data["text"][:3])).shape == (3,)
+
+
+def test_fit_is_deterministic(data: pd.DataFrame) -> None:
+    a = _clf(model="svm").fit(data, data["gold"]).predict_proba(data)
+    b = _clf(model="svm").fit(data, data["gold"]).predict_proba(data)
+    assert np.array_equal(a, b)
+
+
+def test_dictionary_prior_moves_probability_to_seeded_domain() -> None:
+    m = _clf(word=False, char=False, seed_scale=0.0, heading_scale=0.5, dict_prior=1.0)
+    X = pd.DataFrame({"text": ["开展两癌筛查", "在市委领导下"], "heading": ["维权", "综述"]})
+    d = m.fit(X, ["rights", "other"]).dictionary_proba(pd.DataFrame({"text": ["两癌筛查和两癌救助"]}))
+    assert LABELS[int(np.argmax(d[0]))] == "rights"
+
+
+def test_baselines(data: pd.DataFrame) -> None:
+    maj = MajorityClassifier(labels=LABELS).fit(data, ["other"] * 3 + ["family"] * (len(data) - 3))
+    assert set(maj.predict(data)) == {"family"}
+    assert maj.predict_proba(data)[0, LABELS.index("other")] == pytest.approx(3 / len(data))
+    dic = DictionaryBaseline(labels=LABELS).fit()
+    pred = dic.predict(["开展两癌筛查救助工作", "东风浩荡，大地回春"])
+    assert list(pred) == ["rights", "other"]   # abstention → other
+    p = dic.predict_proba(["开展两癌筛查救助工作", "东风浩荡，大地回春"])
+    assert np.allclose(p.sum(axis=1), 1.0)
+    assert LABELS[int(np.argmax(p[1]))] == "other" and LABELS[int(np.argmax(p[0]))] == "rights"
+
+
+# -- grouped CV -------------------------------------------------------------------------
+def test_group_splits_never_share_a_group() -> None:
+    g = np.array(["a", "a", "b", "c", "c", "d", "e"])
+    for n in (None, 2, 3):
+        splits = group_splits(g, n)
+        seen = np.concatenate([te for _, te in splits])
+        assert sorted(seen.tolist()) == list(range(len(g)))  # every unit tested once
+        for tr, te in splits:
+            assert not set(g[tr]) & set(g[te])
+    with pytest.raises(ResearchError):
+        group_splits(["a", "a"])
+
+
+FITS: list[set[str]] = []
+
+
+class Spy(BaseEstimator, ClassifierMixin):
+    """Records the units each fit saw (through the ``text`` column)."""
+
+    def __init__(self, labels=None, tag: int = 0) -> None:
+        self.labels = labels
+        self.tag = tag
+
+    def fit(self, X, y, sample_weight=None):
+        FITS.append(set(X["text"]))
+        self.classes_ = np.array(self.labels, dtype=object)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.labels)), 1.0 / len(self.labels))
+
+
+def test_nested_cv_never_trains_or_selects_on_the_test_document(data: pd.DataFrame) -> None:
+    FITS.clear()
+    X = data[["text", "heading"]].copy()
+    X["text"] = data["unit_id"]  # make every unit identifiable
+    y = data["gold"].to_numpy(dtype=object)
+    docs = data["doc_id"].to_numpy(dtype=object)
+    cands = [Candidate("spy", Spy(LABELS, t), {"tag": t}) for t in (0, 1)]
+    res = nested_cv({"spy": cands}, X, y, docs, LABELS, inner_folds=2)
+    by_doc = {d: set(data.loc[data.doc_id == d, "unit_id"]) for d in set(docs)}
+    # 4 outer folds × (2 candidates × 2 inner folds + 1 refit)
+    assert len(FITS) == 4 * 5
+    it = iter(FITS)
+    for fold in res.chosen["spy"]:
+        test_units = set().union(*(by_doc[d] for d in fold["test_groups"]))
+        for _ in range(5):
+            assert not next(it) & test_units
+    assert res.proba["spy"].shape == (len(data), len(LABELS))
+
+
+def test_run_cv_end_to_end_small(data: pd.DataFrame, params: dict) -> None:
+    from research.classify.data import load_training_table  # noqa: F401
+    from research.classify.experiment import run_cv
+
+    table = data.rename(columns={"gold": "label", "doc_id": "group"})
+    p = {**params, "train": {**params["train"], "models": ["lr_plain", "lr_seeded"],
+                             "grids": {"lr_plain": {"C": [10.0]}, "lr_seeded": {"C": [10.0], "dict_prior": [0.0, 1.0]}}}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = run_cv(table, CB, p, log=lambda *a: None)
+    methods = set(rep.table["method"])
+    assert {"majority", "dictionary", "lr_plain", "lr_seeded", "selected"} <= methods
+    assert set(rep.table["cv"]) == {"by_document", "by_province"}
+    assert rep.table["macro_f1"].between(0, 1).all()
+    sel = rep.metrics["selected"]["by_document"]
+    assert sel["macro_f1"] > 0.8 and "brier" in sel and "doc_share_mae" in sel
+    assert len(rep.chosen["by_province"]["selected"]) == 2
+
+
+# -- training tables --------------------------------------------------------------------
+def _write(df: pd.DataFrame, tmp_path, name="ann.csv"):
+    path = tmp_path / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_training_table_errors(tmp_path, data: pd.DataFrame) -> None:
+    ok = load_training_table(_write(data, tmp_path), CB, min_examples=2)
+    assert len(ok) == len(data) and set(ok.columns) >= {"text", "heading", "label", "group"}
+    bad = data.copy()
+    bad.loc[0, "gold"] = "sports"
+    with pytest.raises(InputError, match="not in the codebook.*'sports'"):
+        load_training_table(_write(bad, tmp_path), CB)
+    with pytest.raises(InputError, match="too few examples.*family: 1"):
+        load_training_table(_write(data[(data.gold != "family") | (data.unit_id == "doc0:p006")], tmp_path), CB)
+    with pytest.raises(InputError, match="missing column.*'label'"):
+        load_training_table(_write(data, tmp_path), CB, label_column="label")
+    with pytest.raises(InputError, match="empty"):
+        load_training_table(_write(data.head(0), tmp_path), CB)
+    # a category with no example passes only with allow_missing_classes
+    nofam = data[data.gold != "family"]
+    with pytest.raises(InputError, match="family: 0"):
+        load_training_table(_write(nofam, tmp_path), CB, min_examples=2)
+    assert len(load_training_table(_write(nofam, tmp_path), CB, min_examples=2, allow_missing_classes=True))
+
+
+# -- persistence ------------------------------------------------------------------------
+def test_model_card_round_trip_and_mismatches(tmp_path, data: pd.DataFrame) -> None:
+    m = _clf().fit(data, data["gold"])
+    card = {"labels": LABELS, "codebook_fingerprint": CB.fingerprint(), "codebook_path": str(CB.path)}
+    save_model(m, tmp_path / "m", card)
+    model, card2 = load_model(tmp_path / "m", CB)
+    assert np.allclose(model.predict_proba(data), m.predict_proba(data))
+    assert set(card2["library_versions"]) == {"python", "sklearn", "jieba", "numpy", "pandas"}
+
+    def edit(**kw):
+        path = tmp_path / "m" / "model_card.json"
+        c = json.loads(path.read_text())
+        for k, v in kw.items():
+            if k in c["library_versions"]:
+                c["library_versions"][k] = v
+            else:
+                c[k] = v
+        path.write_text(json.dumps(c))
+
+    edit(codebook_fingerprint="0" * 64)
+    with pytest.raises(ResearchError, match="codebook differs"):
+        load_model(tmp_path / "m", CB)
+    with pytest.warns(UserWarning, match="codebook differs"):
+        load_model(tmp_path / "m", CB, allow_mismatch=True)
+    edit(codebook_fingerprint=CB.fingerprint(), sklearn="0.1.0")
+    with pytest.raises(ResearchError, match="sklearn version differs.*0.1.0"):
+        load_model(tmp_path / "m", CB)
+    import sklearn
+
+    edit(sklearn=sklearn.__version__, numpy="0.0.1")
+    with pytest.warns(UserWarning, match="numpy version differs"):
+        load_model(tmp_path / "m", CB)
+    with pytest.raises(ResearchError, match="no trained model"):
+        load_model(tmp_path / "nothing", CB)
+
+
+# -- active learning --------------------------------------------------------------------
+def test_uncertainty_ranking() -> None:
+    from research.active_learning import rank_uncertain, uncertainty_scores
+
+    p = np.array([[0.9, 0.05, 0.05], [0.4, 0.4, 0.2], [0.5, 0.3, 0.2], [0.4, 0.4, 0.2]])
+    margin, ent = uncertainty_scores(p)
+    assert margin == pytest.approx([0.15, 1.0, 0.8, 1.0])
+    assert ent[0] < ent[2] < ent[1]
+    order = rank_uncertain(p, 4, seed=0)
+    assert set(order[:2]) == {1, 3} and list(order[2:]) == [2, 0]
+    assert list(rank_uncertain(p, 4, seed=0)) == list(order)  # deterministic
+    ties = {tuple(rank_uncertain(p, 2, seed=s)) for s in range(20)}
+    assert ties == {(1, 3), (3, 1)}  # the seed breaks exact ties

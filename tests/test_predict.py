@@ -1,0 +1,129 @@
+"""`research train` and `research predict`: input forms, outputs and errors (via the CLI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from research.cli import main
+from research.codebook import load_codebook
+from tests.test_classify_synth import synthetic_units
+
+ROOT = Path(__file__).resolve().parent.parent
+IDS = load_codebook().ids
+P_COLS = [f"p_{i}" for i in IDS]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("train")
+    ann = tmp / "ann.csv"
+    synthetic_units(n_docs=3, per_class=2, seed=2).to_csv(ann, index=False)
+    out = tmp / "model"
+    assert main(["train", str(ann), "--out", str(out), "--no-cv"]) == 0
+    return out
+
+
+def _check(df: pd.DataFrame, n: int) -> None:
+    assert len(df) == n
+    assert set(P_COLS) <= set(df.columns) and "domain" in df.columns
+    assert np.allclose(df[P_COLS].sum(axis=1), 1.0, atol=1e-5)
+    assert set(df["domain"]) <= set(IDS)
+
+
+def test_model_card_written(model_dir: Path) -> None:
+    card = json.loads((model_dir / "model_card.json").read_text())
+    assert card["labels"] == IDS
+    assert card["codebook_fingerprint"] == load_codebook().fingerprint()
+    for key in ("training_data_sha256", "params", "library_versions", "chosen", "train_params_hash"):
+        assert key in card
+    assert card["n_train"] == 36
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_predict_table_forms(model_dir: Path, tmp_path: Path, suffix: str, capsys) -> None:
+    df = pd.DataFrame({"id": [1, 2, 3], "text": ["开展两癌筛查救助和维权服务", "寻找最美家庭，弘扬好家风", "深化妇联改革，完成换届"]})
+    src = tmp_path / f"in{suffix}"
+    {".csv": lambda: df.to_csv(src, index=False), ".parquet": lambda: df.to_parquet(src),
+     ".jsonl": lambda: df.to_json(src, orient="records", lines=True, force_ascii=False)}[suffix]()
+    out = tmp_path / "out.parquet"
+    assert main(["predict", str(src), "--output", str(out), "--model", str(model_dir)]) == 0
+    got = pd.read_parquet(out)
+    _check(got, 3)
+    assert got["id"].tolist() == [1, 2, 3] and got["text"].tolist() == df["text"].tolist()
+    assert got["domain"].tolist() == ["rights", "family", "organization"]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_predict_normalises_traditional_text(model_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"body": ["開展兩癌篩查救助和維權服務", "开展两癌筛查救助和维权服务"]}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(src), "-o", str(out), "--model", str(model_dir), "--text-column", "body"]) == 0
+    got = pd.read_csv(out)
+    _check(got, 2)
+    assert got["body"].tolist()[0] == "開展兩癌篩查救助和維權服務"  # input column kept as given
+    assert np.allclose(got.loc[0, P_COLS].to_numpy(float), got.loc[1, P_COLS].to_numpy(float), atol=1e-6)
+
+
+def test_empty_and_non_chinese_texts_get_other(model_dir: Path, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["", "hello world", "开展两癌筛查救助", None]}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(src), "-o", str(out), "--model", str(model_dir)]) == 0
+    got = pd.read_csv(out, keep_default_na=False)
+    _check(got, 4)
+    assert got["domain"].tolist() == ["other", "other", "rights", "other"]
+    assert "3 of 4 texts are empty or have no Chinese" in capsys.readouterr().out
+
+
+def test_predict_corpus_folder(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "units.csv"
+    assert main(["predict", str(ROOT / "seeds"), "-o", str(out), "--model", str(model_dir)]) == 0
+    got = pd.read_csv(out)
+    _check(got, len(got))
+    assert len(got) > 50 and set(got["kind"]) == {"body"}
+    assert {"unit_id", "doc_id", "province"} <= set(got.columns)
+
+
+def test_predict_errors(model_dir: Path, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"words": ["妇联"]}).to_csv(src, index=False)
+    assert main(["predict", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)]) == 2
+    assert "missing column(s) 'text'" in capsys.readouterr().err
+    assert main(["predict", str(src), "-o", str(tmp_path / "o.txt"), "--model", str(model_dir)]) == 2
+    assert "output must end in .csv or .parquet" in capsys.readouterr().err
+    assert main(["predict", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(tmp_path / "none"),
+                 "--text-column", "words"]) == 2
+    assert "no trained model" in capsys.readouterr().err
+    empty = tmp_path / "empty.csv"
+    pd.DataFrame({"text": []}).to_csv(empty, index=False)
+    assert main(["predict", str(empty), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)]) == 2
+    assert "no rows" in capsys.readouterr().err
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    assert main(["predict", str(folder), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)]) == 2
+    assert "manifest.csv" in capsys.readouterr().err
+
+
+def test_train_errors(tmp_path: Path, capsys) -> None:
+    data = synthetic_units(n_docs=2, per_class=2, seed=3)
+    bad = data.copy()
+    bad.loc[0, "gold"] = "sports"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["train", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "m")]) == 2
+    assert "'sports' (1 rows)" in capsys.readouterr().err
+    data[data.gold != "family"].to_csv(tmp_path / "few.csv", index=False)
+    assert main(["train", str(tmp_path / "few.csv"), "--out", str(tmp_path / "m")]) == 2
+    assert "too few examples" in capsys.readouterr().err
+    data.head(0).to_csv(tmp_path / "empty.csv", index=False)
+    assert main(["train", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "m")]) == 2
+    assert "empty" in capsys.readouterr().err
+    data.to_csv(tmp_path / "ok.csv", index=False)
+    assert main(["train", str(tmp_path / "ok.csv"), "--out", str(tmp_path / "m"), "--label-column", "domain"]) == 2
+    assert "missing column(s) 'domain'" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()  # nothing half-written
