@@ -353,11 +353,12 @@ def share_adjustment(reports_dir: Path, out_dir: Path, params: dict, language: s
         vals = [agg[(agg["method"] == m) & (agg["domain"] == cid)]["abs_error"].mean() for m in methods]
         handles.append(ax.bar(np.arange(len(methods)) + (j - (len(ids) - 1) / 2) * bw, vals, bw, color=colors[cid]))
     overall = [d[d["method"] == m]["abs_error"].mean() for m in methods]
-    ax.plot(np.arange(len(methods)), overall, "k_", markersize=16, markeredgewidth=1.4)
+    (mark,) = ax.plot(np.arange(len(methods)), overall, "k_", markersize=16, markeredgewidth=1.4, linestyle="")
     ax.set_xticks(range(len(methods)), [m.upper() for m in methods])
     ax.set_xlabel(t("method", language))
     ax.set_ylabel(t("mae", language))
-    _legend_below(fig, ax, handles, [category_label(c, language, cb) for c in ids], ncol=2)
+    labels = [category_label(c, language, cb) for c in ids] + ["All domains" if language == "en" else "全部领域"]
+    _legend_below(fig, ax, handles + [mark], labels, ncol=2)
     data = agg.assign(overall=agg["method"].map(dict(zip(methods, overall))))
     return _save(fig, data, out_dir, "share_adjustment", fig_p)
 
