@@ -334,3 +334,15 @@ def test_vectorised_adjuster_matches_constrained_solver():
     fast = ShareAdjuster(M).many(Q)
     slow = np.vstack([adjust_shares(q, M) if np.isfinite(q).all() else q for q in Q])
     assert np.allclose(fast, slow, atol=1e-6, equal_nan=True)
+
+
+def test_cv_predictions_with_several_methods_uses_the_selected_one(tmp_path):
+    from research.analysis.inputs import load_inputs
+
+    params = _synthetic_project(tmp_path)
+    path = tmp_path / "reports/tables/cv_predictions.csv"
+    cv = pd.read_csv(path)
+    other = cv.assign(method="baseline", pred="other")
+    pd.concat([cv.assign(method="selected"), other]).to_csv(path, index=False)
+    inp = load_inputs(params, tmp_path / "data", tmp_path / "reports", echo=None)
+    assert len(inp.cv) == len(cv) and (inp.cv["method"] == "selected").all()
