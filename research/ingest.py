@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,38 +33,76 @@ _DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 @dataclass
 class RawDocument:
-    """A document's decoded text and how it was read."""
+    """A document's decoded text and how it was read.
+
+    ``dropped`` describes bytes left out while decoding (only ever an incomplete multi-byte
+    character cut off at the very end of a truncated file); empty when nothing was dropped.
+    """
 
     path: Path
     text: str
     encoding: str
     fmt: str
+    dropped: str = ""
+
+
+_TRUNCATED = {"unexpected end of data", "incomplete multibyte sequence", "truncated data"}
+
+
+def _truncated_tail(exc: UnicodeDecodeError, data: bytes) -> bool:
+    """True when the only problem is an incomplete character at the very end of ``data``."""
+    return exc.reason in _TRUNCATED and exc.end == len(data) and len(data) - exc.start <= 3
 
 
 def decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
-    """Decode bytes: BOM → UTF-8/UTF-16; else strict UTF-8, then strict GB18030."""
+    """Decode bytes: BOM → UTF-8/UTF-16; else strict UTF-8, then strict GB18030.
+
+    A file cut off in the middle of its last character (a truncated download) is decoded
+    without that incomplete character (see :func:`decode_document_bytes` for what was
+    dropped); any other undecodable byte is an :class:`InputError`.
+    """
+    text, enc, _ = decode_document_bytes(data, path)
+    return text, enc
+
+
+def decode_document_bytes(data: bytes, path: Path) -> tuple[str, str, str]:
+    """Like :func:`decode_bytes` and also say which trailing bytes were dropped ("" if none)."""
     if not data:
         raise InputError(path, "file is empty (0 bytes)")
     if data.startswith(codecs.BOM_UTF8):
-        return _strict(data[3:], "utf-8", path), "utf-8-sig"
+        text, dropped = _strict(data[3:], "utf-8", path)
+        return text, "utf-8-sig", dropped
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _strict(data, "utf-16", path), "utf-16"
+        text, dropped = _strict(data, "utf-16", path)
+        return text, "utf-16", dropped
     if b"\x00" in data[:4096]:
         # UTF-16 without BOM has a NUL in every other byte for ASCII; otherwise binary.
         nul_even = data[0:4096:2].count(0)
         nul_odd = data[1:4096:2].count(0)
         if nul_odd > len(data[1:4096:2]) * 0.3 and nul_even == 0:
-            return _strict(data, "utf-16-le", path), "utf-16-le"
+            text, dropped = _strict(data, "utf-16-le", path)
+            return text, "utf-16-le", dropped
         if nul_even > len(data[0:4096:2]) * 0.3 and nul_odd == 0:
-            return _strict(data, "utf-16-be", path), "utf-16-be"
+            text, dropped = _strict(data, "utf-16-be", path)
+            return text, "utf-16-be", dropped
         raise InputError(path, "looks like a binary file (NUL bytes), not text")
     try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
+        return data.decode("utf-8"), "utf-8", ""
     except UnicodeDecodeError as exc:
+        # A UTF-8 file cut mid-character must not fall through to GB18030 (which would
+        # decode it as mojibake): drop the incomplete character instead.
+        if _truncated_tail(exc, data) and not data[: exc.start].isascii():
+            return data[: exc.start].decode("utf-8"), "utf-8", _dropped_note(data, exc.start, "UTF-8")
+    try:
+        return data.decode("gb18030"), "gb18030", ""
+    except UnicodeDecodeError as exc:
+        if _truncated_tail(exc, data):
+            try:
+                text = data[: exc.start].decode("gb18030")
+            except UnicodeDecodeError:
+                pass
+            else:
+                return text, "gb18030", _dropped_note(data, exc.start, "GB18030")
         raise InputError(
             path,
             f"undecodable bytes at offset {exc.start}: neither UTF-8 nor GB18030/GBK "
@@ -71,10 +110,21 @@ def decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
         ) from exc
 
 
-def _strict(data: bytes, encoding: str, path: Path) -> str:
+def _dropped_note(data: bytes, start: int, encoding: str) -> str:
+    return f"incomplete {encoding} character {data[start:]!r} at the end of the file (truncated?)"
+
+
+def _strict(data: bytes, encoding: str, path: Path) -> tuple[str, str]:
     try:
-        return data.decode(encoding)
+        return data.decode(encoding), ""
     except UnicodeDecodeError as exc:
+        if _truncated_tail(exc, data):
+            try:
+                text = data[: exc.start].decode(encoding)
+            except UnicodeDecodeError:
+                pass
+            else:
+                return text, _dropped_note(data, exc.start, encoding.upper())
         raise InputError(path, f"undecodable {encoding} bytes at offset {exc.start}") from exc
 
 
@@ -146,12 +196,12 @@ def read_document(path: str | Path) -> RawDocument:
         if exc.errno == errno.ELOOP:
             raise InputError(path, "symbolic link loop") from exc
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-    text, enc = decode_bytes(data, path)
-    if suffix in {".html", ".htm"}:
-        return RawDocument(path, html_to_text(text), enc, "html")
-    if suffix != ".txt":
+    if suffix not in {".txt", ".html", ".htm"}:
         raise InputError(path, f"unsupported file type {suffix!r} (use .txt .html .docx .pdf)")
-    return RawDocument(path, text, enc, "txt")
+    text, enc, dropped = decode_document_bytes(data, path)
+    if suffix in {".html", ".htm"}:
+        return RawDocument(path, html_to_text(text), enc, "html", dropped)
+    return RawDocument(path, text, enc, "txt", dropped)
 
 
 def _to_int(value: object) -> int | None:
@@ -241,41 +291,93 @@ def list_corpus_files(corpus_dir: Path) -> list[str]:
     return sorted(found)
 
 
-def read_jsonl_corpus(path: Path, text_field: str = "content") -> tuple[pd.DataFrame, dict[str, str]]:
-    """Adapter for a JSONL corpus (one document per line) → (manifest, {doc_id: text}).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-    Used for e.g. the government work reports (``title``, ``url``, ``content``, ``year``).
-    """
-    rows, texts = [], {}
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"line {n}: invalid JSON ({exc.msg})") from exc
-            text = rec.get(text_field) or rec.get("text")
-            if not isinstance(text, str):
-                raise InputError(path, f"line {n}: no {text_field!r} or 'text' string field")
-            year = rec.get("year")
-            doc_id = str(rec.get("doc_id") or f"{path.stem}-{n:04d}")
-            rows.append(
-                {
-                    "file": f"{path.name}#{n}", "doc_id": doc_id, "title": rec.get("title", ""),
-                    "organisation": rec.get("organisation", ""), "province": rec.get("province", ""),
-                    "place": rec.get("place", ""), "level": rec.get("level", ""),
-                    "year": year if isinstance(year, int) else None,
-                    "period_start": None, "period_end": None, "script": rec.get("script", ""),
-                    "source": rec.get("url", rec.get("source", "")), "note": rec.get("note", ""),
-                }
-            )
-            texts[doc_id] = text
+
+def _jsonl_records(path: Path, text_field: str = "content") -> Iterator[tuple[int, dict, str]]:
+    """(line number, record, text) for each non-blank line of a JSONL corpus."""
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    with fh:
+        try:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(path, f"line {n}: invalid JSON ({exc.msg})") from exc
+                if not isinstance(rec, dict):
+                    raise InputError(path, f"line {n}: not a JSON object")
+                text = rec.get(text_field) or rec.get("text")
+                if not isinstance(text, str):
+                    raise InputError(path, f"line {n}: no {text_field!r} or 'text' string field")
+                yield n, rec, text
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"not UTF-8 (byte offset {exc.start} in a line)") from exc
+
+
+def _jsonl_str(rec: dict, key: str, default: str = "") -> str:
+    value = rec.get(key, default)
+    return "" if value is None else str(value).strip()
+
+
+def _jsonl_row(path: Path, n: int, rec: dict) -> dict:
+    year = rec.get("year")
+    if isinstance(year, str) and re.fullmatch(r"\d{4}", year.strip()):
+        year = int(year)
+    if isinstance(year, bool) or not isinstance(year, int):
+        year = None
+    elif not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
+        raise InputError(path, f"line {n}: year {year} outside {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
+    doc_id = _jsonl_str(rec, "doc_id") or f"{path.stem}-{n:04d}"
+    if not _DOC_ID.match(doc_id):
+        raise InputError(path, f"line {n}: doc_id {doc_id!r} must be letters, digits, _ . -")
+    level = _jsonl_str(rec, "level")
+    if level and level not in LEVELS:
+        raise InputError(path, f"line {n}: unknown level {level!r} (use {'|'.join(LEVELS)})")
+    return {
+        "file": f"{path.name}#{n}", "doc_id": doc_id, "title": _jsonl_str(rec, "title"),
+        "organisation": _jsonl_str(rec, "organisation"), "province": _jsonl_str(rec, "province"),
+        "place": _jsonl_str(rec, "place"), "level": level, "year": year,
+        "period_start": None, "period_end": None, "script": _jsonl_str(rec, "script"),
+        "source": _jsonl_str(rec, "url") or _jsonl_str(rec, "source"), "note": _jsonl_str(rec, "note"),
+    }
+
+
+def read_jsonl_manifest(path: Path, text_field: str = "content") -> pd.DataFrame:
+    """The manifest of a JSONL corpus (metadata only; texts are not kept in memory)."""
+    rows = [_jsonl_row(path, n, rec) for n, rec, _ in _jsonl_records(path, text_field)]
     if not rows:
         raise InputError(path, "no records")
     df = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     for col in ("year", "period_start", "period_end"):
         df[col] = df[col].astype("Int64")
-    if df["doc_id"].duplicated().any():
-        raise InputError(path, "duplicate doc_id values")
+    dup = df["doc_id"][df["doc_id"].duplicated()]
+    if len(dup):
+        raise InputError(path, f"duplicate doc_id values: {', '.join(sorted(set(dup))[:5])}")
+    return df
+
+
+def iter_jsonl_documents(path: Path, text_field: str = "content") -> Iterator[RawDocument]:
+    """The documents of a JSONL corpus one at a time, in file order (streaming)."""
+    for _n, _rec, text in _jsonl_records(path, text_field):
+        dropped = ""
+        if _SURROGATE.search(text):
+            k = len(_SURROGATE.findall(text))
+            text = _SURROGATE.sub("", text)
+            dropped = f"{k} lone surrogate code point(s) (invalid Unicode escapes in the JSON)"
+        yield RawDocument(path, text, "utf-8", "jsonl", dropped)
+
+
+def read_jsonl_corpus(path: Path, text_field: str = "content") -> tuple[pd.DataFrame, dict[str, str]]:
+    """Adapter for a JSONL corpus (one document per line) → (manifest, {doc_id: text}).
+
+    Used for e.g. the government work reports (``title``, ``url``, ``content``, ``year``).
+    Holds every text in memory; the streaming prepare uses :func:`iter_jsonl_documents`.
+    """
+    df = read_jsonl_manifest(path, text_field)
+    texts = {did: raw.text for did, raw in zip(df["doc_id"], iter_jsonl_documents(path, text_field))}
     return df, texts

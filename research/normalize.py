@@ -1,10 +1,13 @@
 """Character-level normalisation of report text, with a log of everything removed.
 
-Order matters: pinyin annotations are removed *before* traditional→simplified conversion
-(OpenCC leaves ``領(lǐng)導(dǎo)`` intact, and left in they split 领导 and put junk tokens
-such as ``ng`` and ``li`` into topics). Full-width letters and digits become half-width,
-ASCII punctuation between Chinese characters becomes Chinese punctuation, whitespace is
-folded, and zero-width/control characters are dropped. Chinese punctuation is kept.
+Order matters: line separators become ``\n`` and invisible/control characters are dropped
+first; full-width letters and digits become half-width *before* pinyin annotations are
+removed (so ``字(ｌｉ)`` is caught too), and pinyin is removed *before* traditional→simplified
+conversion (OpenCC leaves ``領(lǐng)導(dǎo)`` intact, and left in they split 领导 and put junk
+tokens such as ``ng`` and ``li`` into topics). Then whitespace is folded and ASCII
+punctuation between Chinese characters becomes Chinese punctuation. Chinese punctuation is
+kept. The result is idempotent: ``normalize_text(normalize_text(x)) == normalize_text(x)``
+(checked by property tests).
 """
 
 from __future__ import annotations
@@ -17,17 +20,23 @@ from functools import lru_cache
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{CJK}]")
 _PINYIN_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńňǹḿêếềɑ"
-# A pinyin syllable (tone-marked or plain) in parentheses right after a Chinese character.
-_PINYIN = re.compile(
-    rf"(?<=[{CJK}])[\(（]([{_PINYIN_LETTERS}]{{1,6}}[1-5]?)[\)）]"
-)
 _TONE_MARKS = set("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿếề")
 _VOWEL = re.compile(r"[aeiouüvāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]", re.IGNORECASE)
-# Zero-width and other invisible format characters, and C0/C1 controls except \n and \t.
-_INVISIBLE = re.compile(
-    "[\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a-\u202e\u2066-\u2069"
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+# Invisible format characters (Unicode category Cf: zero-width spaces and joiners, BOM,
+# bidi controls, soft hyphen, tags …), C0/C1 controls except line breaks and tabs, and lone
+# surrogates (invalid Unicode that cannot be written to Parquet).
+_FORMAT_RANGES = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
 )
+_INVISIBLE = re.compile(
+    f"[{_FORMAT_RANGES}\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]"
+)
+# Other line and paragraph separators (vertical tab, form feed, file/group/record
+# separators, NEL, U+2028/2029) become plain line breaks.
+_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _FULLWIDTH_ALNUM = {
     **{chr(0xFF10 + i): chr(0x30 + i) for i in range(10)},
     **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
@@ -35,10 +44,11 @@ _FULLWIDTH_ALNUM = {
     "\uff05": "%",
     "\uff0e": ".",
 }
+_WIDTH_TABLE = str.maketrans(_FULLWIDTH_ALNUM)
 _ASCII_TO_CJK_PUNCT = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
 _PUNCT_BETWEEN = re.compile(rf"(?<=[{CJK}”’）)》」』])([,;:!?])(?=[{CJK}“‘（(《「『]|\s*$)", re.M)
 _PUNCT_AFTER_CJK_END = re.compile(rf"(?<=[{CJK}])([!?;])$", re.M)
-_SPACES = re.compile(r"[ \t\u3000\u00a0\u2000-\u200a\u202f\u205f]+")
+_SPACES = re.compile(r"[ \t\u3000\u00a0\u1680\u2000-\u200a\u202f\u205f\x1f]+")
 _CJK_PUNCT = "，。、；：？！“”‘’（）《》「」『』【】…—"
 _SPACE_NEAR_PUNCT = re.compile(rf" *([{_CJK_PUNCT}]) *")
 
@@ -62,15 +72,27 @@ def _looks_like_pinyin(s: str) -> bool:
     return bool(_VOWEL.search(s)) and (any(c in _TONE_MARKS for c in s.lower()) or len(s) >= 2)
 
 
+_PAREN_GROUP = re.compile(rf"[\(（]([{_PINYIN_LETTERS}]{{1,6}}[1-5]?)[\)）]")
+
+
 def remove_pinyin(text: str) -> tuple[str, list[Removal]]:
-    """Drop ``(pinyin)`` annotations after Chinese characters: 領(lǐng)導(dǎo) → 領導."""
+    """Drop ``(pinyin)`` annotations after Chinese characters: 領(lǐng)導(dǎo) → 領導.
+
+    One left-to-right pass that looks at the text as already cleaned, so a run of groups
+    after one character (``字(zì)(zi4)``) is removed completely and a second pass finds
+    nothing more (idempotent).
+    """
     removed: list[Removal] = []
     out: list[str] = []
     last = 0
-    for m in _PINYIN.finditer(text):
-        if not _looks_like_pinyin(m.group(1)):
+    prev = ""  # last character of the cleaned text so far
+    for m in _PAREN_GROUP.finditer(text):
+        before = text[last : m.start()]
+        if before:
+            prev = before[-1]
+        if not (prev and _CJK_RE.match(prev) and _looks_like_pinyin(m.group(1))):
             continue
-        out.append(text[last : m.start()])
+        out.append(before)
         removed.append(Removal("pinyin", m.group(0), m.start()))
         last = m.end()
     out.append(text[last:])
@@ -120,19 +142,20 @@ def normalize_with_log(
     than 1% of CJK characters are traditional) or ``never``.
     """
     removed: list[Removal] = []
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _LINE_BREAKS.sub("\n", text)
     for m in _INVISIBLE.finditer(text):
         removed.append(Removal("invisible", repr(m.group(0)), m.start()))
     text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFC", text)
+    text = text.translate(_WIDTH_TABLE)
     text, pinyin = remove_pinyin(text)
     removed.extend(pinyin)
     if to_simplified_mode == "always" or (
         to_simplified_mode == "auto" and traditional_ratio(text, opencc_config) > 0.01
     ):
         text = to_simplified(text, opencc_config)
-    text = text.translate(str.maketrans(_FULLWIDTH_ALNUM))
     text = _SPACES.sub(" ", text)
+    text = _SPACE_NEAR_PUNCT.sub(r"\1", text)
     text = _PUNCT_BETWEEN.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1)], text)
     text = _PUNCT_AFTER_CJK_END.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1)], text)
     text = _SPACE_NEAR_PUNCT.sub(r"\1", text)

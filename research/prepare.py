@@ -1,14 +1,28 @@
 """The ``prepare`` stage: corpus folder + manifest → documents, units, items, removals.
 
-Nothing is written until every document has been read and segmented, and each table is
-written atomically, so a bad input leaves no half-done output. Every non-space character
-of a normalised document lies in exactly one unit (checked by :func:`check_provenance`).
+Two entry points share one per-document pipeline (read → normalise → segment → rows):
+
+* :func:`prepare_corpus` returns the four tables in memory (tests, notebooks);
+* :func:`prepare_to_dir` streams: it reads, processes and tokenises the corpus a chunk of
+  documents at a time and appends each chunk to the Parquet files as row groups, so peak
+  memory depends on the chunk size, not on the corpus size. Tables are written to temp
+  files in the output folder and renamed only when every document has been processed, so
+  a bad input leaves no half-done output. This is what ``research prepare`` runs.
+
+Both give the same tables. Every non-space character of a normalised document lies in
+exactly one unit (checked by :func:`check_provenance`, in linear time). With
+``tokenize.n_jobs`` > 1 (or ``prepare.n_jobs``) documents are normalised and segmented,
+and units tokenised, in joblib worker processes; the result does not depend on it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -17,20 +31,45 @@ from tqdm.auto import tqdm
 from research.errors import InputError
 from research.ingest import (
     MANIFEST_COLUMNS,
+    RawDocument,
+    iter_jsonl_documents,
     list_corpus_files,
     read_document,
-    read_jsonl_corpus,
+    read_jsonl_manifest,
     read_manifest,
 )
-from research.io import write_table
 from research.normalize import cjk_count, normalize_params, normalize_with_log, traditional_ratio
 from research.segment import SegmentSettings, segment
 from research.tokenize import TokenizerSettings, tokenize_many
 
 UNIT_KINDS = ("body", "heading", "caption", "byline", "meta", "duplicate")
 TABLES = ("documents", "paragraphs", "items", "removed")
+DOC_COLUMNS = [
+    *MANIFEST_COLUMNS, "text", "text_original", "encoding", "format", "traditional_ratio",
+    "n_chars_raw", "n_chars", "n_chars_removed", "n_units", "n_body", "duplicate_of", "sha1",
+]
+UNIT_COLUMNS = [
+    "unit_id", "doc_id", "para_id", "kind", "text", "heading", "char_start", "char_end",
+    "n_chars", "duplicate_of", "src_lines", "tokens",
+]
+ITEM_COLUMNS = ["item_id", "unit_id", "doc_id", "item_no", "marker", "text", "char_start", "char_end"]
+REMOVED_COLUMNS = ["doc_id", "kind", "text", "position", "unit_id"]
+COLUMNS = {"documents": DOC_COLUMNS, "paragraphs": UNIT_COLUMNS, "items": ITEM_COLUMNS,
+           "removed": REMOVED_COLUMNS}
+_INT_COLUMNS = {
+    "documents": ("n_chars_raw", "n_chars", "n_chars_removed", "n_units", "n_body"),
+    "paragraphs": ("para_id", "char_start", "char_end", "n_chars"),
+    "items": ("item_no", "char_start", "char_end"),
+    "removed": ("position",),
+}
+_YEAR_COLUMNS = ("year", "period_start", "period_end")
+_SPACE = re.compile(r"\s+")
+# A chunk of the streaming path closes after this many documents or characters.
+CHUNK_DOCS = 500
+CHUNK_CHARS = 2_000_000
 
 
+# ---------------------------------------------------------------- tables and summary
 @dataclass
 class PreparedCorpus:
     """The four tables of a prepared corpus."""
@@ -42,29 +81,77 @@ class PreparedCorpus:
 
     def summary(self) -> str:
         """A short human-readable summary (documents, units by kind, characters)."""
-        d, p = self.documents, self.paragraphs
-        kinds = p["kind"].value_counts().reindex(UNIT_KINDS, fill_value=0)
-        lines = [
-            f"documents: {len(d)}",
-            "units: " + ", ".join(f"{k} {int(v)}" for k, v in kinds.items()),
-            f"items: {len(self.items)}",
-            f"characters (non-space): raw {int(d['n_chars_raw'].sum())}, "
-            f"kept {int(d['n_chars'].sum())}, removed by cleaning {int(d['n_chars_removed'].sum())} "
-            f"({len(self.removed)} removals listed in removed.parquet), "
-            f"in duplicate units {int(p.loc[p['kind'] == 'duplicate', 'n_chars'].sum())}",
-        ]
-        return "\n".join(lines)
+        stats = PrepareStats()
+        stats.add(self.documents, self.paragraphs, self.items, self.removed)
+        return stats.summary()
+
+
+@dataclass
+class PrepareStats:
+    """Running totals of a prepare run (what the CLI prints), built chunk by chunk."""
+
+    documents: int = 0
+    kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(UNIT_KINDS, 0))
+    items: int = 0
+    removals: int = 0
+    chars_raw: int = 0
+    chars_kept: int = 0
+    chars_removed: int = 0
+    chars_duplicate: int = 0
+
+    def add(self, d: pd.DataFrame, p: pd.DataFrame, items: pd.DataFrame, removed: pd.DataFrame) -> None:
+        self.documents += len(d)
+        for k, v in p["kind"].value_counts().items():
+            self.kinds[k] = self.kinds.get(k, 0) + int(v)
+        self.items += len(items)
+        self.removals += len(removed)
+        self.chars_raw += int(d["n_chars_raw"].sum())
+        self.chars_kept += int(d["n_chars"].sum())
+        self.chars_removed += int(d["n_chars_removed"].sum())
+        self.chars_duplicate += int(p.loc[p["kind"] == "duplicate", "n_chars"].sum())
+
+    def summary(self) -> str:
+        return "\n".join([
+            f"documents: {self.documents}",
+            "units: " + ", ".join(f"{k} {self.kinds.get(k, 0)}" for k in UNIT_KINDS),
+            f"items: {self.items}",
+            f"characters (non-space): raw {self.chars_raw}, kept {self.chars_kept}, removed by "
+            f"cleaning {self.chars_removed} ({self.removals} removals listed in removed.parquet), "
+            f"in duplicate units {self.chars_duplicate}",
+        ])
 
 
 def _nonspace(text: str) -> int:
-    return sum(1 for c in text if not c.isspace())
+    """Number of non-whitespace characters (``str.isspace`` sense)."""
+    return len(text) - sum(len(m) for m in _SPACE.findall(text))
 
 
-def _load_sources(corpus: Path) -> tuple[pd.DataFrame, dict[str, tuple[str, str, str]]]:
-    """Manifest and {doc_id: (raw text, encoding, format)} for a folder or a .jsonl file."""
+# ---------------------------------------------------------------- sources
+@dataclass
+class Source:
+    """One document to prepare: its manifest row and where its text comes from."""
+
+    meta: dict
+    where: Path  # the file (or the .jsonl) named in error messages
+
+
+def open_corpus(corpus: str | Path) -> tuple[pd.DataFrame, Iterator[tuple[Source, RawDocument]]]:
+    """Validate a corpus (folder + manifest, or .jsonl) and stream its documents.
+
+    Everything that can be checked without reading documents (manifest, missing and
+    unlisted files) is checked before the first document is read; the documents are then
+    read one at a time, in manifest order.
+    """
+    corpus = Path(corpus)
     if corpus.is_file() and corpus.suffix.lower() == ".jsonl":
-        manifest, texts = read_jsonl_corpus(corpus)
-        return manifest, {k: (v, "utf-8", "jsonl") for k, v in texts.items()}
+        manifest = read_jsonl_manifest(corpus)
+        metas = manifest.to_dict("records")
+
+        def jsonl_docs() -> Iterator[tuple[Source, RawDocument]]:
+            for meta, raw in zip(metas, iter_jsonl_documents(corpus)):
+                yield Source(meta, corpus), raw
+
+        return manifest, jsonl_docs()
     if not corpus.exists():
         raise InputError(corpus, "corpus folder not found")
     if not corpus.is_dir():
@@ -76,138 +163,359 @@ def _load_sources(corpus: Path) -> tuple[pd.DataFrame, dict[str, tuple[str, str,
     if unlisted:
         raise InputError(corpus / unlisted[0], "document has no row in manifest.csv"
                          + (f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""))
-    sources = {}
-    for row in manifest.itertuples():
-        path = corpus / row.file
+    metas = manifest.to_dict("records")
+    for meta in metas:
+        path = corpus / meta["file"]
         if not path.exists() and not path.is_symlink():
-            raise InputError(path, f"listed in manifest.csv (doc_id {row.doc_id}) but missing")
-        raw = read_document(path)
-        sources[row.doc_id] = (raw.text, raw.encoding, raw.fmt)
-    return manifest, sources
+            raise InputError(path, f"listed in manifest.csv (doc_id {meta['doc_id']}) but missing")
+
+    def folder_docs() -> Iterator[tuple[Source, RawDocument]]:
+        for meta in metas:
+            path = corpus / meta["file"]
+            yield Source(meta, path), read_document(path)
+
+    return manifest, folder_docs()
 
 
-def prepare_corpus(
-    corpus: str | Path, params: dict | None = None, progress: bool = True
-) -> PreparedCorpus:
-    """Read, normalise and segment a corpus; return the tables (nothing written)."""
-    params = params or {}
-    prep = params.get("prepare") or {}
-    corpus = Path(corpus)
-    manifest, sources = _load_sources(corpus)
-    seg_settings = SegmentSettings.from_params(prep)
-    norm_kw = normalize_params(prep)
+# ---------------------------------------------------------------- one document
+@dataclass
+class DocResult:
+    """Rows produced by one document (before cross-document duplicate marking)."""
+
+    doc: dict
+    units: list[dict]
+    items: list[dict]
+    removed: list[dict]
+
+
+def process_document(source: Source, raw: RawDocument, prep: dict | None = None) -> DocResult:
+    """Normalise and segment one document into its rows. Pure: no cross-document state."""
+    prep = prep or {}
+    meta, where = source.meta, source.where
+    doc_id = meta["doc_id"]
+    text = raw.text
+    if not text.strip():
+        raise InputError(where, "document has no text")
+    norm = normalize_with_log(text, **normalize_params(prep))
+    n_cjk = cjk_count(norm.text)
+    n_nonspace = _nonspace(norm.text)
     min_cjk_ratio = float(prep.get("min_cjk_ratio", 0.05))
-
-    doc_rows, unit_rows, item_rows, removed_rows = [], [], [], []
-    seen_hash: dict[str, str] = {}
-    rows = list(manifest.itertuples(index=False))
-    for row in tqdm(rows, desc="prepare", disable=not progress, unit="doc"):
-        meta = row._asdict()
-        doc_id = meta["doc_id"]
-        raw, encoding, fmt = sources[doc_id]
-        where = corpus / meta["file"] if fmt != "jsonl" else corpus
-        if not raw.strip():
-            raise InputError(where, "document has no text")
-        norm = normalize_with_log(raw, **norm_kw)
-        n_cjk = cjk_count(norm.text)
-        n_nonspace = _nonspace(norm.text)
-        if n_cjk == 0 or n_cjk < min_cjk_ratio * n_nonspace:
-            raise InputError(where, f"no Chinese text ({n_cjk} CJK characters of {n_nonspace})")
-        seg = segment(norm.text, seg_settings)
-        digest = hashlib.sha1(seg.text.encode("utf-8")).hexdigest()
-        duplicate_doc = seen_hash.get(digest, "")
-        seen_hash.setdefault(digest, doc_id)
-        uid = [f"{doc_id}:p{i:03d}" for i in range(len(seg.units))]
-        for i, u in enumerate(seg.units):
-            kind, dup_of = u.kind, uid[u.duplicate_of] if u.duplicate_of is not None else ""
-            if duplicate_doc and kind == "body":
-                kind, dup_of = "duplicate", f"{duplicate_doc}:p{i:03d}"
-            unit_rows.append(
-                {
-                    "unit_id": uid[i], "doc_id": doc_id, "para_id": i, "kind": kind,
-                    "text": u.text, "heading": u.heading, "char_start": u.char_start,
-                    "char_end": u.char_end, "n_chars": _nonspace(u.text),
-                    "duplicate_of": dup_of, "src_lines": ",".join(map(str, u.lines)),
-                }
-            )
-        counters: dict[int, int] = {}
-        for it in seg.items:
-            u = seg.units[it.unit_index]
-            counters[it.unit_index] = counters.get(it.unit_index, 0) + 1
-            item_rows.append(
-                {
-                    "item_id": f"{uid[it.unit_index]}:i{counters[it.unit_index]:02d}",
-                    "unit_id": uid[it.unit_index], "doc_id": doc_id, "item_no": it.item_no,
-                    "marker": it.marker, "text": u.text[it.start : it.end],
-                    "char_start": u.char_start + it.start, "char_end": u.char_start + it.end,
-                }
-            )
-        for r in norm.removed:
-            removed_rows.append({"doc_id": doc_id, "kind": r.kind, "text": r.text,
-                                 "position": r.position, "unit_id": ""})
-        for rep in seg.repairs:
-            removed_rows.append({"doc_id": doc_id, "kind": f"repair:{rep.kind}", "text": rep.detail,
-                                 "position": -1, "unit_id": uid[rep.unit_index]})
-        n_raw = _nonspace(raw)
-        n_kept = _nonspace(seg.text)
-        doc_rows.append(
+    if n_cjk == 0 or n_cjk < min_cjk_ratio * n_nonspace:
+        raise InputError(where, f"no Chinese text ({n_cjk} CJK characters of {n_nonspace})")
+    seg = segment(norm.text, SegmentSettings.from_params(prep))
+    digest = hashlib.sha1(seg.text.encode("utf-8")).hexdigest()
+    uid = [f"{doc_id}:p{i:03d}" for i in range(len(seg.units))]
+    units = [
+        {
+            "unit_id": uid[i], "doc_id": doc_id, "para_id": i, "kind": u.kind,
+            "text": u.text, "heading": u.heading, "char_start": u.char_start,
+            "char_end": u.char_end, "n_chars": _nonspace(u.text),
+            "duplicate_of": uid[u.duplicate_of] if u.duplicate_of is not None else "",
+            "src_lines": ",".join(map(str, u.lines)),
+        }
+        for i, u in enumerate(seg.units)
+    ]
+    items = []
+    counters: dict[int, int] = {}
+    for it in seg.items:
+        u = seg.units[it.unit_index]
+        counters[it.unit_index] = counters.get(it.unit_index, 0) + 1
+        items.append(
             {
-                **{c: meta.get(c) for c in MANIFEST_COLUMNS},
-                "text": seg.text, "text_original": raw, "encoding": encoding, "format": fmt,
-                "traditional_ratio": round(traditional_ratio(raw), 4),
-                "n_chars_raw": n_raw, "n_chars": n_kept,
-                "n_chars_removed": max(n_raw - n_kept, 0),
-                "n_units": len(seg.units),
-                "n_body": sum(1 for r in unit_rows[-len(seg.units):] if r["kind"] == "body"),
-                "duplicate_of": duplicate_doc,
-                "sha1": digest,
+                "item_id": f"{uid[it.unit_index]}:i{counters[it.unit_index]:02d}",
+                "unit_id": uid[it.unit_index], "doc_id": doc_id, "item_no": it.item_no,
+                "marker": it.marker, "text": u.text[it.start : it.end],
+                "char_start": u.char_start + it.start, "char_end": u.char_start + it.end,
             }
         )
+    removed = []
+    if raw.dropped:
+        removed.append({"doc_id": doc_id, "kind": "truncated", "text": raw.dropped,
+                        "position": len(text), "unit_id": ""})
+    for r in norm.removed:
+        removed.append({"doc_id": doc_id, "kind": r.kind, "text": r.text,
+                        "position": r.position, "unit_id": ""})
+    for rep in seg.repairs:
+        removed.append({"doc_id": doc_id, "kind": f"repair:{rep.kind}", "text": rep.detail,
+                        "position": -1, "unit_id": uid[rep.unit_index]})
+    n_raw = _nonspace(text)
+    n_kept = _nonspace(seg.text)
+    doc = {
+        **{c: meta.get(c) for c in MANIFEST_COLUMNS},
+        "text": seg.text, "text_original": text, "encoding": raw.encoding, "format": raw.fmt,
+        "traditional_ratio": round(traditional_ratio(text), 4),
+        "n_chars_raw": n_raw, "n_chars": n_kept, "n_chars_removed": max(n_raw - n_kept, 0),
+        "n_units": len(units), "n_body": 0, "duplicate_of": "", "sha1": digest,
+    }
+    return DocResult(doc, units, items, removed)
 
-    documents = pd.DataFrame(doc_rows)
-    for col in ("year", "period_start", "period_end"):
-        documents[col] = documents[col].astype("Int64")
-    paragraphs = pd.DataFrame(unit_rows)
-    items = pd.DataFrame(item_rows, columns=["item_id", "unit_id", "doc_id", "item_no", "marker",
-                                             "text", "char_start", "char_end"])
-    removed = pd.DataFrame(removed_rows, columns=["doc_id", "kind", "text", "position", "unit_id"])
+
+def _process_batch(
+    batch: list[tuple[Source, RawDocument]], prep: dict
+) -> list[DocResult] | tuple[str, str]:
+    """Worker entry point; an InputError comes back as (path, problem) to be re-raised."""
+    try:
+        return [process_document(s, r, prep) for s, r in batch]
+    except InputError as exc:
+        return (exc.path, exc.problem)
+
+
+def _mark_duplicate_documents(results: Iterable[DocResult], seen_hash: dict[str, str]) -> None:
+    """A document whose repaired text repeats an earlier one: its body units → duplicate."""
+    for res in results:
+        doc_id = res.doc["doc_id"]
+        first = seen_hash.setdefault(res.doc["sha1"], doc_id)
+        if first != doc_id:
+            res.doc["duplicate_of"] = first
+            for i, u in enumerate(res.units):
+                if u["kind"] == "body":
+                    u["kind"], u["duplicate_of"] = "duplicate", f"{first}:p{i:03d}"
+        res.doc["n_body"] = sum(1 for u in res.units if u["kind"] == "body")
+
+
+def _jobs(params: dict) -> int:
+    tok = params.get("tokenize") or {}
+    prep = params.get("prepare") or {}
+    return int(prep.get("n_jobs", tok.get("n_jobs", 1)) or 1)
+
+
+def _process_chunk(
+    chunk: list[tuple[Source, RawDocument]], params: dict, seen_hash: dict[str, str]
+) -> PreparedCorpus:
+    """Process, tokenise and check a chunk of documents into four DataFrames."""
+    prep = params.get("prepare") or {}
+    n_jobs = _jobs(params)
+    if n_jobs != 1 and len(chunk) > 1:
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        n_batches = min(len(chunk), 4 * max(1, effective_n_jobs(n_jobs)))
+        batches = _split_by_chars(chunk, n_batches)
+        parts = Parallel(n_jobs=n_jobs)(delayed(_process_batch)(b, prep) for b in batches)
+        results: list[DocResult] = []
+        for part in parts:
+            if isinstance(part, tuple):
+                raise InputError(*part)
+            results.extend(part)
+    else:
+        results = [process_document(s, r, prep) for s, r in chunk]
+    _mark_duplicate_documents(results, seen_hash)
+    tables = _frames(results)
 
     tok_params = params.get("tokenize") or {}
     settings = TokenizerSettings.from_params(tok_params)
     data_dir = Path((params.get("paths") or {}).get("data", "data"))
     cache_dir = data_dir / "cache" if tok_params.get("cache", False) else None
     tokens = tokenize_many(
-        paragraphs["text"].tolist(), settings, n_jobs=int(tok_params.get("n_jobs", 1)),
-        cache_dir=cache_dir,
+        tables.paragraphs["text"].tolist(), settings,
+        n_jobs=int(tok_params.get("n_jobs", 1)), cache_dir=cache_dir,
     )
-    paragraphs["tokens"] = [" ".join(t) for t in tokens]
-    prepared = PreparedCorpus(documents, paragraphs, items, removed)
-    check_provenance(prepared)
-    return prepared
+    tables.paragraphs["tokens"] = pd.array([" ".join(t) for t in tokens], dtype="str")
+    check_provenance(tables)
+    return tables
 
 
+def _split_by_chars(chunk: list, n: int) -> list[list]:
+    total = sum(len(r.text) for _, r in chunk) or 1
+    out: list[list] = [[]]
+    acc = 0
+    for pair in chunk:
+        out[-1].append(pair)
+        acc += len(pair[1].text)
+        if acc >= total * len(out) / n and len(out) < n:
+            out.append([])
+    return [b for b in out if b]
+
+
+def _frames(results: list[DocResult]) -> PreparedCorpus:
+    """DataFrames with fixed columns and dtypes (same for every chunk, even empty ones)."""
+    docs = pd.DataFrame([r.doc for r in results], columns=DOC_COLUMNS)
+    units = pd.DataFrame([u for r in results for u in r.units], columns=UNIT_COLUMNS[:-1])
+    items = pd.DataFrame([i for r in results for i in r.items], columns=ITEM_COLUMNS)
+    removed = pd.DataFrame([x for r in results for x in r.removed], columns=REMOVED_COLUMNS)
+    for col in _YEAR_COLUMNS:
+        docs[col] = pd.array(docs[col].tolist(), dtype="Int64")
+    docs["traditional_ratio"] = docs["traditional_ratio"].astype("float64")
+    out = PreparedCorpus(docs, units, items, removed)
+    for name in TABLES:
+        df = getattr(out, name)
+        for col in df.columns:
+            if col in _INT_COLUMNS[name]:
+                df[col] = df[col].astype("int64")
+            elif col not in _YEAR_COLUMNS and col != "traditional_ratio":
+                df[col] = df[col].astype("str")
+    return out
+
+
+def _chunks(
+    docs: Iterator[tuple[Source, RawDocument]], max_docs: int, max_chars: int
+) -> Iterator[list[tuple[Source, RawDocument]]]:
+    chunk: list[tuple[Source, RawDocument]] = []
+    chars = 0
+    for pair in docs:
+        chunk.append(pair)
+        chars += len(pair[1].text)
+        if len(chunk) >= max_docs or chars >= max_chars:
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
+        yield chunk
+
+
+def iter_prepared_chunks(
+    corpus: str | Path, params: dict | None = None, progress: bool = True,
+    chunk_docs: int | None = None, chunk_chars: int | None = None,
+) -> Iterator[PreparedCorpus]:
+    """Prepare a corpus chunk by chunk (streaming); each chunk is checked for provenance."""
+    params = params or {}
+    prep = params.get("prepare") or {}
+    chunk_docs = int(chunk_docs or prep.get("chunk_docs", CHUNK_DOCS))
+    chunk_chars = int(chunk_chars or prep.get("chunk_chars", CHUNK_CHARS))
+    manifest, docs = open_corpus(corpus)
+    seen_hash: dict[str, str] = {}
+    with tqdm(total=len(manifest), desc="prepare", disable=not progress, unit="doc") as bar:
+        for chunk in _chunks(docs, chunk_docs, chunk_chars):
+            tables = _process_chunk(chunk, params, seen_hash)
+            bar.update(len(chunk))
+            yield tables
+
+
+def prepare_corpus(
+    corpus: str | Path, params: dict | None = None, progress: bool = True
+) -> PreparedCorpus:
+    """Read, normalise and segment a corpus; return the tables (nothing written)."""
+    parts = list(iter_prepared_chunks(corpus, params, progress))
+    return PreparedCorpus(
+        *(pd.concat([getattr(p, name) for p in parts], ignore_index=True) for name in TABLES)
+    )
+
+
+# ---------------------------------------------------------------- provenance
 def check_provenance(prepared: PreparedCorpus) -> None:
-    """Assert every non-space character of each document lies in exactly one unit."""
+    """Assert every non-space character of each document lies in exactly one unit.
+
+    Linear in the text length: per document the units are sorted by offset, each must
+    equal its slice of the text, and only whitespace may lie outside every unit or inside
+    two of them.
+    """
+    docs = prepared.documents
     units = prepared.paragraphs
-    for doc in prepared.documents.itertuples():
-        text = doc.text
-        covered = [0] * len(text)
-        for u in units[units["doc_id"] == doc.doc_id].itertuples():
-            if text[u.char_start : u.char_end] != u.text:
-                raise AssertionError(f"{doc.doc_id}: unit {u.unit_id} text does not match offsets")
-            for k in range(u.char_start, u.char_end):
-                covered[k] += 1
-        for k, c in enumerate(text):
-            if not c.isspace() and covered[k] != 1:
-                raise AssertionError(
-                    f"{doc.doc_id}: character {k} ({c!r}) lies in {covered[k]} units"
-                )
+    groups = units.groupby("doc_id", sort=False).indices if len(units) else {}
+    u_id = units["unit_id"].tolist()
+    u_text = units["text"].tolist()
+    u_start = units["char_start"].tolist()
+    u_end = units["char_end"].tolist()
+    known = set(docs["doc_id"])
+    stray = [d for d in groups if d not in known]
+    if stray:
+        raise AssertionError(f"{stray[0]}: units of a document that is not in the documents table")
+    for doc_id, text in zip(docs["doc_id"].tolist(), docs["text"].tolist()):
+        idx = sorted(groups.get(doc_id, []), key=lambda k: (u_start[k], u_end[k]))
+        covered_to = 0
+        for k in idx:
+            a, b = u_start[k], u_end[k]
+            if not 0 <= a <= b <= len(text) or text[a:b] != u_text[k]:
+                raise AssertionError(f"{doc_id}: unit {u_id[k]} text does not match offsets")
+            if a > covered_to:
+                _only_space(doc_id, text, covered_to, a, 0)
+            elif a < covered_to:
+                _only_space(doc_id, text, a, min(b, covered_to), 2)
+            covered_to = max(covered_to, b)
+        _only_space(doc_id, text, covered_to, len(text), 0)
+
+
+def _only_space(doc_id: str, text: str, a: int, b: int, times: int) -> None:
+    seg = text[a:b]
+    if seg and not seg.isspace():
+        k = a + next(i for i, c in enumerate(seg) if not c.isspace())
+        raise AssertionError(f"{doc_id}: character {k} ({text[k]!r}) lies in {times} units")
+
+
+# ---------------------------------------------------------------- writing
+class _ParquetSink:
+    """Row groups appended to a temp Parquet file, renamed onto the target by ``commit``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.writer = None
+
+    def write(self, df: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+        elif not table.schema.equals(self.writer.schema, check_metadata=False):
+            table = table.cast(self.writer.schema)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def commit(self) -> Path:
+        self.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        self.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_chunks(chunks: Iterable[PreparedCorpus], out_dir: str | Path) -> tuple[list[Path], PrepareStats]:
+    """Append prepared chunks to the four Parquet tables in ``out_dir``, atomically.
+
+    Nothing appears under the final names unless every chunk was written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sinks = {name: _ParquetSink(out_dir / f"{name}.parquet") for name in TABLES}
+    stats = PrepareStats()
+    try:
+        empty = True
+        for part in chunks:
+            empty = False
+            stats.add(part.documents, part.paragraphs, part.items, part.removed)
+            for name in TABLES:
+                sinks[name].write(getattr(part, name))
+        if empty:
+            raise InputError(out_dir, "nothing to write: the corpus has no documents")
+        return [sinks[name].commit() for name in TABLES], stats
+    finally:
+        for sink in sinks.values():
+            sink.discard()
+
+
+def prepare_to_dir(
+    corpus: str | Path, out_dir: str | Path, params: dict | None = None, progress: bool = True,
+    chunk_docs: int | None = None, chunk_chars: int | None = None,
+) -> tuple[list[Path], PrepareStats]:
+    """Streaming prepare: corpus → the four Parquet tables in ``out_dir`` (bounded memory).
+
+    On any error the output folder is left as it was (no table is replaced or half
+    written); a folder created for the output is removed again if it stayed empty.
+    """
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    try:
+        return write_chunks(
+            iter_prepared_chunks(corpus, params, progress, chunk_docs, chunk_chars), out_dir
+        )
+    except BaseException:
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
 
 
 def write_prepared(prepared: PreparedCorpus, out_dir: str | Path) -> list[Path]:
     """Write the four tables atomically to ``out_dir``."""
-    out_dir = Path(out_dir)
-    return [write_table(getattr(prepared, name), out_dir / f"{name}.parquet") for name in TABLES]
+    paths, _ = write_chunks([prepared], out_dir)
+    return paths
 
 
 def load_prepared(out_dir: str | Path) -> PreparedCorpus:

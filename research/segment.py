@@ -22,6 +22,7 @@ order:
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -80,9 +81,25 @@ def balanced(text: str) -> bool:
     return all(text.count(a) == text.count(b) for a, b in PAIRS)
 
 
+_CLOSERS = "”’」』）)]》"
+_ENDERS = frozenset("。！？!?；;…")
+_COMMA_CHARS = frozenset("，、：,:（(“‘《「—-")
+_BYLINE_WINDOW = 256  # a trailing byline is looked for in the last this-many characters
+
+
 def is_closed(text: str) -> bool:
-    """True when ``text`` ends a sentence (。！？； …, optionally followed by closers)."""
-    return bool(_CLOSED.search(text))
+    """True when ``text`` ends a sentence (。！？； …, optionally followed by closers).
+
+    Same answer as ``_CLOSED.search(text)`` but it only looks at the end of the text, so
+    repeated calls on a growing paragraph stay linear.
+    """
+    stripped = text.rstrip(_CLOSERS)
+    return bool(stripped) and stripped[-1] in _ENDERS
+
+
+def _comma_end(text: str) -> bool:
+    """True when ``text`` ends on a comma, colon, open bracket/quote or dash."""
+    return bool(text) and text[-1] in _COMMA_CHARS
 
 
 def text_key(text: str) -> str:
@@ -178,17 +195,20 @@ def classify_block(text: str, s: SegmentSettings) -> str:
     if len(text) <= 40 and _BYLINE.match(text):
         return "byline"
     if (
-        not is_closed(text)
-        and len(text) <= s.heading_max_chars
+        len(text) <= s.heading_max_chars
+        and not is_closed(text)
         and balanced(text)
-        and not _COMMA_END.search(text)
+        and not _comma_end(text)
     ):
         return "heading"
     return "body"
 
 
 def _is_open(text: str) -> bool:
-    return not is_closed(text) and not _TRAILING_BYLINE.search(text)
+    return not is_closed(text) and not _TRAILING_BYLINE.search(text[-_BYLINE_WINDOW:])
+
+
+_CJK_CHAR = re.compile(f"[{CJK}]")
 
 
 class _WordJoin:
@@ -198,19 +218,34 @@ class _WordJoin:
         from research.tokenize import get_tokenizer
 
         self._jieba = get_tokenizer().jieba
+        self._freq = self._jieba.FREQ
+        self._memo: dict[tuple[str, str], bool] = {}
 
     def __call__(self, tail: str, head: str) -> bool:
         a, b = tail[-5:], head[:5]
         if not a or not b:
             return False
-        if not (re.match(f"[{CJK}]", a[-1]) and re.match(f"[{CJK}]", b[0])):
+        if not (_CJK_CHAR.match(a[-1]) and _CJK_CHAR.match(b[0])):
             return False
-        pos = 0
-        for tok in self._jieba.lcut(a + b, HMM=False):
-            if pos < len(a) < pos + len(tok):
-                return True
-            pos += len(tok)
-        return False
+        # A token crossing the boundary is a dictionary word starting inside ``a``, so some
+        # ``a[k:] + b[0]`` is in jieba's prefix dictionary; without one, skip segmenting.
+        freq = self._freq
+        if not any(a[k:] + b[0] in freq for k in range(len(a))):
+            return False
+        key = (a, b)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = False
+            pos = 0
+            for tok in self._jieba.lcut(a + b, HMM=False):
+                if pos < len(a) < pos + len(tok):
+                    hit = True
+                    break
+                pos += len(tok)
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            self._memo[key] = hit
+        return hit
 
 
 _word_join: _WordJoin | None = None
@@ -223,24 +258,52 @@ def _spans(tail: str, head: str) -> bool:
     return _word_join(tail, head)
 
 
+class _Tail:
+    """The growing text of a paragraph being repaired, kept cheap to query.
+
+    Only its end (for word joins, closing punctuation and trailing bylines), its length and
+    whether its quotes/brackets balance are needed, so long chains stay linear.
+    """
+
+    __slots__ = ("end", "length", "open_pairs")
+
+    def __init__(self, text: str) -> None:
+        self.end = text[-_BYLINE_WINDOW:]
+        self.length = len(text)
+        self.open_pairs = [text.count(a) - text.count(b) for a, b in PAIRS]
+
+    def append(self, text: str) -> None:
+        self.end = (self.end + text)[-_BYLINE_WINDOW:]
+        self.length += len(text)
+        for k, (a, b) in enumerate(PAIRS):
+            self.open_pairs[k] += text.count(a) - text.count(b)
+
+    def balanced(self) -> bool:
+        return not any(self.open_pairs)
+
+    def is_open(self) -> bool:
+        return _is_open(self.end)
+
+
 def _find_continuation(
-    blocks: list[Block], i: int, tail: str, consumed: set[int], heads: set[int], s: SegmentSettings
+    blocks: list[Block], i: int, tail: _Tail, consumed: set[int], head: int, heads: set[int],
+    s: SegmentSettings,
 ) -> int | None:
     n = len(blocks)
-    fwd = [j for j in range(i + 1, min(n, i + 1 + s.join_window)) if j not in consumed]
+    fwd = [j for j in range(i + 1, min(n, i + 1 + s.join_window)) if j not in consumed and j != head]
     body_fwd = [j for j in fwd if blocks[j].kind == "body" and j not in heads]
     for j in body_fwd:
-        if _spans(tail, blocks[j].text):
+        if _spans(tail.end, blocks[j].text):
             return j
     back = [
         j for j in range(i - 1, max(-1, i - 1 - s.join_window), -1)
-        if j not in consumed and j not in heads and blocks[j].kind == "body"
+        if j not in consumed and j != head and j not in heads and blocks[j].kind == "body"
         and not _PARA_START.match(blocks[j].text)
     ]
     for j in back:
-        if _spans(tail, blocks[j].text):
+        if _spans(tail.end, blocks[j].text):
             return j
-    dangling = bool(_COMMA_END.search(tail)) or not balanced(tail)
+    dangling = _comma_end(tail.end) or not tail.balanced()
     if dangling:
         for j in body_fwd:
             b = blocks[j]
@@ -248,7 +311,7 @@ def _find_continuation(
                 return j
     nxt = i + 1
     if (
-        nxt < n and nxt in body_fwd and len(tail) > s.heading_max_chars
+        nxt < n and nxt in body_fwd and tail.length > s.heading_max_chars
         and not _PARA_START.match(blocks[nxt].text) and blocks[nxt].blank_before <= 1
     ):
         return nxt
@@ -279,15 +342,15 @@ def segment(text: str, settings: SegmentSettings | None = None) -> Segmentation:
             continue
         heads.add(i)
         chain: list[int] = []
-        tail = b.text
+        tail = _Tail(b.text)
         last = i
-        while _is_open(tail):
-            j = _find_continuation(blocks, last if not chain else i, tail, consumed | {i}, heads, s)
+        while tail.is_open():
+            j = _find_continuation(blocks, last if not chain else i, tail, consumed, i, heads, s)
             if j is None:
                 break
             chain.append(j)
             consumed.add(j)
-            tail = tail + blocks[j].text
+            tail.append(blocks[j].text)
             last = j
         if chain:
             joins[i] = chain
@@ -295,13 +358,20 @@ def segment(text: str, settings: SegmentSettings | None = None) -> Segmentation:
             heads.discard(i)
 
     # 4. captions: inside a repaired gap, or isolated by >= 2 blank lines on both sides
-    gaps = [(i, j) for i, chain in joins.items() for j in chain if j > i]
+    depth = [0] * (len(blocks) + 1)  # how many repaired gaps (i, j) lie around each block
+    for i, chain in joins.items():
+        for j in chain:
+            if j > i + 1:
+                depth[i + 1] += 1
+                depth[j] -= 1
+    for k in range(1, len(depth)):
+        depth[k] += depth[k - 1]
     for b in blocks:
         if b.kind != "body" or b.index in consumed or b.index in joins:
             continue
         if not _looks_like_caption(b, s):
             continue
-        in_gap = any(i < b.index < j for i, j in gaps)
+        in_gap = depth[b.index] > 0
         isolated = b.blank_before >= 2 and b.blank_after >= 2
         if in_gap or isolated:
             b.kind = "caption"
@@ -389,35 +459,103 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _SENT.finditer(text) if m.group(0).strip()]
 
 
+class _SeenIndex:
+    """Exact substring search over the keys of the body text kept so far in a document.
+
+    Equivalent to ``"|".join(keys).find(k)`` (matches never cross units) but indexed by
+    sampled character n-grams, so checking every new paragraph and sentence against all
+    earlier text is not quadratic in the document length. Every occurrence of a query at
+    least ``min_len`` long contains one sampled gram; queries that are shorter, or whose
+    grams match in many places without the query (adversarial repetition), fall back to the plain ``str.find``.
+    """
+
+    _MAX_MISSES = 256
+
+    def __init__(self, min_len: int) -> None:
+        self.min_len = max(2, int(min_len))
+        self.gram = self.min_len // 2
+        self.step = self.min_len - self.gram + 1
+        self.keys: list[str] = []
+        self.offsets: list[int] = []  # start of each key in the joined string
+        self.owners: list[int] = []
+        self.grams: dict[str, list[tuple[int, int]]] = {}
+        self.total = 0
+        self._joined: str | None = ""
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def add(self, key: str, owner: int) -> None:
+        idx = len(self.keys)
+        self.keys.append(key)
+        self.offsets.append(self.total)
+        self.owners.append(owner)
+        self.total += len(key) + 1
+        self._joined = None
+        g = self.gram
+        grams = self.grams
+        for p in range(0, len(key) - g + 1, self.step):
+            lst = grams.get(key[p : p + g])
+            if lst is None:
+                grams[key[p : p + g]] = [(idx, p)]
+            else:
+                lst.append((idx, p))
+
+    def _plain_find(self, k: str) -> int:
+        if self._joined is None:
+            self._joined = "".join(key + "|" for key in self.keys)
+        return self._joined.find(k)
+
+    def find(self, k: str) -> int:
+        """Offset of the first occurrence of ``k`` in the joined keys, or -1."""
+        if len(k) < self.min_len:
+            return self._plain_find(k)
+        g = self.gram
+        best = -1
+        misses = 0
+        for j in range(self.step):
+            for idx, p in self.grams.get(k[j : j + g], ()):
+                o = p - j
+                if o >= 0 and self.keys[idx].startswith(k, o):
+                    pos = self.offsets[idx] + o
+                    if best < 0 or pos < best:
+                        best = pos
+                    break
+                misses += 1
+                if misses > self._MAX_MISSES:
+                    return self._plain_find(k)
+        return best
+
+    def owner_of(self, pos: int) -> int:
+        """Unit owning joined-string offset ``pos`` (0 when there is none)."""
+        k = bisect.bisect_right(self.offsets, pos) - 1
+        return self.owners[k] if k >= 0 else 0
+
+
 def _mark_duplicates(
     units: list[Unit], groups: list[list[int]], s: SegmentSettings
 ) -> tuple[list[Unit], list[list[int]], list[Repair]]:
-    seen = ""  # keys of kept body text, separated so matches cannot cross units
-    owners: list[tuple[int, int]] = []  # (start offset in seen, new unit index)
+    seen = _SeenIndex(s.duplicate_min_chars)  # keys of kept body text
     new_units: list[Unit] = []
     new_groups: list[list[int]] = []
     repairs: list[Repair] = []
-    old_to_new: dict[int, int] = {}
-
-    def owner_of(pos: int) -> int:
-        cand = [u for off, u in owners if off <= pos]
-        return cand[-1] if cand else 0
 
     for group in groups:
         ng: list[int] = []
         for ui in group:
             u = units[ui]
             key = text_key(u.text)
-            if u.kind == "body" and len(key) >= s.duplicate_min_chars and key in seen:
+            pos = seen.find(key) if u.kind == "body" and len(key) >= s.duplicate_min_chars else -1
+            if pos >= 0:
                 u.kind = "duplicate"
-                u.duplicate_of = owner_of(seen.index(key))
+                u.duplicate_of = seen.owner_of(pos)
                 new_units.append(u)
                 repairs.append(Repair("duplicate", f"repeats unit {u.duplicate_of}", len(new_units) - 1))
                 ng.append(len(new_units) - 1)
                 continue
             pieces = [(u.kind, u.text, None)]
             if u.kind == "body":
-                pieces = _split_repeated_runs(u.text, seen, s, owner_of)
+                pieces = _split_repeated_runs(u.text, seen, s)
             for kind, txt, dup_of in pieces:
                 nu = Unit(kind, txt, u.lines, u.heading if kind == "body" else "", dup_of)
                 new_units.append(nu)
@@ -426,14 +564,14 @@ def _mark_duplicates(
                 if kind == "duplicate":
                     repairs.append(Repair("duplicate", f"sentence run repeats unit {dup_of}", idx))
                 elif kind == "body":
-                    owners.append((len(seen), idx))
-                    seen += text_key(txt) + "|"
-            old_to_new[ui] = ng[0]
+                    seen.add(text_key(txt), idx)
         new_groups.append(ng)
     return new_units, new_groups, repairs
 
 
-def _split_repeated_runs(text, seen, s, owner_of):
+def _split_repeated_runs(
+    text: str, seen: _SeenIndex, s: SegmentSettings
+) -> list[tuple[str, str, int | None]]:
     """Split a body text into body / duplicate pieces where long sentence runs repeat."""
     sents = _sentences(text)
     if len(sents) < 2 or not seen:
@@ -466,7 +604,7 @@ def _split_repeated_runs(text, seen, s, owner_of):
         else:
             merged.append([dup, a, b, f])
     return [
-        ("duplicate", text[a:b], owner_of(f)) if dup else ("body", text[a:b], None)
+        ("duplicate", text[a:b], seen.owner_of(f)) if dup else ("body", text[a:b], None)
         for dup, a, b, f in merged
     ]
 

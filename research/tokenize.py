@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import pickle
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -29,16 +29,19 @@ _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]")
 _NUMERIC = re.compile(r"^[0-9０-９.%％]+$")
 # Numbers that are names in this domain (hotline, 12338) survive keep_numbers=False.
 _NUMERIC_NAMES = frozenset({"12338", "12345", "110"})
+_UNSEEN = object()
 
 
 def _resolve(path: str | Path | None, default: str) -> Path:
     if path is None:
         return RESOURCES / default
     p = Path(path)
-    if p.exists() or p.is_absolute():
+    if p.is_absolute():
         return p
+    if p.exists():
+        return p.resolve()
     candidate = repo_root() / p
-    return candidate if candidate.exists() else p
+    return candidate.resolve() if candidate.exists() else p
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,13 @@ class TokenizerSettings:
         )
 
     def fingerprint(self) -> str:
-        """Hash of the settings and of the dictionary/stopword file contents."""
-        h = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode())
+        """Hash of the settings and of the dictionary/stopword file *contents*.
+
+        File paths are left out (their contents count), so moving the project or naming the
+        same file by another path keeps the cache valid.
+        """
+        fields = {k: v for k, v in asdict(self).items() if k not in ("user_dict", "stopwords")}
+        h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
         for p in (self.user_dict, self.stopwords):
             path = Path(p)
             h.update(path.read_bytes() if path.exists() else b"")
@@ -119,18 +127,33 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of ``text``: no punctuation, whitespace, stopwords or bare numbers."""
+        keep = self._keep
         out = []
-        stop = self.stopwords
-        for tok in self.jieba.lcut(text, HMM=self.settings.hmm):
-            tok = tok.strip()
-            if len(tok) < self.settings.min_token_chars or not _KEEP.search(tok):
-                continue
-            if tok in stop:
-                continue
-            if not self.settings.keep_numbers and _NUMERIC.match(tok) and tok not in _NUMERIC_NAMES:
-                continue
-            out.append(tok)
+        for tok in self.jieba.cut(text, HMM=self.settings.hmm):
+            kept = keep.get(tok, _UNSEEN)
+            if kept is _UNSEEN:
+                kept = keep[tok] = self._filter(tok)
+            if kept is not None:
+                out.append(kept)
         return out
+
+    def _filter(self, tok: str) -> str | None:
+        """The content form of one raw token, or None when it is dropped (memoised)."""
+        tok = tok.strip()
+        if len(tok) < self.settings.min_token_chars or not _KEEP.search(tok):
+            return None
+        if tok in self.stopwords:
+            return None
+        if not self.settings.keep_numbers and _NUMERIC.match(tok) and tok not in _NUMERIC_NAMES:
+            return None
+        return tok
+
+    @property
+    def _keep(self) -> dict[str, str | None]:
+        memo = self.__dict__.get("_keep_memo")
+        if memo is None or len(memo) > 500_000:
+            memo = self.__dict__["_keep_memo"] = {}
+        return memo
 
     def __call__(self, text: str) -> list[str]:
         return self.tokens(text)
@@ -139,16 +162,99 @@ class Tokenizer:
         # jieba's tokeniser is rebuilt in each worker process rather than pickled.
         return {"settings": self.settings, "_jieba": None, "_stop": None}
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+def get_tokenizer(settings: TokenizerSettings | None = None) -> Tokenizer:
+    """A shared tokenizer per settings (jieba's dictionary takes ~1 s to load).
+
+    ``None`` means the default settings, and shares their tokenizer.
+    """
+    return _shared_tokenizer(settings if settings is not None else TokenizerSettings())
+
 
 @lru_cache(maxsize=8)
-def get_tokenizer(settings: TokenizerSettings | None = None) -> Tokenizer:
-    """A shared tokenizer per settings (jieba's dictionary takes ~1 s to load)."""
+def _shared_tokenizer(settings: TokenizerSettings) -> Tokenizer:
     return Tokenizer(settings)
 
 
 def _tokenize_chunk(settings: TokenizerSettings, texts: Sequence[str]) -> list[list[str]]:
     tok = get_tokenizer(settings)
     return [tok.tokens(t) for t in texts]
+
+
+def text_key(text: str) -> bytes:
+    """Cache key of one text: its SHA-1 digest."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+
+
+class TokenCache:
+    """Token lists on disk, keyed by text hash, one SQLite file per tokeniser fingerprint.
+
+    SQLite keeps lookups and inserts incremental (a run adds only its new texts instead of
+    rewriting one big pickle) and is safe when several processes share the cache. A
+    change to the dictionary, stopwords or settings starts a new file; any other parameter
+    change leaves the cache valid. A corrupt file is discarded and rebuilt.
+    """
+
+    _SEP = "\x1f"
+    _BATCH = 500
+
+    def __init__(self, cache_dir: str | Path, settings: TokenizerSettings) -> None:
+        self.path = Path(cache_dir) / f"tokens-{settings.fingerprint()}.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError:
+            self.path.unlink(missing_ok=True)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=120)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS tokens (key BLOB PRIMARY KEY, tokens TEXT NOT NULL)")
+        db.execute("SELECT count(*) FROM tokens LIMIT 1").fetchone()
+        return db
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, list[str]]:
+        """Cached token lists for those ``keys`` that are in the cache."""
+        found: dict[bytes, list[str]] = {}
+        uniq = list(dict.fromkeys(keys))
+        for i in range(0, len(uniq), self._BATCH):
+            batch = uniq[i : i + self._BATCH]
+            marks = ",".join("?" * len(batch))
+            for key, joined in self._db.execute(
+                f"SELECT key, tokens FROM tokens WHERE key IN ({marks})", batch
+            ):
+                found[key] = joined.split(self._SEP) if joined else []
+        return found
+
+    def put_many(self, items: Iterable[tuple[bytes, list[str]]]) -> None:
+        """Store token lists (existing keys are left as they are)."""
+        rows = [(k, self._SEP.join(toks)) for k, toks in items]
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO tokens (key, tokens) VALUES (?, ?)", rows)
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM tokens").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _balanced_chunks(texts: Sequence[str], n_chunks: int) -> list[list[int]]:
+    """Split indices into ``n_chunks`` contiguous runs of about equal character counts."""
+    total = sum(len(t) for t in texts) or 1
+    chunks: list[list[int]] = [[]]
+    acc = 0
+    for i, t in enumerate(texts):
+        chunks[-1].append(i)
+        acc += len(t)
+        if acc >= total * len(chunks) / n_chunks and len(chunks) < n_chunks:
+            chunks.append([])
+    return [c for c in chunks if c]
 
 
 def tokenize_many(
@@ -160,38 +266,57 @@ def tokenize_many(
 ) -> list[list[str]]:
     """Tokenise many texts, optionally in parallel processes and through a disk cache.
 
-    The cache is one pickle per tokeniser fingerprint mapping sha1(text) → tokens; a change
-    to the dictionary, stopwords or settings starts a new cache file.
+    Only texts not already cached (by SHA-1 of the text, under the tokeniser fingerprint)
+    are tokenised; repeated texts are tokenised once. With ``n_jobs`` != 1 the work is
+    split into chunks of about equal size and run in joblib's process pool (loky), whose
+    workers stay alive between calls, so jieba's dictionary loads once per worker. The
+    result does not depend on ``n_jobs``. Under ``joblib.parallel_backend("dask")`` the
+    chunks run on a Dask cluster instead.
     """
     settings = settings or TokenizerSettings()
-    cache: dict[str, list[str]] = {}
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"tokens-{settings.fingerprint()}.pkl"
-        if cache_file.exists():
-            try:
-                cache = pickle.loads(cache_file.read_bytes())
-            except Exception:  # noqa: BLE001 - a corrupt cache is rebuilt
-                cache = {}
-    keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
-    todo_idx = [i for i, k in enumerate(keys) if k not in cache]
-    todo = [texts[i] for i in todo_idx]
-    if todo:
-        chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
-        if n_jobs != 1 and len(chunks) > 1:
-            from joblib import Parallel, delayed
+    cache = TokenCache(cache_dir, settings) if cache_dir is not None else None
+    try:
+        keys = [text_key(t) for t in texts]
+        known = cache.get_many(keys) if cache is not None else {}
+        todo_keys: list[bytes] = []
+        todo: list[str] = []
+        pending: set[bytes] = set()
+        for k, t in zip(keys, texts):
+            if k not in known and k not in pending:
+                pending.add(k)
+                todo_keys.append(k)
+                todo.append(t)
+        if todo:
+            workers = _effective_jobs(n_jobs)
+            n_chunks = max(1, -(-len(todo) // chunk_size))
+            if workers > 1:
+                n_chunks = max(n_chunks, 4 * workers)
+            chunks = _balanced_chunks(todo, min(n_chunks, len(todo)))
+            if workers > 1 and len(chunks) > 1:
+                from joblib import Parallel, delayed
 
-            parts = Parallel(n_jobs=n_jobs, backend="loky")(
-                delayed(_tokenize_chunk)(settings, c) for c in chunks
-            )
-        else:
-            parts = [_tokenize_chunk(settings, c) for c in chunks]
-        flat = [toks for part in parts for toks in part]
-        for i, toks in zip(todo_idx, flat):
-            cache[keys[i]] = toks
-        if cache_file is not None:
-            from research.io import atomic_path
+                parts = Parallel(n_jobs=n_jobs)(
+                    delayed(_tokenize_chunk)(settings, [todo[i] for i in c]) for c in chunks
+                )
+            else:
+                parts = [_tokenize_chunk(settings, [todo[i] for i in c]) for c in chunks]
+            new = dict(zip(todo_keys, (toks for part in parts for toks in part)))
+            if cache is not None:
+                cache.put_many(new.items())
+            known.update(new)
+        return [list(known[k]) for k in keys]
+    finally:
+        if cache is not None:
+            cache.close()
 
-            with atomic_path(cache_file) as tmp:
-                tmp.write_bytes(pickle.dumps(cache, protocol=pickle.HIGHEST_PROTOCOL))
-    return [list(cache[k]) for k in keys]
+
+def _effective_jobs(n_jobs: int) -> int:
+    """How many workers ``n_jobs`` means (joblib semantics: -1 = all cores)."""
+    if n_jobs == 1:
+        return 1
+    try:
+        from joblib import effective_n_jobs
+
+        return effective_n_jobs(n_jobs)
+    except Exception:  # noqa: BLE001
+        return 1

@@ -22,18 +22,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("corpus", nargs="?", default=None, help="corpus folder or .jsonl (default: params paths.corpus)")
     p.add_argument("--out", default=None, help="output folder (default: <paths.data>/prepared)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: params tokenize.n_jobs; -1 = all cores)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from research.prepare import prepare_corpus, write_prepared
+    from research.prepare import prepare_to_dir
 
     params = load_params(args.params)
+    if getattr(args, "jobs", None) is not None:
+        params = {**params, "tokenize": {**(params.get("tokenize") or {}), "n_jobs": args.jobs}}
     paths = params.get("paths") or {}
     corpus = Path(args.corpus or paths.get("corpus", "seeds"))
     out = Path(args.out or Path(paths.get("data", "data")) / "prepared")
-    prepared = prepare_corpus(corpus, params, progress=not args.quiet)
-    written = write_prepared(prepared, out)
-    print(prepared.summary())
+    # streaming: chunk by chunk into Parquet row groups, renamed into place at the end
+    written, stats = prepare_to_dir(corpus, out, params, progress=not args.quiet)
+    print(stats.summary())
     print("wrote: " + ", ".join(str(p) for p in written))
     return 0
