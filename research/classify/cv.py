@@ -185,6 +185,49 @@ class NestedResult:
     chosen: dict[str, list[dict[str, Any]]]
 
 
+def _outer_fold(
+    methods: dict[str, list[Candidate]], X: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
+    docs: np.ndarray, labels: list[str], inner_folds: int, aug: dict[str, Augment | None],
+    tr: np.ndarray, te: np.ndarray,
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """One outer fold: inner selection per method on the training documents, refit, predict."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    test_docs = {str(d) for d in docs[te]}
+    Xtr, ytr, gtr = X.iloc[tr], y[tr], docs[tr]
+    score_cache: dict[tuple[str, str], float] = {}
+    proba: dict[str, np.ndarray] = {}
+    chosen: dict[str, dict[str, Any]] = {}
+    for name, cands in methods.items():
+        a = aug.get(name)
+        akey = str(id(a))  # one Augment object per source within this call
+        if a is not None and not a.transductive:
+            keep = np.array([str(g) not in test_docs for g in a.groups], dtype=bool)
+            a = Augment(a.X.loc[keep].reset_index(drop=True), a.y[keep], a.groups[keep], a.weight,
+                        None if a.unit_ids is None else a.unit_ids[keep], a.transductive)
+        if len(cands) > 1:
+            need = [c for c in cands if (c.key, akey) not in score_cache]
+            n_inner = min(inner_folds, len(set(map(str, gtr))))
+            scores = inner_scores(need, Xtr, ytr, gtr, labels, n_inner, a) if n_inner >= 2 else {}
+            for k, v in scores.items():
+                score_cache[(k, akey)] = v
+            all_scores = {c.key: score_cache.get((c.key, akey), -np.inf) for c in cands}
+            best = choose(cands, all_scores)
+        else:
+            best, all_scores = cands[0], {}
+        model = _fit(best.estimator, X, y, tr, a, test_docs)
+        proba[name] = _align(model, model.predict_proba(X.iloc[te]), labels)
+        chosen[name] = {
+            "test_groups": sorted({str(g) for g in groups[te]}),
+            "chosen": best.key,
+            "inner_macro_f1": round(float(all_scores.get(best.key, float("nan"))), 4)
+            if all_scores else None,
+        }
+    return proba, chosen
+
+
 def nested_cv(
     methods: dict[str, list[Candidate]],
     X: pd.DataFrame,
@@ -194,6 +237,7 @@ def nested_cv(
     inner_folds: int = 3,
     aug: dict[str, Augment | None] | None = None,
     doc_groups: np.ndarray | None = None,
+    n_jobs: int = 1,
 ) -> NestedResult:
     """Nested grouped CV: outer leave-one-group-out, inner GroupKFold selection per method.
 
@@ -201,39 +245,24 @@ def nested_cv(
     ``aug`` optionally maps a method name to augmentation rows used for that method.
     Inner CV groups are documents (``doc_groups``, default ``groups``), so that a held-out
     province's documents never inform selection and inner folds still hold out documents.
+    Outer folds run in ``n_jobs`` processes (results do not depend on it).
     """
     aug = aug or {}
     docs = doc_groups if doc_groups is not None else groups
     outer = group_splits(groups)
+    args = (methods, X, y, groups, docs, labels, inner_folds, aug)
+    if n_jobs != 1 and len(outer) > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_outer_fold)(*args, tr, te) for tr, te in outer
+        )
+    else:
+        results = [_outer_fold(*args, tr, te) for tr, te in outer]
     proba = {m: np.zeros((len(y), len(labels))) for m in methods}
     chosen: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
-    for tr, te in outer:
-        test_docs = {str(d) for d in docs[te]}
-        Xtr, ytr, gtr = X.iloc[tr], y[tr], docs[tr]
-        score_cache: dict[tuple[str, str], float] = {}
-        for name, cands in methods.items():
-            a = aug.get(name)
-            akey = str(id(a))  # the caller's Augment objects live for the whole run
-            if a is not None and not a.transductive:
-                keep = np.array([str(g) not in test_docs for g in a.groups], dtype=bool)
-                a = Augment(a.X.loc[keep].reset_index(drop=True), a.y[keep], a.groups[keep], a.weight,
-                            None if a.unit_ids is None else a.unit_ids[keep], a.transductive)
-            if len(cands) > 1:
-                need = [c for c in cands if (c.key, akey) not in score_cache]
-                n_inner = min(inner_folds, len(set(map(str, gtr))))
-                scores = inner_scores(need, Xtr, ytr, gtr, labels, n_inner, a) if n_inner >= 2 else {}
-                for k, v in scores.items():
-                    score_cache[(k, akey)] = v
-                all_scores = {c.key: score_cache.get((c.key, akey), -np.inf) for c in cands}
-                best = choose(cands, all_scores)
-            else:
-                best, all_scores = cands[0], {}
-            model = _fit(best.estimator, X, y, tr, a, test_docs)
-            proba[name][te] = _align(model, model.predict_proba(X.iloc[te]), labels)
-            chosen[name].append({
-                "test_groups": sorted({str(g) for g in groups[te]}),
-                "chosen": best.key,
-                "inner_macro_f1": round(float(all_scores.get(best.key, float("nan"))), 4)
-                if all_scores else None,
-            })
+    for (_, te), (p, c) in zip(outer, results):
+        for m in methods:
+            proba[m][te] = p[m]
+            chosen[m].append(c[m])
     return NestedResult(proba=proba, chosen=chosen)

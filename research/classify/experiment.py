@@ -179,7 +179,8 @@ def run_cv(
     baselines = baseline_estimators(codebook, params)
     for cv_name, groups in cvs:
         t0 = time.time()
-        res = nested_cv(methods, X, y, groups, labels, inner_folds=inner, aug=aug, doc_groups=docs)
+        res = nested_cv(methods, X, y, groups, labels, inner_folds=inner, aug=aug, doc_groups=docs,
+                        n_jobs=int(train.get("n_jobs", 1)))
         probas = dict(res.proba)
         for bname, est in baselines.items():
             probas[bname] = oof_predict(est, X, y, groups, group_splits(groups), labels)

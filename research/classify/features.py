@@ -30,6 +30,7 @@ _DIGITS = re.compile(r"[0-9]+")
 
 # Process-wide memo of token lists: {(tokeniser fingerprint, text): tuple(tokens)}.
 _TOKEN_CACHE: dict[tuple[str, str], tuple[str, ...]] = {}
+_CONTENT_CACHE: dict[tuple[str, str], tuple[str, ...]] = {}
 _TOKEN_CACHE_MAX = 500_000
 
 
@@ -102,6 +103,16 @@ class JiebaAnalyzer:
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of ``text``: the same filter as ``Tokenizer.tokens`` over :meth:`raw`."""
+        key = (self._fp or "", text)
+        hit = _CONTENT_CACHE.get(key)
+        if hit is None:
+            hit = tuple(self._content(text))
+            if len(_CONTENT_CACHE) >= _TOKEN_CACHE_MAX:
+                _CONTENT_CACHE.clear()
+            _CONTENT_CACHE[(self._fp or "", text)] = hit
+        return list(hit)
+
+    def _content(self, text: str) -> list[str]:
         tok = get_tokenizer(self.settings)
         s = self.settings
         stop = tok.stopwords

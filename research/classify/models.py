@@ -263,7 +263,14 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
                                                analyzer=self.analyzer()).fit(None)
         if len(self.seen_) == 1:
             self.learner_ = None
-        else:
+            return self
+        lkey = _learner_key(self, Xf, y, sw)
+        hit = _LEARNER_CACHE.get(lkey)
+        if hit is not None and hit[0] is self.features_:
+            _LEARNER_CACHE.move_to_end(lkey)
+            self.learner_ = hit[1]
+            return self
+        if True:
             self._dup_singletons_ = False
             self.learner_ = self._learner(y)
             if getattr(self, "_dup_singletons_", False):
@@ -275,6 +282,9 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
                 y = np.concatenate([y, y[extra]])
                 sw = np.concatenate([sw, sw[extra]])
             self.learner_.fit(Xf, y, sample_weight=sw)
+        _LEARNER_CACHE[lkey] = (self.features_, self.learner_)
+        if len(_LEARNER_CACHE) > _FEATURE_CACHE_MAX:
+            _LEARNER_CACHE.popitem(last=False)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -289,7 +299,7 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         if self.learner_ is None:
             out[:, col[self.seen_[0]]] = 1.0
             return out
-        p = self.learner_.predict_proba(self.features_.transform(units))
+        p = self.learner_.predict_proba(_transform(self.features_, units))
         for j, lab in enumerate(self.learner_.classes_):
             out[:, col[str(lab)]] = p[:, j]
         if self.dict_prior:
@@ -355,6 +365,44 @@ def _fit_features(est: "DomainClassifier", units: pd.DataFrame) -> tuple[Feature
     if len(_FEATURE_CACHE) > _FEATURE_CACHE_MAX:
         _FEATURE_CACHE.popitem(last=False)
     return features, Xf
+
+
+# Fitted learners, shared between estimators that differ only in ``dict_prior`` (a
+# predict-time combination): keyed by the fitted features, learner settings, y and weights.
+_LEARNER_PARAMS = ("model", "C", "alpha", "class_weight", "calibration", "calibrate_lr", "random_state")
+_LEARNER_CACHE: OrderedDict[str, tuple[FeatureUnion, Any]] = OrderedDict()
+
+
+def _learner_key(est: "DomainClassifier", Xf: sp.csr_matrix, y: np.ndarray, sw: np.ndarray) -> str:
+    h = hashlib.sha1()
+    h.update(repr([(k, getattr(est, k)) for k in _LEARNER_PARAMS]).encode("utf-8"))
+    h.update(str(id(est.features_)).encode())
+    h.update(repr(Xf.shape).encode())
+    h.update("\x00".join(map(str, y)).encode("utf-8"))
+    h.update(np.ascontiguousarray(sw, dtype=float).tobytes())
+    return h.hexdigest()
+
+
+# Transformed test sets, keyed by the fitted FeatureUnion object and the texts: candidates
+# that share fitted features (see above) do not recompute n-grams of the same test fold.
+_TRANSFORM_CACHE: OrderedDict[tuple[int, str], tuple[FeatureUnion, sp.csr_matrix]] = OrderedDict()
+
+
+def _transform(features: FeatureUnion, units: pd.DataFrame) -> sp.csr_matrix:
+    if len(units) > 5000:  # large prediction batches are not worth caching
+        return features.transform(units)
+    h = hashlib.sha1()
+    for t, hd in zip(units["text"], units["heading"]):
+        h.update(t.encode("utf-8") + b"\x00" + hd.encode("utf-8") + b"\x01")
+    key = (id(features), h.hexdigest())
+    hit = _TRANSFORM_CACHE.get(key)
+    if hit is not None and hit[0] is features:
+        return hit[1]
+    Xf = features.transform(units)
+    _TRANSFORM_CACHE[key] = (features, Xf)
+    if len(_TRANSFORM_CACHE) > _FEATURE_CACHE_MAX:
+        _TRANSFORM_CACHE.popitem(last=False)
+    return Xf
 
 
 def clone_with(est: DomainClassifier, **params: Any) -> DomainClassifier:
