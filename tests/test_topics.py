@@ -322,3 +322,76 @@ def test_cli_runs_without_sweep_and_without_gold(tmp_path, root, capsys):
     assert not (tmp_path / "reports/tables/k_sweep.csv").exists()
     assert (tmp_path / "reports/tables/topic_terms.csv").exists()
     assert not (tmp_path / "reports/tables/seeded_eval.csv").exists()
+
+
+# ---------------------------------------------------------------- tomotopy backend
+
+
+def test_tomotopy_backend_is_deterministic_and_takes_the_seeded_prior(synth):
+    units, texts, d, bows = synth
+    settings = LdaSettings(backend="tomotopy", tomotopy_iterations=200)
+    a = fit_lda(bows, d, 5, settings, seed=3)
+    b = fit_lda(bows, d, 5, settings, seed=3)
+    assert np.array_equal(a.topic_word, b.topic_word)
+    assert np.array_equal(a.doc_topics(bows), b.doc_topics(bows))
+    assert np.allclose(a.doc_topics(bows).sum(axis=1), 1.0)
+    domains = list(THEMES)
+    seeds = {dom: {w: 3.0 for w in words[:2]} for dom, words in THEMES.items()}
+    eta, _ = build_eta(d, seeds, domains, n_free=1, base=1 / 6, seeded_weight=3.0)
+    fitted = fit_lda(bows, d, 6, settings, seed=11, eta=eta)
+    top = fitted.top_terms(7)
+    for i, dom in enumerate(domains):
+        assert set(seeds[dom]) <= set(top[i]), (dom, top[i])
+    labels, _ = label_units(fitted.doc_topics(bows), domains, domains + ["other"], "other")
+    assert (labels == units["theme"].to_numpy()).mean() >= 0.9
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_topic_figures_draw_from_the_tables(pipeline_runs, tmp_path):
+    from research.viz.registry import discover, run_figures
+
+    reports = pipeline_runs[0][0] / "reports"
+    names = ["topic_model_selection", "topic_terms", "seeded_topic_terms"]
+    assert set(names) <= set(discover())
+    results = run_figures(reports, tmp_path, {"figures": {"formats": ["png"], "dpi": 80}}, names=names, echo=None)
+    for r in results:
+        assert not r.error and not r.skipped, (r.name, r.error, r.skipped)
+        assert {p.suffix for p in r.paths} == {".png", ".csv"}
+    sel = pd.read_csv(tmp_path / "topic_model_selection.csv")
+    assert sel["k"].tolist() == [3, 5]
+    seeded = pd.read_csv(tmp_path / "seeded_topic_terms.csv")
+    assert seeded.groupby("topic").size().max() <= 8
+
+
+def test_pipeline_with_tomotopy_backend_is_byte_identical(tmp_path, root):
+    from research.topics.pipeline import run_topics
+
+    outs = []
+    for name in ("a", "b"):
+        tmp = tmp_path / name
+        _write_prepared(tmp)
+        res = run_topics(_params(tmp, root, backend="tomotopy", seeded_backend="tomotopy",
+                                 sweep=False, html=False, tomotopy_iterations=150))
+        assert res.metrics["backend"] == "tomotopy" and res.metrics["seeded"]["backend"] == "tomotopy"
+        outs.append(tmp)
+    for rel in ("reports/tables/topic_terms.csv", "data/topics/unit_topics.parquet",
+                "data/topics/seeded_units.parquet", "reports/tables/seeded_topic_terms.csv"):
+        assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
+    terms = pd.read_csv(outs[0] / "reports/tables/topic_terms.csv")
+    # five planted themes, K=5: every topic's top-5 terms come from a single theme
+    for _, g in terms[terms["rank_prob"] <= 5].groupby("topic"):
+        assert max(g["term"].isin(w).sum() for w in THEMES.values()) >= 4
+
+
+def test_missing_tomotopy_falls_back_to_gensim(monkeypatch):
+    import research.topics.lda as lda
+
+    def boom():
+        raise ImportError("no module named tomotopy")
+
+    monkeypatch.setattr(lda, "import_tomotopy", boom)
+    name, note = lda.available_backend("tomotopy")
+    assert name == "gensim" and "tomotopy" in note
+    assert lda.available_backend("gensim") == ("gensim", "")

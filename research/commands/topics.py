@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if "seeded" in m:
         s = m["seeded"]
         counts = ", ".join(f"{k} {v}" for k, v in s["label_counts"].items())
-        print(f"  seeded LDA K={s['k']}: c_v {s['c_v']}; seed terms in vocabulary "
+        print(f"  seeded LDA K={s['k']} ({s['backend']}): c_v {s['c_v']}; seed terms in vocabulary "
               f"{s['seed_terms_in_vocab']}/{s['seed_terms_total']}; labels: {counts}")
     if "seeded_eval" in m:
         e = m["seeded_eval"]

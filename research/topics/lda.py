@@ -167,6 +167,18 @@ def import_tomotopy():
     return tomotopy
 
 
+def available_backend(name: str) -> tuple[str, str]:
+    """``(backend to use, note)``: tomotopy falls back to gensim (with a note) when it is
+    not installed, so the pipeline still runs with only the required dependencies."""
+    if name != "tomotopy":
+        return name, ""
+    try:
+        import_tomotopy()
+    except ImportError as exc:
+        return "gensim", f"tomotopy not importable ({exc}); using the gensim backend"
+    return name, ""
+
+
 def _tomotopy_alpha(settings: LdaSettings, k: int) -> float:
     a = settings.alpha
     return float(a) if not isinstance(a, str) else 1.0 / k
@@ -194,17 +206,17 @@ def _fit_tomotopy(corpus, vocab, k, settings, seed, eta) -> FittedLDA:
         if words:
             model.add_doc(words)
     model.burn_in = settings.tomotopy_burn_in
-    model.train(iter=settings.tomotopy_iterations, workers=1)
-    tt_vocab = list(model.used_vocabs)
-    pos = {w: i for i, w in enumerate(tt_vocab)}
-    tw = np.zeros((k, len(vocab)))
+    model.train(iterations=settings.tomotopy_iterations, workers=1)
+    # φ over the whole dictionary: (n_kw + η_kw) / Σ_w (n_kw + η_kw). tomotopy only knows the
+    # words of its training documents; a dictionary term absent from them (e.g. one that
+    # occurs only in held-out units) keeps its prior pseudo-count η_kw, as in gensim.
+    prior = np.full((k, len(vocab)), base) if eta is None else np.array(eta, dtype=float)
+    col = {w: j for j, w in enumerate(vocab)}
+    used = [col[w] for w in model.used_vocabs]
+    tw = prior.copy()
     for t in range(k):
-        dist = np.asarray(model.get_topic_word_dist(t), dtype=float)
-        for j, w in enumerate(vocab):
-            if w in pos:
-                tw[t, j] = dist[pos[w]]
-    # Terms absent from the training documents get the prior's share only.
-    return FittedLDA("tomotopy", k, _normalise_rows(tw + 1e-12), model, seed, vocab)
+        tw[t, used] = np.asarray(model.get_topic_word_dist(t, normalize=False), dtype=float)
+    return FittedLDA("tomotopy", k, _normalise_rows(tw), model, seed, vocab)
 
 
 def _tomotopy_doc_topics(fitted: FittedLDA, bows: list[list[tuple[int, float]]]) -> np.ndarray:
@@ -221,7 +233,7 @@ def _tomotopy_doc_topics(fitted: FittedLDA, bows: list[list[tuple[int, float]]])
     alpha = np.asarray(model.alpha, dtype=float).reshape(-1)
     out = np.tile(alpha / alpha.sum(), (len(bows), 1)) if alpha.size == k else np.full((len(bows), k), 1.0 / k)
     if docs:
-        dists, _ = model.infer(docs, iter=max(fitted.model.burn_in, 100), workers=1, together=False)
+        dists, _ = model.infer(docs, iterations=max(fitted.model.burn_in, 100), workers=1, together=False)
         for i, d in zip(idx, dists):
             out[i] = np.asarray(d, dtype=float)
     return _normalise_rows(out)

@@ -28,7 +28,7 @@ from research.config import params_hash, section
 from research.io import read_table, write_json, write_table
 from research.tokenize import TokenizerSettings
 from research.topics.corpus import TopicCorpus, build_corpus, load_units
-from research.topics.lda import FittedLDA, LdaSettings, fit_lda
+from research.topics.lda import FittedLDA, LdaSettings, available_backend, fit_lda
 from research.topics.ldavis import prepare_vis, write_offline_html
 from research.topics.seeded import (
     aggregate_to_paragraphs,
@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "seeded_free_topics": 3,
     "seeded_weight": 3.0,
     "seeded_min_share": 0.2,
+    "seeded_backend": "gensim",
     "sweep": True,
     "html": True,
 }
@@ -126,8 +127,13 @@ def run_topics(
     prepared_dir = Path(prepared_dir) if prepared_dir is not None else paths["prepared"]
     seed = int(params.get("seed", 0))
     tok_params = params.get("tokenize") or {}
-    settings = LdaSettings.from_params(cfg)
     res = TopicsResult()
+    for key in ("backend", "seeded_backend"):
+        if cfg.get(key):
+            cfg[key], note = available_backend(str(cfg[key]))
+            if note:
+                res.notes.append(f"topics.{key}: {note}")
+    settings = LdaSettings.from_params(cfg)
     w = res.written.append
     tables = paths["reports"] / "tables"
 
@@ -203,7 +209,8 @@ def run_topics(
 
     # --- seeded LDA ---------------------------------------------------------------
     if codebook is not None:
-        _run_seeded(tc, codebook, cfg, settings, seed, paths, res)
+        seeded_settings = LdaSettings.from_params({**cfg, "backend": cfg.get("seeded_backend") or settings.backend})
+        _run_seeded(tc, codebook, cfg, seeded_settings, seed, paths, res)
     write_json(res.metrics, paths["reports"] / "metrics" / "topics.json")
     w(paths["reports"] / "metrics" / "topics.json")
     return res
@@ -266,7 +273,7 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
     w(write_table(out, paths["topics"] / "seeded_units.parquet"))
     coh = coherence_scores(fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"]))
     res.metrics["seeded"] = {
-        "k": k, "topics": tids, **{m: round(v, 4) for m, v in coh.items()},
+        "k": k, "topics": tids, "backend": settings.backend, **{m: round(v, 4) for m, v in coh.items()},
         "label_counts": {str(a): int(b) for a, b in sorted(pd.Series(labels).value_counts().items())},
         "seed_terms_in_vocab": int(seed_report["in_vocab"].sum()),
         "seed_terms_total": int(len(seed_report)),

@@ -110,9 +110,10 @@ def label_units(
 
 
 def eval_row(result: dict, method: str, cv: str, labels: Sequence[str]) -> dict:
-    """One row of the comparison table from ``evaluate_labels`` output."""
+    """One row of the comparison table from ``evaluate_labels`` output (the same columns,
+    in the same order, as the classifier's ``classifier_cv.csv``)."""
     row = {"method": method, "cv": cv, "n": result.get("n")}
-    for key in ("macro_f1", "macro_f1_all", "accuracy", "doc_share_mae",
+    for key in ("macro_f1", "accuracy", "doc_share_mae",
                 "doc_share_mae_proba", "brier", "ece"):
         row[key] = result.get(key, float("nan"))
     for lab in labels:

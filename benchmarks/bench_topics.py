@@ -1,0 +1,176 @@
+"""Benchmark LDA training: gensim LdaModel vs tomotopy LDAModel on the same tokenised corpus.
+
+Corpus: ``../shared/corpora/gov-work-reports/government_work_reports.jsonl`` (72 reports,
+traditional characters) through the project's own ``prepare`` (trad→simp normalisation,
+paragraph repair) and the topic stage's corpus builder (project tokeniser, params
+filtering), paragraph units. Each backend trains K=20 topics with the settings in params
+``topics`` (gensim: passes/iterations/chunksize; tomotopy: tomotopy_iterations, one
+worker — both single-process and seeded, as the pipeline runs them) in a fresh
+subprocess, which reports the wall time of training, its RSS before training (corpus
+opened, libraries imported) and its peak RSS (VmHWM). c_v is computed
+the same way for both, in the parent, with gensim's ``CoherenceModel`` on each model's
+top-10 terms against the same token lists.
+
+    python benchmarks/bench_topics.py [--corpus PATH] [--k 20] [--repeats 3]
+
+Repeat r uses random seed ``params seed + r``, so the table shows run-to-run spread.
+
+Writes ``benchmarks/results/topics.csv`` (gitignored) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "gov-work-reports" / "government_work_reports.jsonl"
+RESULTS = ROOT / "benchmarks" / "results" / "topics.csv"
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process (VmHWM). ``getrusage``'s ru_maxrss is not used: on Linux a
+    child inherits the parent's high-water mark across fork/exec, which hides the child's own."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(backend: str, corpus_dir: Path, k: int, seed: int, params_path: Path) -> dict:
+    """Train one model in this (fresh) process; report time, memory and top terms."""
+    from gensim.corpora import Dictionary, MmCorpus
+
+    from research.config import load_params
+    from research.topics.lda import LdaSettings, fit_lda, import_tomotopy
+
+    if backend == "tomotopy":
+        import_tomotopy()  # import cost is not training cost
+    cfg = dict(load_params(params_path).get("topics") or {})
+    cfg["backend"] = backend
+    settings = LdaSettings.from_params(cfg)
+    dictionary = Dictionary.load_from_text(str(corpus_dir / "dictionary.txt"))
+    corpus = MmCorpus(str(corpus_dir / "corpus.mm"))
+    rss_before = _rss_mb()
+    t0 = time.perf_counter()
+    fitted = fit_lda(corpus, dictionary, k, settings, seed)
+    train_s = time.perf_counter() - t0
+    peak = _peak_rss_mb()
+    return {
+        "backend": backend,
+        "train_s": round(train_s, 2),
+        "rss_before_mb": round(rss_before, 1),
+        "peak_rss_mb": round(peak, 1),
+        "top_terms": fitted.top_terms(10),
+        "settings": (
+            f"passes={settings.passes} iterations={settings.iterations} chunksize={settings.chunksize}"
+            if backend == "gensim"
+            else f"iterations={settings.tomotopy_iterations} burn_in={settings.tomotopy_burn_in} workers=1"
+        ),
+    }
+
+
+def build(corpus: Path, out_dir: Path, params: dict):
+    """Prepare the JSONL corpus and build the topic corpus exactly as the pipeline does."""
+    from research.prepare import prepare_corpus
+    from research.tokenize import TokenizerSettings
+    from research.topics.corpus import build_corpus
+    from research.topics.pipeline import topics_config
+
+    t0 = time.perf_counter()
+    prepared = prepare_corpus(corpus, params, progress=False)
+    prep_s = time.perf_counter() - t0
+    units = prepared.paragraphs
+    units = units[units["kind"] == "body"].sort_values(["doc_id", "para_id"])
+    units = units[["unit_id", "doc_id", "text"]].assign(para_unit_id=units["unit_id"])
+    cfg = topics_config(params)
+    t0 = time.perf_counter()
+    tc = build_corpus(
+        units.reset_index(drop=True), out_dir,
+        TokenizerSettings.from_params(params.get("tokenize")),
+        no_below=int(cfg["no_below"]), no_above=float(cfg["no_above"]), keep_n=cfg.get("keep_n"),
+        extra_stopwords=cfg.get("extra_stopwords") or [],
+    )
+    tok_s = time.perf_counter() - t0
+    return tc, prep_s, tok_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    ap.add_argument("--k", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--backends", default="gensim,tomotopy")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--corpus-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.corpus_dir, args.k, args.seed, args.params),
+                         ensure_ascii=False))
+        return 0
+
+    import pandas as pd
+    from gensim.models.coherencemodel import CoherenceModel
+
+    from research.config import load_params
+
+    if not args.corpus.exists():
+        print(f"corpus not found: {args.corpus} (benchmark skipped)", file=sys.stderr)
+        return 1
+    params = load_params(args.params)
+    seed = int(params.get("seed", 0))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_topics_") as tmp:
+        tc, prep_s, tok_s = build(args.corpus, Path(tmp), params)
+        n_units, n_tokens, vocab = len(tc), int(tc.units["n_tokens"].sum()), len(tc.dictionary)
+        print(f"corpus: {n_units} paragraphs, {n_tokens} tokens, vocabulary {vocab} "
+              f"(prepare {prep_s:.1f}s, tokenise+dictionary {tok_s:.1f}s)", flush=True)
+        for rep in range(args.repeats):
+            for backend in args.backends.split(","):
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", backend,
+                       "--corpus-dir", tmp, "--k", str(args.k), "--seed", str(seed + rep),
+                       "--params", str(args.params)]
+                env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                cm = CoherenceModel(topics=r.pop("top_terms"), texts=tc.texts, dictionary=tc.dictionary,
+                                    coherence="c_v", topn=10, processes=1)
+                r["c_v"] = round(float(cm.get_coherence()), 4)
+                r.update(corpus=args.corpus.stem, unit="paragraph", n_units=n_units, n_tokens=n_tokens,
+                         vocab=vocab, k=args.k, repeat=rep)
+                rows.append(r)
+                print(f"  {backend:9s} train {r['train_s']:7.1f}s  peak RSS {r['peak_rss_mb']:7.1f} MB  "
+                      f"c_v {r['c_v']:.4f}", flush=True)
+    df = pd.DataFrame(rows)[["corpus", "unit", "n_units", "n_tokens", "vocab", "k", "backend", "repeat",
+                              "train_s", "peak_rss_mb", "rss_before_mb", "c_v", "settings"]]
+    df["machine"] = f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(args.out, index=False)
+    summary = df.groupby("backend")[["train_s", "peak_rss_mb", "rss_before_mb", "c_v"]].agg(["mean", "std"]).round(3)
+    print(summary.to_string())
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
