@@ -272,3 +272,20 @@ def test_uncertainty_ranking() -> None:
     assert list(rank_uncertain(p, 4, seed=0)) == list(order)  # deterministic
     ties = {tuple(rank_uncertain(p, 2, seed=s)) for s in range(20)}
     assert ties == {(1, 3), (3, 1)}  # the seed breaks exact ties
+
+
+# -- figure -----------------------------------------------------------------------------
+def test_confusion_matrix_figure(tmp_path, params: dict) -> None:
+    from research.viz.classifier import confusion_matrix
+
+    rows = [{"method": "selected", "true": t, "pred": p, "count": int(t == p) * 3 + int(p == "other")}
+            for t in LABELS for p in LABELS]
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "tables" / "confusion_matrix.csv", index=False)
+    out = confusion_matrix(tmp_path, tmp_path / "fig", {**params, "figures": {"formats": ["png"], "dpi": 50}}, "en")
+    names = sorted(p.name for p in out)
+    assert names == ["confusion_matrix.csv", "confusion_matrix.png"]
+    data = pd.read_csv(tmp_path / "fig" / "confusion_matrix.csv")
+    # row-normalised: gold 'ideology' has 3 right + 1 as other → 0.75 / 0.25
+    row = data[data["true"] == "ideology"].set_index("pred")["share_of_gold"]
+    assert row["ideology"] == pytest.approx(0.75) and row["other"] == pytest.approx(0.25)
