@@ -84,7 +84,7 @@ def topic_model_selection(reports_dir: Path, out_dir: Path, params: dict, langua
     ax.plot(k, df["stability_jaccard"], marker="s", color=GREY, linestyle="--", label=_t("jaccard", language))
     ax.set_ylabel(_t("stability", language))
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="upper right")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
     for a in axes.ravel():
         for c in chosen:
             a.axvline(c, color="#0072B2", linewidth=0.8, linestyle=":")
