@@ -395,3 +395,13 @@ def test_missing_tomotopy_falls_back_to_gensim(monkeypatch):
     name, note = lda.available_backend("tomotopy")
     assert name == "gensim" and "tomotopy" in note
     assert lda.available_backend("gensim") == ("gensim", "")
+
+
+def test_topic_map_handles_identical_topics():
+    from research.topics.ldavis import js_pcoa
+
+    dists = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.1, 0.9]])
+    xy = js_pcoa(dists)
+    assert xy.shape == (4, 2) and np.isrealobj(xy) and np.isfinite(xy).all()
+    assert np.allclose(xy[0], xy[1]) and not np.allclose(xy[0], xy[3])
+    assert np.array_equal(xy, js_pcoa(dists))

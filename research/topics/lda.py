@@ -82,19 +82,21 @@ class FittedLDA:
     order: list[int] | None = None    # topic i of this view = backend topic order[i]
 
     def doc_topics(self, bows: Iterable[Sequence[tuple[int, float]]]) -> np.ndarray:
-        """θ for each bag-of-words document (N × K, rows sum to 1)."""
-        bows = [list(b) for b in bows]
-        if not bows:
-            return np.zeros((0, self.k))
+        """θ for each bag-of-words document (N × K, rows sum to 1), read in chunks."""
         if self.backend == "gensim":
             self.model.random_state = np.random.RandomState(self.seed)
-            parts = []
-            for start in range(0, len(bows), 2000):
-                gamma, _ = self.model.inference(bows[start : start + 2000])
-                parts.append(gamma)
-            theta = _normalise_rows(np.vstack(parts))
+            infer = lambda chunk: _normalise_rows(self.model.inference(chunk)[0])  # noqa: E731
         else:
-            theta = _tomotopy_doc_topics(self, bows)
+            infer = lambda chunk: _tomotopy_doc_topics(self, chunk)  # noqa: E731
+        parts, chunk = [], []
+        for bow in bows:
+            chunk.append(list(bow))
+            if len(chunk) == 2000:
+                parts.append(infer(chunk))
+                chunk = []
+        if chunk:
+            parts.append(infer(chunk))
+        theta = np.vstack(parts) if parts else np.zeros((0, self.k))
         return theta if self.order is None else theta[:, self.order]
 
     def top_terms(self, n: int = 10) -> list[list[str]]:

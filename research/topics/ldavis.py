@@ -63,6 +63,34 @@ def _script_safe(s: str) -> str:
     return s.replace("</", "<\\/")
 
 
+def js_pcoa(distributions: np.ndarray) -> np.ndarray:
+    """Jensen–Shannon distances between topics, then classical MDS (PCoA) in 2-D.
+
+    pyLDAvis's own ``js_PCoA`` uses ``np.linalg.eig`` on the (symmetric) double-centred
+    matrix, which returns complex numbers when topics are (nearly) identical — e.g. unused
+    free topics with few documents — and then fails to serialise. ``eigh`` is the right
+    solver for a symmetric matrix; signs are fixed (largest coordinate positive) so the
+    layout is the same on every run.
+    """
+    from pyLDAvis._prepare import _jensen_shannon
+    from scipy.spatial.distance import pdist, squareform
+
+    d = squareform(pdist(np.asarray(distributions, dtype=float), metric=_jensen_shannon))
+    n = d.shape[0]
+    h = np.eye(n) - np.ones((n, n)) / n
+    b = -h @ (d**2) @ h / 2
+    vals, vecs = np.linalg.eigh((b + b.T) / 2)
+    idx = np.argsort(vals)[::-1][:2]
+    vals, vecs = np.clip(vals[idx], 0.0, None), vecs[:, idx]
+    for j in range(vecs.shape[1]):
+        if vecs[np.argmax(np.abs(vecs[:, j])), j] < 0:
+            vecs[:, j] = -vecs[:, j]
+    coords = vecs * np.sqrt(vals)
+    if coords.shape[1] < 2:
+        coords = np.hstack([coords, np.zeros((n, 2 - coords.shape[1]))])
+    return coords
+
+
 def prepare_vis(
     topic_word: np.ndarray,
     theta: np.ndarray,
@@ -90,7 +118,7 @@ def prepare_vis(
         term_frequency=np.asarray(term_freq, dtype=float),
         R=int(top_n),
         lambda_step=lambda_step,
-        mds="pcoa",
+        mds=js_pcoa,
         n_jobs=1,
         sort_topics=False,
         start_index=1,
