@@ -44,9 +44,13 @@ def test_seed_term_scores_known_counts() -> None:
     assert raw[1].tolist() == [0.0, 0.0]      # 家政 inside 国家|政策 is not a token: no match
     assert raw[2].tolist() == [0.0, 2.0]
     assert raw[3].tolist() == [0.0, 0.0]
-    with_shares = SeedTermScores(terms, scale=2.0).fit(None).transform(["美丽庭院 家政"]).toarray()[0]
+    with_shares = SeedTermScores(terms, scale=2.0, summary=False).fit(None).transform(["美丽庭院 家政"]).toarray()[0]
     assert with_shares[:2] == pytest.approx(2 * np.log1p([3.0, 2.0]))
     assert with_shares[2:] == pytest.approx(2 * np.array([0.6, 0.4]))
+    summ = SeedTermScores(terms, summary=True).fit(None).transform(["美丽庭院 家政", "无关"]).toarray()
+    # total 5, best 3, best share 0.6, abstain 0 (best ≥ 1 and margin 1 ≥ 0.5); empty → abstain
+    assert summ[0, -4:] == pytest.approx([np.log1p(5), np.log1p(3), 0.6, 0.0])
+    assert summ[1, -4:] == pytest.approx([0.0, 0.0, 0.0, 1.0])
 
 
 def test_analyzer_matches_project_tokenizer() -> None:

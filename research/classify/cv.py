@@ -142,6 +142,9 @@ def argmax_labels(proba: np.ndarray, labels: list[str]) -> np.ndarray:
     return np.asarray(labels, dtype=object)[np.argmax(proba, axis=1)]
 
 
+SELECT_TOL = 0.01  # macro-F1 differences below this count as ties, decided by Brier score
+
+
 def inner_scores(
     candidates: list[Candidate],
     X: pd.DataFrame,
@@ -152,7 +155,7 @@ def inner_scores(
     aug: Augment | None = None,
     aug_groups: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Pooled out-of-fold macro-F1 of each candidate under grouped CV (higher is better).
+    """Pooled out-of-fold (macro-F1, Brier score) of each candidate under grouped CV.
 
     Pooled (not averaged per fold) because inner folds hold only a few documents each.
     Returns {} when fewer than two groups are available (no selection possible).
@@ -163,17 +166,31 @@ def inner_scores(
     out: dict[str, float] = {}
     for cand in candidates:
         p = oof_predict(cand.estimator, X, y, groups, splits, labels, aug, aug_groups)
-        out[cand.key] = evaluate_labels(y, argmax_labels(p, labels), labels)["macro_f1"]
+        ev = evaluate_labels(y, argmax_labels(p, labels), labels, proba=p)
+        out[cand.key] = (ev["macro_f1"], ev["brier"])
     return out
 
 
-def choose(candidates: list[Candidate], scores: dict[str, float]) -> Candidate:
-    """Best candidate by score; ties and missing scores → the earlier candidate."""
-    best, best_score = candidates[0], -np.inf
-    for cand in candidates:
-        s = scores.get(cand.key, -np.inf)
-        if s > best_score + 1e-12:
-            best, best_score = cand, s
+def choose(candidates: list[Candidate], scores: dict[str, Any], tol: float = SELECT_TOL) -> Candidate:
+    """Best candidate: highest macro-F1; candidates within ``tol`` of it are ties, won by the
+    lowest Brier score (better-calibrated probabilities, which downstream shares use);
+    remaining ties and missing scores → the earlier candidate."""
+    def f1(c: Candidate) -> float:
+        v = scores.get(c.key)
+        return -np.inf if v is None else float(v[0] if isinstance(v, tuple) else v)
+
+    def brier(c: Candidate) -> float:
+        v = scores.get(c.key)
+        return float(v[1]) if isinstance(v, tuple) else 0.0
+
+    top = max(f1(c) for c in candidates)
+    if not np.isfinite(top):
+        return candidates[0]
+    near = [c for c in candidates if f1(c) >= top - tol - 1e-12]
+    best = near[0]
+    for c in near[1:]:
+        if brier(c) < brier(best) - 1e-12:
+            best = c
     return best
 
 
@@ -197,7 +214,7 @@ def _outer_fold(
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     test_docs = {str(d) for d in docs[te]}
     Xtr, ytr, gtr = X.iloc[tr], y[tr], docs[tr]
-    score_cache: dict[tuple[str, str], float] = {}
+    score_cache: dict[tuple[str, str], tuple[float, float]] = {}
     proba: dict[str, np.ndarray] = {}
     chosen: dict[str, dict[str, Any]] = {}
     for name, cands in methods.items():
@@ -213,7 +230,7 @@ def _outer_fold(
             scores = inner_scores(need, Xtr, ytr, gtr, labels, n_inner, a) if n_inner >= 2 else {}
             for k, v in scores.items():
                 score_cache[(k, akey)] = v
-            all_scores = {c.key: score_cache.get((c.key, akey), -np.inf) for c in cands}
+            all_scores = {c.key: score_cache[(c.key, akey)] for c in cands if (c.key, akey) in score_cache}
             best = choose(cands, all_scores)
         else:
             best, all_scores = cands[0], {}
@@ -222,8 +239,8 @@ def _outer_fold(
         chosen[name] = {
             "test_groups": sorted({str(g) for g in groups[te]}),
             "chosen": best.key,
-            "inner_macro_f1": round(float(all_scores.get(best.key, float("nan"))), 4)
-            if all_scores else None,
+            "inner_macro_f1": round(float(all_scores[best.key][0]), 4) if best.key in all_scores else None,
+            "inner_brier": round(float(all_scores[best.key][1]), 4) if best.key in all_scores else None,
         }
     return proba, chosen
 

@@ -195,11 +195,13 @@ class SeedTermScores(BaseEstimator, TransformerMixin):
         shares: bool = True,
         analyzer: Any = None,
         substring_min_chars: int = 3,
+        summary: bool = False,
     ) -> None:
         self.seed_terms = seed_terms
         self.column = column
         self.scale = scale
         self.shares = shares
+        self.summary = summary
         self.analyzer = analyzer
         self.substring_min_chars = substring_min_chars
 
@@ -229,15 +231,27 @@ class SeedTermScores(BaseEstimator, TransformerMixin):
         texts = as_units(X)[self.column].tolist()
         raw = self.raw_scores(texts)
         blocks = [np.log1p(raw)]
+        tot = raw.sum(axis=1, keepdims=True)
         if self.shares:
-            tot = raw.sum(axis=1, keepdims=True)
             blocks.append(np.divide(raw, tot, out=np.zeros_like(raw), where=tot > 0))
+        if self.summary and raw.shape[1] > 0:
+            # How sure the dictionary is: total and best score, the best domain's share, and
+            # whether the dictionary labeller's default rule would abstain (best < 1 or a
+            # margin < 0.5) — abstention is the strongest single cue for the residual class.
+            srt = np.sort(raw, axis=1)[:, ::-1]
+            best = srt[:, :1]
+            margin = best - (srt[:, 1:2] if raw.shape[1] > 1 else 0.0)
+            share = np.divide(best, tot, out=np.zeros_like(best), where=tot > 0)
+            abstain = ((best < 1.0) | (margin < 0.5)).astype(float)
+            blocks += [np.log1p(tot), np.log1p(best), share, abstain]
         return sp.csr_matrix(np.hstack(blocks) * float(self.scale))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [f"seed_log_{d}" for d in self.domains_]
         if self.shares:
             names += [f"seed_share_{d}" for d in self.domains_]
+        if self.summary and self.domains_:
+            names += ["seed_total", "seed_best", "seed_best_share", "seed_abstain"]
         return np.array([f"{self.column}_{n}" for n in names], dtype=object)
 
 

@@ -117,8 +117,10 @@ def train_and_report(
         "codebook_fingerprint": codebook.fingerprint(),
         "labels": labels,
         "chosen": cand.key,
-        "selection": {"cv": "leave-one-document-out on all training data",
-                      "macro_f1": {k: round(v, 4) for k, v in sorted(scores.items())}},
+        "selection": {"cv": "leave-one-document-out on all training data; highest macro-F1, "
+                            "ties within 0.01 decided by the lower Brier score",
+                      "macro_f1": {k: round(v[0], 4) for k, v in sorted(scores.items())},
+                      "brier": {k: round(v[1], 4) for k, v in sorted(scores.items())}},
         "params": model_params(model),
         "train_params": train,
         "train_params_hash": params_hash(train),
