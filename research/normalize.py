@@ -50,7 +50,8 @@ _PUNCT_BETWEEN = re.compile(rf"(?<=[{CJK}”’）)》」』])([,;:!?])(?=[{CJK}
 _PUNCT_AFTER_CJK_END = re.compile(rf"(?<=[{CJK}])([!?;])$", re.M)
 _SPACES = re.compile(r"[ \t\u3000\u00a0\u1680\u2000-\u200a\u202f\u205f\x1f]+")
 _CJK_PUNCT = "，。、；：？！“”‘’（）《》「」『』【】…—"
-_SPACE_NEAR_PUNCT = re.compile(rf" *([{_CJK_PUNCT}]) *")
+_SPACE_NEAR_PUNCT = re.compile(rf" +(?=[{_CJK_PUNCT}])|(?<=[{_CJK_PUNCT}]) +")
+_NON_CJK_RE = re.compile(f"[^{CJK}]+")
 
 
 @dataclass
@@ -117,17 +118,17 @@ def to_simplified(text: str, config: str = "t2s") -> str:
 
 def traditional_ratio(text: str, config: str = "t2s") -> float:
     """Share of CJK characters that OpenCC would change (0 for simplified text)."""
-    cjk = _CJK_RE.findall(text)
+    cjk = _NON_CJK_RE.sub("", text)
     if not cjk:
         return 0.0
-    conv = to_simplified("".join(cjk), config)
-    changed = sum(a != b for a, b in zip(cjk, conv))
+    conv = to_simplified(cjk, config)
+    changed = sum(map(str.__ne__, cjk, conv))
     return changed / len(cjk)
 
 
 def cjk_count(text: str) -> int:
     """Number of CJK ideographs in ``text``."""
-    return len(_CJK_RE.findall(text))
+    return len(_NON_CJK_RE.sub("", text))
 
 
 def normalize_with_log(
@@ -155,10 +156,10 @@ def normalize_with_log(
     ):
         text = to_simplified(text, opencc_config)
     text = _SPACES.sub(" ", text)
-    text = _SPACE_NEAR_PUNCT.sub(r"\1", text)
+    text = _SPACE_NEAR_PUNCT.sub("", text)
     text = _PUNCT_BETWEEN.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1)], text)
     text = _PUNCT_AFTER_CJK_END.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1)], text)
-    text = _SPACE_NEAR_PUNCT.sub(r"\1", text)
+    text = _SPACE_NEAR_PUNCT.sub("", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     return NormalizeResult(text, removed)
 

@@ -57,6 +57,9 @@ _ITEM_PATTERNS = {
     "arabic": re.compile(r"(?:(?<=^)|(?<=[。；;！？!?：:]))([1-9][0-9]?)[、．]"),
 }
 
+# A marker family can only match when one of its characters occurs in the text.
+_ITEM_CUES = {"shi": "是", "paren": "(（", "di": "第", "arabic": "、．"}
+
 PAIRS = [("“", "”"), ("‘", "’"), ("（", "）"), ("(", ")"), ("《", "》"), ("「", "」"), ("『", "』")]
 
 
@@ -462,13 +465,17 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 class _SeenIndex:
     """Exact substring search over the keys of the body text kept so far in a document.
 
-    Equivalent to ``"|".join(keys).find(k)`` (matches never cross units) but indexed by
-    sampled character n-grams, so checking every new paragraph and sentence against all
-    earlier text is not quadratic in the document length. Every occurrence of a query at
-    least ``min_len`` long contains one sampled gram; queries that are shorter, or whose
-    grams match in many places without the query (adversarial repetition), fall back to the plain ``str.find``.
+    Equivalent to ``"|".join(keys).find(k)`` (matches never cross units). While the kept
+    text is short that plain ``str.find`` is used (fast in C); beyond ``_INDEX_FROM``
+    characters the keys are indexed by sampled character n-grams so that checking every
+    new paragraph and sentence against all earlier text is not quadratic in the document
+    length. Every occurrence of a query at least ``min_len`` long contains a sampled gram
+    at each of its sampling alignments; the rarest one is used as the anchor. Shorter
+    queries, and queries whose grams all match in many places without the query
+    (adversarial repetition), fall back to the plain ``str.find``.
     """
 
+    _INDEX_FROM = 65_536
     _MAX_MISSES = 256
 
     def __init__(self, min_len: int) -> None:
@@ -478,7 +485,7 @@ class _SeenIndex:
         self.keys: list[str] = []
         self.offsets: list[int] = []  # start of each key in the joined string
         self.owners: list[int] = []
-        self.grams: dict[str, list[tuple[int, int]]] = {}
+        self.grams: dict[str, list[tuple[int, int]]] | None = None
         self.total = 0
         self._joined: str | None = ""
 
@@ -486,14 +493,22 @@ class _SeenIndex:
         return self.total > 0
 
     def add(self, key: str, owner: int) -> None:
-        idx = len(self.keys)
         self.keys.append(key)
         self.offsets.append(self.total)
         self.owners.append(owner)
         self.total += len(key) + 1
+        if self.grams is None:
+            if self.total < self._INDEX_FROM:
+                self._joined = (self._joined or "") + key + "|"
+                return
+            self.grams = {}
+            for idx in range(len(self.keys) - 1):
+                self._index(idx)
         self._joined = None
-        g = self.gram
-        grams = self.grams
+        self._index(len(self.keys) - 1)
+
+    def _index(self, idx: int) -> None:
+        key, g, grams = self.keys[idx], self.gram, self.grams
         for p in range(0, len(key) - g + 1, self.step):
             lst = grams.get(key[p : p + g])
             if lst is None:
@@ -508,14 +523,24 @@ class _SeenIndex:
 
     def find(self, k: str) -> int:
         """Offset of the first occurrence of ``k`` in the joined keys, or -1."""
-        if len(k) < self.min_len:
+        if self.grams is None or len(k) < self.min_len:
             return self._plain_find(k)
-        g = self.gram
+        g, step, grams = self.gram, self.step, self.grams
         best = -1
         misses = 0
-        for j in range(self.step):
-            for idx, p in self.grams.get(k[j : j + g], ()):
-                o = p - j
+        for j in range(step):
+            # An occurrence whose sampled grams fall at k[j], k[j+step], … contains all of
+            # them: anchor on the rarest.
+            anchor, cands = j, None
+            for a in range(j, len(k) - g + 1, step):
+                lst = grams.get(k[a : a + g])
+                if lst is None:
+                    cands = None
+                    break
+                if cands is None or len(lst) < len(cands):
+                    anchor, cands = a, lst
+            for idx, p in cands or ():
+                o = p - anchor
                 if o >= 0 and self.keys[idx].startswith(k, o):
                     pos = self.offsets[idx] + o
                     if best < 0 or pos < best:
@@ -617,7 +642,9 @@ def split_items(text: str, unit_index: int = 0) -> list[Item]:
     item 0 (the lead).
     """
     best: list[tuple[int, int, str]] = []
-    for pat in _ITEM_PATTERNS.values():
+    for name, pat in _ITEM_PATTERNS.items():
+        if not any(c in text for c in _ITEM_CUES[name]):
+            continue
         seq: list[tuple[int, int, str]] = []
         expect = 1
         for m in pat.finditer(text):

@@ -29,7 +29,18 @@ _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]")
 _NUMERIC = re.compile(r"^[0-9０-９.%％]+$")
 # Numbers that are names in this domain (hotline, 12338) survive keep_numbers=False.
 _NUMERIC_NAMES = frozenset({"12338", "12345", "110"})
-_UNSEEN = object()
+
+
+class _FilterMemo(dict):
+    """raw token → content token ("" = dropped); filters each distinct token once."""
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def __missing__(self, tok: str) -> str:
+        kept = self[tok] = self._fn(tok)
+        return kept
 
 
 def _resolve(path: str | Path | None, default: str) -> Path:
@@ -127,32 +138,24 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of ``text``: no punctuation, whitespace, stopwords or bare numbers."""
-        keep = self._keep
-        out = []
-        for tok in self.jieba.cut(text, HMM=self.settings.hmm):
-            kept = keep.get(tok, _UNSEEN)
-            if kept is _UNSEEN:
-                kept = keep[tok] = self._filter(tok)
-            if kept is not None:
-                out.append(kept)
-        return out
+        return [t for t in map(self._keep.__getitem__, self.jieba.lcut(text, HMM=self.settings.hmm)) if t]
 
-    def _filter(self, tok: str) -> str | None:
-        """The content form of one raw token, or None when it is dropped (memoised)."""
+    def _filter(self, tok: str) -> str:
+        """The content form of one raw token, or "" when it is dropped."""
         tok = tok.strip()
         if len(tok) < self.settings.min_token_chars or not _KEEP.search(tok):
-            return None
+            return ""
         if tok in self.stopwords:
-            return None
+            return ""
         if not self.settings.keep_numbers and _NUMERIC.match(tok) and tok not in _NUMERIC_NAMES:
-            return None
+            return ""
         return tok
 
     @property
-    def _keep(self) -> dict[str, str | None]:
+    def _keep(self) -> "_FilterMemo":
         memo = self.__dict__.get("_keep_memo")
-        if memo is None or len(memo) > 500_000:
-            memo = self.__dict__["_keep_memo"] = {}
+        if memo is None or len(memo) > 1_000_000:
+            memo = self.__dict__["_keep_memo"] = _FilterMemo(self._filter)
         return memo
 
     def __call__(self, text: str) -> list[str]:
