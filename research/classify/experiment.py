@@ -12,6 +12,7 @@ Methods compared (all with the same evaluation code):
   section heading.
 - ``svm_calibrated``: seeded features, linear SVM with sigmoid calibration.
 - ``cnb``: seeded features, complement naive Bayes (calibrated).
+- ``ensemble``: soft voting of seeded LR, calibrated SVM and CNB (fixed settings).
 - ``selected``: model selection across all the candidates above by inner grouped CV —
   this is the procedure that picks the saved model, so its nested score is the honest
   estimate of the saved model's quality.
@@ -37,7 +38,7 @@ from research.classify.baselines import DictionaryBaseline, MajorityClassifier
 from research.classify.cv import (
     Augment, Candidate, choose, group_splits, inner_scores, nested_cv, oof_predict,
 )
-from research.classify.models import DomainClassifier
+from research.classify.models import DomainClassifier, EnsembleClassifier
 from research.config import params_hash
 from research.evaluation import evaluate_labels
 
@@ -48,6 +49,13 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "svm_calibrated": {"C": [0.1, 1.0], "dict_prior": [0.0, 0.5]},
     "cnb": {"alpha": [0.1, 0.5]},
 }
+# Soft-voting ensemble of the three seeded learners at fixed, central settings (no grid:
+# its members reuse the fits of the families above inside cross-validation).
+ENSEMBLE_MEMBERS: list[tuple[str, dict[str, Any]]] = [
+    ("lr_seeded", {"C": 10.0, "dict_prior": 0.0}),
+    ("svm_calibrated", {"C": 1.0, "dict_prior": 0.0}),
+    ("cnb", {"alpha": 0.1}),
+]
 FAMILY_BASE: dict[str, dict[str, Any]] = {
     "lr_plain": {"model": "lr", "seed_scale": 0.0, "seed_vocab": False, "heading_scale": 0.0},
     "lr_prior": {"model": "lr", "seed_scale": 0.0, "seed_vocab": False, "heading_scale": 0.0},
@@ -81,10 +89,15 @@ def build_methods(codebook: Any, train: dict, tokenize: dict | None, seed: int) 
         "random_state": int(seed),
     }
     grids = {**DEFAULT_GRIDS, **(train.get("grids") or {})}
-    families = [m for m in (train.get("models") or list(FAMILY_BASE)) if m in FAMILY_BASE]
+    wanted = list(train.get("models") or list(FAMILY_BASE))
+    families = [m for m in wanted if m in FAMILY_BASE]
     if PLAIN not in families:
         families = [PLAIN] + families
     methods = {f: family_candidates(f, base, grids.get(f, {})) for f in families}
+    if "ensemble" in wanted:
+        members = [DomainClassifier(**{**base, **FAMILY_BASE[f], **p}) for f, p in ENSEMBLE_MEMBERS]
+        methods["ensemble"] = [Candidate("ensemble", EnsembleClassifier(members), {})]
+        families = families + ["ensemble"]
     methods[SELECTED] = [c for f in families for c in methods[f]]
     return methods
 
@@ -262,8 +275,10 @@ def fit_final(
         return model.fit(Xa, ya, sample_weight=w)
 
 
-def model_params(model: DomainClassifier) -> dict[str, Any]:
+def model_params(model: Any) -> dict[str, Any]:
     """JSON-ready parameters of a fitted model (seed terms summarised, not listed)."""
+    if isinstance(model, EnsembleClassifier):
+        return {"ensemble": [model_params(m) for m in model.members], "weights": model.weights}
     p = model.get_params()
     out = {k: v for k, v in p.items() if k not in ("seed_terms", "heading_cues", "labels")}
     out["n_seed_terms"] = sum(len(v) for v in (p.get("seed_terms") or {}).values())

@@ -408,3 +408,39 @@ def _transform(features: FeatureUnion, units: pd.DataFrame) -> sp.csr_matrix:
 def clone_with(est: DomainClassifier, **params: Any) -> DomainClassifier:
     """A fresh clone of ``est`` with some parameters replaced."""
     return clone(est).set_params(**params)
+
+
+class EnsembleClassifier(BaseEstimator, ClassifierMixin):
+    """Soft voting: the (weighted) mean of the members' probabilities over the same labels.
+
+    Members are unfitted classifiers with ``predict_proba`` over identical ``classes_``
+    (e.g. DomainClassifiers with the same ``labels``); they are cloned at fit time.
+    """
+
+    def __init__(self, members: list[Any] | None = None, weights: list[float] | None = None) -> None:
+        self.members = members
+        self.weights = weights
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "EnsembleClassifier":
+        if not self.members:
+            raise ValueError("EnsembleClassifier: no members")
+        self.members_ = [clone(m).fit(X, y, sample_weight=sample_weight) for m in self.members]
+        self.classes_ = np.asarray(self.members_[0].classes_, dtype=object)
+        for m in self.members_[1:]:
+            if [str(c) for c in m.classes_] != [str(c) for c in self.classes_]:
+                raise ValueError("EnsembleClassifier: members disagree on classes_")
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        w = np.ones(len(self.members_)) if self.weights is None else np.asarray(self.weights, dtype=float)
+        p = sum(wi * m.predict_proba(X) for wi, m in zip(w, self.members_)) / w.sum()
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def warm(self, X: Any) -> "EnsembleClassifier":
+        for m in self.members or []:
+            if hasattr(m, "warm"):
+                m.warm(X)
+        return self
