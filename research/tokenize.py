@@ -323,3 +323,26 @@ def _effective_jobs(n_jobs: int) -> int:
         return effective_n_jobs(n_jobs)
     except Exception:  # noqa: BLE001
         return 1
+
+
+def tokenize_row_group(
+    path: str | Path,
+    row_group: int,
+    settings: TokenizerSettings | None = None,
+    text_column: str = "text",
+    id_column: str = "unit_id",
+) -> "pd.DataFrame":
+    """Tokens of one Parquet row group: a unit of work for a distributed engine.
+
+    ``research prepare`` writes one row group per chunk of documents, so a Dask bag (or any
+    engine) can map this over ``range(num_row_groups)`` without a scheduler of our own;
+    returns ``id_column`` and ``tokens`` (space-joined), in file order.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path).read_row_group(row_group, columns=[id_column, text_column])
+    ids = table.column(id_column).to_pylist()
+    texts = table.column(text_column).to_pylist()
+    tokens = tokenize_many(texts, settings)
+    return pd.DataFrame({id_column: ids, "tokens": [" ".join(t) for t in tokens]})
