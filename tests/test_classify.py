@@ -293,3 +293,29 @@ def test_confusion_matrix_figure(tmp_path, params: dict) -> None:
     # row-normalised: gold 'ideology' has 3 right + 1 as other → 0.75 / 0.25
     row = data[data["true"] == "ideology"].set_index("pred")["share_of_gold"]
     assert row["ideology"] == pytest.approx(0.75) and row["other"] == pytest.approx(0.25)
+
+
+# -- calibration ------------------------------------------------------------------------
+def test_temperature_recovers_known_softening() -> None:
+    from research.classify.cv import fit_temperature, temper
+
+    rng = np.random.default_rng(0)
+    labels = ["a", "b", "c"]
+    logits = rng.normal(0, 2.0, size=(4000, 3))
+    q = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)   # calibrated by construction
+    y = [labels[rng.choice(3, p=row)] for row in q]
+    soft = temper(q, 2.0)                                            # an under-confident model
+    assert fit_temperature(soft, y, labels) == pytest.approx(0.5, rel=0.15)
+    assert fit_temperature(q, y, labels) == pytest.approx(1.0, rel=0.15)
+    assert np.allclose(temper(soft, 0.5), q)
+
+
+def test_tempered_classifier_keeps_labels(data: pd.DataFrame) -> None:
+    from research.classify.models import TemperedClassifier
+
+    base = _clf().fit(data, data["gold"])
+    t = TemperedClassifier(_clf(), 0.5).fit(data, data["gold"])
+    p0, p1 = base.predict_proba(data), t.predict_proba(data)
+    assert np.allclose(p1.sum(axis=1), 1.0)
+    assert (p0.argmax(axis=1) == p1.argmax(axis=1)).all()
+    assert (p1.max(axis=1) >= p0.max(axis=1) - 1e-12).all()  # T < 1 sharpens

@@ -154,21 +154,56 @@ def inner_scores(
     n_splits: int,
     aug: Augment | None = None,
     aug_groups: np.ndarray | None = None,
-) -> dict[str, float]:
+    oof: dict[str, np.ndarray] | None = None,
+) -> dict[str, tuple[float, float]]:
     """Pooled out-of-fold (macro-F1, Brier score) of each candidate under grouped CV.
 
     Pooled (not averaged per fold) because inner folds hold only a few documents each.
-    Returns {} when fewer than two groups are available (no selection possible).
+    Returns {} when fewer than two groups are available (no selection possible). If
+    ``oof`` is a dict, each candidate's out-of-fold probabilities are stored in it.
     """
     if len(set(map(str, groups))) < 2:
         return {}
     splits = group_splits(groups, n_splits)
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     for cand in candidates:
         p = oof_predict(cand.estimator, X, y, groups, splits, labels, aug, aug_groups)
         ev = evaluate_labels(y, argmax_labels(p, labels), labels, proba=p)
         out[cand.key] = (ev["macro_f1"], ev["brier"])
+        if oof is not None:
+            oof[cand.key] = p
     return out
+
+
+TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(4.0), 41))
+
+
+def temper(p: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities with temperature applied: p^(1/T), renormalised (zeros stay zero)."""
+    if temperature == 1.0:
+        return p
+    q = np.where(p > 0, np.power(np.clip(p, 1e-300, 1.0), 1.0 / float(temperature)), 0.0)
+    tot = q.sum(axis=1, keepdims=True)
+    return np.divide(q, tot, out=np.full_like(q, 1.0 / q.shape[1]), where=tot > 0)
+
+
+def fit_temperature(p: np.ndarray, y: Sequence, labels: list[str]) -> float:
+    """The temperature (grid 0.25–4, log-spaced) minimising the log-loss of ``p`` against ``y``.
+
+    Fitted on out-of-fold probabilities only; ties → the value closest to 1.
+    """
+    idx = {lab: j for j, lab in enumerate(labels)}
+    rows = np.array([idx.get(str(v), -1) for v in y])
+    ok = rows >= 0
+    if ok.sum() == 0:
+        return 1.0
+    best_t, best_loss = 1.0, np.inf
+    for t in sorted(TEMPERATURES, key=lambda t: abs(np.log(t))):
+        q = temper(p[ok], float(t))
+        loss = -np.mean(np.log(np.clip(q[np.arange(ok.sum()), rows[ok]], 1e-12, 1.0)))
+        if loss < best_loss - 1e-12:
+            best_t, best_loss = float(t), loss
+    return round(best_t, 4)
 
 
 def choose(candidates: list[Candidate], scores: dict[str, Any], tol: float = SELECT_TOL) -> Candidate:
@@ -205,7 +240,7 @@ class NestedResult:
 def _outer_fold(
     methods: dict[str, list[Candidate]], X: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
     docs: np.ndarray, labels: list[str], inner_folds: int, aug: dict[str, Augment | None],
-    tr: np.ndarray, te: np.ndarray,
+    temperature: bool, tr: np.ndarray, te: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     """One outer fold: inner selection per method on the training documents, refit, predict."""
     import warnings
@@ -215,6 +250,7 @@ def _outer_fold(
     test_docs = {str(d) for d in docs[te]}
     Xtr, ytr, gtr = X.iloc[tr], y[tr], docs[tr]
     score_cache: dict[tuple[str, str], tuple[float, float]] = {}
+    oof_cache: dict[tuple[str, str], np.ndarray] = {}
     proba: dict[str, np.ndarray] = {}
     chosen: dict[str, dict[str, Any]] = {}
     for name, cands in methods.items():
@@ -224,23 +260,29 @@ def _outer_fold(
             keep = np.array([str(g) not in test_docs for g in a.groups], dtype=bool)
             a = Augment(a.X.loc[keep].reset_index(drop=True), a.y[keep], a.groups[keep], a.weight,
                         None if a.unit_ids is None else a.unit_ids[keep], a.transductive)
-        if len(cands) > 1:
+        n_inner = min(inner_folds, len(set(map(str, gtr))))
+        if (len(cands) > 1 or temperature) and n_inner >= 2:
             need = [c for c in cands if (c.key, akey) not in score_cache]
-            n_inner = min(inner_folds, len(set(map(str, gtr))))
-            scores = inner_scores(need, Xtr, ytr, gtr, labels, n_inner, a) if n_inner >= 2 else {}
+            oofs: dict[str, np.ndarray] = {}
+            scores = inner_scores(need, Xtr, ytr, gtr, labels, n_inner, a, oof=oofs)
             for k, v in scores.items():
                 score_cache[(k, akey)] = v
+                oof_cache[(k, akey)] = oofs[k]
             all_scores = {c.key: score_cache[(c.key, akey)] for c in cands if (c.key, akey) in score_cache}
             best = choose(cands, all_scores)
         else:
             best, all_scores = cands[0], {}
         model = _fit(best.estimator, X, y, tr, a, test_docs)
-        proba[name] = _align(model, model.predict_proba(X.iloc[te]), labels)
+        t = 1.0
+        if temperature and (best.key, akey) in oof_cache:
+            t = fit_temperature(oof_cache[(best.key, akey)], ytr, labels)
+        proba[name] = temper(_align(model, model.predict_proba(X.iloc[te]), labels), t)
         chosen[name] = {
             "test_groups": sorted({str(g) for g in groups[te]}),
             "chosen": best.key,
             "inner_macro_f1": round(float(all_scores[best.key][0]), 4) if best.key in all_scores else None,
             "inner_brier": round(float(all_scores[best.key][1]), 4) if best.key in all_scores else None,
+            "temperature": t,
         }
     return proba, chosen
 
@@ -255,6 +297,7 @@ def nested_cv(
     aug: dict[str, Augment | None] | None = None,
     doc_groups: np.ndarray | None = None,
     n_jobs: int = 1,
+    temperature: bool = False,
 ) -> NestedResult:
     """Nested grouped CV: outer leave-one-group-out, inner GroupKFold selection per method.
 
@@ -262,12 +305,14 @@ def nested_cv(
     ``aug`` optionally maps a method name to augmentation rows used for that method.
     Inner CV groups are documents (``doc_groups``, default ``groups``), so that a held-out
     province's documents never inform selection and inner folds still hold out documents.
-    Outer folds run in ``n_jobs`` processes (results do not depend on it).
+    Outer folds run in ``n_jobs`` processes (results do not depend on it). With
+    ``temperature``, each method's probabilities are tempered by a temperature fitted
+    (log-loss) on the inner out-of-fold probabilities of the chosen candidate.
     """
     aug = aug or {}
     docs = doc_groups if doc_groups is not None else groups
     outer = group_splits(groups)
-    args = (methods, X, y, groups, docs, labels, inner_folds, aug)
+    args = (methods, X, y, groups, docs, labels, inner_folds, aug, temperature)
     if n_jobs != 1 and len(outer) > 1:
         from joblib import Parallel, delayed
 

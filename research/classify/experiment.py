@@ -36,9 +36,9 @@ import pandas as pd
 
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier
 from research.classify.cv import (
-    Augment, Candidate, choose, group_splits, inner_scores, nested_cv, oof_predict,
+    Augment, Candidate, choose, fit_temperature, group_splits, inner_scores, nested_cv, oof_predict,
 )
-from research.classify.models import DomainClassifier, EnsembleClassifier
+from research.classify.models import DomainClassifier, EnsembleClassifier, TemperedClassifier
 from research.config import params_hash
 from research.evaluation import evaluate_labels
 
@@ -193,7 +193,7 @@ def run_cv(
     for cv_name, groups in cvs:
         t0 = time.time()
         res = nested_cv(methods, X, y, groups, labels, inner_folds=inner, aug=aug, doc_groups=docs,
-                        n_jobs=int(train.get("n_jobs", 1)))
+                        n_jobs=int(train.get("n_jobs", 1)), temperature=bool(train.get("temperature", True)))
         probas = dict(res.proba)
         for bname, est in baselines.items():
             probas[bname] = oof_predict(est, X, y, groups, group_splits(groups), labels)
@@ -241,8 +241,12 @@ def _hard(name: str, p: np.ndarray, labels: list[str], X: pd.DataFrame, baseline
 def select_final(
     table: pd.DataFrame, codebook: Any, params: dict, unlabeled: pd.DataFrame | None = None,
     use_weak: bool = False,
-) -> tuple[Candidate, dict[str, float]]:
-    """Choose the model to save by leave-one-document-out CV over all candidates."""
+) -> tuple[Candidate, dict[str, tuple[float, float]], float]:
+    """Choose the model to save by leave-one-document-out CV over all candidates.
+
+    Returns the candidate, every candidate's (macro-F1, Brier) and the temperature fitted on
+    the chosen candidate's out-of-fold probabilities (1.0 when disabled or impossible).
+    """
     train = params.get("train") or {}
     labels = list(codebook.ids)
     methods = build_methods(codebook, train, params.get("tokenize"), int(params.get("seed", 0)))
@@ -252,19 +256,22 @@ def select_final(
     docs = table["group"].astype(str).to_numpy(dtype=object)
     aug = _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3))) if use_weak else None
     n_groups = len(set(docs))
-    scores = inner_scores(cands, X, y, docs, labels, n_groups, aug) if n_groups >= 2 else {}
-    return choose(cands, scores), scores
+    oof: dict[str, np.ndarray] = {}
+    scores = inner_scores(cands, X, y, docs, labels, n_groups, aug, oof=oof) if n_groups >= 2 else {}
+    best = choose(cands, scores)
+    t = 1.0
+    if bool(train.get("temperature", True)) and best.key in oof:
+        t = fit_temperature(oof[best.key], y, labels)
+    return best, scores, t
 
 
 def fit_final(
-    cand: Candidate, table: pd.DataFrame, aug: Augment | None = None
-) -> DomainClassifier:
-    """Fit the chosen candidate on all labelled units (plus weak rows if ``aug``)."""
-    from sklearn.base import clone
-
+    cand: Candidate, table: pd.DataFrame, aug: Augment | None = None, temperature: float = 1.0
+) -> Any:
+    """Fit the chosen candidate on all labelled units (plus weak rows if ``aug``), tempered."""
     X = table[["text", "heading"]].reset_index(drop=True)
     y = table["label"].astype(str).to_numpy(dtype=object)
-    model = clone(cand.estimator)
+    model = TemperedClassifier(cand.estimator, temperature)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         if aug is None:
@@ -277,6 +284,8 @@ def fit_final(
 
 def model_params(model: Any) -> dict[str, Any]:
     """JSON-ready parameters of a fitted model (seed terms summarised, not listed)."""
+    if isinstance(model, TemperedClassifier):
+        return {**model_params(model.estimator), "temperature": model.temperature}
     if isinstance(model, EnsembleClassifier):
         return {"ensemble": [model_params(m) for m in model.members], "weights": model.weights}
     p = model.get_params()

@@ -102,9 +102,9 @@ def train_and_report(
                                              "ece": r.ece}
     elif run_cv_flag:
         log("note: fewer than two groups — grouped CV skipped (give --group-column)")
-    cand, scores = select_final(table, codebook, params, unlabeled, use_weak)
+    cand, scores, temperature = select_final(table, codebook, params, unlabeled, use_weak)
     aug = _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3))) if use_weak else None
-    model = fit_final(cand, table, aug)
+    model = fit_final(cand, table, aug, temperature)
     card = {
         "task": "work-domain classification of report units",
         "source": source,
@@ -117,6 +117,7 @@ def train_and_report(
         "codebook_fingerprint": codebook.fingerprint(),
         "labels": labels,
         "chosen": cand.key,
+        "temperature": temperature,
         "selection": {"cv": "leave-one-document-out on all training data; highest macro-F1, "
                             "ties within 0.01 decided by the lower Brier score",
                       "macro_f1": {k: round(v[0], 4) for k, v in sorted(scores.items())},
@@ -148,6 +149,9 @@ def train_and_report(
                 "prepared corpus, including held-out documents: transductive) at "
                 "train.weak_label_weight; no gold label of a test document is used.",
                 "doc_share_mae uses hard labels; doc_share_mae_proba probability-weighted shares.",
+                "Probabilities of every model method are tempered (p^(1/T)) with a temperature "
+                "fitted by log-loss on the inner out-of-fold probabilities of the training "
+                "folds (train.temperature); baselines are not tempered.",
             ],
         }
         written.append(write_json(metrics, reports_dir / "metrics" / "classifier.json"))
