@@ -204,8 +204,15 @@ def run_cv(
             p = probas[name]
             pred = _hard(name, p, labels, X, baselines)
             ev = evaluate_labels(y, pred, labels, groups=docs, proba=p)
-            metrics.setdefault(name, {})[cv_name] = _round({k: v for k, v in ev.items()
-                                                           if k not in ("labels",)})
+            per_fold = {}
+            for g in sorted(set(groups)):
+                m = groups == g
+                evg = evaluate_labels(y[m], pred[m], labels)
+                per_fold[str(g)] = {"n": int(m.sum()), "macro_f1": evg["macro_f1"],
+                                    "accuracy": evg["accuracy"]}
+            metrics.setdefault(name, {})[cv_name] = _round({**{k: v for k, v in ev.items()
+                                                             if k not in ("labels",)},
+                                                          "per_fold": per_fold})
             row = {"method": name, "cv": cv_name, "n": ev["n"], "macro_f1": ev["macro_f1"],
                    "accuracy": ev["accuracy"], "doc_share_mae": ev["doc_share_mae"],
                    "doc_share_mae_proba": ev["doc_share_mae_proba"], "brier": ev["brier"],
