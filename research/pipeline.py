@@ -42,75 +42,98 @@ def stages() -> list[Stage]:
     ann = "seeds/annotations.csv"
     T = "reports/tables"
     M = "reports/metrics"
+    cmd = f"{CODE}/commands"
+
+    def tables(*names: str) -> tuple[str, ...]:
+        return tuple(f"{T}/{n}.csv" for n in names)
+
     return [
         Stage(
             "prepare", ("prepare", "seeds", "--out", "data/prepared", "--quiet"),
             deps=("seeds", f"{CODE}/prepare.py", f"{CODE}/segment.py", f"{CODE}/normalize.py",
-                  f"{CODE}/ingest.py", f"{CODE}/tokenize.py", f"{CODE}/resources"),
+                  f"{CODE}/ingest.py", f"{CODE}/tokenize.py", f"{CODE}/resources",
+                  f"{cmd}/prepare.py"),
             params=("prepare", "tokenize"),
             outs=("data/prepared",),
             help="ingest, clean and segment the corpus",
         ),
         Stage(
             "agreement", ("annotate", "agreement", ann, "--columns", "pass1", "pass2"),
-            deps=(ann, cb, f"{CODE}/annotation.py"),
+            deps=(ann, cb, f"{CODE}/annotation.py", f"{cmd}/annotate.py"),
             params=(),
-            outs=(f"{T}/agreement_by_category.csv", f"{T}/agreement_disagreements.csv"),
+            outs=tables("agreement_by_category", "agreement_disagreements"),
             metrics=(f"{M}/agreement.json",),
             help="inter-annotator agreement of the two blind passes",
         ),
         Stage(
             "weak_labels", ("weak-label",),
-            deps=("data/prepared", ann, cb, f"{CODE}/weak_labels.py"),
+            deps=("data/prepared", ann, cb, f"{CODE}/weak_labels.py", f"{cmd}/weak_label.py"),
             params=("weak_labels", "tokenize"),
-            outs=("data/labels", f"{T}/weak_label_eval.csv"),
+            outs=("data/labels",) + tables("weak_label_eval"),
             metrics=(f"{M}/weak_labels.json",),
             help="dictionary and heading weak labels, evaluated against gold",
         ),
         Stage(
             "train", ("train", ann, "--units", "data/prepared/paragraphs.parquet",
                       "--out", "models/classifier", "--reports", "reports"),
-            deps=("data/prepared", "data/labels", ann, cb, f"{CODE}/classify", f"{CODE}/evaluation.py"),
-            params=("seed", "train", "tokenize"),
-            outs=("models/classifier", f"{T}/classifier_cv.csv", f"{T}/confusion_matrix.csv",
-                  f"{T}/cv_predictions.csv"),
+            deps=("data/prepared", ann, cb, f"{CODE}/classify", f"{CODE}/evaluation.py",
+                  f"{CODE}/weak_labels.py", f"{cmd}/train.py"),
+            params=("seed", "train", "weak_labels", "tokenize"),
+            outs=("models/classifier",) + tables("classifier_cv", "confusion_matrix",
+                                                 "confusion_matrix_all", "cv_predictions",
+                                                 "cv_predictions_all"),
             metrics=(f"{M}/classifier.json",),
-            help="train and evaluate the domain classifiers (grouped CV)",
+            help="train and evaluate the domain classifiers (nested grouped CV)",
         ),
         Stage(
             "predict", ("predict", "data/prepared/paragraphs.parquet",
                         "--output", "data/predictions/units.parquet", "--model", "models/classifier"),
-            deps=("data/prepared", "models/classifier", f"{CODE}/classify"),
+            deps=("data/prepared", "models/classifier", f"{CODE}/classify", f"{cmd}/predict.py"),
             params=(),
             outs=("data/predictions",),
             help="predict the domain of every body unit",
         ),
         Stage(
             "topics", ("topics",),
-            deps=("data/prepared", ann, cb, f"{CODE}/topics"),
+            deps=("data/prepared", ann, cb, f"{CODE}/topics", f"{cmd}/topics.py"),
             params=("seed", "topics", "tokenize"),
-            outs=("data/topics", "reports/topics", f"{T}/k_sweep.csv", f"{T}/topic_terms.csv",
-                  f"{T}/doc_topics.csv", f"{T}/seeded_topic_terms.csv", f"{T}/seeded_eval.csv"),
+            outs=("data/topics", "models/topics", "reports/topics")
+            + tables("k_sweep", "topic_terms", "doc_topics", "seeded_topic_terms", "seeded_eval",
+                     "seeded_doc_topics", "seeded_seed_terms"),
             metrics=(f"{M}/topics.json",),
             help="LDA with K selection, and seeded LDA for the codebook domains",
         ),
         Stage(
             "analyse", ("analyse",),
-            deps=("data/prepared", "data/predictions", "data/topics", ann, f"{T}/cv_predictions.csv",
-                  f"{CODE}/analysis"),
-            params=("seed", "analyse"),
-            outs=("reports/tables/analysis",),
+            deps=("data/prepared", "data/predictions", "data/topics/seeded_units.parquet", ann,
+                  cb, f"{T}/cv_predictions.csv", f"{T}/classifier_cv.csv", f"{T}/seeded_eval.csv",
+                  f"{CODE}/analysis", f"{cmd}/analyse.py"),
+            params=("seed", "analyse", "tokenize"),
+            outs=tables("method_comparison", "shares", "adjusted_eval", "adjusted_eval_summary",
+                        "group_shares", "emphasis", "distinctive_terms", "campaign_names",
+                        "campaign_summary", "glm"),
             metrics=(f"{M}/analysis.json",),
             help="domain shares, adjusted shares, uncertainty, emphasis, distinctive terms",
         ),
         Stage(
             "figures", ("figures",),
-            deps=("reports/tables", f"{CODE}/viz"),
-            params=("figures",),
+            deps=(T, cb, f"{CODE}/viz", f"{cmd}/figures.py"),
+            params=("figures", "analyse.primary_sources"),
             outs=("reports/figures",),
             help="publication figures (PDF, SVG, 300-dpi PNG + data)",
         ),
     ]
+
+
+#: DVC plots: the tidy tables behind the main figures (``dvc plots show``)
+PLOTS = [
+    {"reports/tables/k_sweep.csv": {"x": "k", "y": ["c_v", "c_npmi", "stability_cosine"],
+                                    "title": "LDA model selection"}},
+    {"reports/tables/cv_predictions.csv": {"template": "confusion", "x": "pred", "y": "gold",
+                                           "title": "Classifier confusion (leave one document out)"}},
+    {"reports/tables/method_comparison.csv": {"template": "bar_horizontal", "x": "macro_f1",
+                                              "y": "method", "title": "Macro-F1 against gold"}},
+]
 
 
 def dvc_yaml(stage_list: list[Stage] | None = None) -> str:
@@ -127,6 +150,7 @@ def dvc_yaml(stage_list: list[Stage] | None = None) -> str:
         if st.plots:
             entry["plots"] = [{p: {"cache": False}} for p in st.plots]
         out["stages"][st.name] = entry
+    out["plots"] = PLOTS
     header = (
         "# Generated by `research dvc-yaml` from research/pipeline.py — edit that, not this.\n"
         "# `dvc repro` runs the same `research` commands as `research run`.\n"

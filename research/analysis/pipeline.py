@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from research.analysis.bootstrap import bootstrap_document_shares, bootstrap_group_means
+from research.analysis.comparison import method_comparison
 from research.analysis.campaigns import campaign_names, summarise_campaigns
 from research.analysis.distinctive import distinctive_by
 from research.analysis.emphasis import domain_ranks, emphasis_index, first_positions
@@ -58,6 +59,7 @@ TABLES = {
     "campaign_names": "campaign_names.csv",
     "campaign_summary": "campaign_summary.csv",
     "glm": "glm.csv",
+    "method_comparison": "method_comparison.csv",
 }
 
 
@@ -137,6 +139,13 @@ def run_analysis(
     meta = document_meta(inp)
     written: dict[str, Path] = {}
     summary: dict[str, Any] = {"sources": sorted(inp.sources), "notes": list(inp.notes), "ids": ids}
+
+    # 0 dictionary vs seeded LDA vs classifiers against gold, in one table
+    comparison = method_comparison(tables)
+    if len(comparison):
+        written["method_comparison"] = write_table(comparison, tables / TABLES["method_comparison"])
+    else:
+        say("  note: no classifier_cv.csv / seeded_eval.csv: no method comparison")
 
     # 1 distribution with uncertainty (+ adjusted classifier shares)
     shares, draws = compute_shares(inp, cfg, seed, echo)
