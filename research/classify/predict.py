@@ -39,8 +39,13 @@ def predict_frame(
     normalize: bool = True,
     where: str | Path = "input",
     batch_size: int = 5000,
+    n_jobs: int = 1,
 ) -> Prediction:
-    """Predict every row of ``df``: all input columns + ``domain`` + ``p_<id>`` per label."""
+    """Predict every row of ``df``: all input columns + ``domain`` + ``p_<id>`` per label.
+
+    ``n_jobs`` > 1 spreads batches over processes (jieba tokenisation is the bottleneck,
+    ~150k characters/s per core); results are identical.
+    """
     require_columns(df, [text_column], where)
     norm = normalizer(params) if normalize else (lambda s: s)
     raw = df[text_column].tolist()
@@ -52,17 +57,21 @@ def predict_frame(
     ok = np.array([has_chinese(t) for t in texts], dtype=bool)
     proba = np.zeros((len(texts), len(labels)))
     idx = np.flatnonzero(ok)
-    for start in range(0, len(idx), batch_size):
-        part = idx[start : start + batch_size]
-        X = pd.DataFrame({"text": [texts[i] for i in part], "heading": [heads[i] for i in part]})
-        p = model.predict_proba(X)
-        classes = [str(c) for c in model.classes_]
-        if classes != labels:
-            col = {c: j for j, c in enumerate(labels)}
-            q = np.zeros((len(part), len(labels)))
-            for j, c in enumerate(classes):
-                q[:, col[c]] = p[:, j]
-            p = q
+    if n_jobs != 1 and len(idx) > 2 * 500:
+        size = max(500, min(batch_size, -(-len(idx) // (4 * max(1, abs(n_jobs))))))
+    else:
+        size = batch_size
+    parts = [idx[i : i + size] for i in range(0, len(idx), size)]
+    frames = [pd.DataFrame({"text": [texts[i] for i in part], "heading": [heads[i] for i in part]})
+              for part in parts]
+    if n_jobs != 1 and len(parts) > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_proba_batch)(model, X, labels) for X in frames)
+    else:
+        results = [_proba_batch(model, X, labels) for X in frames]
+    for part, p in zip(parts, results):
         proba[part] = p
     proba[~ok, labels.index(other_id)] = 1.0
     out = df.copy()
@@ -70,6 +79,19 @@ def predict_frame(
     for j, lab in enumerate(labels):
         out[f"p_{lab}"] = np.round(proba[:, j], 6)
     return Prediction(out, int((~ok).sum()), labels)
+
+
+def _proba_batch(model: Any, X: pd.DataFrame, labels: list[str]) -> np.ndarray:
+    """Probabilities of one batch, columns in ``labels`` order."""
+    p = model.predict_proba(X)
+    classes = [str(c) for c in model.classes_]
+    if classes == labels:
+        return p
+    col = {c: j for j, c in enumerate(labels)}
+    q = np.zeros((len(X), len(labels)))
+    for j, c in enumerate(classes):
+        q[:, col[c]] = p[:, j]
+    return q
 
 
 def corpus_units(corpus_dir: str | Path, params: dict) -> pd.DataFrame:

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="codebook YAML to check the model against (default: params paths.codebook)")
     p.add_argument("--all-kinds", action="store_true",
                    help="with a prepared paragraphs table, predict every unit, not only body units")
+    p.add_argument("--n-jobs", type=int, default=1,
+                   help="processes for large inputs (tokenisation is the bottleneck; default 1)")
     p.add_argument("--force", action="store_true",
                    help="load the model despite a codebook or scikit-learn version mismatch")
     p.set_defaults(func=run)
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if len(df) == 0:
             raise InputError(src, "the table has no rows to predict")
     pred = predict_frame(model, df, list(card["labels"]), cb.other_id, text_column=text_col,
-                         params=params, normalize=normalize, where=src)
+                         params=params, normalize=normalize, where=src, n_jobs=args.n_jobs)
     secs = time.perf_counter() - t0
     if pred.n_empty:
         print(f"warning: {pred.n_empty} of {len(df)} texts are empty or have no Chinese "
