@@ -47,7 +47,7 @@ TEXT = {
     "year": {"en": "Year", "zh": "年份"},
     "emphasis": {"en": "Emphasis index (document share / corpus mean)", "zh": "强调指数（文件占比 / 语料平均）"},
     "z": {"en": "Log-odds z-score (vs. other provinces)", "zh": "对数几率 z 值（相对其他省份）"},
-    "mae": {"en": "Mean abs. share error vs. gold", "zh": "与人工标注占比的\n平均绝对误差"},
+    "mae": {"en": "Mean absolute share\nerror vs. gold", "zh": "与人工标注占比的\n平均绝对误差"},
     "mean_share_short": {"en": "Mean share", "zh": "平均占比"},
     "method": {"en": "Estimator", "zh": "估计方法"},
     "source": {
