@@ -127,3 +127,13 @@ def test_train_errors(tmp_path: Path, capsys) -> None:
     assert main(["train", str(tmp_path / "ok.csv"), "--out", str(tmp_path / "m"), "--label-column", "domain"]) == 2
     assert "missing column(s) 'domain'" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()  # nothing half-written
+
+
+def test_train_without_groups_skips_cv(tmp_path: Path, capsys) -> None:
+    data = synthetic_units(n_docs=2, per_class=2, seed=4)[["text", "gold"]]
+    data.to_csv(tmp_path / "ann.csv", index=False)
+    assert main(["train", str(tmp_path / "ann.csv"), "--out", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert "grouped CV is skipped" in out
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    assert card["chosen"] == "ensemble()" and card["groups"] == 1

@@ -126,8 +126,9 @@ def load_training_table(
         "text": text.astype(object).to_numpy(),
         "heading": heading.astype(object).to_numpy(),
         "label": y.astype(object).to_numpy(),
-        "group": df[group_column].astype(str).to_numpy() if group_column
-        else [f"row{i:06d}" for i in range(len(df))],
+        # without a group column all rows form one group: grouped CV is then skipped,
+        # because units of one report on both sides of a split would inflate the scores
+        "group": df[group_column].astype(str).to_numpy() if group_column else ["all"] * len(df),
     })
     out["province"] = ""
     if province_column:

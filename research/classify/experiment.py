@@ -265,7 +265,11 @@ def select_final(
     n_groups = len(set(docs))
     oof: dict[str, np.ndarray] = {}
     scores = inner_scores(cands, X, y, docs, labels, n_groups, aug, oof=oof) if n_groups >= 2 else {}
-    best = choose(cands, scores)
+    if scores:
+        best = choose(cands, scores)
+    else:  # no groups to select with: the default, the ensemble (or the seeded LR)
+        by_family = {c.family: c for c in reversed(cands)}
+        best = by_family.get("ensemble") or by_family.get("lr_seeded") or cands[0]
     t = 1.0
     if bool(train.get("temperature", True)) and best.key in oof:
         t = fit_temperature(oof[best.key], y, labels)

@@ -255,24 +255,6 @@ class SeedTermScores(BaseEstimator, TransformerMixin):
         return np.array([f"{self.column}_{n}" for n in names], dtype=object)
 
 
-class Scaled(BaseEstimator, TransformerMixin):
-    """Multiply the output of a transformer by a constant (to weight feature blocks)."""
-
-    def __init__(self, transformer: Any = None, scale: float = 1.0) -> None:
-        self.transformer = transformer
-        self.scale = scale
-
-    def fit(self, X: Any, y: Any = None) -> "Scaled":
-        from sklearn.base import clone
-
-        self.transformer_ = clone(self.transformer).fit(X, y)
-        return self
-
-    def transform(self, X: Any) -> Any:
-        out = self.transformer_.transform(X)
-        return out * float(self.scale) if self.scale != 1.0 else out
-
-
 def has_chinese(text: str) -> bool:
     """True if ``text`` contains at least one CJK ideograph."""
     return bool(CJK_RE.search(text or ""))

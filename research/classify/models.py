@@ -405,11 +405,6 @@ def _transform(features: FeatureUnion, units: pd.DataFrame) -> sp.csr_matrix:
     return Xf
 
 
-def clone_with(est: DomainClassifier, **params: Any) -> DomainClassifier:
-    """A fresh clone of ``est`` with some parameters replaced."""
-    return clone(est).set_params(**params)
-
-
 class EnsembleClassifier(BaseEstimator, ClassifierMixin):
     """Soft voting: the (weighted) mean of the members' probabilities over the same labels.
 

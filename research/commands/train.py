@@ -59,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
     text_col = args.text_column or tr.get("text_column", "text")
     label_col = args.label_column or tr.get("label_column", "gold")
     group_col = args.group_column or tr.get("group_column", "doc_id")
+    if args.group_column is None and not args.units:
+        from research.io import read_table as _peek
+
+        if group_col not in _peek(args.annotations).columns:
+            print(f"note: no {group_col!r} column (give --group-column): grouped CV is skipped "
+                  "and the default model is trained")
+            group_col = None
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     out = Path(args.out or Path(paths.get("models", "models")) / "classifier")
 
