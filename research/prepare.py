@@ -251,13 +251,25 @@ def process_document(source: Source, raw: RawDocument, prep: dict | None = None)
 
 
 def _process_batch(
-    batch: list[tuple[Source, RawDocument]], prep: dict
+    batch: list[tuple[Source, RawDocument]], prep: dict, tok: dict | None = None,
 ) -> list[DocResult] | tuple[str, str]:
-    """Worker entry point; an InputError comes back as (path, problem) to be re-raised."""
+    """Process (and, given ``tok``, tokenise) documents; the unit of work of a process.
+
+    ``tok`` = {"settings": TokenizerSettings, "cache_dir": path or None}: each unit row
+    gets ``tokens`` (space-joined), through the shared SQLite token cache. An InputError
+    comes back as (path, problem), to be re-raised by the caller with the file name.
+    """
     try:
-        return [process_document(s, r, prep) for s, r in batch]
+        results = [process_document(s, r, prep) for s, r in batch]
     except InputError as exc:
         return (exc.path, exc.problem)
+    if tok is not None:
+        units = [u for res in results for u in res.units]
+        tokens = tokenize_many([u["text"] for u in units], tok["settings"], n_jobs=1,
+                               cache_dir=tok["cache_dir"])
+        for u, t in zip(units, tokens):
+            u["tokens"] = " ".join(t)
+    return results
 
 
 def _mark_duplicate_documents(results: Iterable[DocResult], seen_hash: dict[str, str]) -> None:
@@ -282,34 +294,41 @@ def _jobs(params: dict) -> int:
 def _process_chunk(
     chunk: list[tuple[Source, RawDocument]], params: dict, seen_hash: dict[str, str]
 ) -> PreparedCorpus:
-    """Process, tokenise and check a chunk of documents into four DataFrames."""
-    prep = params.get("prepare") or {}
-    n_jobs = _jobs(params)
-    if n_jobs != 1 and len(chunk) > 1:
-        from joblib import Parallel, delayed, effective_n_jobs
+    """Process, tokenise and check a chunk of documents into four DataFrames.
 
-        n_batches = min(len(chunk), 4 * max(1, effective_n_jobs(n_jobs)))
-        batches = _split_by_chars(chunk, n_batches)
-        parts = Parallel(n_jobs=n_jobs)(delayed(_process_batch)(b, prep) for b in batches)
-        results: list[DocResult] = []
-        for part in parts:
-            if isinstance(part, tuple):
-                raise InputError(*part)
-            results.extend(part)
+    With several jobs each worker process normalises, segments and tokenises a batch of
+    whole documents (one round trip, balanced by characters); joblib's default backend is
+    loky processes, and ``joblib.parallel_backend("dask")`` sends the batches to a Dask
+    cluster instead. Results are concatenated in manifest order, so they do not depend on
+    the number of jobs.
+    """
+    prep = params.get("prepare") or {}
+    tok_params = params.get("tokenize") or {}
+    data_dir = Path((params.get("paths") or {}).get("data", "data"))
+    tok = {
+        "settings": TokenizerSettings.from_params(tok_params),
+        "cache_dir": data_dir / "cache" if tok_params.get("cache", False) else None,
+    }
+    n_jobs = _jobs(params)
+    workers = 1
+    if n_jobs != 1 and len(chunk) > 1:
+        from joblib import effective_n_jobs
+
+        workers = max(1, effective_n_jobs(n_jobs))
+    if workers > 1:
+        from joblib import Parallel, delayed
+
+        batches = _split_by_chars(chunk, min(len(chunk), 4 * workers))
+        parts = Parallel(n_jobs=n_jobs)(delayed(_process_batch)(b, prep, tok) for b in batches)
     else:
-        results = [process_document(s, r, prep) for s, r in chunk]
+        parts = [_process_batch(chunk, prep, tok)]
+    results: list[DocResult] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            raise InputError(*part)
+        results.extend(part)
     _mark_duplicate_documents(results, seen_hash)
     tables = _frames(results)
-
-    tok_params = params.get("tokenize") or {}
-    settings = TokenizerSettings.from_params(tok_params)
-    data_dir = Path((params.get("paths") or {}).get("data", "data"))
-    cache_dir = data_dir / "cache" if tok_params.get("cache", False) else None
-    tokens = tokenize_many(
-        tables.paragraphs["text"].tolist(), settings,
-        n_jobs=int(tok_params.get("n_jobs", 1)), cache_dir=cache_dir,
-    )
-    tables.paragraphs["tokens"] = pd.array([" ".join(t) for t in tokens], dtype="str")
     check_provenance(tables)
     return tables
 
@@ -329,7 +348,7 @@ def _split_by_chars(chunk: list, n: int) -> list[list]:
 def _frames(results: list[DocResult]) -> PreparedCorpus:
     """DataFrames with fixed columns and dtypes (same for every chunk, even empty ones)."""
     docs = pd.DataFrame([r.doc for r in results], columns=DOC_COLUMNS)
-    units = pd.DataFrame([u for r in results for u in r.units], columns=UNIT_COLUMNS[:-1])
+    units = pd.DataFrame([u for r in results for u in r.units], columns=UNIT_COLUMNS)
     items = pd.DataFrame([i for r in results for i in r.items], columns=ITEM_COLUMNS)
     removed = pd.DataFrame([x for r in results for x in r.removed], columns=REMOVED_COLUMNS)
     for col in _YEAR_COLUMNS:
