@@ -212,7 +212,10 @@ def worker_predict_floor(a: dict) -> dict:
     from research.codebook import load_codebook
 
     model, _ = load_model(a["model"], load_codebook())
-    unions = _feature_unions(model)
+    # One vectoriser: an ensemble's members share jieba's token cache, so transforming
+    # every member would count the tokenisation several times; the first member's feature
+    # union (word/char TF-IDF, seed-term scores, jieba tokenisation) is the floor.
+    unions = _feature_unions(model)[:1]
     if not unions:
         return {"error": f"model {type(model).__name__} has no features_ transform"}
     units = _load_units_for_predict(a["prepared"])
@@ -415,7 +418,7 @@ class Bench:
                    note=f"predict_frame on body units, model {res.get('model', '')}; "
                         "RSS of the whole predict process (read table, predict, write)")
         if "error" not in fl:
-            row["note"] += f"; floor = {fl['n_transforms']} member feature transform(s)"
+            row["note"] += "; floor = the (first member's) fitted feature union transform"
             row.update(floor="features_.transform", floor_wall_s=fl["wall_s"], floor_cpu_s=fl["cpu_s"],
                        ratio_wall=res["wall_s"] / fl["wall_s"], ratio_cpu=res["cpu_s"] / fl["cpu_s"])
         else:
@@ -447,15 +450,13 @@ class Bench:
         if subprocess.run(cmd + ["run", "--help"], capture_output=True, text=True).returncode != 0:
             self.add(corpus="seeds", stage="research run", note="skipped: no `research run` command")
             return
-        work = self.tmp / "run"
+        work = self.tmp / "run"  # a scratch project: the pipeline uses paths relative to it
         work.mkdir()
+        shutil.copytree(SEEDS, work / "seeds")
         params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
         paths = params.setdefault("paths", {})
-        for key in ("corpus", "codebook", "annotations"):
-            if key in paths:
-                paths[key] = str((ROOT / paths[key]).resolve())
-        for key in ("data", "reports", "models"):
-            paths[key] = str(work / key)
+        if "codebook" in paths:
+            paths["codebook"] = str((ROOT / paths["codebook"]).resolve())
         (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
         res = measure_cmd(cmd + ["--params", str(work / "params.yaml"), "run"], cwd=work,
                           timeout=self.args.run_timeout)
