@@ -1,7 +1,7 @@
 """Benchmark corpora: the seeds, the government work reports, and a generated large corpus.
 
-The large corpus recombines *real* paragraphs (body units and section headings of the
-prepared seeds and government reports) into new documents with varied metadata —
+The large corpus recombines *real* text — sentences of the body units, and section
+headings, of the prepared seeds and government reports — into new paragraphs and documents with varied metadata —
 province, place, level, year — and varied surface form (some documents in traditional
 characters, some GB18030-encoded, some with CRLF line ends), written as .txt files plus a
 ``manifest.csv``, i.e. exactly what a user's own corpus looks like. Deterministic for a
@@ -31,13 +31,14 @@ PLACES = [
 ]
 LEVELS = ["province", "city", "city", "county", "county", "district"]
 SUFFIX = {"province": "省", "city": "市", "county": "县", "district": "区"}
+_SENTENCE = re.compile(r"[^。！？；]+[。！？；]")
 _SECTION = re.compile(r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）])")
 MANIFEST = ["file", "doc_id", "title", "organisation", "province", "place", "level", "year",
             "period_start", "period_end", "script", "source", "note"]
 
 
 def paragraph_pools(prepared_dirs: list[Path]) -> tuple[list[str], list[str]]:
-    """(body paragraphs, section headings) from prepared corpora, in a stable order."""
+    """(sentences of body paragraphs, section headings) from prepared corpora, stable order."""
     import pandas as pd
 
     bodies: list[str] = []
@@ -49,7 +50,8 @@ def paragraph_pools(prepared_dirs: list[Path]) -> tuple[list[str], list[str]]:
                   if 4 <= len(t) <= 30 and not _SECTION.match(t)]
     if not heads:
         heads = ["思想引领", "巾帼建功", "维权服务", "家庭建设", "组织建设"]
-    return bodies, sorted(set(heads))
+    sentences = [s for t in bodies for s in _SENTENCE.findall(t) if len(s) >= 8]
+    return sentences, sorted(set(heads))
 
 
 def generate_corpus(out: Path, n_docs: int, prepared_dirs: list[Path], seed: int = 20240308) -> dict:
@@ -74,7 +76,9 @@ def generate_corpus(out: Path, n_docs: int, prepared_dirs: list[Path], seed: int
         for s in range(rng.randint(2, 5)):
             parts += [f"{numerals[s]}、{rng.choice(heads)}", ""]
             for _ in range(rng.randint(2, 4)):
-                parts += [rng.choice(bodies), ""]
+                # a new paragraph of 2–6 real sentences: (almost) no two paragraphs are equal,
+                # so neither deduplication nor the token cache can short-cut the work
+                parts += ["".join(rng.sample(bodies, rng.randint(2, 6))), ""]
         text = "\n".join(parts)
         script = "simplified"
         if rng.random() < 0.1:
@@ -90,11 +94,11 @@ def generate_corpus(out: Path, n_docs: int, prepared_dirs: list[Path], seed: int
             "file": name, "doc_id": f"gen-{i:05d}", "title": title, "organisation": org,
             "province": province, "place": place, "level": level, "year": year,
             "period_start": year - 1, "period_end": year - 1, "script": script,
-            "source": "generated", "note": "recombined real paragraphs (benchmark)",
+            "source": "generated", "note": "recombined real sentences and headings (benchmark)",
         })
     with (out / "manifest.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=MANIFEST, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
-    return {"documents": n_docs, "characters": n_chars, "body_pool": len(bodies),
+    return {"documents": n_docs, "characters": n_chars, "sentence_pool": len(bodies),
             "heading_pool": len(heads)}

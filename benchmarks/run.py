@@ -77,12 +77,19 @@ def worker_prepare(a: dict) -> dict:
     _, stats = prepare_to_dir(a["corpus"], a["out"], params, progress=False)
     res = _since(t)
     res["cpu_s"] += _children_cpu() - c0
+    res.update(docs=stats.documents, units=sum(stats.kinds.values()),
+               chars=_text_chars(Path(a["out"]) / "documents.parquet"))
+    return res
+
+
+def _text_chars(path: Path) -> int:
+    """Characters of the normalised text column, one row group at a time (low memory)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    text = pq.read_table(Path(a["out"]) / "documents.parquet", columns=["text"]).column("text")
-    res.update(docs=stats.documents, units=sum(stats.kinds.values()),
-               chars=sum(len(s) for s in text.to_pylist()))
-    return res
+    pf = pq.ParquetFile(path)
+    return sum(pc.sum(pc.utf8_length(pf.read_row_group(i, columns=["text"]).column("text"))).as_py() or 0
+               for i in range(pf.num_row_groups))
 
 
 def worker_jieba_floor(a: dict) -> dict:
@@ -590,8 +597,9 @@ def render_report(rows: list[dict], extra: dict, args: argparse.Namespace) -> st
     if g:
         lines.append(
             f"- `generated-{g['documents']}`: {g['documents']:,} documents, {g['characters']:,} characters, "
-            f"built by `benchmarks/corpora.py` from {g['body_pool']:,} real body paragraphs and "
-            f"{g['heading_pool']:,} headings of the two corpora above (random provinces, places, "
+            f"built by `benchmarks/corpora.py`: new paragraphs of 2–6 sentences drawn from "
+            f"{g['sentence_pool']:,} real sentences, and {g['heading_pool']:,} real headings, of the "
+            "two corpora above (so paragraphs do not repeat; random provinces, places, "
             "levels, years; 10% traditional, 10% GB18030, 10% CRLF), as .txt files + manifest.csv."
         )
     lines += [
