@@ -320,7 +320,10 @@ def nested_cv(
             delayed(_outer_fold)(*args, tr, te) for tr, te in outer
         )
     else:
-        results = [_outer_fold(*args, tr, te) for tr, te in outer]
+        from tqdm.auto import tqdm
+
+        results = [_outer_fold(*args, tr, te)
+                   for tr, te in tqdm(outer, desc="outer CV folds", unit="fold", disable=None)]
     proba = {m: np.zeros((len(y), len(labels))) for m in methods}
     chosen: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for (_, te), (p, c) in zip(outer, results):

@@ -137,7 +137,9 @@ def k_sweep(
     test_set = set(test_idx.tolist())
     heldout_texts = [t for i, t in enumerate(tc.texts) if i in test_set]
     rows = []
-    for k in sorted(set(int(k) for k in k_grid)):
+    from tqdm.auto import tqdm
+
+    for k in tqdm(sorted(set(int(k) for k in k_grid)), desc="K sweep", unit="K", disable=None):
         runs: list[FittedLDA] = []
         scores: list[dict[str, float]] = []
         for r in range(max(1, n_runs)):

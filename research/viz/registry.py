@@ -114,7 +114,9 @@ def run_figures(
         raise KeyError(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(registry)}")
     fig_params = params.get("figures") or {}
     results: list[FigureResult] = []
-    for name in wanted:
+    from tqdm.auto import tqdm
+
+    for name in tqdm(wanted, desc="figures", unit="fig", disable=None):
         spec = registry[name]
         res = FigureResult(name)
         missing = spec.missing_inputs(Path(reports_dir))
