@@ -478,6 +478,9 @@ class _ParquetSink:
 
     def commit(self) -> Path:
         self.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; tables are for everyone
         os.replace(self.tmp, self.path)
         return self.path
 
