@@ -90,6 +90,13 @@ def test_run_writes_every_declared_output(run_workspace):
     for st in stages():
         for path in (*st.outs, *st.metrics):
             assert (run_workspace / path).exists(), f"{st.name}: {path} missing"
+    import json
+
+    for metrics in (run_workspace / "reports" / "metrics").glob("*.json"):
+        prov = json.loads(metrics.read_text(encoding="utf-8"))["provenance"]
+        assert len(prov["params_hash"]) == 16 and prov["library_versions"]["scikit-learn"], metrics.name
+    card = json.loads((run_workspace / "models" / "classifier" / "model_card.json").read_text(encoding="utf-8"))
+    assert card["library_versions"] and card["codebook_fingerprint"]
     figs = run_workspace / "reports" / "figures"
     for name in ("domain_shares", "confusion_matrix", "topic_model_selection", "province_heatmap"):
         for ext in ("pdf", "svg", "png", "csv"):

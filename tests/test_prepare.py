@@ -13,7 +13,7 @@ from research.cli import main
 from research.errors import InputError
 from research.prepare import check_provenance, prepare_corpus
 
-from .conftest import GOV_REPORTS, ROOT
+from .conftest import GOV_REPORTS
 
 MANIFEST_HEADER = "file,doc_id,title,organisation,province,place,level,year,period_start,period_end,script,source\n"
 

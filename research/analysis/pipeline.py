@@ -28,7 +28,8 @@ from research.analysis.quantify import (
 )
 from research.analysis.regression import fractional_logit
 from research.analysis.shares import one_hot, prob_columns
-from research.io import write_json, write_table
+from research.provenance import write_metrics
+from research.io import write_table
 
 DEFAULTS: dict[str, Any] = {
     "n_boot": 1000,
@@ -255,7 +256,7 @@ def run_analysis(
         }
     summary["tables"] = {k: str(v) for k, v in sorted(written.items())}
     summary["params"] = {k: cfg[k] for k in sorted(cfg)}
-    written["metrics"] = write_json(summary, reports_dir / "metrics" / "analysis.json")
+    written["metrics"] = write_metrics(summary, reports_dir / "metrics" / "analysis.json", params)
     summary["written"] = written
     return summary
 

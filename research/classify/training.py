@@ -18,7 +18,8 @@ from research.classify.experiment import (
 )
 from research.classify.persist import data_hash, save_model
 from research.config import params_hash
-from research.io import write_json, write_table
+from research.provenance import write_metrics
+from research.io import write_table
 
 
 @dataclass
@@ -52,7 +53,7 @@ def weak_pool(units: pd.DataFrame, codebook: Any, params: dict) -> pd.DataFrame:
 
 
 def _cv_outputs(rep: CVReport, reports_dir: Path, labels: list[str]) -> list[Path]:
-    tables, metrics = reports_dir / "tables", reports_dir / "metrics"
+    tables = reports_dir / "tables"
     written = [write_table(rep.table, tables / "classifier_cv.csv")]
     conf = rep.confusion
     main_cv = "by_document"
@@ -154,7 +155,7 @@ def train_and_report(
                 "folds (train.temperature); baselines are not tempered.",
             ],
         }
-        written.append(write_json(metrics, reports_dir / "metrics" / "classifier.json"))
+        written.append(write_metrics(metrics, reports_dir / "metrics" / "classifier.json", params))
     log(f"trained {cand.key} on {len(table)} units in {time.time() - t0:.1f}s")
     return TrainResult(model=model, card=card, written=written, report=rep)
 

@@ -153,7 +153,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_agreement(args: argparse.Namespace) -> int:
     from research.annotation import agreement, by_category_table, disagreements, wide_from_files
-    from research.io import write_json, write_table
+    from research.io import write_table
 
     params, paths, cb = _ctx(args)
     reports = Path(args.reports or paths.get("reports", "reports"))
@@ -162,7 +162,9 @@ def run_agreement(args: argparse.Namespace) -> int:
     res["files"] = [str(f) for f in args.files]
     dis = disagreements(wide, raters)
     res["n_disagreements"] = int(len(dis))
-    m = write_json(res, reports / "metrics" / f"{args.name}.json")
+    from research.provenance import write_metrics
+
+    m = write_metrics(res, reports / "metrics" / f"{args.name}.json", params)
     t = write_table(by_category_table(res), reports / "tables" / f"{args.name}_by_category.csv")
     d = write_table(dis, reports / "tables" / f"{args.name}_disagreements.csv")
     print(f"annotate agreement: raters {', '.join(raters)}; {res['n_units']} units labelled by all")

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from research.codebook import load_codebook, resolve_codebook_path
     from research.config import load_params, section
     from research.errors import InputError
-    from research.io import read_table, write_json, write_table
+    from research.io import read_table, write_table
     from research.tokenize import TokenizerSettings, get_tokenizer
     from research.weak_labels import evaluate_weak_labels, per_class_vs_gold, weak_label_table
 
@@ -98,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     }
     if gold is not None:
         metrics["per_class_combined"] = per_class_vs_gold(weak, gold, cb.domain_ids + [cb.other_id])
-    m_path = write_json(metrics, reports / "metrics" / "weak_labels.json")
+    from research.provenance import write_metrics
+
+    m_path = write_metrics(metrics, reports / "metrics" / "weak_labels.json", params)
 
     print(f"weak-label: {len(weak)} body units from {src}")
     with pd.option_context("display.width", 120):

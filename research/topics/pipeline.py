@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from research.config import params_hash, section
-from research.io import read_table, write_json, write_table
+from research.provenance import write_metrics
+from research.io import read_table, write_table
 from research.tokenize import TokenizerSettings
 from research.topics.corpus import TopicCorpus, build_corpus, load_units
 from research.topics.lda import FittedLDA, LdaSettings, available_backend, fit_lda
@@ -211,7 +212,7 @@ def run_topics(
     if codebook is not None:
         seeded_settings = LdaSettings.from_params({**cfg, "backend": cfg.get("seeded_backend") or settings.backend})
         _run_seeded(tc, codebook, cfg, seeded_settings, seed, paths, res)
-    write_json(res.metrics, paths["reports"] / "metrics" / "topics.json")
+    write_metrics(res.metrics, paths["reports"] / "metrics" / "topics.json", params)
     w(paths["reports"] / "metrics" / "topics.json")
     return res
 
