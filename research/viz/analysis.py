@@ -15,8 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from research.io import read_table
-from research.viz.registry import SkipFigure, register_figure
+from research.viz.registry import SkipFigure, read_input_table, register_figure
 from research.viz.style import (
     SEQUENTIAL_CMAP,
     category_label,
@@ -88,14 +87,7 @@ def doc_label(row: pd.Series, language: str) -> str:
     return str(row["doc_id"])
 
 
-def _table(reports_dir: Path, name: str) -> pd.DataFrame:
-    path = Path(reports_dir) / "tables" / name
-    if not path.exists():
-        raise SkipFigure(f"missing input {path}")
-    df = read_table(path)
-    if df.empty:
-        raise SkipFigure(f"{path} is empty")
-    return df
+_table = read_input_table
 
 
 def _context(params: dict) -> tuple[dict, list[str], object]:

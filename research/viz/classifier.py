@@ -10,10 +10,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from research.io import read_table
-from research.viz.registry import SkipFigure, register_figure
+from research.viz.registry import read_input_table, register_figure
 from research.viz.style import SEQUENTIAL_CMAP, category_label, load_codebook_or_none, save_figure
 
 DEFAULT_IDS = ["ideology", "employment", "rights", "family", "organization", "other"]
@@ -36,14 +34,7 @@ def _ctx(params: dict) -> tuple[dict, list[str], object]:
     return fig_p, (list(cb.ids) if cb is not None else DEFAULT_IDS), cb
 
 
-def _read(reports_dir: Path, name: str) -> pd.DataFrame:
-    path = Path(reports_dir) / "tables" / name
-    if not path.exists():
-        raise SkipFigure(f"missing input {path}")
-    df = read_table(path)
-    if df.empty:
-        raise SkipFigure(f"{path} is empty")
-    return df
+_read = read_input_table
 
 
 def _save(fig, data, out_dir, name, fig_p) -> list[Path]:

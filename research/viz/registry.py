@@ -58,6 +58,19 @@ def resolve_input(rel: str, reports_dir: Path) -> Path:
     return Path(reports_dir) / p
 
 
+def read_input_table(reports_dir: Path, name: str):
+    """A table from ``reports/tables`` for a figure; missing or empty → :class:`SkipFigure`."""
+    from research.io import read_table
+
+    path = Path(reports_dir) / "tables" / name
+    if not path.exists():
+        raise SkipFigure(f"missing input {path}")
+    df = read_table(path)
+    if df.empty:
+        raise SkipFigure(f"{path} is empty")
+    return df
+
+
 def register_figure(name: str, requires: Iterable[str] = ()) -> Callable[[FigureFn], FigureFn]:
     """Decorator: register ``fn`` as figure ``name`` (names are unique across the package)."""
 
