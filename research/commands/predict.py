@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with a prepared paragraphs table, predict every unit, not only body units")
     p.add_argument("--n-jobs", type=int, default=1,
                    help="processes for large inputs (tokenisation is the bottleneck; default 1)")
+    p.add_argument("--batch-rows", type=int, default=20000,
+                   help="rows per batch when streaming a .parquet input (default 20000)")
     p.add_argument("--force", action="store_true",
                    help="load the model despite a codebook or scikit-learn version mismatch")
     p.set_defaults(func=run)
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from research.codebook import load_codebook, resolve_codebook_path
     from research.config import load_params
     from research.errors import InputError
-    from research.io import read_table, write_table
+    from research.io import read_table
 
     params = load_params(args.params)
     paths = params.get("paths") or {}
@@ -61,32 +63,105 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {w.message}")
 
     t0 = time.perf_counter()
+    labels = list(card["labels"])
     if src.is_dir():
         if not (src / "manifest.csv").exists():
             raise InputError(src, "a corpus folder needs a manifest.csv (or give a table file)")
-        df = corpus_units(src, params)
+        frames = iter([corpus_units(src, params)])
         text_col, normalize = "text", False  # prepare already normalised the text
-        what = f"{len(df)} body units of corpus {src}"
+        what = f"body units of corpus {src}"
+    elif src.suffix.lower() == ".parquet" and src.exists():
+        # streamed in row batches, so memory stays flat however large the table is
+        frames = _parquet_batches(src, args.batch_rows, body_only=not args.all_kinds)
+        text_col, normalize = args.text_column, True
+        what = f"units of {src}"
     else:
         df = read_table(src)
-        text_col, normalize = args.text_column, True
         if "kind" in df.columns and "unit_id" in df.columns and not args.all_kinds:
-            n_all = len(df)
             df = df[df["kind"] == "body"].reset_index(drop=True)
-            what = f"{len(df)} body units (of {n_all}) in {src}"
-        else:
-            what = f"{len(df)} rows of {src}"
-        if len(df) == 0:
+        frames = iter([df])
+        text_col, normalize = args.text_column, True
+        what = f"rows of {src}"
+    n_rows = n_empty = 0
+    counts: dict[str, int] = {lab: 0 for lab in labels}
+    with _TableWriter(out) as writer:
+        for df in frames:
+            if len(df) == 0:
+                continue
+            pred = predict_frame(model, df, labels, cb.other_id, text_column=text_col,
+                                 params=params, normalize=normalize, where=src, n_jobs=args.n_jobs)
+            writer.write(pred.table)
+            n_rows += len(df)
+            n_empty += pred.n_empty
+            for lab, c in pred.table["domain"].value_counts().items():
+                counts[str(lab)] = counts.get(str(lab), 0) + int(c)
+        if n_rows == 0:
             raise InputError(src, "the table has no rows to predict")
-    pred = predict_frame(model, df, list(card["labels"]), cb.other_id, text_column=text_col,
-                         params=params, normalize=normalize, where=src, n_jobs=args.n_jobs)
     secs = time.perf_counter() - t0
-    if pred.n_empty:
-        print(f"warning: {pred.n_empty} of {len(df)} texts are empty or have no Chinese "
+    if n_empty:
+        print(f"warning: {n_empty} of {n_rows} texts are empty or have no Chinese "
               f"characters; they were assigned '{cb.other_id}'")
-    write_table(pred.table, out)
-    counts = pred.table["domain"].value_counts()
-    dist = ", ".join(f"{lab} {int(counts.get(lab, 0))}" for lab in pred.labels)
-    print(f"predicted {what} with {card.get('chosen', 'model')} in {secs:.1f}s: {dist}")
+    dist = ", ".join(f"{lab} {counts.get(lab, 0)}" for lab in labels)
+    print(f"predicted {n_rows} {what} with {card.get('chosen', 'model')} in {secs:.1f}s: {dist}")
     print(f"wrote {out}")
     return 0
+
+
+def _parquet_batches(path: Path, batch_rows: int, body_only: bool):
+    """Row batches of a Parquet table (body units only for a prepared paragraphs table)."""
+    import pyarrow.parquet as pq
+
+    from research.errors import InputError
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"could not read table: {exc}") from exc
+    names = set(pf.schema_arrow.names)
+    body_only = body_only and {"kind", "unit_id"} <= names
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        df = batch.to_pandas()
+        if body_only:
+            df = df[df["kind"] == "body"].reset_index(drop=True)
+        yield df
+
+
+class _TableWriter:
+    """Append DataFrames to one .parquet or .csv output, atomically (temp file, then rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ctx = None
+        self._tmp = None
+        self._pq = None
+        self._schema = None
+        self._first = True
+
+    def __enter__(self) -> "_TableWriter":
+        from research.io import atomic_path
+
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, df) -> None:
+        if self.path.suffix.lower() == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._pq is None:
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                self._schema = table.schema
+                self._pq = pq.ParquetWriter(self._tmp, self._schema)
+            else:
+                table = pa.Table.from_pandas(df, schema=self._schema, preserve_index=False)
+            self._pq.write_table(table)
+        else:
+            df.to_csv(self._tmp, mode="w" if self._first else "a", header=self._first,
+                      index=False, encoding="utf-8", lineterminator="\n")
+        self._first = False
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._pq is not None:
+            self._pq.close()
+        return bool(self._ctx.__exit__(exc_type, exc, tb))
