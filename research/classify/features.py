@@ -31,7 +31,7 @@ _DIGITS = re.compile(r"[0-9]+")
 # Process-wide memo of token lists: {(tokeniser fingerprint, text): tuple(tokens)}.
 _TOKEN_CACHE: dict[tuple[str, str], tuple[str, ...]] = {}
 _CONTENT_CACHE: dict[tuple[str, str], tuple[str, ...]] = {}
-_TOKEN_CACHE_MAX = 500_000
+_TOKEN_CACHE_MAX = 50_000  # bounds memory when predicting large corpora in batches
 
 
 def as_units(X: Any) -> pd.DataFrame:
