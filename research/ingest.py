@@ -233,7 +233,7 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = ""
     problems: list[str] = []
-    for i, row in df.iterrows():
+    for i, row in enumerate(df.to_dict("records")):  # iterrows is ~20x slower
         line = i + 2  # header is line 1
         did = row["doc_id"].strip()
         if not did:

@@ -122,6 +122,12 @@ def traditional_ratio(text: str, config: str = "t2s") -> float:
     if not cjk:
         return 0.0
     conv = to_simplified(cjk, config)
+    if len(conv) == len(cjk):  # compare code points in C rather than a Python loop
+        import numpy as np
+
+        a = np.frombuffer(cjk.encode("utf-32-le"), dtype=np.uint32)
+        b = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32)
+        return int(np.count_nonzero(a != b)) / len(cjk)
     changed = sum(map(str.__ne__, cjk, conv))
     return changed / len(cjk)
 
