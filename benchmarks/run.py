@@ -173,24 +173,26 @@ def _load_units_for_predict(prepared: str):
 
 
 def worker_predict(a: dict) -> dict:
-    """What ``research predict <prepared>/paragraphs.parquet`` does, timed around the model."""
-    from research.classify.persist import load_model
-    from research.classify.predict import predict_frame
-    from research.codebook import load_codebook
-    from research.config import load_params
-    from research.io import write_table
+    """``research predict <prepared>/paragraphs.parquet`` as a user runs it (streamed in
+    row batches), timed whole: model load, reading, normalisation, features, writing."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    params = load_params(ROOT / "params.yaml")
-    cb = load_codebook()
-    model, card = load_model(a["model"], cb)
-    units = _load_units_for_predict(a["prepared"])
-    predict_frame(model, units.head(20), list(card["labels"]), cb.other_id, params=params)  # warm
+    from research.cli import main
+
+    paragraphs = Path(a["prepared"]) / "paragraphs.parquet"
+    meta = pq.read_table(paragraphs, columns=["kind", "text"])
+    body = meta.filter(pc.equal(meta["kind"], "body"))
+    n_units, n_chars = body.num_rows, int(pc.sum(pc.utf8_length(body["text"])).as_py() or 0)
+    del meta, body
     t = _clock()
-    pred = predict_frame(model, units, list(card["labels"]), cb.other_id, params=params,
-                         normalize=True)
+    code = main(["--params", str(ROOT / "params.yaml"), "predict", str(paragraphs),
+                 "--output", str(a["out"]), "--model", str(a["model"])])
     res = _since(t)
-    write_table(pred.table, Path(a["out"]))
-    res.update(units=len(units), chars=int(units["text"].str.len().sum()), model=card.get("chosen", ""))
+    if code != 0:
+        return {"error": f"research predict exited {code}"}
+    card = json.loads((Path(a["model"]) / "model_card.json").read_text(encoding="utf-8"))
+    res.update(units=n_units, chars=n_chars, model=card.get("chosen", ""))
     return res
 
 
@@ -422,7 +424,7 @@ class Bench:
         row = dict(corpus=name, stage="predict", jobs=1, units=res["units"], chars=res["chars"],
                    wall_s=res["wall_s"], cpu_s=res["cpu_s"], rate=res["units"] / res["wall_s"],
                    rate_unit="units/s", peak_rss_mb=res["peak_rss_mb"],
-                   note=f"predict_frame on body units, model {res.get('model', '')}; "
+                   note=f"research predict on body units (streamed row batches), model {res.get('model', '')}; "
                         "RSS of the whole predict process (read table, predict, write)")
         if "error" not in fl:
             row["note"] += "; floor = the (first member's) fitted feature union transform"
