@@ -322,7 +322,11 @@ def _find_continuation(
 
 
 def _looks_like_caption(b: Block, s: SegmentSettings) -> bool:
+    """A short single statement ending in 。 — not an enumerated section lead such as
+    （一）…。 and not a salutation or slogan ending in ！ (both occur in reports)."""
     if len(b.text) > s.caption_max_chars or not is_closed(b.text):
+        return False
+    if _PARA_START.match(b.text) or b.text.rstrip("”’」』）)")[-1:] not in ("。", "."):
         return False
     inner = b.text[:-1]
     return not re.search(r"[。！？!?；;]", inner.rstrip("”’」』）)"))

@@ -272,3 +272,16 @@ def test_cli_writes_tables(prepared_dir):
         assert (prepared_dir / f"{name}.parquet").exists()
     p = pd.read_parquet(prepared_dir / "paragraphs.parquet")
     assert len(p) > 100
+
+
+def test_section_leads_and_salutations_are_not_captions(tmp_path):
+    text = (
+        "各位代表！\n\n\n\n（一）加强和改善宏观调控，促进经济平稳较快发展。\n\n\n\n"
+        "今年经济工作的总体要求是稳中求进，坚持以人民为中心的发展思想。\n\n\n\n"
+        "联合爱心企业关爱困境儿童。\n\n\n\n继续推进改革开放，扩大内需。\n"
+    )
+    corpus = make_corpus(tmp_path, {"a.txt": text.encode()})
+    p = prepare_corpus(corpus, progress=False).paragraphs.set_index("text")
+    assert p.loc["各位代表！", "kind"] != "caption"
+    assert p.loc["（一）加强和改善宏观调控，促进经济平稳较快发展。", "kind"] != "caption"
+    assert p.loc["联合爱心企业关爱困境儿童。", "kind"] == "caption"
