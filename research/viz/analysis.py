@@ -120,6 +120,19 @@ def _legend_below(fig, ax, handles, labels, ncol: int = 2) -> None:
     fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, columnspacing=1.0)
 
 
+def _source_rows(
+    reports_dir: Path, name: str, params: dict, variable: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Rows of a shares-like table for the figure's source, unit basis (and one grouping),
+    and that source's name."""
+    df = _table(reports_dir, name)
+    source = _pick_source(df, params)
+    keep = (df["source"] == source) & (df["basis"] == "units")
+    if variable is not None:
+        keep &= df["variable"] == variable
+    return df[keep].copy(), source
+
+
 def _sort_docs(df: pd.DataFrame) -> list[str]:
     cols = [c for c in ("province", "year", "doc_id") if c in df]
     d = df.drop_duplicates("doc_id").sort_values(cols, kind="mergesort")
@@ -130,9 +143,7 @@ def _sort_docs(df: pd.DataFrame) -> list[str]:
 def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
     """Stacked domain shares per document, ordered by province then year (top to bottom)."""
     fig_p, ids, cb = _context(params)
-    df = _table(reports_dir, "shares.csv")
-    source = _pick_source(df, params)
-    d = df[(df["source"] == source) & (df["basis"] == "units")].copy()
+    d, source = _source_rows(reports_dir, "shares.csv", params)
     docs = _sort_docs(d)
     meta = d.drop_duplicates("doc_id").set_index("doc_id")
     colors = domain_colors(ids)
@@ -177,9 +188,7 @@ def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str)
 def province_heatmap(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
     """Province × domain mean share (documents averaged within province)."""
     fig_p, ids, cb = _context(params)
-    df = _table(reports_dir, "group_shares.csv")
-    source = _pick_source(df, params)
-    d = df[(df["source"] == source) & (df["basis"] == "units") & (df["variable"] == "province")].copy()
+    d, source = _source_rows(reports_dir, "group_shares.csv", params, variable="province")
     if d.empty:
         raise SkipFigure("no province groups in group_shares.csv")
     provs = sorted(d["group"].astype(str).unique())
@@ -212,9 +221,7 @@ def province_heatmap(reports_dir: Path, out_dir: Path, params: dict, language: s
 def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
     """Mean domain share by year with bootstrap confidence bands (documents resampled)."""
     fig_p, ids, cb = _context(params)
-    df = _table(reports_dir, "group_shares.csv")
-    source = _pick_source(df, params)
-    d = df[(df["source"] == source) & (df["basis"] == "units") & (df["variable"] == "year")].copy()
+    d, source = _source_rows(reports_dir, "group_shares.csv", params, variable="year")
     d["year"] = pd.to_numeric(d["group"], errors="coerce")
     d = d.dropna(subset=["year"])
     if d["year"].nunique() < 2:
@@ -255,9 +262,7 @@ def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -
 def emphasis(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
     """Emphasis index per document and domain with bootstrap intervals (one panel per domain)."""
     fig_p, ids, cb = _context(params)
-    df = _table(reports_dir, "emphasis.csv")
-    source = _pick_source(df, params)
-    d = df[(df["source"] == source) & (df["basis"] == "units")].copy()
+    d, source = _source_rows(reports_dir, "emphasis.csv", params)
     docs = _sort_docs(d)
     meta = d.drop_duplicates("doc_id").set_index("doc_id")
     colors = domain_colors(ids)
