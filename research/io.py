@@ -35,6 +35,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def round_floats(df: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
+    """A copy with float columns rounded, so written tables are byte-stable across runs."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(digits)
+    return out
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a DataFrame atomically as Parquet or CSV (by extension), without the index."""
     path = Path(path)

@@ -142,25 +142,19 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
     else:
         note(f"{ann_path} missing: no gold shares")
 
-    pred_path = data_dir / "predictions" / "units.parquet"
-    if pred_path.exists():
-        pred = read_table(pred_path)
-        if ids_from_columns(pred):
-            inp.sources["classifier"] = prob_units(pred, inp.units, ids, "domain" if "domain" in pred else None)
+    # probability sources: (name, table, its label column, what is missing without it)
+    for source, path, label_col, what in (
+        ("classifier", data_dir / "predictions" / "units.parquet", "domain", "classifier"),
+        ("seeded_lda", data_dir / "topics" / "seeded_units.parquet", "seeded_domain", "seeded-LDA"),
+    ):
+        if not path.exists():
+            note(f"{path} missing: no {what} shares")
+            continue
+        table = read_table(path)
+        if ids_from_columns(table):
+            inp.sources[source] = prob_units(table, inp.units, ids, label_col if label_col in table else None)
         else:
-            note(f"{pred_path}: no p_<id> columns")
-    else:
-        note(f"{pred_path} missing: no classifier shares")
-
-    seeded_path = data_dir / "topics" / "seeded_units.parquet"
-    if seeded_path.exists():
-        s = read_table(seeded_path)
-        if ids_from_columns(s):
-            inp.sources["seeded_lda"] = prob_units(s, inp.units, ids, "seeded_domain" if "seeded_domain" in s else None)
-        else:
-            note(f"{seeded_path}: no p_<id> columns")
-    else:
-        note(f"{seeded_path} missing: no seeded-LDA shares")
+            note(f"{path}: no p_<id> columns")
 
     cv_path = reports_dir / "tables" / "cv_predictions.csv"
     if cv_path.exists():

@@ -29,7 +29,7 @@ from research.analysis.quantify import (
 from research.analysis.regression import fractional_logit
 from research.analysis.shares import one_hot, prob_columns
 from research.provenance import write_metrics
-from research.io import write_table
+from research.io import round_floats, write_table
 
 DEFAULTS: dict[str, Any] = {
     "n_boot": 1000,
@@ -62,14 +62,6 @@ TABLES = {
     "glm": "glm.csv",
     "method_comparison": "method_comparison.csv",
 }
-
-
-def _round(df: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
-    out = df.copy()
-    for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]):
-            out[c] = out[c].round(digits)
-    return out
 
 
 def _meta_join(df: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +144,7 @@ def run_analysis(
     shares, draws = compute_shares(inp, cfg, seed, echo)
     if len(shares):
         shares = _meta_join(shares, meta)
-        written["shares"] = write_table(_round(shares), tables / TABLES["shares"])
+        written["shares"] = write_table(round_floats(shares), tables / TABLES["shares"])
     else:
         say("  note: no labelled or predicted units: no shares")
     if "gold" in inp.sources and "classifier" in inp.sources:
@@ -169,9 +161,9 @@ def run_analysis(
     if inp.cv is not None:
         ev = pd.concat([evaluate_adjustment(inp.cv, ids, b, cfg["adjust_method"]) for b in cfg["bases"]], ignore_index=True)
         ev = _meta_join(ev, meta)
-        written["adjusted_eval"] = write_table(_round(ev), tables / TABLES["adjusted_eval"])
+        written["adjusted_eval"] = write_table(round_floats(ev), tables / TABLES["adjusted_eval"])
         sm = summarise_adjustment(ev)
-        written["adjusted_eval_summary"] = write_table(_round(sm), tables / TABLES["adjusted_eval_summary"])
+        written["adjusted_eval_summary"] = write_table(round_floats(sm), tables / TABLES["adjusted_eval_summary"])
         summary["adjustment_mae"] = {f"{r.basis}/{r.method}": round(float(r.mae), 6) for r in sm.itertuples()}
 
     # 3 group means (document resampling) and 4 emphasis, for every source × basis
@@ -194,9 +186,9 @@ def run_analysis(
             emph.append(e)
         gs = pd.concat(groups, ignore_index=True)
         gs["group"] = gs["group"].astype(str)
-        written["group_shares"] = write_table(_round(gs), tables / TABLES["group_shares"])
+        written["group_shares"] = write_table(round_floats(gs), tables / TABLES["group_shares"])
         em = _meta_join(pd.concat(emph, ignore_index=True), meta)
-        written["emphasis"] = write_table(_round(em), tables / TABLES["emphasis"])
+        written["emphasis"] = write_table(round_floats(em), tables / TABLES["emphasis"])
 
     # 5 distinctive terms per province / year / level
     text_units = inp.units if inp.units is not None else next(iter(inp.sources.values()), None)
@@ -209,7 +201,7 @@ def run_analysis(
             tokens = [[w for w in toks if len(w) >= k] for toks in tokens]
             dt = distinctive_by(tu, tokens, variables, float(cfg["distinctive_prior"]),
                                 int(cfg["distinctive_top_n"]), int(cfg["min_term_count"]))
-            written["distinctive_terms"] = write_table(_round(dt), tables / TABLES["distinctive_terms"])
+            written["distinctive_terms"] = write_table(round_floats(dt), tables / TABLES["distinctive_terms"])
         else:
             say("  note: fewer than two provinces/years/levels: no distinctive terms")
     else:
@@ -239,7 +231,7 @@ def run_analysis(
         glm, warns = fractional_logit(sub, meta, cfg["glm_covariates"], ids, int(cfg["min_docs_per_param"]), float(cfg["ci"]))
         glm.insert(0, "basis", basis)
         glm.insert(0, "source", primary)
-        written["glm"] = write_table(_round(glm), tables / TABLES["glm"])
+        written["glm"] = write_table(round_floats(glm), tables / TABLES["glm"])
         for w in warns:
             say(f"  WARNING: {w}")
         summary["glm_warnings"] = warns

@@ -197,15 +197,10 @@ def run_topics(
     coh = coherence_scores(fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"]))
     res.metrics["lda"] = {"k": k, **{m: round(v, 4) for m, v in coh.items()}}
     if cfg.get("html", True):
-        vis = prepare_vis(fitted.topic_word, theta, tc.units["n_tokens"].to_numpy(), vocab, tf,
-                          top_n=int(cfg["vis_terms"]))
-        w(write_offline_html(
-            vis, paths["reports"] / "topics" / "lda.html",
-            title=f"LDA topics (K={k}, unit={cfg['unit']})",
-            note="Topics are numbered by prevalence as in reports/tables/topic_terms.csv. "
-                 "Relevance slider: λ=1 ranks by probability, small λ by lift.",
-            lam=float(cfg["relevance_lambda"]),
-        ))
+        w(_write_vis(fitted, theta, tc, vocab, tf, cfg, paths["reports"] / "topics" / "lda.html",
+                     title=f"LDA topics (K={k}, unit={cfg['unit']})",
+                     note="Topics are numbered by prevalence as in reports/tables/topic_terms.csv. "
+                          "Relevance slider: λ=1 ranks by probability, small λ by lift."))
     _save_model(fitted, paths["models"] / "topics" / "lda")
 
     # --- seeded LDA ---------------------------------------------------------------
@@ -215,6 +210,14 @@ def run_topics(
     write_metrics(res.metrics, paths["reports"] / "metrics" / "topics.json", params)
     w(paths["reports"] / "metrics" / "topics.json")
     return res
+
+
+def _write_vis(fitted: FittedLDA, theta: np.ndarray, tc: TopicCorpus, vocab, tf, cfg: dict,
+               path: Path, title: str, note: str) -> Path:
+    """The offline LDAvis page of one fitted model."""
+    vis = prepare_vis(fitted.topic_word, theta, tc.units["n_tokens"].to_numpy(), vocab, tf,
+                      top_n=int(cfg["vis_terms"]))
+    return write_offline_html(vis, path, title=title, note=note, lam=float(cfg["relevance_lambda"]))
 
 
 def _save_model(fitted: FittedLDA, stem: Path) -> None:
@@ -250,15 +253,10 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
     w(write_table(terms, tables / "seeded_topic_terms.csv"))
     w(write_table(doc_topics(theta, tc.units, tids), tables / "seeded_doc_topics.csv"))
     if cfg.get("html", True):
-        vis = prepare_vis(fitted.topic_word, theta, tc.units["n_tokens"].to_numpy(), vocab, tf,
-                          top_n=int(cfg["vis_terms"]))
-        w(write_offline_html(
-            vis, paths["reports"] / "topics" / "seeded_lda.html",
-            title=f"Seeded LDA ({len(domain_ids)} domain topics + {n_free} free)",
-            note="Topics 1–%d are the codebook domains in order: %s; the rest are free topics."
-                 % (len(domain_ids), ", ".join(domain_ids)),
-            lam=float(cfg["relevance_lambda"]),
-        ))
+        w(_write_vis(fitted, theta, tc, vocab, tf, cfg, paths["reports"] / "topics" / "seeded_lda.html",
+                     title=f"Seeded LDA ({len(domain_ids)} domain topics + {n_free} free)",
+                     note="Topics 1–%d are the codebook domains in order: %s; the rest are free topics."
+                          % (len(domain_ids), ", ".join(domain_ids))))
 
     if cfg["unit"] == "item":
         theta_u, meta = aggregate_to_paragraphs(theta, tc.units)

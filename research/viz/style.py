@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
-from research.io import atomic_path, write_table  # noqa: E402
+from research.io import atomic_path, round_floats, write_table  # noqa: E402
 
 # --- colours --------------------------------------------------------------------------
 #: Okabe–Ito palette (colour-blind safe), by name.
@@ -275,14 +275,6 @@ _METADATA: dict[str, dict[str, Any]] = {
 }
 
 
-def _round_floats(data: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
-    out = data.copy()
-    for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(digits)
-    return out
-
-
 def save_figure(
     fig: matplotlib.figure.Figure,
     data: pd.DataFrame | None,
@@ -309,7 +301,7 @@ def save_figure(
                 fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
             written.append(path)
     if data is not None:
-        written.append(write_table(_round_floats(data), out_dir / f"{name}.csv"))
+        written.append(write_table(round_floats(data), out_dir / f"{name}.csv"))
     for path in written:  # temp files are created 0600; figures are meant to be shared
         path.chmod(0o644)
     if close:
