@@ -469,29 +469,34 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 class _SeenIndex:
     """Exact substring search over the keys of the body text kept so far in a document.
 
-    Equivalent to ``"|".join(keys).find(k)`` (matches never cross units). While the kept
-    text is short that plain ``str.find`` is used (fast in C); beyond ``_INDEX_FROM``
-    characters the keys are indexed by sampled character n-grams so that checking every
-    new paragraph and sentence against all earlier text is not quadratic in the document
-    length. Every occurrence of a query at least ``min_len`` long contains a sampled gram
-    at each of its sampling alignments; the rarest one is used as the anchor. Shorter
-    queries, and queries whose grams all match in many places without the query
-    (adversarial repetition), fall back to the plain ``str.find``.
+    Equivalent to ``"|".join(keys).find(k)``; keys hold no ``|`` (they are ``text_key``
+    output), so matches never cross units. While the kept text is short a plain
+    ``str.find`` on the joined keys is used (fast in C). Beyond ``_INDEX_FROM`` characters
+    every window of ``min_len`` characters inside a key is indexed as it is added
+    (appended, never rebuilt), and a query is checked against the occurrences of its
+    rarest window only, so checking every paragraph and sentence against all earlier text
+    stays linear in the document length. Queries shorter than ``min_len``, and the rare
+    queries whose windows all occur in many places without the query (adversarial
+    repetition), use ``str.find`` on a joined copy that is rebuilt only when the text has
+    doubled since the last build (amortised linear).
+
+    ``ops`` counts characters indexed, compared and scanned: tests check its growth
+    instead of wall-clock time.
     """
 
     _INDEX_FROM = 65_536
-    _MAX_MISSES = 256
+    _MAX_MISSES = 64
 
     def __init__(self, min_len: int) -> None:
         self.min_len = max(2, int(min_len))
-        self.gram = self.min_len // 2
-        self.step = self.min_len - self.gram + 1
         self.keys: list[str] = []
         self.offsets: list[int] = []  # start of each key in the joined string
         self.owners: list[int] = []
-        self.grams: dict[str, list[tuple[int, int]]] | None = None
+        self.windows: dict[str, list[int]] | None = None  # window -> start offsets, in order
         self.total = 0
-        self._joined: str | None = ""
+        self.ops = 0
+        self._joined = ""  # "".join(k + "|" for k in keys[:_n_joined])
+        self._n_joined = 0
 
     def __bool__(self) -> bool:
         return self.total > 0
@@ -501,59 +506,68 @@ class _SeenIndex:
         self.offsets.append(self.total)
         self.owners.append(owner)
         self.total += len(key) + 1
-        if self.grams is None:
+        if self.windows is None:
             if self.total < self._INDEX_FROM:
-                self._joined = (self._joined or "") + key + "|"
+                self._joined += key + "|"
+                self._n_joined += 1
                 return
-            self.grams = {}
+            self.windows = {}
             for idx in range(len(self.keys) - 1):
                 self._index(idx)
-        self._joined = None
         self._index(len(self.keys) - 1)
 
     def _index(self, idx: int) -> None:
-        key, g, grams = self.keys[idx], self.gram, self.grams
-        for p in range(0, len(key) - g + 1, self.step):
-            lst = grams.get(key[p : p + g])
+        key, w, windows, base = self.keys[idx], self.min_len, self.windows, self.offsets[idx]
+        assert windows is not None
+        self.ops += len(key)
+        for p in range(len(key) - w + 1):
+            lst = windows.get(key[p : p + w])
             if lst is None:
-                grams[key[p : p + g]] = [(idx, p)]
+                windows[key[p : p + w]] = [base + p]
             else:
-                lst.append((idx, p))
+                lst.append(base + p)
 
     def _plain_find(self, k: str) -> int:
-        if self._joined is None:
-            self._joined = "".join(key + "|" for key in self.keys)
+        if self._n_joined < len(self.keys):
+            if self.total >= 2 * len(self._joined) or not self._joined:
+                self._joined = "".join(key + "|" for key in self.keys)
+                self._n_joined = len(self.keys)
+                self.ops += self.total
+            else:  # search the joined part, then the keys added since
+                self.ops += len(self._joined)
+                pos = self._joined.find(k)
+                if pos >= 0:
+                    return pos
+                tail = "".join(key + "|" for key in self.keys[self._n_joined :])
+                self.ops += len(tail)
+                pos = tail.find(k)
+                return pos + len(self._joined) if pos >= 0 else -1
+        self.ops += len(self._joined)
         return self._joined.find(k)
 
     def find(self, k: str) -> int:
         """Offset of the first occurrence of ``k`` in the joined keys, or -1."""
-        if self.grams is None or len(k) < self.min_len:
+        w, windows = self.min_len, self.windows
+        if windows is None or len(k) < w:
             return self._plain_find(k)
-        g, step, grams = self.gram, self.step, self.grams
-        best = -1
-        misses = 0
-        for j in range(step):
-            # An occurrence whose sampled grams fall at k[j], k[j+step], … contains all of
-            # them: anchor on the rarest.
-            anchor, cands = j, None
-            for a in range(j, len(k) - g + 1, step):
-                lst = grams.get(k[a : a + g])
-                if lst is None:
-                    cands = None
-                    break
-                if cands is None or len(lst) < len(cands):
-                    anchor, cands = a, lst
-            for idx, p in cands or ():
-                o = p - anchor
-                if o >= 0 and self.keys[idx].startswith(k, o):
-                    pos = self.offsets[idx] + o
-                    if best < 0 or pos < best:
-                        best = pos
-                    break
-                misses += 1
-                if misses > self._MAX_MISSES:
-                    return self._plain_find(k)
-        return best
+        self.ops += len(k)
+        anchor, cands = 0, None
+        for a in range(len(k) - w + 1):
+            lst = windows.get(k[a : a + w])
+            if lst is None:
+                return -1
+            if cands is None or len(lst) < len(cands):
+                anchor, cands = a, lst
+        assert cands is not None
+        for misses, start in enumerate(cands):  # in text order: the first hit is the first
+            if misses >= self._MAX_MISSES:
+                return self._plain_find(k)
+            pos = start - anchor
+            idx = bisect.bisect_right(self.offsets, pos) - 1
+            self.ops += len(k)
+            if idx >= 0 and self.keys[idx].startswith(k, pos - self.offsets[idx]):
+                return pos
+        return -1
 
     def owner_of(self, pos: int) -> int:
         """Unit owning joined-string offset ``pos`` (0 when there is none)."""
