@@ -31,8 +31,8 @@ def main() -> None:
 
     from research.classify.persist import load_model
     from research.classify.predict import predict_frame
-    from research.codebook import load_codebook
     from research.config import load_params
+    from research.labels.codebook import load_codebook
 
     params = load_params()
     cb = load_codebook()
@@ -49,8 +49,10 @@ def main() -> None:
     out = predict_frame(model, df, card["labels"], cb.other_id, params=params)
     secs = time.perf_counter() - t0
     print(f"model: {card['chosen']}")
-    print(f"{len(out.table)} paragraphs ({n_chars / len(texts):.0f} chars on average) in {secs:.2f}s: "
-          f"{len(texts) / secs:,.0f} paragraphs/s, {n_chars / secs:,.0f} chars/s")
+    print(
+        f"{len(out.table)} paragraphs ({n_chars / len(texts):.0f} chars on average) in {secs:.2f}s: "
+        f"{len(texts) / secs:,.0f} paragraphs/s, {n_chars / secs:,.0f} chars/s"
+    )
 
 
 if __name__ == "__main__":

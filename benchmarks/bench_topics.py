@@ -32,7 +32,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "gov-work-reports" / "government_work_reports.jsonl"
+DEFAULT_CORPUS = (
+    ROOT.parent / "shared" / "corpora" / "gov-work-reports" / "government_work_reports.jsonl"
+)
 RESULTS = ROOT / "benchmarks" / "results" / "topics.csv"
 
 
@@ -88,8 +90,8 @@ def worker(backend: str, corpus_dir: Path, k: int, seed: int, params_path: Path)
 
 def build(corpus: Path, out_dir: Path, params: dict):
     """Prepare the JSONL corpus and build the topic corpus exactly as the pipeline does."""
-    from research.prepare import prepare_corpus
-    from research.tokenize import TokenizerSettings
+    from research.corpus.prepare import prepare_corpus
+    from research.corpus.tokenize import TokenizerSettings
     from research.topics.corpus import build_corpus
     from research.topics.pipeline import topics_config
 
@@ -102,9 +104,12 @@ def build(corpus: Path, out_dir: Path, params: dict):
     cfg = topics_config(params)
     t0 = time.perf_counter()
     tc = build_corpus(
-        units.reset_index(drop=True), out_dir,
+        units.reset_index(drop=True),
+        out_dir,
         TokenizerSettings.from_params(params.get("tokenize")),
-        no_below=int(cfg["no_below"]), no_above=float(cfg["no_above"]), keep_n=cfg.get("keep_n"),
+        no_below=int(cfg["no_below"]),
+        no_above=float(cfg["no_above"]),
+        keep_n=cfg.get("keep_n"),
         extra_stopwords=cfg.get("extra_stopwords") or [],
     )
     tok_s = time.perf_counter() - t0
@@ -125,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(worker(args.worker, args.corpus_dir, args.k, args.seed, args.params),
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                worker(args.worker, args.corpus_dir, args.k, args.seed, args.params),
+                ensure_ascii=False,
+            )
+        )
         return 0
 
     import pandas as pd
@@ -143,30 +152,79 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_topics_") as tmp:
         tc, prep_s, tok_s = build(args.corpus, Path(tmp), params)
         n_units, n_tokens, vocab = len(tc), int(tc.units["n_tokens"].sum()), len(tc.dictionary)
-        print(f"corpus: {n_units} paragraphs, {n_tokens} tokens, vocabulary {vocab} "
-              f"(prepare {prep_s:.1f}s, tokenise+dictionary {tok_s:.1f}s)", flush=True)
+        print(
+            f"corpus: {n_units} paragraphs, {n_tokens} tokens, vocabulary {vocab} "
+            f"(prepare {prep_s:.1f}s, tokenise+dictionary {tok_s:.1f}s)",
+            flush=True,
+        )
         for rep in range(args.repeats):
             for backend in args.backends.split(","):
-                cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", backend,
-                       "--corpus-dir", tmp, "--k", str(args.k), "--seed", str(seed + rep),
-                       "--params", str(args.params)]
+                cmd = [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--worker",
+                    backend,
+                    "--corpus-dir",
+                    tmp,
+                    "--k",
+                    str(args.k),
+                    "--seed",
+                    str(seed + rep),
+                    "--params",
+                    str(args.params),
+                ]
                 env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
                 r = json.loads(out.stdout.strip().splitlines()[-1])
-                cm = CoherenceModel(topics=r.pop("top_terms"), texts=tc.texts, dictionary=tc.dictionary,
-                                    coherence="c_v", topn=10, processes=1)
+                cm = CoherenceModel(
+                    topics=r.pop("top_terms"),
+                    texts=tc.texts,
+                    dictionary=tc.dictionary,
+                    coherence="c_v",
+                    topn=10,
+                    processes=1,
+                )
                 r["c_v"] = round(float(cm.get_coherence()), 4)
-                r.update(corpus=args.corpus.stem, unit="paragraph", n_units=n_units, n_tokens=n_tokens,
-                         vocab=vocab, k=args.k, repeat=rep)
+                r.update(
+                    corpus=args.corpus.stem,
+                    unit="paragraph",
+                    n_units=n_units,
+                    n_tokens=n_tokens,
+                    vocab=vocab,
+                    k=args.k,
+                    repeat=rep,
+                )
                 rows.append(r)
-                print(f"  {backend:9s} train {r['train_s']:7.1f}s  peak RSS {r['peak_rss_mb']:7.1f} MB  "
-                      f"c_v {r['c_v']:.4f}", flush=True)
-    df = pd.DataFrame(rows)[["corpus", "unit", "n_units", "n_tokens", "vocab", "k", "backend", "repeat",
-                              "train_s", "peak_rss_mb", "rss_before_mb", "c_v", "settings"]]
+                print(
+                    f"  {backend:9s} train {r['train_s']:7.1f}s  peak RSS {r['peak_rss_mb']:7.1f} MB  "
+                    f"c_v {r['c_v']:.4f}",
+                    flush=True,
+                )
+    df = pd.DataFrame(rows)[
+        [
+            "corpus",
+            "unit",
+            "n_units",
+            "n_tokens",
+            "vocab",
+            "k",
+            "backend",
+            "repeat",
+            "train_s",
+            "peak_rss_mb",
+            "rss_before_mb",
+            "c_v",
+            "settings",
+        ]
+    ]
     df["machine"] = f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)
-    summary = df.groupby("backend")[["train_s", "peak_rss_mb", "rss_before_mb", "c_v"]].agg(["mean", "std"]).round(3)
+    summary = (
+        df.groupby("backend")[["train_s", "peak_rss_mb", "rss_before_mb", "c_v"]]
+        .agg(["mean", "std"])
+        .round(3)
+    )
     print(summary.to_string())
     print(f"wrote {args.out}")
     return 0

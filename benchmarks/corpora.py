@@ -20,21 +20,66 @@ SEEDS = ROOT / "seeds"
 GOV = ROOT.parent / "shared" / "corpora" / "gov-work-reports" / "government_work_reports.jsonl"
 
 PLACES = [
-    ("河南", "郑州"), ("河南", "开封"), ("河南", "洛阳"), ("河南", "南阳"), ("山东", "枣庄"),
-    ("山东", "济南"), ("山东", "青岛"), ("山东", "临沂"), ("江苏", "南京"), ("江苏", "苏州"),
-    ("浙江", "杭州"), ("浙江", "温州"), ("广东", "广州"), ("广东", "佛山"), ("四川", "成都"),
-    ("四川", "绵阳"), ("湖北", "武汉"), ("湖北", "宜昌"), ("湖南", "长沙"), ("湖南", "株洲"),
-    ("河北", "石家庄"), ("河北", "保定"), ("安徽", "合肥"), ("安徽", "芜湖"), ("福建", "福州"),
-    ("福建", "泉州"), ("江西", "南昌"), ("江西", "赣州"), ("陕西", "西安"), ("陕西", "宝鸡"),
-    ("甘肃", "兰州"), ("云南", "昆明"), ("贵州", "贵阳"), ("广西", "南宁"), ("山西", "太原"),
-    ("辽宁", "沈阳"), ("吉林", "长春"), ("黑龙江", "哈尔滨"), ("内蒙古", "呼和浩特"), ("新疆", "乌鲁木齐"),
+    ("河南", "郑州"),
+    ("河南", "开封"),
+    ("河南", "洛阳"),
+    ("河南", "南阳"),
+    ("山东", "枣庄"),
+    ("山东", "济南"),
+    ("山东", "青岛"),
+    ("山东", "临沂"),
+    ("江苏", "南京"),
+    ("江苏", "苏州"),
+    ("浙江", "杭州"),
+    ("浙江", "温州"),
+    ("广东", "广州"),
+    ("广东", "佛山"),
+    ("四川", "成都"),
+    ("四川", "绵阳"),
+    ("湖北", "武汉"),
+    ("湖北", "宜昌"),
+    ("湖南", "长沙"),
+    ("湖南", "株洲"),
+    ("河北", "石家庄"),
+    ("河北", "保定"),
+    ("安徽", "合肥"),
+    ("安徽", "芜湖"),
+    ("福建", "福州"),
+    ("福建", "泉州"),
+    ("江西", "南昌"),
+    ("江西", "赣州"),
+    ("陕西", "西安"),
+    ("陕西", "宝鸡"),
+    ("甘肃", "兰州"),
+    ("云南", "昆明"),
+    ("贵州", "贵阳"),
+    ("广西", "南宁"),
+    ("山西", "太原"),
+    ("辽宁", "沈阳"),
+    ("吉林", "长春"),
+    ("黑龙江", "哈尔滨"),
+    ("内蒙古", "呼和浩特"),
+    ("新疆", "乌鲁木齐"),
 ]
 LEVELS = ["province", "city", "city", "county", "county", "district"]
 SUFFIX = {"province": "省", "city": "市", "county": "县", "district": "区"}
 _SENTENCE = re.compile(r"[^。！？；]+[。！？；]")
 _SECTION = re.compile(r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）])")
-MANIFEST = ["file", "doc_id", "title", "organisation", "province", "place", "level", "year",
-            "period_start", "period_end", "script", "source", "note"]
+MANIFEST = [
+    "file",
+    "doc_id",
+    "title",
+    "organisation",
+    "province",
+    "place",
+    "level",
+    "year",
+    "period_start",
+    "period_end",
+    "script",
+    "source",
+    "note",
+]
 
 
 def paragraph_pools(prepared_dirs: list[Path]) -> tuple[list[str], list[str]]:
@@ -46,15 +91,20 @@ def paragraph_pools(prepared_dirs: list[Path]) -> tuple[list[str], list[str]]:
     for d in prepared_dirs:
         p = pd.read_parquet(d / "paragraphs.parquet", columns=["kind", "text"])
         bodies += [t for t in p.loc[p["kind"] == "body", "text"] if len(t) >= 20]
-        heads += [t for t in p.loc[p["kind"] == "heading", "text"]
-                  if 4 <= len(t) <= 30 and not _SECTION.match(t)]
+        heads += [
+            t
+            for t in p.loc[p["kind"] == "heading", "text"]
+            if 4 <= len(t) <= 30 and not _SECTION.match(t)
+        ]
     if not heads:
         heads = ["思想引领", "巾帼建功", "维权服务", "家庭建设", "组织建设"]
     sentences = [s for t in bodies for s in _SENTENCE.findall(t) if len(s) >= 8]
     return sentences, sorted(set(heads))
 
 
-def generate_corpus(out: Path, n_docs: int, prepared_dirs: list[Path], seed: int = 20240308) -> dict:
+def generate_corpus(
+    out: Path, n_docs: int, prepared_dirs: list[Path], seed: int = 20240308
+) -> dict:
     """Write ``n_docs`` documents + manifest.csv to ``out``; return a short description."""
     import opencc
 
@@ -90,15 +140,30 @@ def generate_corpus(out: Path, n_docs: int, prepared_dirs: list[Path], seed: int
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(text.replace("\n", newline).encode(encoding))
         n_chars += len(text)
-        rows.append({
-            "file": name, "doc_id": f"gen-{i:05d}", "title": title, "organisation": org,
-            "province": province, "place": place, "level": level, "year": year,
-            "period_start": year - 1, "period_end": year - 1, "script": script,
-            "source": "generated", "note": "recombined real sentences and headings (benchmark)",
-        })
+        rows.append(
+            {
+                "file": name,
+                "doc_id": f"gen-{i:05d}",
+                "title": title,
+                "organisation": org,
+                "province": province,
+                "place": place,
+                "level": level,
+                "year": year,
+                "period_start": year - 1,
+                "period_end": year - 1,
+                "script": script,
+                "source": "generated",
+                "note": "recombined real sentences and headings (benchmark)",
+            }
+        )
     with (out / "manifest.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=MANIFEST, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
-    return {"documents": n_docs, "characters": n_chars, "sentence_pool": len(bodies),
-            "heading_pool": len(heads)}
+    return {
+        "documents": n_docs,
+        "characters": n_chars,
+        "sentence_pool": len(bodies),
+        "heading_pool": len(heads),
+    }

@@ -46,9 +46,25 @@ from benchmarks.corpora import GOV, SEEDS, generate_corpus  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 REPORT = ROOT / "BENCHMARKS.md"
-FIELDS = ["corpus", "stage", "jobs", "docs", "units", "chars", "wall_s", "cpu_s", "rate",
-          "rate_unit", "floor", "floor_wall_s", "floor_cpu_s", "ratio_wall", "ratio_cpu",
-          "peak_rss_mb", "note"]
+FIELDS = [
+    "corpus",
+    "stage",
+    "jobs",
+    "docs",
+    "units",
+    "chars",
+    "wall_s",
+    "cpu_s",
+    "rate",
+    "rate_unit",
+    "floor",
+    "floor_wall_s",
+    "floor_cpu_s",
+    "ratio_wall",
+    "ratio_cpu",
+    "peak_rss_mb",
+    "note",
+]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -69,7 +85,7 @@ def _children_cpu() -> float:
 
 
 def worker_prepare(a: dict) -> dict:
-    from research.prepare import prepare_to_dir
+    from research.corpus.prepare import prepare_to_dir
 
     params = {"tokenize": {"cache": False, "n_jobs": a["jobs"]}}
     t = _clock()
@@ -77,8 +93,11 @@ def worker_prepare(a: dict) -> dict:
     _, stats = prepare_to_dir(a["corpus"], a["out"], params, progress=False)
     res = _since(t)
     res["cpu_s"] += _children_cpu() - c0
-    res.update(docs=stats.documents, units=sum(stats.kinds.values()),
-               chars=_text_chars(Path(a["out"]) / "documents.parquet"))
+    res.update(
+        docs=stats.documents,
+        units=sum(stats.kinds.values()),
+        chars=_text_chars(Path(a["out"]) / "documents.parquet"),
+    )
     return res
 
 
@@ -88,14 +107,20 @@ def _text_chars(path: Path) -> int:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
-    return sum(pc.sum(pc.utf8_length(pf.read_row_group(i, columns=["text"]).column("text"))).as_py() or 0
-               for i in range(pf.num_row_groups))
+    return sum(
+        pc.sum(pc.utf8_length(pf.read_row_group(i, columns=["text"]).column("text"))).as_py() or 0
+        for i in range(pf.num_row_groups)
+    )
 
 
 def worker_jieba_floor(a: dict) -> dict:
     import pyarrow.parquet as pq
 
-    texts = pq.read_table(Path(a["prepared"]) / "documents.parquet", columns=["text"]).column("text").to_pylist()
+    texts = (
+        pq.read_table(Path(a["prepared"]) / "documents.parquet", columns=["text"])
+        .column("text")
+        .to_pylist()
+    )
     import jieba
 
     jieba.setLogLevel(60)
@@ -112,11 +137,15 @@ def worker_jieba_floor(a: dict) -> dict:
 def _unit_texts(prepared: str) -> list[str]:
     import pyarrow.parquet as pq
 
-    return pq.read_table(Path(prepared) / "paragraphs.parquet", columns=["text"]).column("text").to_pylist()
+    return (
+        pq.read_table(Path(prepared) / "paragraphs.parquet", columns=["text"])
+        .column("text")
+        .to_pylist()
+    )
 
 
 def worker_tokenize(a: dict) -> dict:
-    from research.tokenize import TokenizerSettings, get_tokenizer, tokenize_many
+    from research.corpus.tokenize import TokenizerSettings, get_tokenizer, tokenize_many
 
     texts = _unit_texts(a["prepared"])
     settings = TokenizerSettings.from_params({})
@@ -136,7 +165,7 @@ def worker_tokenize(a: dict) -> dict:
 
 
 def _warm(settings) -> int:
-    from research.tokenize import get_tokenizer
+    from research.corpus.tokenize import get_tokenizer
 
     get_tokenizer(settings).jieba
     return os.getpid()
@@ -186,8 +215,18 @@ def worker_predict(a: dict) -> dict:
     n_units, n_chars = body.num_rows, int(pc.sum(pc.utf8_length(body["text"])).as_py() or 0)
     del meta, body
     t = _clock()
-    code = main(["--params", str(ROOT / "params.yaml"), "predict", str(paragraphs),
-                 "--output", str(a["out"]), "--model", str(a["model"])])
+    code = main(
+        [
+            "--params",
+            str(ROOT / "params.yaml"),
+            "predict",
+            str(paragraphs),
+            "--output",
+            str(a["out"]),
+            "--model",
+            str(a["model"]),
+        ]
+    )
     res = _since(t)
     if code != 0:
         return {"error": f"research predict exited {code}"}
@@ -206,7 +245,9 @@ def _feature_unions(obj, depth: int = 0, seen: set | None = None) -> list:
     feats = getattr(obj, "features_", None)
     if feats is not None and hasattr(feats, "transform"):
         found.append(feats)
-    children = obj if isinstance(obj, (list, tuple)) else list(getattr(obj, "__dict__", {}).values())
+    children = (
+        obj if isinstance(obj, (list, tuple)) else list(getattr(obj, "__dict__", {}).values())
+    )
     for child in children:
         if hasattr(child, "__dict__") or isinstance(child, (list, tuple)):
             found += _feature_unions(child, depth + 1, seen)
@@ -218,7 +259,7 @@ def worker_predict_floor(a: dict) -> dict:
     import pandas as pd
 
     from research.classify.persist import load_model
-    from research.codebook import load_codebook
+    from research.labels.codebook import load_codebook
 
     model, _ = load_model(a["model"], load_codebook())
     # One vectoriser: an ensemble's members share jieba's token cache, so transforming
@@ -228,8 +269,12 @@ def worker_predict_floor(a: dict) -> dict:
     if not unions:
         return {"error": f"model {type(model).__name__} has no features_ transform"}
     units = _load_units_for_predict(a["prepared"])
-    X = pd.DataFrame({"text": units["text"].astype(str).tolist(),
-                      "heading": units["heading"].astype(str).tolist()})
+    X = pd.DataFrame(
+        {
+            "text": units["text"].astype(str).tolist(),
+            "heading": units["heading"].astype(str).tolist(),
+        }
+    )
     for f in unions:
         f.transform(X.head(20))
     t = _clock()
@@ -243,27 +288,36 @@ def worker_predict_floor(a: dict) -> dict:
 
 def worker_lda(a: dict) -> dict:
     from research.config import load_params
+    from research.corpus.tokenize import TokenizerSettings
     from research.topics.corpus import build_corpus, load_units
     from research.topics.lda import LdaSettings, fit_lda
     from research.topics.pipeline import topics_config
-    from research.tokenize import TokenizerSettings
 
     params = load_params(ROOT / "params.yaml")
     cfg = topics_config(params)
     units = load_units(a["prepared"], cfg.get("unit", "paragraph"))
     t = _clock()
-    tc = build_corpus(units, a["out"], TokenizerSettings.from_params(params.get("tokenize")),
-                      no_below=cfg.get("no_below", 2), no_above=cfg.get("no_above", 0.5))
+    tc = build_corpus(
+        units,
+        a["out"],
+        TokenizerSettings.from_params(params.get("tokenize")),
+        no_below=cfg.get("no_below", 2),
+        no_above=cfg.get("no_above", 0.5),
+    )
     corpus_s = time.perf_counter() - t[0]
     settings = LdaSettings.from_params(cfg)
     t = _clock()
     fit_lda(tc.corpus, tc.dictionary, int(cfg.get("k", 8)), settings, int(params.get("seed", 0)))
     res = _since(t)
-    res.update(units=len(units), corpus_s=corpus_s, backend=settings.backend, k=int(cfg.get("k", 8)))
+    res.update(
+        units=len(units), corpus_s=corpus_s, backend=settings.backend, k=int(cfg.get("k", 8))
+    )
     return res
 
 
-WORKERS = {name[len("worker_"):]: fn for name, fn in globals().items() if name.startswith("worker_")}
+WORKERS = {
+    name[len("worker_") :]: fn for name, fn in globals().items() if name.startswith("worker_")
+}
 
 
 # ====================================================================== measuring
@@ -273,14 +327,20 @@ def measure(task: str, args: dict, env: dict | None = None, timeout: float = 360
     return measure_cmd(cmd, env=env, timeout=timeout, json_out=True)
 
 
-def measure_cmd(cmd: list[str], env: dict | None = None, cwd: Path | None = None,
-                timeout: float = 3600, json_out: bool = False) -> dict:
+def measure_cmd(
+    cmd: list[str],
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout: float = 3600,
+    json_out: bool = False,
+) -> dict:
     import psutil
 
     full_env = {**os.environ, **ONE_THREAD, **(env or {})}
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-                            cwd=cwd, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=cwd, text=True
+    )
     peak = 0
     try:
         ps = psutil.Process(proc.pid)
@@ -303,8 +363,11 @@ def measure_cmd(cmd: list[str], env: dict | None = None, cwd: Path | None = None
     finally:
         out, err = proc.communicate()
     total = time.perf_counter() - t0
-    res: dict = {"peak_rss_mb": round(peak / 2**20, 1), "process_s": round(total, 2),
-                 "returncode": proc.returncode}
+    res: dict = {
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "process_s": round(total, 2),
+        "returncode": proc.returncode,
+    }
     if json_out:
         lines = [ln for ln in out.splitlines() if ln.startswith("{")]
         if proc.returncode == 0 and lines:
@@ -361,27 +424,58 @@ class Bench:
             fl = measure("jieba_floor", {"prepared": str(out)})
             best = res if best is None or res["cpu_s"] < best["cpu_s"] else best
             floor = fl if floor is None or fl["cpu_s"] < floor["cpu_s"] else floor
-        self.add(corpus=name, stage="prepare", jobs=1, docs=best["docs"], units=best["units"],
-                 chars=best["chars"], wall_s=best["wall_s"], cpu_s=best["cpu_s"],
-                 rate=best["chars"] / best["wall_s"], rate_unit="chars/s",
-                 floor="jieba.lcut", floor_wall_s=floor["wall_s"], floor_cpu_s=floor["cpu_s"],
-                 ratio_wall=best["wall_s"] / floor["wall_s"], ratio_cpu=best["cpu_s"] / floor["cpu_s"],
-                 peak_rss_mb=best["peak_rss_mb"],
-                 note=f"best of {reps}; streaming prepare_to_dir, no token cache")
-        self.add(corpus=name, stage="jieba.lcut (floor)", jobs=1, docs=floor["docs"],
-                 chars=floor["chars"], wall_s=floor["wall_s"], cpu_s=floor["cpu_s"],
-                 rate=floor["chars"] / floor["wall_s"], rate_unit="chars/s",
-                 peak_rss_mb=floor["peak_rss_mb"], note="bare jieba, default dictionary")
+        self.add(
+            corpus=name,
+            stage="prepare",
+            jobs=1,
+            docs=best["docs"],
+            units=best["units"],
+            chars=best["chars"],
+            wall_s=best["wall_s"],
+            cpu_s=best["cpu_s"],
+            rate=best["chars"] / best["wall_s"],
+            rate_unit="chars/s",
+            floor="jieba.lcut",
+            floor_wall_s=floor["wall_s"],
+            floor_cpu_s=floor["cpu_s"],
+            ratio_wall=best["wall_s"] / floor["wall_s"],
+            ratio_cpu=best["cpu_s"] / floor["cpu_s"],
+            peak_rss_mb=best["peak_rss_mb"],
+            note=f"best of {reps}; streaming prepare_to_dir, no token cache",
+        )
+        self.add(
+            corpus=name,
+            stage="jieba.lcut (floor)",
+            jobs=1,
+            docs=floor["docs"],
+            chars=floor["chars"],
+            wall_s=floor["wall_s"],
+            cpu_s=floor["cpu_s"],
+            rate=floor["chars"] / floor["wall_s"],
+            rate_unit="chars/s",
+            peak_rss_mb=floor["peak_rss_mb"],
+            note="bare jieba, default dictionary",
+        )
         if self.args.jobs > 1:
             out2 = self.tmp / f"prepared-{name}-j"
-            res = measure("prepare", {"corpus": str(corpus), "out": str(out2), "jobs": self.args.jobs})
+            res = measure(
+                "prepare", {"corpus": str(corpus), "out": str(out2), "jobs": self.args.jobs}
+            )
             if "error" not in res:
-                self.add(corpus=name, stage="prepare", jobs=self.args.jobs, docs=res["docs"],
-                         units=res["units"], chars=res["chars"], wall_s=res["wall_s"],
-                         rate=res["chars"] / res["wall_s"], rate_unit="chars/s",
-                         peak_rss_mb=res["peak_rss_mb"],
-                         note=f"speed-up {best['wall_s'] / res['wall_s']:.2f}x vs 1 process "
-                              "(per-document work and tokenisation in joblib processes)")
+                self.add(
+                    corpus=name,
+                    stage="prepare",
+                    jobs=self.args.jobs,
+                    docs=res["docs"],
+                    units=res["units"],
+                    chars=res["chars"],
+                    wall_s=res["wall_s"],
+                    rate=res["chars"] / res["wall_s"],
+                    rate_unit="chars/s",
+                    peak_rss_mb=res["peak_rss_mb"],
+                    note=f"speed-up {best['wall_s'] / res['wall_s']:.2f}x vs 1 process "
+                    "(per-document work and tokenisation in joblib processes)",
+                )
             shutil.rmtree(out2, ignore_errors=True)
         return self.tmp / f"prepared-{name}"
 
@@ -389,13 +483,29 @@ class Bench:
         one = measure("tokenize", {"prepared": str(prepared), "jobs": 1})
         two = measure("tokenize", {"prepared": str(prepared), "jobs": self.args.jobs})
         if "error" in one or "error" in two:
-            self.add(corpus=name, stage="tokenize", note=f"failed: {one.get('error') or two.get('error')}")
+            self.add(
+                corpus=name,
+                stage="tokenize",
+                note=f"failed: {one.get('error') or two.get('error')}",
+            )
             return
         for res, jobs in ((one, 1), (two, self.args.jobs)):
-            note = "" if jobs == 1 else f"speed-up {one['wall_s'] / res['wall_s']:.2f}x vs 1 process"
-            self.add(corpus=name, stage="tokenize", jobs=jobs, units=res["units"], chars=res["chars"],
-                     wall_s=res["wall_s"], cpu_s=res["cpu_s"] if jobs == 1 else "", rate=res["chars"] / res["wall_s"],
-                     rate_unit="chars/s", peak_rss_mb=res["peak_rss_mb"], note=note)
+            note = (
+                "" if jobs == 1 else f"speed-up {one['wall_s'] / res['wall_s']:.2f}x vs 1 process"
+            )
+            self.add(
+                corpus=name,
+                stage="tokenize",
+                jobs=jobs,
+                units=res["units"],
+                chars=res["chars"],
+                wall_s=res["wall_s"],
+                cpu_s=res["cpu_s"] if jobs == 1 else "",
+                rate=res["chars"] / res["wall_s"],
+                rate_unit="chars/s",
+                peak_rss_mb=res["peak_rss_mb"],
+                note=note,
+            )
         self.extra.setdefault("tokenize_speedup", {})[name] = one["wall_s"] / two["wall_s"]
         if name.startswith("generated"):
             return
@@ -404,32 +514,61 @@ class Bench:
         warm = measure("tokenize", {"prepared": str(prepared), "jobs": 1, "cache": str(cache)})
         if "error" not in cold and "error" not in warm:
             for label, res in (("cold", cold), ("warm", warm)):
-                self.add(corpus=name, stage=f"tokenize, cache {label}", jobs=1, units=res["units"],
-                         chars=res["chars"], wall_s=res["wall_s"], cpu_s=res["cpu_s"],
-                         rate=res["chars"] / res["wall_s"], rate_unit="chars/s",
-                         peak_rss_mb=res["peak_rss_mb"],
-                         note="SQLite cache, first run" if label == "cold" else
-                         f"re-run: {cold['wall_s'] / warm['wall_s']:.0f}x faster, nothing re-tokenised")
+                self.add(
+                    corpus=name,
+                    stage=f"tokenize, cache {label}",
+                    jobs=1,
+                    units=res["units"],
+                    chars=res["chars"],
+                    wall_s=res["wall_s"],
+                    cpu_s=res["cpu_s"],
+                    rate=res["chars"] / res["wall_s"],
+                    rate_unit="chars/s",
+                    peak_rss_mb=res["peak_rss_mb"],
+                    note="SQLite cache, first run"
+                    if label == "cold"
+                    else f"re-run: {cold['wall_s'] / warm['wall_s']:.0f}x faster, nothing re-tokenised",
+                )
 
     def predict(self, name: str, prepared: Path) -> None:
         if self.model is None:
             self.add(corpus=name, stage="predict", note="skipped: no trained model")
             return
-        res = measure("predict", {"prepared": str(prepared), "model": self.model,
-                                  "out": str(self.tmp / f"pred-{name}.parquet")})
+        res = measure(
+            "predict",
+            {
+                "prepared": str(prepared),
+                "model": self.model,
+                "out": str(self.tmp / f"pred-{name}.parquet"),
+            },
+        )
         if "error" in res:
             self.add(corpus=name, stage="predict", note=f"failed: {res['error']}")
             return
         fl = measure("predict_floor", {"prepared": str(prepared), "model": self.model})
-        row = dict(corpus=name, stage="predict", jobs=1, units=res["units"], chars=res["chars"],
-                   wall_s=res["wall_s"], cpu_s=res["cpu_s"], rate=res["units"] / res["wall_s"],
-                   rate_unit="units/s", peak_rss_mb=res["peak_rss_mb"],
-                   note=f"research predict on body units (streamed row batches), model {res.get('model', '')}; "
-                        "RSS of the whole predict process (read table, predict, write)")
+        row = dict(
+            corpus=name,
+            stage="predict",
+            jobs=1,
+            units=res["units"],
+            chars=res["chars"],
+            wall_s=res["wall_s"],
+            cpu_s=res["cpu_s"],
+            rate=res["units"] / res["wall_s"],
+            rate_unit="units/s",
+            peak_rss_mb=res["peak_rss_mb"],
+            note=f"research predict on body units (streamed row batches), model {res.get('model', '')}; "
+            "RSS of the whole predict process (read table, predict, write)",
+        )
         if "error" not in fl:
             row["note"] += "; floor = the (first member's) fitted feature union transform"
-            row.update(floor="features_.transform", floor_wall_s=fl["wall_s"], floor_cpu_s=fl["cpu_s"],
-                       ratio_wall=res["wall_s"] / fl["wall_s"], ratio_cpu=res["cpu_s"] / fl["cpu_s"])
+            row.update(
+                floor="features_.transform",
+                floor_wall_s=fl["wall_s"],
+                floor_cpu_s=fl["cpu_s"],
+                ratio_wall=res["wall_s"] / fl["wall_s"],
+                ratio_cpu=res["cpu_s"] / fl["cpu_s"],
+            )
         else:
             row["note"] += f"; floor not measured: {fl['error']}"
         self.add(**row)
@@ -438,17 +577,27 @@ class Bench:
         try:
             import research.topics.lda  # noqa: F401
         except ImportError:
-            self.add(corpus=name, stage="LDA training", note="skipped: research.topics not available")
+            self.add(
+                corpus=name, stage="LDA training", note="skipped: research.topics not available"
+            )
             return
         res = measure("lda", {"prepared": str(prepared), "out": str(self.tmp / f"lda-{name}")})
         if "error" in res:
             self.add(corpus=name, stage="LDA training", note=f"failed: {res['error']}")
             return
-        self.add(corpus=name, stage="LDA training", jobs=1, units=res["units"], wall_s=res["wall_s"],
-                 cpu_s=res["cpu_s"], rate=res["units"] / res["wall_s"], rate_unit="units/s",
-                 peak_rss_mb=res["peak_rss_mb"],
-                 note=f"{res['backend']}, K={res['k']}, params topics; building the streamed "
-                      f"corpus (tokenise, dictionary, .mm) took {res['corpus_s']:.1f}s more")
+        self.add(
+            corpus=name,
+            stage="LDA training",
+            jobs=1,
+            units=res["units"],
+            wall_s=res["wall_s"],
+            cpu_s=res["cpu_s"],
+            rate=res["units"] / res["wall_s"],
+            rate_unit="units/s",
+            peak_rss_mb=res["peak_rss_mb"],
+            note=f"{res['backend']}, K={res['k']}, params topics; building the streamed "
+            f"corpus (tokenise, dictionary, .mm) took {res['corpus_s']:.1f}s more",
+        )
 
     def research_run(self) -> None:
         """``research run`` end to end on the seeds, in a scratch folder (repo untouched)."""
@@ -457,7 +606,9 @@ class Bench:
         exe = Path(sys.executable).with_name("research")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "research"]
         if subprocess.run(cmd + ["run", "--help"], capture_output=True, text=True).returncode != 0:
-            self.add(corpus="seeds", stage="research run", note="skipped: no `research run` command")
+            self.add(
+                corpus="seeds", stage="research run", note="skipped: no `research run` command"
+            )
             return
         work = self.tmp / "run"  # a scratch project: the pipeline uses paths relative to it
         work.mkdir()
@@ -466,16 +617,31 @@ class Bench:
         paths = params.setdefault("paths", {})
         if "codebook" in paths:
             paths["codebook"] = str((ROOT / paths["codebook"]).resolve())
-        (work / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-        res = measure_cmd(cmd + ["--params", str(work / "params.yaml"), "run"], cwd=work,
-                          timeout=self.args.run_timeout)
+        (work / "params.yaml").write_text(
+            yaml.safe_dump(params, allow_unicode=True), encoding="utf-8"
+        )
+        res = measure_cmd(
+            cmd + ["--params", str(work / "params.yaml"), "run"],
+            cwd=work,
+            timeout=self.args.run_timeout,
+        )
         if "error" in res:
-            self.add(corpus="seeds", stage="research run", wall_s=res["wall_s"],
-                     peak_rss_mb=res["peak_rss_mb"], note=f"failed: {' | '.join(res['error'])}")
+            self.add(
+                corpus="seeds",
+                stage="research run",
+                wall_s=res["wall_s"],
+                peak_rss_mb=res["peak_rss_mb"],
+                note=f"failed: {' | '.join(res['error'])}",
+            )
             return
-        self.add(corpus="seeds", stage="research run", jobs=int(params.get("tokenize", {}).get("n_jobs", 1)),
-                 wall_s=res["wall_s"], peak_rss_mb=res["peak_rss_mb"],
-                 note="whole pipeline in a fresh process incl. imports; params.yaml as is")
+        self.add(
+            corpus="seeds",
+            stage="research run",
+            jobs=int(params.get("tokenize", {}).get("n_jobs", 1)),
+            wall_s=res["wall_s"],
+            peak_rss_mb=res["peak_rss_mb"],
+            note="whole pipeline in a fresh process incl. imports; params.yaml as is",
+        )
         model = work / "models" / "classifier"
         if (model / "model.joblib").exists():
             self.model = str(model)
@@ -530,7 +696,9 @@ class Bench:
             w = csv.DictWriter(fh, fieldnames=FIELDS, lineterminator="\n")
             w.writeheader()
             w.writerows(self.rows)
-        (RESULTS / "bench_extra.json").write_text(json.dumps(self.extra, indent=2, default=str) + "\n")
+        (RESULTS / "bench_extra.json").write_text(
+            json.dumps(self.extra, indent=2, default=str) + "\n"
+        )
         REPORT.write_text(render_report(self.rows, self.extra, self.args), encoding="utf-8")
         self.log(f"wrote {RESULTS / 'bench.csv'} and {REPORT}")
 
@@ -551,7 +719,8 @@ def machine() -> list[str]:
     return [
         f"- OS: {platform.platform()}",
         f"- CPU: {cpu}; {os.cpu_count()} logical cores "
-        f"({psutil.cpu_count(logical=False)} physical)" + (f", {freq.max or freq.current:.0f} MHz" if freq else ""),
+        f"({psutil.cpu_count(logical=False)} physical)"
+        + (f", {freq.max or freq.current:.0f} MHz" if freq else ""),
         f"- RAM: {psutil.virtual_memory().total / 2**30:.1f} GiB",
         f"- Python {platform.python_version()} ({platform.python_implementation()})",
     ]
@@ -575,7 +744,8 @@ def render_report(rows: list[dict], extra: dict, args: argparse.Namespace) -> st
         "# Benchmarks",
         "",
         "Generated by `python benchmarks/run.py"
-        + (" --quick" if args.quick else "") + (f" --docs {args.docs}" if not args.quick and args.docs != 10_000 else "")
+        + (" --quick" if args.quick else "")
+        + (f" --docs {args.docs}" if not args.quick and args.docs != 10_000 else "")
         + "` — every number below comes from that script (raw rows in "
         "`benchmarks/results/bench.csv`, gitignored). Re-run it to refresh this file.",
         "",
@@ -620,12 +790,28 @@ def render_report(rows: list[dict], extra: dict, args: argparse.Namespace) -> st
     ]
     for r in rows:
         rate = f"{_fmt(r['rate'])} {r['rate_unit']}" if r["rate"] != "" else ""
-        lines.append("| " + " | ".join([
-            r["corpus"], r["stage"], _fmt(r["jobs"]), _fmt(r["docs"]), _fmt(r["units"]),
-            _fmt(r["chars"]), _fmt(r["wall_s"]), _fmt(r["cpu_s"]), rate, _fmt(r["floor_wall_s"]),
-            _fmt(r["ratio_wall"]), _fmt(r["ratio_cpu"]), _fmt(r["peak_rss_mb"], 0),
-            str(r["note"]).replace("|", "/"),
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["corpus"],
+                    r["stage"],
+                    _fmt(r["jobs"]),
+                    _fmt(r["docs"]),
+                    _fmt(r["units"]),
+                    _fmt(r["chars"]),
+                    _fmt(r["wall_s"]),
+                    _fmt(r["cpu_s"]),
+                    rate,
+                    _fmt(r["floor_wall_s"]),
+                    _fmt(r["ratio_wall"]),
+                    _fmt(r["ratio_cpu"]),
+                    _fmt(r["peak_rss_mb"], 0),
+                    str(r["note"]).replace("|", "/"),
+                ]
+            )
+            + " |"
+        )
     lines += ["", "## Targets", ""]
     lines += targets(rows, extra)
     lines.append("")
@@ -637,25 +823,44 @@ def targets(rows: list[dict], extra: dict) -> list[str]:
     prep = [r for r in rows if r["stage"] == "prepare" and r["jobs"] == 1 and r["ratio_cpu"] != ""]
     for r in prep:
         ok = r["ratio_cpu"] <= 1.5
-        out.append(f"- prepare within 1.5× of bare jieba on one core — {r['corpus']}: "
-                   f"{r['ratio_cpu']:.2f}× (CPU), {r['ratio_wall']:.2f}× (wall): "
-                   f"{'met' if ok else 'NOT met'}")
+        out.append(
+            f"- prepare within 1.5× of bare jieba on one core — {r['corpus']}: "
+            f"{r['ratio_cpu']:.2f}× (CPU), {r['ratio_wall']:.2f}× (wall): "
+            f"{'met' if ok else 'NOT met'}"
+        )
     for name, s in extra.get("tokenize_speedup", {}).items():
         cal = extra.get("calibration", {}).get("speedup")
-        out.append(f"- parallel tokenisation, 2 processes — {name}: {s:.2f}× speed-up "
-                   f"(the machine's own 2-process speed-up on a CPU loop in this run: {_fmt(cal)}×)")
+        out.append(
+            f"- parallel tokenisation, 2 processes — {name}: {s:.2f}× speed-up "
+            f"(the machine's own 2-process speed-up on a CPU loop in this run: {_fmt(cal)}×)"
+        )
     for r in rows:
         if r["stage"] == "prepare" and r["jobs"] not in ("", 1) and r["wall_s"] != "":
-            out.append(f"- prepare with {r['jobs']} processes — {r['corpus']}: {r['note'].split(' (')[0]}")
-    big = [r for r in rows if r["corpus"].startswith("generated") and r["stage"] in ("prepare", "predict")
-           and r["peak_rss_mb"] != ""]
+            out.append(
+                f"- prepare with {r['jobs']} processes — {r['corpus']}: {r['note'].split(' (')[0]}"
+            )
+    big = [
+        r
+        for r in rows
+        if r["corpus"].startswith("generated")
+        and r["stage"] in ("prepare", "predict")
+        and r["peak_rss_mb"] != ""
+    ]
     for r in big:
         ok = r["peak_rss_mb"] < 2048
-        out.append(f"- peak RSS under 2 GB on the generated corpus — {r['stage']} ({r['jobs']} process"
-                   f"{'es' if r['jobs'] != 1 else ''}): {r['peak_rss_mb']:,.0f} MB: {'met' if ok else 'NOT met'}")
-    sized = {r["corpus"]: r for r in rows if r["stage"] == "prepare" and r["jobs"] == 1 and r["peak_rss_mb"] != ""}
+        out.append(
+            f"- peak RSS under 2 GB on the generated corpus — {r['stage']} ({r['jobs']} process"
+            f"{'es' if r['jobs'] != 1 else ''}): {r['peak_rss_mb']:,.0f} MB: {'met' if ok else 'NOT met'}"
+        )
+    sized = {
+        r["corpus"]: r
+        for r in rows
+        if r["stage"] == "prepare" and r["jobs"] == 1 and r["peak_rss_mb"] != ""
+    }
     if len(sized) >= 2:
-        parts = ", ".join(f"{c} {r['chars']:,} chars → {r['peak_rss_mb']:,.0f} MB" for c, r in sized.items())
+        parts = ", ".join(
+            f"{c} {r['chars']:,} chars → {r['peak_rss_mb']:,.0f} MB" for c, r in sized.items()
+        )
         out.append(f"- prepare memory vs corpus size (streaming): {parts}")
     return out
 
@@ -667,10 +872,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("worker_args", nargs="?", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="1,000 generated documents, 1 repeat")
     ap.add_argument("--docs", type=int, default=None, help="generated documents (default 10,000)")
-    ap.add_argument("--repeats", type=int, default=None, help="repeats of prepare/floor (best kept)")
+    ap.add_argument(
+        "--repeats", type=int, default=None, help="repeats of prepare/floor (best kept)"
+    )
     ap.add_argument("--jobs", type=int, default=2, help="processes for the parallel measurements")
     ap.add_argument("--skip-run", action="store_true", help="do not time `research run`")
-    ap.add_argument("--lda-large", action="store_true", help="also train LDA on the generated corpus")
+    ap.add_argument(
+        "--lda-large", action="store_true", help="also train LDA on the generated corpus"
+    )
     ap.add_argument("--run-timeout", type=float, default=1800)
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = ap.parse_args(argv)

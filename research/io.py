@@ -65,7 +65,8 @@ def write_json(obj: Any, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(
-            json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default) + "\n",
+            json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default)
+            + "\n",
             encoding="utf-8",
         )
     return path
@@ -102,6 +103,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
             return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
         if suffix in {".jsonl", ".json"}:
             return pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
+    except Exception as exc:
         raise InputError(path, f"could not read table: {exc}") from exc
     raise InputError(path, "table must be .csv, .parquet or .jsonl")

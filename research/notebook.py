@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 #: outputs whose presence means `research run` has completed
-SENTINELS = ("data/prepared/paragraphs.parquet", "reports/metrics/analysis.json",
-             "reports/figures")
+SENTINELS = ("data/prepared/paragraphs.parquet", "reports/metrics/analysis.json", "reports/figures")
 
 
 def project_dir(default: str | Path = "..") -> Path:
@@ -51,8 +50,15 @@ def params(project: Path) -> dict:
 
 def table(project: Path, name: str) -> pd.DataFrame:
     """A table written by the pipeline, by file name (searched under reports/ and data/)."""
-    for base in ("reports/tables", "reports/metrics", "data/prepared", "data/labels",
-                 "data/predictions", "data/topics", "reports"):
+    for base in (
+        "reports/tables",
+        "reports/metrics",
+        "data/prepared",
+        "data/labels",
+        "data/predictions",
+        "data/topics",
+        "reports",
+    ):
         p = project / base / name
         if p.exists():
             from research.io import read_table

@@ -48,74 +48,146 @@ def stages() -> list[Stage]:
 
     return [
         Stage(
-            "prepare", ("prepare", "seeds", "--out", "data/prepared", "--quiet"),
-            deps=("seeds", f"{CODE}/prepare.py", f"{CODE}/segment.py", f"{CODE}/normalize.py",
-                  f"{CODE}/ingest.py", f"{CODE}/tokenize.py", f"{CODE}/resources",
-                  f"{cmd}/prepare.py"),
+            "prepare",
+            ("prepare", "seeds", "--out", "data/prepared", "--quiet"),
+            deps=(
+                "seeds",
+                f"{CODE}/corpus/prepare.py",
+                f"{CODE}/corpus/segment.py",
+                f"{CODE}/corpus/normalize.py",
+                f"{CODE}/corpus/ingest.py",
+                f"{CODE}/corpus/tokenize.py",
+                f"{CODE}/resources",
+                f"{cmd}/prepare.py",
+            ),
             params=("prepare", "tokenize"),
             outs=("data/prepared",),
             help="ingest, clean and segment the corpus",
         ),
         Stage(
-            "agreement", ("annotate", "agreement", ann, "--columns", "pass1", "pass2"),
-            deps=(ann, cb, f"{CODE}/annotation.py", f"{cmd}/annotate.py"),
+            "agreement",
+            ("annotate", "agreement", ann, "--columns", "pass1", "pass2"),
+            deps=(ann, cb, f"{CODE}/labels/annotation.py", f"{cmd}/annotate.py"),
             params=(),
             outs=tables("agreement_by_category", "agreement_disagreements"),
             metrics=(f"{M}/agreement.json",),
             help="inter-annotator agreement of the two blind passes",
         ),
         Stage(
-            "weak_labels", ("weak-label",),
-            deps=("data/prepared", ann, cb, f"{CODE}/weak_labels.py", f"{cmd}/weak_label.py"),
+            "weak_labels",
+            ("weak-label",),
+            deps=(
+                "data/prepared",
+                ann,
+                cb,
+                f"{CODE}/labels/weak_labels.py",
+                f"{cmd}/weak_label.py",
+            ),
             params=("weak_labels", "tokenize"),
             outs=("data/labels",) + tables("weak_label_eval"),
             metrics=(f"{M}/weak_labels.json",),
             help="dictionary and heading weak labels, evaluated against gold",
         ),
         Stage(
-            "train", ("train", ann, "--units", "data/prepared/paragraphs.parquet",
-                      "--out", "models/classifier", "--reports", "reports"),
-            deps=("data/prepared", ann, cb, f"{CODE}/classify", f"{CODE}/evaluation.py",
-                  f"{CODE}/weak_labels.py", f"{cmd}/train.py"),
+            "train",
+            (
+                "train",
+                ann,
+                "--units",
+                "data/prepared/paragraphs.parquet",
+                "--out",
+                "models/classifier",
+                "--reports",
+                "reports",
+            ),
+            deps=(
+                "data/prepared",
+                ann,
+                cb,
+                f"{CODE}/classify",
+                f"{CODE}/labels/evaluation.py",
+                f"{CODE}/labels/weak_labels.py",
+                f"{cmd}/train.py",
+            ),
             params=("seed", "train", "weak_labels", "tokenize"),
-            outs=("models/classifier",) + tables("classifier_cv", "confusion_matrix",
-                                                 "confusion_matrix_all", "cv_predictions",
-                                                 "cv_predictions_all"),
+            outs=("models/classifier",)
+            + tables(
+                "classifier_cv",
+                "confusion_matrix",
+                "confusion_matrix_all",
+                "cv_predictions",
+                "cv_predictions_all",
+            ),
             metrics=(f"{M}/classifier.json",),
             help="train and evaluate the domain classifiers (nested grouped CV)",
         ),
         Stage(
-            "predict", ("predict", "data/prepared/paragraphs.parquet",
-                        "--output", "data/predictions/units.parquet", "--model", "models/classifier"),
+            "predict",
+            (
+                "predict",
+                "data/prepared/paragraphs.parquet",
+                "--output",
+                "data/predictions/units.parquet",
+                "--model",
+                "models/classifier",
+            ),
             deps=("data/prepared", "models/classifier", f"{CODE}/classify", f"{cmd}/predict.py"),
             params=(),
             outs=("data/predictions",),
             help="predict the domain of every body unit",
         ),
         Stage(
-            "topics", ("topics",),
+            "topics",
+            ("topics",),
             deps=("data/prepared", ann, cb, f"{CODE}/topics", f"{cmd}/topics.py"),
             params=("seed", "topics", "tokenize"),
             outs=("data/topics", "models/topics", "reports/topics")
-            + tables("k_sweep", "topic_terms", "doc_topics", "seeded_topic_terms", "seeded_eval",
-                     "seeded_doc_topics", "seeded_seed_terms"),
+            + tables(
+                "k_sweep",
+                "topic_terms",
+                "doc_topics",
+                "seeded_topic_terms",
+                "seeded_eval",
+                "seeded_doc_topics",
+                "seeded_seed_terms",
+            ),
             metrics=(f"{M}/topics.json",),
             help="LDA with K selection, and seeded LDA for the codebook domains",
         ),
         Stage(
-            "analyse", ("analyse",),
-            deps=("data/prepared", "data/predictions", "data/topics/seeded_units.parquet", ann,
-                  cb, f"{T}/cv_predictions.csv", f"{T}/classifier_cv.csv", f"{T}/seeded_eval.csv",
-                  f"{CODE}/analysis", f"{cmd}/analyse.py"),
+            "analyse",
+            ("analyse",),
+            deps=(
+                "data/prepared",
+                "data/predictions",
+                "data/topics/seeded_units.parquet",
+                ann,
+                cb,
+                f"{T}/cv_predictions.csv",
+                f"{T}/classifier_cv.csv",
+                f"{T}/seeded_eval.csv",
+                f"{CODE}/analysis",
+                f"{cmd}/analyse.py",
+            ),
             params=("seed", "analyse", "tokenize"),
-            outs=tables("method_comparison", "shares", "adjusted_eval", "adjusted_eval_summary",
-                        "group_shares", "emphasis", "distinctive_terms", "campaign_names",
-                        "campaign_summary", "glm"),
+            outs=tables(
+                "method_comparison",
+                "shares",
+                "adjusted_eval",
+                "adjusted_eval_summary",
+                "group_shares",
+                "emphasis",
+                "distinctive_terms",
+                "campaign_names",
+                "campaign_summary",
+                "glm",
+            ),
             metrics=(f"{M}/analysis.json",),
             help="domain shares, adjusted shares, uncertainty, emphasis, distinctive terms",
         ),
         Stage(
-            "figures", ("figures",),
+            "figures",
+            ("figures",),
             deps=(T, cb, f"{CODE}/viz", f"{cmd}/figures.py"),
             params=("figures", "analyse.primary_sources"),
             outs=("reports/figures",),
@@ -126,12 +198,29 @@ def stages() -> list[Stage]:
 
 #: DVC plots: the tidy tables behind the main figures (``dvc plots show``)
 PLOTS = [
-    {"reports/tables/k_sweep.csv": {"x": "k", "y": ["c_v", "c_npmi", "stability_cosine"],
-                                    "title": "LDA model selection"}},
-    {"reports/tables/cv_predictions.csv": {"template": "confusion", "x": "pred", "y": "gold",
-                                           "title": "Classifier confusion (leave one document out)"}},
-    {"reports/tables/method_comparison.csv": {"template": "bar_horizontal", "x": "macro_f1",
-                                              "y": "method", "title": "Macro-F1 against gold"}},
+    {
+        "reports/tables/k_sweep.csv": {
+            "x": "k",
+            "y": ["c_v", "c_npmi", "stability_cosine"],
+            "title": "LDA model selection",
+        }
+    },
+    {
+        "reports/tables/cv_predictions.csv": {
+            "template": "confusion",
+            "x": "pred",
+            "y": "gold",
+            "title": "Classifier confusion (leave one document out)",
+        }
+    },
+    {
+        "reports/tables/method_comparison.csv": {
+            "template": "bar_horizontal",
+            "x": "macro_f1",
+            "y": "method",
+            "title": "Macro-F1 against gold",
+        }
+    },
 ]
 
 
@@ -170,7 +259,7 @@ def run_pipeline(
         names = [s.name for s in todo]
         if start not in names:
             raise ResearchError(f"unknown stage {start!r}; stages: {', '.join(names)}")
-        todo = todo[names.index(start):]
+        todo = todo[names.index(start) :]
     if only:
         todo = [s for s in todo if s.name in only]
     for st in todo:

@@ -16,8 +16,19 @@ from research import __version__
 from research.config import params_hash
 from research.io import write_json
 
-LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "gensim", "tomotopy",
-             "jieba", "opencc", "statsmodels", "matplotlib")
+LIBRARIES = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "scipy",
+    "gensim",
+    "tomotopy",
+    "jieba",
+    "opencc",
+    "statsmodels",
+    "matplotlib",
+)
 
 
 def library_versions() -> dict[str, str | None]:

@@ -29,7 +29,7 @@ def params() -> dict:
 @pytest.fixture(scope="session")
 def prepared_seeds(params):
     """The seed corpus prepared in memory (no files written)."""
-    from research.prepare import prepare_corpus
+    from research.corpus.prepare import prepare_corpus
 
     p = dict(params)
     p["tokenize"] = {**(params.get("tokenize") or {}), "cache": False}
@@ -39,7 +39,7 @@ def prepared_seeds(params):
 @pytest.fixture(scope="session")
 def prepared_dir(prepared_seeds, tmp_path_factory) -> Path:
     """The seed corpus prepared and written to a temp folder."""
-    from research.prepare import write_prepared
+    from research.corpus.prepare import write_prepared
 
     out = tmp_path_factory.mktemp("prepared")
     write_prepared(prepared_seeds, out)

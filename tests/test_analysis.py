@@ -20,19 +20,32 @@ from research.analysis.shares import document_shares, one_hot
 IDS = ["a", "b", "c"]
 
 
-def _units(labels_by_doc: dict[str, list[str]], chars: dict[str, list[int]] | None = None) -> pd.DataFrame:
+def _units(
+    labels_by_doc: dict[str, list[str]], chars: dict[str, list[int]] | None = None
+) -> pd.DataFrame:
     rows = []
     for doc, labels in labels_by_doc.items():
         for i, lab in enumerate(labels):
             n = chars[doc][i] if chars else 10
-            rows.append({"doc_id": doc, "unit_id": f"{doc}:p{i:03d}", "para_id": i, "label": lab, "n_chars": n, "text": "x" * n})
+            rows.append(
+                {
+                    "doc_id": doc,
+                    "unit_id": f"{doc}:p{i:03d}",
+                    "para_id": i,
+                    "label": lab,
+                    "n_chars": n,
+                    "text": "x" * n,
+                }
+            )
     df = pd.DataFrame(rows)
     return pd.concat([df, one_hot(df["label"], IDS)], axis=1)
 
 
 # --- shares -----------------------------------------------------------------------------
 def test_unit_and_char_shares_known_values():
-    u = _units({"d1": ["a", "a", "b", "c"], "d2": ["b", "b"]}, {"d1": [10, 30, 40, 20], "d2": [5, 5]})
+    u = _units(
+        {"d1": ["a", "a", "b", "c"], "d2": ["b", "b"]}, {"d1": [10, 30, 40, 20], "d2": [5, 5]}
+    )
     s = document_shares(u, IDS, "units").set_index(["doc_id", "domain"])["share"]
     assert s[("d1", "a")] == pytest.approx(0.5)
     assert s[("d1", "b")] == pytest.approx(0.25)
@@ -45,7 +58,15 @@ def test_unit_and_char_shares_known_values():
 
 
 def test_probability_weighted_shares_and_unlabelled_rows_dropped():
-    u = pd.DataFrame({"doc_id": ["d"] * 3, "p_a": [0.5, 1.0, 0.0], "p_b": [0.5, 0.0, 0.0], "p_c": [0.0, 0.0, 0.0], "n_chars": [1, 1, 1]})
+    u = pd.DataFrame(
+        {
+            "doc_id": ["d"] * 3,
+            "p_a": [0.5, 1.0, 0.0],
+            "p_b": [0.5, 0.0, 0.0],
+            "p_c": [0.0, 0.0, 0.0],
+            "n_chars": [1, 1, 1],
+        }
+    )
     s = document_shares(u, IDS).set_index("domain")["share"]
     assert s["a"] == pytest.approx(0.75) and s["b"] == pytest.approx(0.25)
     assert s.sum() == pytest.approx(1.0)
@@ -70,11 +91,15 @@ def test_bootstrap_ci_covers_true_share_about_95_percent():
 def test_bootstrap_is_deterministic_and_order_independent():
     u = _units({"d1": ["a", "b", "b", "c", "a"], "d2": ["c", "c", "a"]})
     t1, _ = bootstrap_document_shares(u, IDS, n_boot=200, seed=5, key="gold")
-    t2, _ = bootstrap_document_shares(u.iloc[::-1].reset_index(drop=True), IDS, n_boot=200, seed=5, key="gold")
+    t2, _ = bootstrap_document_shares(
+        u.iloc[::-1].reset_index(drop=True), IDS, n_boot=200, seed=5, key="gold"
+    )
     pd.testing.assert_frame_equal(t1, t2)
     t3, _ = bootstrap_document_shares(u, IDS, n_boot=200, seed=6, key="gold")
     assert not t1["ci_low"].equals(t3["ci_low"]) or not t1["ci_high"].equals(t3["ci_high"])
-    assert (t1["ci_low"] <= t1["share"] + 1e-12).all() and (t1["share"] <= t1["ci_high"] + 1e-12).all()
+    assert (t1["ci_low"] <= t1["share"] + 1e-12).all() and (
+        t1["share"] <= t1["ci_high"] + 1e-12
+    ).all()
 
 
 def test_group_means_resample_documents_and_flag_small_groups():
@@ -122,15 +147,23 @@ def test_acc_and_pacc_on_units_with_a_known_classifier():
     # training documents: 100 a (always right), 100 b (30 called a)
     for doc, (na, nb) in {"t1": (50, 50), "t2": (50, 50), "test": (20, 80)}.items():
         for i in range(na):
-            gold.append((doc, "a")); pred.append("a"); pa.append(0.9)
+            gold.append((doc, "a"))
+            pred.append("a")
+            pa.append(0.9)
         for i in range(nb):
             wrong = i % 10 < 3
-            gold.append((doc, "b")); pred.append("a" if wrong else "b"); pa.append(0.7 if wrong else 0.2)
-    cv = pd.DataFrame({"doc_id": [d for d, _ in gold], "gold": [g for _, g in gold], "pred": pred, "p_a": pa})
+            gold.append((doc, "b"))
+            pred.append("a" if wrong else "b")
+            pa.append(0.7 if wrong else 0.2)
+    cv = pd.DataFrame(
+        {"doc_id": [d for d, _ in gold], "gold": [g for _, g in gold], "pred": pred, "p_a": pa}
+    )
     cv["p_b"] = 1 - cv["p_a"]
     M = misclassification_matrix(cv["gold"], one_hot(cv["pred"], ids).to_numpy(), ids)
     assert M[:, 1] == pytest.approx([0.3, 0.7])
-    ev = evaluate_adjustment(cv, ids).query("doc_id == 'test' and domain == 'a'").set_index("method")
+    ev = (
+        evaluate_adjustment(cv, ids).query("doc_id == 'test' and domain == 'a'").set_index("method")
+    )
     assert ev.loc["cc", "estimate"] == pytest.approx(0.2 + 0.8 * 0.3)  # naive: 0.44
     assert ev.loc["acc", "estimate"] == pytest.approx(0.2, abs=1e-3)
     assert ev.loc["pacc", "estimate"] == pytest.approx(0.2, abs=1e-3)
@@ -139,7 +172,13 @@ def test_acc_and_pacc_on_units_with_a_known_classifier():
 
 # --- emphasis ---------------------------------------------------------------------------
 def test_emphasis_index_ranks_and_first_position():
-    ds = pd.DataFrame({"doc_id": ["d1"] * 3 + ["d2"] * 3, "domain": IDS * 2, "share": [0.6, 0.4, 0.0, 0.2, 0.4, 0.4]})
+    ds = pd.DataFrame(
+        {
+            "doc_id": ["d1"] * 3 + ["d2"] * 3,
+            "domain": IDS * 2,
+            "share": [0.6, 0.4, 0.0, 0.2, 0.4, 0.4],
+        }
+    )
     e = emphasis_index(ds, ids=IDS).set_index(["doc_id", "domain"])
     assert e.loc[("d1", "a"), "corpus_mean"] == pytest.approx(0.4)
     assert e.loc[("d1", "a"), "emphasis"] == pytest.approx(1.5)
@@ -150,7 +189,9 @@ def test_emphasis_index_ranks_and_first_position():
     assert r.loc[("d2", "b"), "rank"] == 1 and r.loc[("d2", "c"), "rank"] == 1  # tie
     assert r.loc[("d1", "a"), "rank_order"] == "a>b>c"
     u = _units({"d1": ["c", "a", "a", "b", "a"]}, {"d1": [10, 10, 20, 40, 20]})
-    fp = first_positions(u.iloc[::-1], "label", IDS).set_index("domain")  # order by para_id, not rows
+    fp = first_positions(u.iloc[::-1], "label", IDS).set_index(
+        "domain"
+    )  # order by para_id, not rows
     assert fp.loc["c", "first_position"] == 0.0
     assert fp.loc["a", "first_position"] == pytest.approx(0.25)
     assert fp.loc["b", "first_position"] == pytest.approx(0.75)
@@ -158,7 +199,13 @@ def test_emphasis_index_ranks_and_first_position():
 
 
 def test_emphasis_interval_from_draws():
-    ds = pd.DataFrame({"doc_id": ["d1", "d1", "d2", "d2"], "domain": ["a", "b"] * 2, "share": [0.8, 0.2, 0.2, 0.8]})
+    ds = pd.DataFrame(
+        {
+            "doc_id": ["d1", "d1", "d2", "d2"],
+            "domain": ["a", "b"] * 2,
+            "share": [0.8, 0.2, 0.2, 0.8],
+        }
+    )
     draws = {"d1": np.array([[0.8, 0.2], [0.6, 0.4]]), "d2": np.array([[0.2, 0.8], [0.2, 0.8]])}
     e = emphasis_index(ds, draws, ["a", "b"], ci=0.5).set_index(["doc_id", "domain"])
     # draw 1: 0.8/0.5 = 1.6; draw 2: 0.6/0.4 = 1.5 -> 50% interval inside [1.5, 1.6]
@@ -175,14 +222,20 @@ def test_log_odds_sign_and_ranking():
     assert a.loc["就业", "z"] > 0 and a.loc["家风", "z"] < 0
     assert a.loc["就业", "z"] == pytest.approx(-b.loc["就业", "z"])  # symmetric for two groups
     assert abs(a.loc["培训", "z"]) < 0.5  # used equally
-    assert a.loc["就业", "rank"] == 1 and a.loc["就业", "z"] > a.loc["妇女", "z"] > a.loc["培训", "z"]
+    assert (
+        a.loc["就业", "rank"] == 1 and a.loc["就业", "z"] > a.loc["妇女", "z"] > a.loc["培训", "z"]
+    )
     top = distinctive_terms(tokens, groups, prior_scale=0.1, top_n=2, min_count=1)
     assert top.groupby("group").size().max() == 2
 
 
 def test_log_odds_prior_shrinks_rare_terms():
-    d_rare, _, z_rare = log_odds_dirichlet(np.array([1, 99]), np.array([0, 100]), np.array([0.1, 1.99]))
-    d_freq, _, z_freq = log_odds_dirichlet(np.array([60, 40]), np.array([40, 60]), np.array([1.0, 1.0]))
+    d_rare, _, z_rare = log_odds_dirichlet(
+        np.array([1, 99]), np.array([0, 100]), np.array([0.1, 1.99])
+    )
+    d_freq, _, z_freq = log_odds_dirichlet(
+        np.array([60, 40]), np.array([40, 60]), np.array([1.0, 1.0])
+    )
     assert z_freq[0] > z_rare[0] > 0
 
 
@@ -200,28 +253,46 @@ def test_extract_quoted_names():
 def test_campaign_table_and_summary():
     units = pd.DataFrame(
         {
-            "doc_id": ["d1", "d1", "d2"], "unit_id": ["d1:p1", "d1:p2", "d2:p1"], "para_id": [1, 2, 1],
-            "text": ["“巧媳妇”工程", "“美丽庭院”和“巧媳妇”", "“巧媳妇”"], "domain": ["employment", "family", "employment"],
-            "domain_source": ["gold", "gold", "predicted:classifier"], "province": ["河南", "河南", "山东"], "year": [2021, 2021, 2023],
+            "doc_id": ["d1", "d1", "d2"],
+            "unit_id": ["d1:p1", "d1:p2", "d2:p1"],
+            "para_id": [1, 2, 1],
+            "text": ["“巧媳妇”工程", "“美丽庭院”和“巧媳妇”", "“巧媳妇”"],
+            "domain": ["employment", "family", "employment"],
+            "domain_source": ["gold", "gold", "predicted:classifier"],
+            "province": ["河南", "河南", "山东"],
+            "year": [2021, 2021, 2023],
         }
     )
     cn = campaign_names(units)
     assert len(cn) == 4 and set(cn["name"]) == {"巧媳妇", "美丽庭院"}
     s = summarise_campaigns(cn).set_index("name")
     assert s.loc["巧媳妇", "n_mentions"] == 3 and s.loc["巧媳妇", "n_docs"] == 2
-    assert s.loc["巧媳妇", "top_domain"] == "employment" and s.loc["巧媳妇", "provinces"] == "山东;河南"
+    assert (
+        s.loc["巧媳妇", "top_domain"] == "employment"
+        and s.loc["巧媳妇", "provinces"] == "山东;河南"
+    )
 
 
 # --- GLM ----------------------------------------------------------------------------------
 def _glm_data(n_docs: int, seed: int = 0):
     rng = np.random.default_rng(seed)
-    meta = pd.DataFrame({"doc_id": [f"d{i:03d}" for i in range(n_docs)], "year": rng.integers(2015, 2025, n_docs),
-                         "level": rng.choice(["city", "county"], n_docs, p=[0.7, 0.3])})
+    meta = pd.DataFrame(
+        {
+            "doc_id": [f"d{i:03d}" for i in range(n_docs)],
+            "year": rng.integers(2015, 2025, n_docs),
+            "level": rng.choice(["city", "county"], n_docs, p=[0.7, 0.3]),
+        }
+    )
     eta = -1.0 + 0.15 * (meta["year"] - meta["year"].mean()) + 0.5 * (meta["level"] == "county")
     p = 1 / (1 + np.exp(-eta))
     share_a = np.clip(p + rng.normal(0, 0.03, n_docs), 0, 1)
-    ds = pd.DataFrame({"doc_id": np.repeat(meta["doc_id"], 2).to_numpy(), "domain": ["a", "b"] * n_docs,
-                       "share": np.column_stack([share_a, 1 - share_a]).ravel()})
+    ds = pd.DataFrame(
+        {
+            "doc_id": np.repeat(meta["doc_id"], 2).to_numpy(),
+            "domain": ["a", "b"] * n_docs,
+            "share": np.column_stack([share_a, 1 - share_a]).ravel(),
+        }
+    )
     return ds, meta
 
 
@@ -263,20 +334,49 @@ def _synthetic_project(root: Path) -> dict:
         "organization": "深化妇联改革，加强基层妇联组织建设，建设“妇女之家”。",
         "other": "回顾过去五年，成绩来之不易。",
     }
-    docs = pd.DataFrame({"doc_id": ["h1", "h2", "s1", "s2"], "province": ["河南", "河南", "山东", "山东"],
-                         "place": ["郑州", "开封", "济南", "枣庄"], "level": ["city", "city", "district", "city"],
-                         "year": pd.array([2017, 2021, 2021, 2023], dtype="Int64"), "title": "t"})
+    docs = pd.DataFrame(
+        {
+            "doc_id": ["h1", "h2", "s1", "s2"],
+            "province": ["河南", "河南", "山东", "山东"],
+            "place": ["郑州", "开封", "济南", "枣庄"],
+            "level": ["city", "city", "district", "city"],
+            "year": pd.array([2017, 2021, 2021, 2023], dtype="Int64"),
+            "title": "t",
+        }
+    )
     rows = []
     for d in docs["doc_id"]:
         for i in range(12):
             lab = ids[(i + len(rows)) % 6] if d.startswith("h") else ids[(i * 5) % 4]
-            rows.append({"unit_id": f"{d}:p{i:03d}", "doc_id": d, "para_id": i, "kind": "body", "text": texts[lab], "gold": lab})
+            rows.append(
+                {
+                    "unit_id": f"{d}:p{i:03d}",
+                    "doc_id": d,
+                    "para_id": i,
+                    "kind": "body",
+                    "text": texts[lab],
+                    "gold": lab,
+                }
+            )
     paras = pd.DataFrame(rows)
     paras["n_chars"] = paras["text"].str.len()
-    heading = pd.DataFrame([{"unit_id": "h1:p099", "doc_id": "h1", "para_id": 99, "kind": "heading", "text": "标题", "n_chars": 2}])
+    heading = pd.DataFrame(
+        [
+            {
+                "unit_id": "h1:p099",
+                "doc_id": "h1",
+                "para_id": 99,
+                "kind": "heading",
+                "text": "标题",
+                "n_chars": 2,
+            }
+        ]
+    )
     (root / "data" / "prepared").mkdir(parents=True)
     docs.to_parquet(root / "data/prepared/documents.parquet")
-    pd.concat([paras.drop(columns="gold"), heading]).to_parquet(root / "data/prepared/paragraphs.parquet")
+    pd.concat([paras.drop(columns="gold"), heading]).to_parquet(
+        root / "data/prepared/paragraphs.parquet"
+    )
     paras[["unit_id", "doc_id", "text", "gold"]].to_csv(root / "ann.csv", index=False)
     P = rng.dirichlet(np.ones(6), len(paras)) * 0.4
     P[np.arange(len(paras)), [ids.index(g) for g in paras["gold"]]] += 0.6
@@ -285,10 +385,25 @@ def _synthetic_project(root: Path) -> dict:
     (root / "data" / "predictions").mkdir(parents=True)
     pred.to_parquet(root / "data/predictions/units.parquet")
     (root / "reports" / "tables").mkdir(parents=True)
-    pd.DataFrame({"unit_id": paras["unit_id"], "doc_id": paras["doc_id"], "gold": paras["gold"],
-                  "pred": pred["domain"], **probs}).to_csv(root / "reports/tables/cv_predictions.csv", index=False)
-    return {"seed": 11, "paths": {"annotations": str(root / "ann.csv"), "data": str(root / "data"),
-            "reports": str(root / "reports")}, "analyse": {"n_boot": 60}, "tokenize": {"cache": False}}
+    pd.DataFrame(
+        {
+            "unit_id": paras["unit_id"],
+            "doc_id": paras["doc_id"],
+            "gold": paras["gold"],
+            "pred": pred["domain"],
+            **probs,
+        }
+    ).to_csv(root / "reports/tables/cv_predictions.csv", index=False)
+    return {
+        "seed": 11,
+        "paths": {
+            "annotations": str(root / "ann.csv"),
+            "data": str(root / "data"),
+            "reports": str(root / "reports"),
+        },
+        "analyse": {"n_boot": 60},
+        "tokenize": {"cache": False},
+    }
 
 
 def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
@@ -297,8 +412,17 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
     params = _synthetic_project(tmp_path)
     s = run_analysis(params)
     tables = tmp_path / "reports" / "tables"
-    for name in ("shares", "adjusted_eval", "adjusted_eval_summary", "group_shares", "emphasis",
-                 "distinctive_terms", "campaign_names", "campaign_summary", "glm"):
+    for name in (
+        "shares",
+        "adjusted_eval",
+        "adjusted_eval_summary",
+        "group_shares",
+        "emphasis",
+        "distinctive_terms",
+        "campaign_names",
+        "campaign_summary",
+        "glm",
+    ):
         assert (tables / f"{name}.csv").exists(), name
     shares = pd.read_csv(tables / "shares.csv")
     assert set(shares["source"]) == {"gold", "classifier", "classifier_acc", "classifier_pacc"}
@@ -310,7 +434,9 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
     assert "seeded_units.parquet missing" in " ".join(s["notes"])
     names = pd.read_csv(tables / "campaign_names.csv")
     assert (names.query("name == '巧媳妇'")["domain"] == "employment").all()
-    digest = lambda: {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.glob("*.csv"))}  # noqa: E731
+    digest = lambda: {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.glob("*.csv"))
+    }
     first = digest()
     run_analysis(params, echo=None)
     assert digest() == first
@@ -319,8 +445,16 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
 def test_run_analysis_with_nothing_present(tmp_path):
     from research.analysis.pipeline import run_analysis
 
-    s = run_analysis({"paths": {"annotations": str(tmp_path / "none.csv"), "data": str(tmp_path / "data"),
-                                "reports": str(tmp_path / "reports")}}, echo=None)
+    s = run_analysis(
+        {
+            "paths": {
+                "annotations": str(tmp_path / "none.csv"),
+                "data": str(tmp_path / "data"),
+                "reports": str(tmp_path / "reports"),
+            }
+        },
+        echo=None,
+    )
     assert s["sources"] == [] and len(s["notes"]) >= 4
     assert (tmp_path / "reports" / "metrics" / "analysis.json").exists()
 

@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from research.annotation import (
+from research.cli import main
+from research.errors import InputError
+from research.labels.annotation import (
     agreement,
     by_category_table,
     cohen_kappa,
@@ -25,9 +27,7 @@ from research.annotation import (
     read_annotations,
     wide_from_files,
 )
-from research.cli import main
-from research.codebook import load_codebook
-from research.errors import InputError
+from research.labels.codebook import load_codebook
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def _units() -> pd.DataFrame:
     rows = [
         ("d2", 1, "body", "举办招聘会。", ""),
         ("d1", 2, "body", "开展两癌筛查，救助困难妇女。", "维权"),
-        ("d1", 1, "body", "寻找最美家庭，含逗号, \"引号\" 和\n换行。", ""),
+        ("d1", 1, "body", '寻找最美家庭，含逗号, "引号" 和\n换行。', ""),
         ("d1", 3, "heading", "维权", ""),
     ]
     df = pd.DataFrame(rows, columns=["doc_id", "para_id", "kind", "text", "heading"])
@@ -54,15 +54,38 @@ def test_csv_export_fill_import_round_trip(tmp_path, cb):
     units = _units()[lambda d: d.kind == "body"]
     path = export_csv(units, tmp_path / "units.csv")
     filled = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False)
-    assert list(filled.columns) == ["unit_id", "doc_id", "heading", "text", "label", "secondary", "note"]
+    assert list(filled.columns) == [
+        "unit_id",
+        "doc_id",
+        "heading",
+        "text",
+        "label",
+        "secondary",
+        "note",
+    ]
     assert (filled[["label", "secondary", "note"]] == "").all().all()
-    assert filled.loc[filled.unit_id == "d1:p001", "text"].item() == units.loc[units.unit_id == "d1:p001", "text"].item()
+    assert (
+        filled.loc[filled.unit_id == "d1:p001", "text"].item()
+        == units.loc[units.unit_id == "d1:p001", "text"].item()
+    )
     filled["label"] = ["employment", "Rights", "家庭家教家风"]  # id, id in capitals, name_zh
-    filled["secondary"] = ["", "family；rights", "ideology;employment"]  # primary repeated is dropped
+    filled["secondary"] = [
+        "",
+        "family；rights",
+        "ideology;employment",
+    ]  # primary repeated is dropped
     filled["note"] = ["", "hard", ""]
     filled.to_csv(tmp_path / "filled.csv", index=False)
     tidy = read_annotations(tmp_path / "filled.csv", cb, annotator="ann1")
-    assert list(tidy.columns) == ["unit_id", "doc_id", "annotator", "label", "secondary", "note", "text"]
+    assert list(tidy.columns) == [
+        "unit_id",
+        "doc_id",
+        "annotator",
+        "label",
+        "secondary",
+        "note",
+        "text",
+    ]
     assert tidy.unit_id.tolist() == ["d1:p001", "d1:p002", "d2:p001"]
     assert tidy.label.tolist() == ["family", "rights", "employment"]
     assert tidy.secondary.tolist() == ["ideology;employment", "family", ""]
@@ -80,26 +103,54 @@ def test_unlabelled_rows_are_dropped_unless_kept(tmp_path, cb):
     assert len(read_annotations(tmp_path / "u.csv", cb, keep_unlabelled=True)) == 4
 
 
-def _ls_export(tasks_path: Path, cb, labels: dict[str, list[tuple[str, str, list[str]]]]) -> list[dict]:
+def _ls_export(
+    tasks_path: Path, cb, labels: dict[str, list[tuple[str, str, list[str]]]]
+) -> list[dict]:
     """Simulate a Label Studio JSON export of the imported tasks."""
     tasks = json.loads(tasks_path.read_text(encoding="utf-8"))
     out = []
     for n, t in enumerate(tasks, start=1):
         anns = []
         for who, prim, sec in labels.get(t["data"]["unit_id"], []):
-            result = [{"from_name": "primary", "to_name": "text", "type": "choices", "value": {"choices": [prim]}}]
+            result = [
+                {
+                    "from_name": "primary",
+                    "to_name": "text",
+                    "type": "choices",
+                    "value": {"choices": [prim]},
+                }
+            ]
             if sec:
-                result.append({"from_name": "secondary", "to_name": "text", "type": "choices",
-                                "value": {"choices": sec}})
-            result.append({"from_name": "note", "to_name": "text", "type": "textarea", "value": {"text": ["n"]}})
-            anns.append({"id": n * 10, "completed_by": {"id": 1, "email": who}, "result": result,
-                         "was_cancelled": False})
+                result.append(
+                    {
+                        "from_name": "secondary",
+                        "to_name": "text",
+                        "type": "choices",
+                        "value": {"choices": sec},
+                    }
+                )
+            result.append(
+                {
+                    "from_name": "note",
+                    "to_name": "text",
+                    "type": "textarea",
+                    "value": {"text": ["n"]},
+                }
+            )
+            anns.append(
+                {
+                    "id": n * 10,
+                    "completed_by": {"id": 1, "email": who},
+                    "result": result,
+                    "was_cancelled": False,
+                }
+            )
         out.append({"id": n, "data": t["data"], "annotations": anns})
     return out
 
 
 def test_label_studio_export_fill_import_round_trip(tmp_path, cb):
-    from research.annotation import choice_text
+    from research.labels.annotation import choice_text
 
     units = _units()[lambda d: d.kind == "body"]
     tasks_path = export_label_studio(units, tmp_path / "tasks.json")
@@ -111,10 +162,15 @@ def test_label_studio_export_fill_import_round_trip(tmp_path, cb):
         cb,
         {
             "d2:p001": [("a@x", "employment", []), ("b@x", choice_text(cb, "employment"), [])],
-            "d1:p002": [("a@x", choice_text(cb, "rights"), [choice_text(cb, "family")]), ("b@x", "family", ["rights"])],
+            "d1:p002": [
+                ("a@x", choice_text(cb, "rights"), [choice_text(cb, "family")]),
+                ("b@x", "family", ["rights"]),
+            ],
         },
     )
-    (tmp_path / "export.json").write_text(json.dumps(exported, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "export.json").write_text(
+        json.dumps(exported, ensure_ascii=False), encoding="utf-8"
+    )
     tidy = read_annotations(tmp_path / "export.json", cb)
     got = {(r.unit_id, r.annotator): (r.label, r.secondary, r.note) for r in tidy.itertuples()}
     assert got == {
@@ -184,8 +240,22 @@ def test_bad_label_studio_files(tmp_path, cb):
     p.write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError, match="not a valid Label Studio JSON export"):
         read_annotations(p, cb)
-    p.write_text(json.dumps([{"data": {"unit_id": "u1"}, "annotations": [
-        {"completed_by": 3, "result": [{"from_name": "primary", "value": {"choices": ["sport"]}}]}]}]), encoding="utf-8")
+    p.write_text(
+        json.dumps(
+            [
+                {
+                    "data": {"unit_id": "u1"},
+                    "annotations": [
+                        {
+                            "completed_by": 3,
+                            "result": [{"from_name": "primary", "value": {"choices": ["sport"]}}],
+                        }
+                    ],
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(InputError, match=r"task #1 \(unit_id u1, annotator 3\): label 'sport'"):
         read_annotations(p, cb)
     p.write_text(json.dumps([{"data": {"text": "x"}}]), encoding="utf-8")
@@ -196,8 +266,30 @@ def test_bad_label_studio_files(tmp_path, cb):
 # ---------------------------------------------------------------- agreement
 
 
-A = ["rights", "rights", "family", "family", "rights", "family", "rights", "rights", "family", "rights"]
-B = ["rights", "family", "family", "family", "rights", "family", "rights", "rights", "rights", "rights"]
+A = [
+    "rights",
+    "rights",
+    "family",
+    "family",
+    "rights",
+    "family",
+    "rights",
+    "rights",
+    "family",
+    "rights",
+]
+B = [
+    "rights",
+    "family",
+    "family",
+    "family",
+    "rights",
+    "family",
+    "rights",
+    "rights",
+    "rights",
+    "rights",
+]
 
 
 def test_cohen_kappa_and_alpha_hand_computed():
@@ -227,7 +319,10 @@ def test_agreement_overall_and_per_category(cb):
     assert res["per_category"]["family"]["alpha"] == res["alpha"]
     # nobody used 'other': perfect percent agreement, kappa/alpha undefined
     assert res["per_category"]["other"]["percent_agreement"] == 1.0
-    assert res["per_category"]["other"]["kappa"] is None and res["per_category"]["other"]["alpha"] is None
+    assert (
+        res["per_category"]["other"]["kappa"] is None
+        and res["per_category"]["other"]["alpha"] is None
+    )
     assert res["per_category"]["rights"]["counts"] == {"p1": 6, "p2": 6}
     table = by_category_table(res)
     assert table.category.tolist() == ["overall"] + cb.ids
@@ -251,11 +346,20 @@ def test_perfect_agreement_three_raters_with_missing(cb):
 
 def _params(tmp_path: Path) -> Path:
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({
-        "seed": 7,
-        "paths": {"data": str(tmp_path / "data"), "reports": str(tmp_path / "reports"),
-                  "models": str(tmp_path / "models"), "annotations": str(tmp_path / "annotations.csv")},
-    }), encoding="utf-8")
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "seed": 7,
+                "paths": {
+                    "data": str(tmp_path / "data"),
+                    "reports": str(tmp_path / "reports"),
+                    "models": str(tmp_path / "models"),
+                    "annotations": str(tmp_path / "annotations.csv"),
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
     return p
 
 
@@ -265,22 +369,52 @@ def test_cli_export_import_agreement(tmp_path, capsys):
     _units().to_parquet(src, index=False)
     assert main(["--params", str(pfile), "annotate", "export", "--input", str(src)]) == 0
     out_dir = tmp_path / "data" / "annotation"
-    assert {p.name for p in out_dir.iterdir()} == {"units.csv", "units.label_studio.json", "label_config.xml"}
+    assert {p.name for p in out_dir.iterdir()} == {
+        "units.csv",
+        "units.label_studio.json",
+        "label_config.xml",
+    }
     exported = pd.read_csv(out_dir / "units.csv", encoding="utf-8-sig", keep_default_na=False)
-    assert exported.unit_id.tolist() == ["d1:p001", "d1:p002", "d2:p001"]  # body units, reading order
+    assert exported.unit_id.tolist() == [
+        "d1:p001",
+        "d1:p002",
+        "d2:p001",
+    ]  # body units, reading order
 
     a, b = exported.copy(), exported.copy()
     a["label"] = ["family", "rights", "employment"]
     b["label"] = ["family", "family", "employment"]
     a.to_csv(tmp_path / "ann_a.csv", index=False)
     b.to_csv(tmp_path / "ann_b.csv", index=False)
-    assert main(["--params", str(pfile), "annotate", "import", str(tmp_path / "ann_a.csv"),
-                 str(tmp_path / "ann_b.csv")]) == 0
+    assert (
+        main(
+            [
+                "--params",
+                str(pfile),
+                "annotate",
+                "import",
+                str(tmp_path / "ann_a.csv"),
+                str(tmp_path / "ann_b.csv"),
+            ]
+        )
+        == 0
+    )
     imported = pd.read_csv(out_dir / "imported.csv", keep_default_na=False)
     assert len(imported) == 6 and set(imported.annotator) == {"ann_a", "ann_b"}
 
-    assert main(["--params", str(pfile), "annotate", "agreement", str(tmp_path / "ann_a.csv"),
-                 str(tmp_path / "ann_b.csv")]) == 0
+    assert (
+        main(
+            [
+                "--params",
+                str(pfile),
+                "annotate",
+                "agreement",
+                str(tmp_path / "ann_a.csv"),
+                str(tmp_path / "ann_b.csv"),
+            ]
+        )
+        == 0
+    )
     m = json.loads((tmp_path / "reports" / "metrics" / "agreement.json").read_text())
     assert m["raters"] == ["ann_a", "ann_b"] and m["percent_agreement"] == round(2 / 3, 4)
     cat = pd.read_csv(tmp_path / "reports" / "tables" / "agreement_by_category.csv")
@@ -292,15 +426,47 @@ def test_cli_export_import_agreement(tmp_path, capsys):
     bad_cb = tmp_path / "cb.yaml"
     bad_cb.write_text("name: x\n", encoding="utf-8")
     capsys.readouterr()
-    assert main(["--params", str(pfile), "annotate", "import", str(tmp_path / "ann_a.csv"), "--codebook", str(bad_cb)]) == 2
+    assert (
+        main(
+            [
+                "--params",
+                str(pfile),
+                "annotate",
+                "import",
+                str(tmp_path / "ann_a.csv"),
+                "--codebook",
+                str(bad_cb),
+            ]
+        )
+        == 2
+    )
     assert "cb.yaml" in capsys.readouterr().err
 
     # one file, two columns (the seeds/annotations.csv layout)
-    seeds = pd.DataFrame({"unit_id": ["u1", "u2", "u3"], "pass1": ["rights", "family", "other"],
-                          "pass2": ["rights", "family", "other"], "gold": ["rights", "family", "other"]})
+    seeds = pd.DataFrame(
+        {
+            "unit_id": ["u1", "u2", "u3"],
+            "pass1": ["rights", "family", "other"],
+            "pass2": ["rights", "family", "other"],
+            "gold": ["rights", "family", "other"],
+        }
+    )
     seeds.to_csv(tmp_path / "annotations.csv", index=False)
-    assert main(["--params", str(pfile), "annotate", "agreement", str(tmp_path / "annotations.csv"),
-                 "--columns", "pass1", "pass2"]) == 0
+    assert (
+        main(
+            [
+                "--params",
+                str(pfile),
+                "annotate",
+                "agreement",
+                str(tmp_path / "annotations.csv"),
+                "--columns",
+                "pass1",
+                "pass2",
+            ]
+        )
+        == 0
+    )
     m = json.loads((tmp_path / "reports" / "metrics" / "agreement.json").read_text())
     assert m["kappa"] == 1.0 and m["alpha"] == 1.0
 
@@ -317,19 +483,45 @@ def test_cli_suggest_uses_active_learning_module(tmp_path, monkeypatch):
     pfile = _params(tmp_path)
     src = tmp_path / "paragraphs.parquet"
     _units().to_parquet(src, index=False)
-    pd.DataFrame({"unit_id": ["d1:p001"], "gold": ["family"]}).to_csv(tmp_path / "annotations.csv", index=False)
+    pd.DataFrame({"unit_id": ["d1:p001"], "gold": ["family"]}).to_csv(
+        tmp_path / "annotations.csv", index=False
+    )
     seen = {}
 
     def suggest(model_dir, units, n, seed):
         seen.update(model_dir=Path(model_dir), ids=units.unit_id.tolist(), n=n, seed=seed)
         u = units.head(n)
-        return pd.DataFrame({"unit_id": u.unit_id, "doc_id": u.doc_id, "text": u.text, "uncertainty": [0.9] * len(u)})
+        return pd.DataFrame(
+            {
+                "unit_id": u.unit_id,
+                "doc_id": u.doc_id,
+                "text": u.text,
+                "uncertainty": [0.9] * len(u),
+            }
+        )
 
-    monkeypatch.setitem(sys.modules, "research.active_learning", types.SimpleNamespace(suggest=suggest))
-    assert main(["--params", str(pfile), "annotate", "suggest", "--n", "1", "--input", str(src)]) == 0
+    monkeypatch.setitem(
+        sys.modules, "research.classify.active_learning", types.SimpleNamespace(suggest=suggest)
+    )
+    assert (
+        main(["--params", str(pfile), "annotate", "suggest", "--n", "1", "--input", str(src)]) == 0
+    )
     assert seen["ids"] == ["d1:p002", "d2:p001"]  # annotated unit excluded, heading excluded
     assert seen["n"] == 1 and seen["seed"] == 7
     assert seen["model_dir"] == tmp_path / "models" / "classifier"
-    out = pd.read_csv(tmp_path / "data" / "annotation" / "suggested.csv", encoding="utf-8-sig", keep_default_na=False)
-    assert list(out.columns) == ["unit_id", "doc_id", "heading", "text", "uncertainty", "label", "secondary", "note"]
+    out = pd.read_csv(
+        tmp_path / "data" / "annotation" / "suggested.csv",
+        encoding="utf-8-sig",
+        keep_default_na=False,
+    )
+    assert list(out.columns) == [
+        "unit_id",
+        "doc_id",
+        "heading",
+        "text",
+        "uncertainty",
+        "label",
+        "secondary",
+        "note",
+    ]
     assert out.unit_id.tolist() == ["d1:p002"] and out.heading.tolist() == ["维权"]

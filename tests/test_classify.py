@@ -17,8 +17,8 @@ from research.classify.data import load_training_table
 from research.classify.features import JiebaAnalyzer, SeedTermScores
 from research.classify.models import DomainClassifier
 from research.classify.persist import load_model, save_model
-from research.codebook import load_codebook
 from research.errors import InputError, ResearchError
+from research.labels.codebook import load_codebook
 from tests.test_classify_synth import synthetic_units
 
 CB = load_codebook()
@@ -26,7 +26,9 @@ LABELS = CB.ids
 
 
 def _clf(**kw) -> DomainClassifier:
-    return DomainClassifier(labels=LABELS, seed_terms=CB.seed_terms, heading_cues=CB.heading_cues, **kw)
+    return DomainClassifier(
+        labels=LABELS, seed_terms=CB.seed_terms, heading_cues=CB.heading_cues, **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,21 +42,28 @@ def test_seed_term_scores_known_counts() -> None:
     st = SeedTermScores(terms, shares=False, analyzer=JiebaAnalyzer()).fit(None)
     raw = st.raw_scores(["美丽庭院示范户和美丽庭院", "国家政策", "开展家政培训", ""])
     # columns in dict order: family, employment
-    assert raw[0].tolist() == [6.0, 0.0]      # two long matches, substring allowed
-    assert raw[1].tolist() == [0.0, 0.0]      # 家政 inside 国家|政策 is not a token: no match
+    assert raw[0].tolist() == [6.0, 0.0]  # two long matches, substring allowed
+    assert raw[1].tolist() == [0.0, 0.0]  # 家政 inside 国家|政策 is not a token: no match
     assert raw[2].tolist() == [0.0, 2.0]
     assert raw[3].tolist() == [0.0, 0.0]
-    with_shares = SeedTermScores(terms, scale=2.0, summary=False).fit(None).transform(["美丽庭院 家政"]).toarray()[0]
+    with_shares = (
+        SeedTermScores(terms, scale=2.0, summary=False)
+        .fit(None)
+        .transform(["美丽庭院 家政"])
+        .toarray()[0]
+    )
     assert with_shares[:2] == pytest.approx(2 * np.log1p([3.0, 2.0]))
     assert with_shares[2:] == pytest.approx(2 * np.array([0.6, 0.4]))
-    summ = SeedTermScores(terms, summary=True).fit(None).transform(["美丽庭院 家政", "无关"]).toarray()
+    summ = (
+        SeedTermScores(terms, summary=True).fit(None).transform(["美丽庭院 家政", "无关"]).toarray()
+    )
     # total 5, best 3, best share 0.6, abstain 0 (best ≥ 1 and margin 1 ≥ 0.5); empty → abstain
     assert summ[0, -4:] == pytest.approx([np.log1p(5), np.log1p(3), 0.6, 0.0])
     assert summ[1, -4:] == pytest.approx([0.0, 0.0, 0.0, 1.0])
 
 
 def test_analyzer_matches_project_tokenizer() -> None:
-    from research.tokenize import get_tokenizer
+    from research.corpus.tokenize import get_tokenizer
 
     text = "开展“巾帼心向党”宣讲2500余场，推进美丽庭院建设。"
     an = JiebaAnalyzer()
@@ -114,7 +123,9 @@ def test_fit_is_deterministic(data: pd.DataFrame) -> None:
 def test_dictionary_prior_moves_probability_to_seeded_domain() -> None:
     m = _clf(word=False, char=False, seed_scale=0.0, heading_scale=0.5, dict_prior=1.0)
     X = pd.DataFrame({"text": ["开展两癌筛查", "在市委领导下"], "heading": ["维权", "综述"]})
-    d = m.fit(X, ["rights", "other"]).dictionary_proba(pd.DataFrame({"text": ["两癌筛查和两癌救助"]}))
+    d = m.fit(X, ["rights", "other"]).dictionary_proba(
+        pd.DataFrame({"text": ["两癌筛查和两癌救助"]})
+    )
     assert LABELS[int(np.argmax(d[0]))] == "rights"
 
 
@@ -124,7 +135,7 @@ def test_baselines(data: pd.DataFrame) -> None:
     assert maj.predict_proba(data)[0, LABELS.index("other")] == pytest.approx(3 / len(data))
     dic = DictionaryBaseline(labels=LABELS).fit()
     pred = dic.predict(["开展两癌筛查救助工作", "东风浩荡，大地回春"])
-    assert list(pred) == ["rights", "other"]   # abstention → other
+    assert list(pred) == ["rights", "other"]  # abstention → other
     p = dic.predict_proba(["开展两癌筛查救助工作", "东风浩荡，大地回春"])
     assert np.allclose(p.sum(axis=1), 1.0)
     assert LABELS[int(np.argmax(p[1]))] == "other" and LABELS[int(np.argmax(p[0]))] == "rights"
@@ -186,8 +197,17 @@ def test_run_cv_end_to_end_small(data: pd.DataFrame, params: dict) -> None:
     from research.classify.experiment import run_cv
 
     table = data.rename(columns={"gold": "label", "doc_id": "group"})
-    p = {**params, "train": {**params["train"], "models": ["lr_plain", "lr_seeded"],
-                             "grids": {"lr_plain": {"C": [10.0]}, "lr_seeded": {"C": [10.0], "dict_prior": [0.0, 1.0]}}}}
+    p = {
+        **params,
+        "train": {
+            **params["train"],
+            "models": ["lr_plain", "lr_seeded"],
+            "grids": {
+                "lr_plain": {"C": [10.0]},
+                "lr_seeded": {"C": [10.0], "dict_prior": [0.0, 1.0]},
+            },
+        },
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rep = run_cv(table, CB, p, log=lambda *a: None)
@@ -215,7 +235,9 @@ def test_training_table_errors(tmp_path, data: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="not in the codebook.*'sports'"):
         load_training_table(_write(bad, tmp_path), CB)
     with pytest.raises(InputError, match="too few examples.*family: 1"):
-        load_training_table(_write(data[(data.gold != "family") | (data.unit_id == "doc0:p006")], tmp_path), CB)
+        load_training_table(
+            _write(data[(data.gold != "family") | (data.unit_id == "doc0:p006")], tmp_path), CB
+        )
     with pytest.raises(InputError, match="missing column.*'label'"):
         load_training_table(_write(data, tmp_path), CB, label_column="label")
     with pytest.raises(InputError, match="empty"):
@@ -224,13 +246,19 @@ def test_training_table_errors(tmp_path, data: pd.DataFrame) -> None:
     nofam = data[data.gold != "family"]
     with pytest.raises(InputError, match="family: 0"):
         load_training_table(_write(nofam, tmp_path), CB, min_examples=2)
-    assert len(load_training_table(_write(nofam, tmp_path), CB, min_examples=2, allow_missing_classes=True))
+    assert len(
+        load_training_table(_write(nofam, tmp_path), CB, min_examples=2, allow_missing_classes=True)
+    )
 
 
 # -- persistence ------------------------------------------------------------------------
 def test_model_card_round_trip_and_mismatches(tmp_path, data: pd.DataFrame) -> None:
     m = _clf().fit(data, data["gold"])
-    card = {"labels": LABELS, "codebook_fingerprint": CB.fingerprint(), "codebook_path": str(CB.path)}
+    card = {
+        "labels": LABELS,
+        "codebook_fingerprint": CB.fingerprint(),
+        "codebook_path": str(CB.path),
+    }
     save_model(m, tmp_path / "m", card)
     model, card2 = load_model(tmp_path / "m", CB)
     assert np.allclose(model.predict_proba(data), m.predict_proba(data))
@@ -265,7 +293,7 @@ def test_model_card_round_trip_and_mismatches(tmp_path, data: pd.DataFrame) -> N
 
 # -- active learning --------------------------------------------------------------------
 def test_uncertainty_ranking() -> None:
-    from research.active_learning import rank_uncertain, uncertainty_scores
+    from research.classify.active_learning import rank_uncertain, uncertainty_scores
 
     p = np.array([[0.9, 0.05, 0.05], [0.4, 0.4, 0.2], [0.5, 0.3, 0.2], [0.4, 0.4, 0.2]])
     margin, ent = uncertainty_scores(p)
@@ -282,11 +310,16 @@ def test_uncertainty_ranking() -> None:
 def test_confusion_matrix_figure(tmp_path, params: dict) -> None:
     from research.viz.classifier import confusion_matrix
 
-    rows = [{"method": "selected", "true": t, "pred": p, "count": int(t == p) * 3 + int(p == "other")}
-            for t in LABELS for p in LABELS]
+    rows = [
+        {"method": "selected", "true": t, "pred": p, "count": int(t == p) * 3 + int(p == "other")}
+        for t in LABELS
+        for p in LABELS
+    ]
     (tmp_path / "tables").mkdir()
     pd.DataFrame(rows).to_csv(tmp_path / "tables" / "confusion_matrix.csv", index=False)
-    out = confusion_matrix(tmp_path, tmp_path / "fig", {**params, "figures": {"formats": ["png"], "dpi": 50}}, "en")
+    out = confusion_matrix(
+        tmp_path, tmp_path / "fig", {**params, "figures": {"formats": ["png"], "dpi": 50}}, "en"
+    )
     names = sorted(p.name for p in out)
     assert names == ["confusion_matrix.csv", "confusion_matrix.png"]
     data = pd.read_csv(tmp_path / "fig" / "confusion_matrix.csv")
@@ -302,9 +335,9 @@ def test_temperature_recovers_known_softening() -> None:
     rng = np.random.default_rng(0)
     labels = ["a", "b", "c"]
     logits = rng.normal(0, 2.0, size=(4000, 3))
-    q = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)   # calibrated by construction
+    q = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)  # calibrated by construction
     y = [labels[rng.choice(3, p=row)] for row in q]
-    soft = temper(q, 2.0)                                            # an under-confident model
+    soft = temper(q, 2.0)  # an under-confident model
     assert fit_temperature(soft, y, labels) == pytest.approx(0.5, rel=0.15)
     assert fit_temperature(q, y, labels) == pytest.approx(1.0, rel=0.15)
     assert np.allclose(temper(soft, 0.5), q)

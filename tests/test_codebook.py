@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from research.codebook import BUNDLED, load_codebook, resolve_codebook_path
 from research.errors import InputError
+from research.labels.codebook import BUNDLED, load_codebook, resolve_codebook_path
 
 IDS = ["ideology", "employment", "rights", "family", "organization", "other"]
 
@@ -32,7 +32,13 @@ def test_bundled_codebook_loads_with_stable_ids():
     assert "美丽庭院" in cb.seed_terms["family"]
     assert "巧媳妇" in cb.seed_terms["employment"]
     assert len(cb.rules) >= 8
-    assert {r.assign for r in cb.rules} >= {"rights", "family", "employment", "organization", "other"}
+    assert {r.assign for r in cb.rules} >= {
+        "rights",
+        "family",
+        "employment",
+        "organization",
+        "other",
+    }
     assert "rights" in cb and "nope" not in cb
     with pytest.raises(KeyError):
         cb["nope"]
@@ -50,7 +56,10 @@ def _raw() -> dict:
 
 def _write(tmp_path: Path, data, name: str = "cb.yaml") -> Path:
     p = tmp_path / name
-    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    p.write_text(
+        data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True),
+        encoding="utf-8",
+    )
     return p
 
 

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from research.errors import ResearchError
-from research.evaluation import evaluate_labels, expected_calibration_error
+from research.labels.evaluation import evaluate_labels, expected_calibration_error
 
 Y_TRUE = ["a", "a", "a", "b", "b", "c"]
 Y_PRED = ["a", "a", "b", "b", "c", "c"]
@@ -40,7 +40,11 @@ def test_absent_label_is_skipped_in_macro_but_kept_in_matrix() -> None:
     assert r["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
     assert r["macro_f1_all"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 4)
     assert r["per_class"]["d"] == {
-        "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 0
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 0,
+        "predicted": 0,
     }
 
 
@@ -85,7 +89,9 @@ def test_doc_share_mae_with_probabilities() -> None:
     # doc 1: exact; doc 2: gold (0.5, 0.5), proba mean (0.5, 0.5) → also exact
     assert r["doc_share_mae_proba"] == pytest.approx(0.0)
     proba2 = np.array([[0.5, 0.5]] * 4)
-    r2 = evaluate_labels(["a", "a", "a", "b"], ["a"] * 4, ["a", "b"], groups=[1, 1, 2, 2], proba=proba2)
+    r2 = evaluate_labels(
+        ["a", "a", "a", "b"], ["a"] * 4, ["a", "b"], groups=[1, 1, 2, 2], proba=proba2
+    )
     # doc 1: gold (1, 0) vs (0.5, 0.5) → 0.5; doc 2: exact → 0; mean 0.25
     assert r2["doc_share_mae_proba"] == pytest.approx(0.25)
 

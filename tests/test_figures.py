@@ -31,7 +31,9 @@ def test_cjk_font_comes_from_mplfonts_and_is_registered():
     assert "mplfonts" in str(path) and path.exists()
     fam = setup_style("zh")
     assert fam == CJK_FAMILY
-    found = font_manager.findfont(font_manager.FontProperties(family=CJK_FAMILY), fallback_to_default=False)
+    found = font_manager.findfont(
+        font_manager.FontProperties(family=CJK_FAMILY), fallback_to_default=False
+    )
     assert Path(found) == path and "DejaVu" not in found
     assert matplotlib.rcParams["pdf.fonttype"] == 42
 
@@ -65,7 +67,9 @@ def test_save_figure_formats_dpi_data_and_determinism(tmp_path):
     assert round(dpi[0]) == 300 and round(dpi[1]) == 300
     assert pd.read_csv(p1[-1])["y"].tolist() == [0.333333, 2.0]
     for a, b in zip(p1, p2):
-        assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest(), a.name
+        assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest(), (
+            a.name
+        )
     assert b"CreationDate" not in p1[0].read_bytes()
 
 
@@ -88,7 +92,9 @@ def test_labels_english_and_chinese():
 
     assert category_label("employment", "en", CB()) == "Employment"
     assert category_label("employment", "zh", CB()) == "就业创业"
-    assert category_label("employment", "en", CB(), short=False) == "Employment and entrepreneurship"
+    assert (
+        category_label("employment", "en", CB(), short=False) == "Employment and entrepreneurship"
+    )
     assert category_label("new_id") == "New id"
     assert short_label("Family, family education and family values", 22) == "Family"
 
@@ -109,8 +115,15 @@ def analysed(tmp_path_factory):
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_registered_analysis_figures(analysed, language):
     root, params = analysed
-    mine = ["domain_shares", "province_heatmap", "year_trends", "emphasis", "distinctive_terms", "share_adjustment",
-            "campaign_names"]
+    mine = [
+        "domain_shares",
+        "province_heatmap",
+        "year_trends",
+        "emphasis",
+        "distinctive_terms",
+        "share_adjustment",
+        "campaign_names",
+    ]
     assert set(mine) <= set(discover())
     out = root / f"fig-{language}"
     formats = ("pdf", "svg", "png") if language == "en" else ("png",)  # zh: PNG only, for speed
@@ -119,7 +132,9 @@ def test_registered_analysis_figures(analysed, language):
         warnings.simplefilter("always")
         res = run_figures(root / "reports", out, params, language, names=mine, echo=None)
     assert not [str(w.message) for w in caught if "missing from font" in str(w.message)]
-    assert all(not r.error and not r.skipped for r in res), [(r.name, r.error, r.skipped) for r in res]
+    assert all(not r.error and not r.skipped for r in res), [
+        (r.name, r.error, r.skipped) for r in res
+    ]
     for name in mine:
         for ext in (*formats, "csv"):
             assert (out / f"{name}.{ext}").stat().st_size > 0, (name, ext)

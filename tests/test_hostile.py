@@ -12,17 +12,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from research.corpus import segment as segment_module
 from research.cli import main
-from research.errors import InputError
-from research.normalize import normalize_text
-from research import segment as segment_module
-from research.segment import _SeenIndex, segment
-from research.prepare import (
+from research.corpus.normalize import normalize_text
+from research.corpus.prepare import (
     PreparedCorpus,
     check_provenance,
     prepare_corpus,
     prepare_to_dir,
 )
+from research.corpus.segment import _SeenIndex, segment
+from research.errors import InputError
 
 HEADER = "file,doc_id,title,organisation,province,place,level,year,period_start,period_end,script,source\n"
 PARAS = [
@@ -84,15 +84,21 @@ def test_mixed_traditional_and_simplified(tmp_path):
 
 
 def test_zero_width_and_control_characters(tmp_path):
-    text = ("\ufeff市妇\u200b联开展\u200d巾帼\u2060宣讲\u00ad活动\x07，组织\x1b妇女\u202e参加培训。\r\n"
-            "\x0c深化妇联\u180e改革。\u2028推进家庭建设。\x85加\x7f强宣传。\x00")
+    text = (
+        "\ufeff市妇\u200b联开展\u200d巾帼\u2060宣讲\u00ad活动\x07，组织\x1b妇女\u202e参加培训。\r\n"
+        "\x0c深化妇联\u180e改革。\u2028推进家庭建设。\x85加\x7f强宣传。\x00"
+    )
     p = processed(corpus(tmp_path, {"a.txt": text}))
     doc_text = p.documents.iloc[0].text
     bad = [c for c in doc_text if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
     assert bad == []
     body = p.paragraphs[p.paragraphs.kind == "body"].text.tolist()
     assert body[0] == "市妇联开展巾帼宣讲活动，组织妇女参加培训。"
-    assert body[1:] == ["深化妇联改革。", "推进家庭建设。", "加强宣传。"]  # separators → line breaks
+    assert body[1:] == [
+        "深化妇联改革。",
+        "推进家庭建设。",
+        "加强宣传。",
+    ]  # separators → line breaks
     assert (p.removed.kind == "invisible").sum() >= 9
 
 
@@ -125,7 +131,9 @@ def _index_ops(monkeypatch, run) -> int:
 
 
 def test_extremely_long_paragraph_is_linear(tmp_path, monkeypatch):
-    text = "".join(f"{PARAS[i % 4][:-1]}，第{i}项。" for i in range(7000))[:200_000]  # no line break
+    text = "".join(f"{PARAS[i % 4][:-1]}，第{i}项。" for i in range(7000))[
+        :200_000
+    ]  # no line break
     assert len(text) == 200_000 and "\n" not in text
     ops = _index_ops(monkeypatch, lambda: processed(corpus(tmp_path, {"a.txt": text})))
     p = processed(corpus(tmp_path, {"a.txt": text}))
@@ -154,12 +162,22 @@ def test_many_lines_segment_and_provenance_are_linear(monkeypatch):
         ops.append(_index_ops(monkeypatch, lambda: box.setdefault("seg", segment(text))))
         seg = box["seg"]
         units = pd.DataFrame(
-            {"unit_id": [f"d:p{i}" for i in range(len(seg.units))], "doc_id": "d",
-             "text": [u.text for u in seg.units], "char_start": [u.char_start for u in seg.units],
-             "char_end": [u.char_end for u in seg.units]}
+            {
+                "unit_id": [f"d:p{i}" for i in range(len(seg.units))],
+                "doc_id": "d",
+                "text": [u.text for u in seg.units],
+                "char_start": [u.char_start for u in seg.units],
+                "char_end": [u.char_end for u in seg.units],
+            }
         )
-        check_provenance(PreparedCorpus(pd.DataFrame({"doc_id": ["d"], "text": [seg.text]}),
-                                        units, pd.DataFrame(), pd.DataFrame()))
+        check_provenance(
+            PreparedCorpus(
+                pd.DataFrame({"doc_id": ["d"], "text": [seg.text]}),
+                units,
+                pd.DataFrame(),
+                pd.DataFrame(),
+            )
+        )
     growth = (ops[2] - ops[1]) / (ops[1] - ops[0])
     assert 1.5 < growth < 2.6, ops
 
@@ -201,11 +219,15 @@ def test_corrupt_bytes_inside_gb18030_are_an_error(tmp_path, capsys):
     fails(corpus(tmp_path, {"a.txt": data}), tmp_path, "undecodable", "a.txt", capsys)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty (0 bytes)"),
-    (b"\xef\xbb\xbf", "no text"),
-    (" \n\t\r\n\u3000 ", "no text"),
-], ids=["zero-bytes", "bom-only", "whitespace-only"])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty (0 bytes)"),
+        (b"\xef\xbb\xbf", "no text"),
+        (" \n\t\r\n\u3000 ", "no text"),
+    ],
+    ids=["zero-bytes", "bom-only", "whitespace-only"],
+)
 def test_empty_files_name_the_file(tmp_path, capsys, data, message):
     root = corpus(tmp_path, {"good.txt": PARAS[0], "b.txt": data})
     fails(root, tmp_path, message, str(root / "b.txt"), capsys)
@@ -213,8 +235,9 @@ def test_empty_files_name_the_file(tmp_path, capsys, data, message):
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
 def test_directory_symlink_loop_is_not_followed(tmp_path):
-    root = corpus(tmp_path, {"a.txt": PARAS[0], "sub/b.txt": PARAS[1]},
-                  [row("a.txt"), row("sub/b.txt")])
+    root = corpus(
+        tmp_path, {"a.txt": PARAS[0], "sub/b.txt": PARAS[1]}, [row("a.txt"), row("sub/b.txt")]
+    )
     try:
         os.symlink(root, root / "sub" / "loop", target_is_directory=True)
         os.symlink("..", root / "up", target_is_directory=True)
@@ -236,15 +259,23 @@ def test_file_symlink_loop_is_a_clear_error(tmp_path, capsys):
 
 # ---------------------------------------------------------------- manifest
 def test_manifest_bad_years_and_unknown_levels_listed_together(tmp_path, capsys):
-    rows = [row("a.txt", level="town"), row("b.txt", year="20x1"), row("c.txt", year="1066"),
-            row("d.txt", level="County ")]
+    rows = [
+        row("a.txt", level="town"),
+        row("b.txt", year="20x1"),
+        row("c.txt", year="1066"),
+        row("d.txt", level="County "),
+    ]
     root = corpus(tmp_path, {n: PARAS[0] for n in ("a.txt", "b.txt", "c.txt", "d.txt")}, rows)
     out = tmp_path / "out"
     assert main(["prepare", str(root), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert str(root / "manifest.csv") in err
-    for part in ("line 2: unknown level 'town'", "line 3: year '20x1' is not a year",
-                 "line 4: year 1066 outside", "line 5: unknown level 'County'"):
+    for part in (
+        "line 2: unknown level 'town'",
+        "line 3: year '20x1' is not a year",
+        "line 4: year 1066 outside",
+        "line 5: unknown level 'County'",
+    ):
         assert part in err, err
     assert not out.exists()
 
@@ -268,9 +299,15 @@ def test_jsonl_with_bad_year_and_lone_surrogates(tmp_path):
 # ---------------------------------------------------------------- duplicates
 def test_duplicate_documents_under_different_names(tmp_path):
     text = "工作报告\n\n" + "\n\n".join(PARAS)
-    root = corpus(tmp_path, {"a.txt": text, "copy of a.txt": text.encode("gb18030"),
-                             "b.txt": PARAS[3] + "\n\n" + PARAS[0]},
-                  [row("a.txt"), row("copy of a.txt", "a-copy"), row("b.txt")])
+    root = corpus(
+        tmp_path,
+        {
+            "a.txt": text,
+            "copy of a.txt": text.encode("gb18030"),
+            "b.txt": PARAS[3] + "\n\n" + PARAS[0],
+        },
+        [row("a.txt"), row("copy of a.txt", "a-copy"), row("b.txt")],
+    )
     p = processed(root)
     d = p.documents.set_index("doc_id")
     assert d.loc["a-copy", "duplicate_of"] == "a" and d.loc["a", "duplicate_of"] == ""

@@ -15,8 +15,8 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from research.prepare import load_prepared, prepare_corpus, prepare_to_dir
-from research.tokenize import TokenCache, TokenizerSettings, tokenize_many
+from research.corpus.prepare import load_prepared, prepare_corpus, prepare_to_dir
+from research.corpus.tokenize import TokenCache, TokenizerSettings, tokenize_many
 
 from .conftest import ROOT
 
@@ -26,7 +26,8 @@ PARAMS = {"tokenize": {"cache": False}}
 def assert_same_tables(a, b) -> None:
     for name in ("documents", "paragraphs", "items", "removed"):
         pd.testing.assert_frame_equal(
-            getattr(a, name).reset_index(drop=True), getattr(b, name).reset_index(drop=True),
+            getattr(a, name).reset_index(drop=True),
+            getattr(b, name).reset_index(drop=True),
             obj=name,
         )
 
@@ -59,7 +60,7 @@ def test_streaming_and_parallel_prepare_equal_in_memory(prepared_seeds, tmp_path
 
 # ---------------------------------------------------------------- token cache
 def test_token_cache_reused_after_unrelated_parameter_change(tmp_path, monkeypatch, seed_units):
-    import research.tokenize as tk
+    import research.corpus.tokenize as tk
 
     calls: list[int] = []
     real = tk._tokenize_chunk
@@ -69,8 +70,11 @@ def test_token_cache_reused_after_unrelated_parameter_change(tmp_path, monkeypat
         return real(settings, texts)
 
     monkeypatch.setattr(tk, "_tokenize_chunk", counting)
-    params = {"paths": {"data": str(tmp_path / "data")}, "tokenize": {"cache": True},
-              "topics": {"k": 8}}
+    params = {
+        "paths": {"data": str(tmp_path / "data")},
+        "tokenize": {"cache": True},
+        "topics": {"k": 8},
+    }
     first = prepare_corpus(ROOT / "seeds", params, progress=False)
     n_unique = len(set(first.paragraphs["text"]))
     assert sum(calls) == n_unique  # repeated texts tokenised once
@@ -114,7 +118,10 @@ def dask_client():
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("dask.bag")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
         silence_logs=50,
     )
     client = distributed.Client(cluster)
@@ -132,7 +139,7 @@ def _toy_model(prepared):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from research.tokenize import get_tokenizer
+    from research.corpus.tokenize import get_tokenizer
 
     ann = pd.read_csv(ROOT / "seeds" / "annotations.csv")
     X = pd.DataFrame({"text": ann["text"], "heading": ""})
@@ -141,13 +148,15 @@ def _toy_model(prepared):
 
 
 @pytest.mark.slow
-def test_local_cluster_gives_single_process_results(dask_client, prepared_seeds, seed_units, tmp_path):
+def test_local_cluster_gives_single_process_results(
+    dask_client, prepared_seeds, seed_units, tmp_path
+):
     import dask.bag as db
     import joblib
     import pyarrow.parquet as pq
 
     from research.classify.predict import predict_frame
-    from research.tokenize import tokenize_row_group
+    from research.corpus.tokenize import tokenize_row_group
 
     assert len(dask_client.scheduler_info()["workers"]) == 2
     settings = TokenizerSettings.from_params({})
@@ -156,8 +165,9 @@ def test_local_cluster_gives_single_process_results(dask_client, prepared_seeds,
     # tokenise and prepare: joblib's Dask backend runs the same code on the cluster
     with joblib.parallel_backend("dask"):
         assert tokenize_many(seed_units, settings, n_jobs=2, chunk_size=40) == serial_tokens
-        distributed = prepare_corpus(ROOT / "seeds", {"tokenize": {"cache": False, "n_jobs": 2}},
-                                     progress=False)
+        distributed = prepare_corpus(
+            ROOT / "seeds", {"tokenize": {"cache": False, "n_jobs": 2}}, progress=False
+        )
     assert_same_tables(distributed, prepared_seeds)
 
     # tokenise: a dask.bag over the Parquet row groups of a streamed paragraphs table
@@ -175,7 +185,9 @@ def test_local_cluster_gives_single_process_results(dask_client, prepared_seeds,
     # predict: each row group predicted on a worker, concatenated in order
     model = _toy_model(prepared_seeds)
     labels = sorted(model.classes_)
-    body = prepared_seeds.paragraphs[prepared_seeds.paragraphs.kind == "body"].reset_index(drop=True)
+    body = prepared_seeds.paragraphs[prepared_seeds.paragraphs.kind == "body"].reset_index(
+        drop=True
+    )
     single = predict_frame(model, body, labels, "other", normalize=False).table
 
     def predict_group(i: int) -> pd.DataFrame:

@@ -21,17 +21,33 @@ from .conftest import ROOT
 pytestmark = pytest.mark.slow
 
 #: outputs that must be byte-identical across runs
-COMPARED = ("data/prepared", "data/labels", "data/predictions", "data/topics", "reports/tables",
-            "reports/metrics", "models/classifier/model_card.json")
+COMPARED = (
+    "data/prepared",
+    "data/labels",
+    "data/predictions",
+    "data/topics",
+    "reports/tables",
+    "reports/metrics",
+    "models/classifier/model_card.json",
+)
 SUFFIXES = {".csv", ".json", ".parquet"}
-DVC = shutil.which("dvc") or (str(Path(sys.executable).parent / "dvc") if (Path(sys.executable).parent / "dvc").exists() else None)
+DVC = shutil.which("dvc") or (
+    str(Path(sys.executable).parent / "dvc")
+    if (Path(sys.executable).parent / "dvc").exists()
+    else None
+)
 RESEARCH = str(Path(sys.executable).parent / "research")
 
 
 def project_files() -> list[str]:
     """The project's own files (tracked or new, not ignored), as git sees them."""
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return sorted(f for f in out.splitlines() if (ROOT / f).is_file())
 
 
@@ -44,10 +60,15 @@ def make_workspace(dest: Path) -> Path:
 
 
 def run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "MPLBACKEND": "Agg"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MPLBACKEND": "Agg",
+    }
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc.stdout + proc.stderr
 
 
@@ -55,7 +76,9 @@ def digests(ws: Path) -> dict[str, str]:
     out = {}
     for rel in COMPARED:
         base = ws / rel
-        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.suffix in SUFFIXES)
+        files = (
+            [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.suffix in SUFFIXES)
+        )
         for p in files:
             out[str(p.relative_to(ws))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
@@ -77,11 +100,13 @@ def test_dvc_yaml_is_generated_from_pipeline():
 
 
 def test_readme_cli_reference_is_current():
-    from research.docs import END, START, cli_reference
+    from research.commands._docs import END, START, cli_reference
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text.split(START, 1)[1].split(END, 1)[0]
-    assert block.strip() == cli_reference().strip(), "run: python -m research.docs README.md"
+    assert block.strip() == cli_reference().strip(), (
+        "run: python -m research.commands._docs README.md"
+    )
 
 
 def test_run_writes_every_declared_output(run_workspace):
@@ -94,8 +119,12 @@ def test_run_writes_every_declared_output(run_workspace):
 
     for metrics in (run_workspace / "reports" / "metrics").glob("*.json"):
         prov = json.loads(metrics.read_text(encoding="utf-8"))["provenance"]
-        assert len(prov["params_hash"]) == 16 and prov["library_versions"]["scikit-learn"], metrics.name
-    card = json.loads((run_workspace / "models" / "classifier" / "model_card.json").read_text(encoding="utf-8"))
+        assert len(prov["params_hash"]) == 16 and prov["library_versions"]["scikit-learn"], (
+            metrics.name
+        )
+    card = json.loads(
+        (run_workspace / "models" / "classifier" / "model_card.json").read_text(encoding="utf-8")
+    )
     assert card["library_versions"] and card["codebook_fingerprint"]
     figs = run_workspace / "reports" / "figures"
     for name in ("domain_shares", "confusion_matrix", "topic_model_selection", "province_heatmap"):
@@ -124,10 +153,15 @@ def test_dvc_repro_matches_research_run_and_is_incremental(run_workspace, tmp_pa
     run(git + ["commit", "-qm", "lock"], ws)
     # one parameter changes → only the stages that depend on it run
     params = ws / "params.yaml"
-    params.write_text(params.read_text(encoding="utf-8").replace("language: en", "language: zh", 1), encoding="utf-8")
+    params.write_text(
+        params.read_text(encoding="utf-8").replace("language: en", "language: zh", 1),
+        encoding="utf-8",
+    )
     assert "figures.language" in run([DVC, "params", "diff"], ws)
     out = run([DVC, "repro"], ws)
-    ran = sorted(line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage"))
+    ran = sorted(
+        line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")
+    )
     assert ran == ["figures"]
     assert "macro_f1" in run([DVC, "metrics", "show"], ws)
 
@@ -141,8 +175,11 @@ def test_notebooks_are_committed_without_outputs():
     assert len(NOTEBOOKS) == 5
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
-        assert all(not c.get("outputs") and c.get("execution_count") is None
-                   for c in nb.cells if c.cell_type == "code"), path.name
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None
+            for c in nb.cells
+            if c.cell_type == "code"
+        ), path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -152,8 +189,14 @@ def test_notebook_executes(path, run_workspace, monkeypatch):
 
     monkeypatch.setenv("RESEARCH_PROJECT", str(run_workspace))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from research.cli import main
-from research.codebook import load_codebook
+from research.labels.codebook import load_codebook
 from tests.test_classify_synth import synthetic_units
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,17 +39,35 @@ def test_model_card_written(model_dir: Path) -> None:
     card = json.loads((model_dir / "model_card.json").read_text())
     assert card["labels"] == IDS
     assert card["codebook_fingerprint"] == load_codebook().fingerprint()
-    for key in ("training_data_sha256", "params", "library_versions", "chosen", "train_params_hash"):
+    for key in (
+        "training_data_sha256",
+        "params",
+        "library_versions",
+        "chosen",
+        "train_params_hash",
+    ):
         assert key in card
     assert card["n_train"] == 36
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
 def test_predict_table_forms(model_dir: Path, tmp_path: Path, suffix: str, capsys) -> None:
-    df = pd.DataFrame({"id": [1, 2, 3], "text": ["开展两癌筛查救助和维权服务", "寻找最美家庭，弘扬好家风", "深化妇联改革，完成换届"]})
+    df = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "text": [
+                "开展两癌筛查救助和维权服务",
+                "寻找最美家庭，弘扬好家风",
+                "深化妇联改革，完成换届",
+            ],
+        }
+    )
     src = tmp_path / f"in{suffix}"
-    {".csv": lambda: df.to_csv(src, index=False), ".parquet": lambda: df.to_parquet(src),
-     ".jsonl": lambda: df.to_json(src, orient="records", lines=True, force_ascii=False)}[suffix]()
+    {
+        ".csv": lambda: df.to_csv(src, index=False),
+        ".parquet": lambda: df.to_parquet(src),
+        ".jsonl": lambda: df.to_json(src, orient="records", lines=True, force_ascii=False),
+    }[suffix]()
     out = tmp_path / "out.parquet"
     assert main(["predict", str(src), "--output", str(out), "--model", str(model_dir)]) == 0
     got = pd.read_parquet(out)
@@ -61,13 +79,31 @@ def test_predict_table_forms(model_dir: Path, tmp_path: Path, suffix: str, capsy
 
 def test_predict_normalises_traditional_text(model_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "in.csv"
-    pd.DataFrame({"body": ["開展兩癌篩查救助和維權服務", "开展两癌筛查救助和维权服务"]}).to_csv(src, index=False)
+    pd.DataFrame({"body": ["開展兩癌篩查救助和維權服務", "开展两癌筛查救助和维权服务"]}).to_csv(
+        src, index=False
+    )
     out = tmp_path / "out.csv"
-    assert main(["predict", str(src), "-o", str(out), "--model", str(model_dir), "--text-column", "body"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(src),
+                "-o",
+                str(out),
+                "--model",
+                str(model_dir),
+                "--text-column",
+                "body",
+            ]
+        )
+        == 0
+    )
     got = pd.read_csv(out)
     _check(got, 2)
     assert got["body"].tolist()[0] == "開展兩癌篩查救助和維權服務"  # input column kept as given
-    assert np.allclose(got.loc[0, P_COLS].to_numpy(float), got.loc[1, P_COLS].to_numpy(float), atol=1e-6)
+    assert np.allclose(
+        got.loc[0, P_COLS].to_numpy(float), got.loc[1, P_COLS].to_numpy(float), atol=1e-6
+    )
 
 
 def test_empty_and_non_chinese_texts_get_other(model_dir: Path, tmp_path: Path, capsys) -> None:
@@ -93,20 +129,42 @@ def test_predict_corpus_folder(model_dir: Path, tmp_path: Path) -> None:
 def test_predict_errors(model_dir: Path, tmp_path: Path, capsys) -> None:
     src = tmp_path / "in.csv"
     pd.DataFrame({"words": ["妇联"]}).to_csv(src, index=False)
-    assert main(["predict", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)]) == 2
+    assert (
+        main(["predict", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)]) == 2
+    )
     assert "missing column(s) 'text'" in capsys.readouterr().err
-    assert main(["predict", str(src), "-o", str(tmp_path / "o.txt"), "--model", str(model_dir)]) == 2
+    assert (
+        main(["predict", str(src), "-o", str(tmp_path / "o.txt"), "--model", str(model_dir)]) == 2
+    )
     assert "output must end in .csv or .parquet" in capsys.readouterr().err
-    assert main(["predict", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(tmp_path / "none"),
-                 "--text-column", "words"]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                str(src),
+                "-o",
+                str(tmp_path / "o.csv"),
+                "--model",
+                str(tmp_path / "none"),
+                "--text-column",
+                "words",
+            ]
+        )
+        == 2
+    )
     assert "no trained model" in capsys.readouterr().err
     empty = tmp_path / "empty.csv"
     pd.DataFrame({"text": []}).to_csv(empty, index=False)
-    assert main(["predict", str(empty), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)]) == 2
+    assert (
+        main(["predict", str(empty), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)]) == 2
+    )
     assert "no rows" in capsys.readouterr().err
     folder = tmp_path / "corpus"
     folder.mkdir()
-    assert main(["predict", str(folder), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)]) == 2
+    assert (
+        main(["predict", str(folder), "-o", str(tmp_path / "o.csv"), "--model", str(model_dir)])
+        == 2
+    )
     assert "manifest.csv" in capsys.readouterr().err
 
 
@@ -124,7 +182,19 @@ def test_train_errors(tmp_path: Path, capsys) -> None:
     assert main(["train", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "m")]) == 2
     assert "empty" in capsys.readouterr().err
     data.to_csv(tmp_path / "ok.csv", index=False)
-    assert main(["train", str(tmp_path / "ok.csv"), "--out", str(tmp_path / "m"), "--label-column", "domain"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                str(tmp_path / "ok.csv"),
+                "--out",
+                str(tmp_path / "m"),
+                "--label-column",
+                "domain",
+            ]
+        )
+        == 2
+    )
     assert "missing column(s) 'domain'" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()  # nothing half-written
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from research.cli import main
+from research.corpus.prepare import check_provenance, prepare_corpus
 from research.errors import InputError
-from research.prepare import check_provenance, prepare_corpus
 
 from .conftest import GOV_REPORTS
 
@@ -33,10 +33,26 @@ def unit_with(prepared, needle):
 # ---------------------------------------------------------------- the seed corpus
 def test_tables_and_metadata(prepared_seeds):
     d, p = prepared_seeds.documents, prepared_seeds.paragraphs
-    assert list(d.doc_id) == ["zhengzhou-2021", "zhengzhou-2017", "kaifeng-2024", "zaozhuang-2023", "jiyang-2023"]
+    assert list(d.doc_id) == [
+        "zhengzhou-2021",
+        "zhengzhou-2017",
+        "kaifeng-2024",
+        "zaozhuang-2023",
+        "jiyang-2023",
+    ]
     assert set(d.level) == {"city", "district"}
     assert d.set_index("doc_id").loc["jiyang-2023", "year"] == 2023
-    assert {"unit_id", "doc_id", "para_id", "kind", "text", "heading", "char_start", "char_end", "n_chars"} <= set(p.columns)
+    assert {
+        "unit_id",
+        "doc_id",
+        "para_id",
+        "kind",
+        "text",
+        "heading",
+        "char_start",
+        "char_end",
+        "n_chars",
+    } <= set(p.columns)
     assert p.unit_id.is_unique
     assert set(p.kind) <= {"body", "heading", "caption", "byline", "meta", "duplicate"}
     assert (p.groupby("doc_id").para_id.apply(lambda s: list(s) == list(range(len(s))))).all()
@@ -103,7 +119,9 @@ def test_traditional_and_pinyin_normalised(prepared_seeds):
     assert "(lǐng)" not in text and "ng)" not in text
     assert "(lǐng)" in d.loc["zaozhuang-2023", "text_original"]  # original kept
     removed = prepared_seeds.removed
-    assert (removed[(removed.doc_id == "zaozhuang-2023") & (removed.kind == "pinyin")].shape[0]) > 100
+    assert (
+        (removed[(removed.doc_id == "zaozhuang-2023") & (removed.kind == "pinyin")].shape[0]) > 100
+    )
     tokens = " ".join(body(prepared_seeds, "zaozhuang-2023").tokens).split()
     assert "ng" not in tokens and "li" not in tokens
 
@@ -143,9 +161,27 @@ GOOD = "市妇联开展“巾帼心向党”宣讲活动。组织妇女参加技
         ({"a.txt": b"\x00\x01\x02binary\x00\xff" * 20}, None, "binary"),
         ({"a.txt": "市妇联".encode("gb18030") + b"\xff\xff\xfe"}, None, "undecodable"),
         ({"a.txt": b"This report has no Chinese at all."}, None, "no Chinese text"),
-        ({"a.txt": GOOD}, ["a.txt,a,t,o,p,q,city,2020,,,simplified,s", "b.txt,b,t,o,p,q,city,2020,,,simplified,s"], "missing"),
-        ({"a.txt": GOOD, "b.txt": GOOD}, ["a.txt,a,t,o,p,q,city,2020,,,simplified,s"], "no row in manifest"),
-        ({"a.txt": GOOD, "b.txt": GOOD}, ["a.txt,x,t,o,p,q,city,2020,,,simplified,s", "b.txt,x,t,o,p,q,city,2020,,,simplified,s"], "duplicate doc_id"),
+        (
+            {"a.txt": GOOD},
+            [
+                "a.txt,a,t,o,p,q,city,2020,,,simplified,s",
+                "b.txt,b,t,o,p,q,city,2020,,,simplified,s",
+            ],
+            "missing",
+        ),
+        (
+            {"a.txt": GOOD, "b.txt": GOOD},
+            ["a.txt,a,t,o,p,q,city,2020,,,simplified,s"],
+            "no row in manifest",
+        ),
+        (
+            {"a.txt": GOOD, "b.txt": GOOD},
+            [
+                "a.txt,x,t,o,p,q,city,2020,,,simplified,s",
+                "b.txt,x,t,o,p,q,city,2020,,,simplified,s",
+            ],
+            "duplicate doc_id",
+        ),
         ({"a.txt": GOOD}, ["a.txt,a,t,o,p,q,town,2020,,,simplified,s"], "unknown level"),
         ({"a.txt": GOOD}, ["a.txt,a,t,o,p,q,city,20x0,,,simplified,s"], "not a year"),
         ({"a.txt": GOOD}, ["a.txt,a,t,o,p,q,city,1066,,,simplified,s"], "outside"),
@@ -184,7 +220,10 @@ def test_encodings(tmp_path, encode):
     text = "市妇联开展“巾帼心向党”宣讲活动，组织妇女参加技能培训。\n\n深化妇联改革。"
     corpus = make_corpus(tmp_path, {"a.txt": encode(text)})
     prepared = prepare_corpus(corpus, progress=False)
-    assert body(prepared, "a").text.tolist() == ["市妇联开展“巾帼心向党”宣讲活动，组织妇女参加技能培训。", "深化妇联改革。"]
+    assert body(prepared, "a").text.tolist() == [
+        "市妇联开展“巾帼心向党”宣讲活动，组织妇女参加技能培训。",
+        "深化妇联改革。",
+    ]
 
 
 def test_html_docx_pdf(tmp_path):
@@ -216,7 +255,10 @@ def test_html_docx_pdf(tmp_path):
     corpus = make_corpus(tmp_path, {"b.html": html.encode()})
     shutil.copy(tmp_path / "c.docx", corpus / "c.docx")
     shutil.copy(tmp_path / "d.pdf", corpus / "d.pdf")
-    rows = [f"{n},{Path(n).stem},t,o,河南,郑州,city,2020,,,simplified,s" for n in ("b.html", "c.docx", "d.pdf")]
+    rows = [
+        f"{n},{Path(n).stem},t,o,河南,郑州,city,2020,,,simplified,s"
+        for n in ("b.html", "c.docx", "d.pdf")
+    ]
     (corpus / "manifest.csv").write_text(MANIFEST_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
     prepared = prepare_corpus(corpus, progress=False)
     p = prepared.paragraphs
@@ -242,14 +284,23 @@ def test_pdf_without_text_layer(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(tmp_path / "scan.pdf", corpus / "scan.pdf")
-    (corpus / "manifest.csv").write_text(MANIFEST_HEADER + "scan.pdf,scan,t,o,p,q,city,2020,,,simplified,s\n", encoding="utf-8")
+    (corpus / "manifest.csv").write_text(
+        MANIFEST_HEADER + "scan.pdf,scan,t,o,p,q,city,2020,,,simplified,s\n", encoding="utf-8"
+    )
     with pytest.raises(InputError, match="no text layer"):
         prepare_corpus(corpus, progress=False)
 
 
 def test_jsonl_adapter(tmp_path):
     path = tmp_path / "reports.jsonl"
-    recs = [{"title": "政府工作報告", "url": "u", "year": 1999, "content": "各位代表：\n\n現在，我代表國務院，向大會報告政府工作。\n"}]
+    recs = [
+        {
+            "title": "政府工作報告",
+            "url": "u",
+            "year": 1999,
+            "content": "各位代表：\n\n現在，我代表國務院，向大會報告政府工作。\n",
+        }
+    ]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs), encoding="utf-8")
     prepared = prepare_corpus(path, progress=False)
     assert prepared.documents.year.tolist() == [1999]

@@ -10,8 +10,8 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from research.normalize import normalize_text
-from research.segment import _SeenIndex, segment, split_items
+from research.corpus.normalize import normalize_text
+from research.corpus.segment import _SeenIndex, segment, split_items
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -26,7 +26,15 @@ OTHER = "abcnglióǐ(),;:!?.-0123456789🎉👩"
 
 any_text = st.text(
     alphabet=st.sampled_from(
-        SIMPLIFIED + TRADITIONAL + CJK_PUNCT + FULLWIDTH + INVISIBLE + SEPARATORS + SPACES + OTHER + "\n"
+        SIMPLIFIED
+        + TRADITIONAL
+        + CJK_PUNCT
+        + FULLWIDTH
+        + INVISIBLE
+        + SEPARATORS
+        + SPACES
+        + OTHER
+        + "\n"
     ),
     max_size=80,
 )
@@ -65,7 +73,11 @@ def test_fullwidth_digits_become_ascii(text):
 
 
 @FAST
-@given(st.text(alphabet=st.sampled_from(SIMPLIFIED + CJK_PUNCT + SPACES + "\n" + INVISIBLE), max_size=80))
+@given(
+    st.text(
+        alphabet=st.sampled_from(SIMPLIFIED + CJK_PUNCT + SPACES + "\n" + INVISIBLE), max_size=80
+    )
+)
 def test_chinese_punctuation_kept(text):
     # No ASCII letters (so nothing looks like a pinyin annotation): every Chinese
     # punctuation mark survives, in order.
@@ -75,11 +87,48 @@ def test_chinese_punctuation_kept(text):
 
 # ---------------------------------------------------------------- segmentation
 FRAGMENTS = [
-    "市妇联", "开展", "巾帼", "宣讲活动", "等女", "性素质提升", "组织妇女参加培训", "深化改革",
-    "一是", "二是", "三是", "(一)", "(二)", "（三）", "第一，", "第二，", "1、", "2、",
-    "。", "，", "；", "：", "！", "？", "、", "“", "”", "《", "》", "（", "）",
-    "\n", "\n", "\n\n", "\n\n\n", " ", "本报记者 李娜", "分享到:", "2024-01-21",
-    "联合爱心企业关爱困境儿童。", "坚持改革创新", "https://example.org/a",
+    "市妇联",
+    "开展",
+    "巾帼",
+    "宣讲活动",
+    "等女",
+    "性素质提升",
+    "组织妇女参加培训",
+    "深化改革",
+    "一是",
+    "二是",
+    "三是",
+    "(一)",
+    "(二)",
+    "（三）",
+    "第一，",
+    "第二，",
+    "1、",
+    "2、",
+    "。",
+    "，",
+    "；",
+    "：",
+    "！",
+    "？",
+    "、",
+    "“",
+    "”",
+    "《",
+    "》",
+    "（",
+    "）",
+    "\n",
+    "\n",
+    "\n\n",
+    "\n\n\n",
+    " ",
+    "本报记者 李娜",
+    "分享到:",
+    "2024-01-21",
+    "联合爱心企业关爱困境儿童。",
+    "坚持改革创新",
+    "https://example.org/a",
 ]
 documents = st.lists(st.sampled_from(FRAGMENTS), max_size=60).map("".join)
 

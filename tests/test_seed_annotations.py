@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from research.codebook import load_codebook
+from research.labels.codebook import load_codebook
 
 from .conftest import ROOT
 

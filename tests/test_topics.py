@@ -20,7 +20,15 @@ from research.topics.selection import SWEEP_COLUMNS, heldout_split, topic_simila
 from research.topics.tables import doc_topics, term_scores, topic_terms, unit_topics
 
 THEMES = {
-    "ideology": ["宣讲", "巾帼心向党", "三八红旗手", "思想引领", "党史学习教育", "网上引领", "巾帼大讲堂"],
+    "ideology": [
+        "宣讲",
+        "巾帼心向党",
+        "三八红旗手",
+        "思想引领",
+        "党史学习教育",
+        "网上引领",
+        "巾帼大讲堂",
+    ],
     "employment": ["就业", "创业", "巧媳妇", "春风行动", "招聘会", "技能培训", "巾帼电商"],
     "rights": ["维权", "法律援助", "两癌", "普法", "信访", "反家暴", "救助"],
     "family": ["家风", "家庭教育", "最美家庭", "美丽庭院", "好家风", "家教", "亲子"],
@@ -40,13 +48,27 @@ def synthetic_units(n_per_theme: int = 12, n_docs: int = 4, seed: int = 0) -> pd
             rng.shuffle(toks)
             doc = f"d{i % n_docs}"
             rows.append(
-                {"unit_id": f"{doc}:p{i:03d}", "doc_id": doc, "para_id": i, "kind": "body",
-                 "text": "，".join(toks) + "。", "theme": theme}
+                {
+                    "unit_id": f"{doc}:p{i:03d}",
+                    "doc_id": doc,
+                    "para_id": i,
+                    "kind": "body",
+                    "text": "，".join(toks) + "。",
+                    "theme": theme,
+                }
             )
             i += 1
     # headings are not modelled
-    rows.append({"unit_id": "d0:p999", "doc_id": "d0", "para_id": 999, "kind": "heading",
-                 "text": "一、工作回顾", "theme": ""})
+    rows.append(
+        {
+            "unit_id": "d0:p999",
+            "doc_id": "d0",
+            "para_id": 999,
+            "kind": "heading",
+            "text": "一、工作回顾",
+            "theme": "",
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -82,9 +104,19 @@ def _params(tmp: Path, root: Path, **topics) -> dict:
         },
         "tokenize": {"cache": False},
         "topics": {
-            "unit": "paragraph", "no_below": 2, "no_above": 0.9, "k_grid": [3, 5], "k": 5,
-            "passes": 8, "iterations": 80, "stability_seeds": 2, "heldout_fraction": 0.2,
-            "top_n": 8, "coherence_topn": 5, "seeded_free_topics": 1, "seeded_weight": 3.0,
+            "unit": "paragraph",
+            "no_below": 2,
+            "no_above": 0.9,
+            "k_grid": [3, 5],
+            "k": 5,
+            "passes": 8,
+            "iterations": 80,
+            "stability_seeds": 2,
+            "heldout_fraction": 0.2,
+            "top_n": 8,
+            "coherence_topn": 5,
+            "seeded_free_topics": 1,
+            "seeded_weight": 3.0,
             **topics,
         },
     }
@@ -108,16 +140,23 @@ def pipeline_runs(tmp_path_factory, root):
         tmp = tmp_path_factory.mktemp(f"topics_{name}")
         units = _write_prepared(tmp)
         body = units[units["kind"] == "body"]
-        body[["unit_id", "doc_id"]].assign(gold=body["theme"]).to_csv(tmp / "annotations.csv", index=False)
+        body[["unit_id", "doc_id"]].assign(gold=body["theme"]).to_csv(
+            tmp / "annotations.csv", index=False
+        )
         res = run_topics(_params(tmp, root))
         out.append((tmp, res))
     return out
 
 
 TABLES = [
-    "reports/tables/k_sweep.csv", "reports/tables/topic_terms.csv", "reports/tables/doc_topics.csv",
-    "reports/tables/seeded_topic_terms.csv", "reports/tables/seeded_eval.csv",
-    "reports/topics/lda.html", "data/topics/unit_topics.parquet", "data/topics/seeded_units.parquet",
+    "reports/tables/k_sweep.csv",
+    "reports/tables/topic_terms.csv",
+    "reports/tables/doc_topics.csv",
+    "reports/tables/seeded_topic_terms.csv",
+    "reports/tables/seeded_eval.csv",
+    "reports/topics/lda.html",
+    "data/topics/unit_topics.parquet",
+    "data/topics/seeded_units.parquet",
 ]
 
 
@@ -129,13 +168,16 @@ def test_same_params_give_byte_identical_outputs(pipeline_runs):
 
 def test_two_fits_give_identical_topic_terms(synth):
     units, texts, d, bows = synth
-    t1 = topic_terms(fit_lda(bows, d, 5, FAST, seed=3).topic_word, [d[i] for i in range(len(d))],
-                     np.ones(len(d)))
-    t2 = topic_terms(fit_lda(bows, d, 5, FAST, seed=3).topic_word, [d[i] for i in range(len(d))],
-                     np.ones(len(d)))
+    t1 = topic_terms(
+        fit_lda(bows, d, 5, FAST, seed=3).topic_word, [d[i] for i in range(len(d))], np.ones(len(d))
+    )
+    t2 = topic_terms(
+        fit_lda(bows, d, 5, FAST, seed=3).topic_word, [d[i] for i in range(len(d))], np.ones(len(d))
+    )
     pd.testing.assert_frame_equal(t1, t2)
-    t3 = topic_terms(fit_lda(bows, d, 5, FAST, seed=4).topic_word, [d[i] for i in range(len(d))],
-                     np.ones(len(d)))
+    t3 = topic_terms(
+        fit_lda(bows, d, 5, FAST, seed=4).topic_word, [d[i] for i in range(len(d))], np.ones(len(d))
+    )
     assert not t1[["prob"]].equals(t3[["prob"]])  # the seed matters
 
 
@@ -170,7 +212,14 @@ def test_proportions_sum_to_one(pipeline_runs):
     assert np.allclose(dt.groupby("doc_id")["prop"].sum(), 1.0, atol=1e-5)
     su = pd.read_parquet(tmp / "data/topics/seeded_units.parquet")
     pcols = [c for c in su.columns if c.startswith("p_")]
-    assert pcols == ["p_ideology", "p_employment", "p_rights", "p_family", "p_organization", "p_other"]
+    assert pcols == [
+        "p_ideology",
+        "p_employment",
+        "p_rights",
+        "p_family",
+        "p_organization",
+        "p_other",
+    ]
     assert np.allclose(su[pcols].sum(axis=1), 1.0, atol=1e-5)
     assert list(su.columns[:3]) == ["unit_id", "doc_id", "seeded_domain"]
 
@@ -183,7 +232,14 @@ def test_seeded_pipeline_recovers_planted_domains(pipeline_runs):
     assert ev.loc[0, "method"] == "seeded_lda"
     assert ev.loc[0, "macro_f1"] > 0.8
     terms = pd.read_csv(tmp / "reports/tables/seeded_topic_terms.csv")
-    assert set(terms["topic"]) == {"ideology", "employment", "rights", "family", "organization", "free_1"}
+    assert set(terms["topic"]) == {
+        "ideology",
+        "employment",
+        "rights",
+        "family",
+        "organization",
+        "free_1",
+    }
     top = terms[terms["rank_prob"] <= 5]
     # the top terms of each seeded topic are mostly words of its own planted theme
     for dom, words in THEMES.items():
@@ -225,11 +281,13 @@ def test_seed_terms_rank_high_in_their_seeded_topic(synth):
 
 
 def test_labelling_rule_sends_free_topic_and_weak_units_to_other():
-    theta = np.array([
-        [0.50, 0.10, 0.40],   # seeded topic 0 wins
-        [0.30, 0.20, 0.50],   # free topic beats the best seeded topic → other
-        [0.15, 0.15, 0.10],   # (unnormalised) best seeded share below min_share → other
-    ])
+    theta = np.array(
+        [
+            [0.50, 0.10, 0.40],  # seeded topic 0 wins
+            [0.30, 0.20, 0.50],  # free topic beats the best seeded topic → other
+            [0.15, 0.15, 0.10],  # (unnormalised) best seeded share below min_share → other
+        ]
+    )
     labels, probs = label_units(theta, ["a", "b"], ["a", "b", "other"], "other", min_share=0.2)
     assert labels.tolist() == ["a", "other", "other"]
     assert probs.columns.tolist() == ["p_a", "p_b", "p_other"]
@@ -258,8 +316,9 @@ def test_relevance_and_frex_known_values():
 
 
 def test_unit_and_doc_topic_tables():
-    units = pd.DataFrame({"unit_id": ["x:1", "x:2", "y:1"], "doc_id": ["x", "x", "y"],
-                          "n_tokens": [10, 30, 0]})
+    units = pd.DataFrame(
+        {"unit_id": ["x:1", "x:2", "y:1"], "doc_id": ["x", "x", "y"], "n_tokens": [10, 30, 0]}
+    )
     theta = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
     ut = unit_topics(theta, units, [1, 2])
     assert len(ut) == 6 and ut.columns.tolist() == ["unit_id", "doc_id", "topic", "prop"]
@@ -288,14 +347,24 @@ def test_stability_of_a_model_with_itself_is_one(synth):
 def test_item_units_replace_their_paragraph(tmp_path):
     from research.topics.corpus import load_units
 
-    paras = pd.DataFrame({
-        "unit_id": ["d:p000", "d:p001", "d:p002"], "doc_id": "d", "para_id": [0, 1, 2],
-        "kind": ["body", "heading", "body"], "text": ["甲。", "标题", "一是乙。二是丙。"],
-    })
-    items = pd.DataFrame({
-        "item_id": ["d:p002:i01", "d:p002:i02"], "unit_id": "d:p002", "doc_id": "d",
-        "item_no": [1, 2], "text": ["一是乙。", "二是丙。"],
-    })
+    paras = pd.DataFrame(
+        {
+            "unit_id": ["d:p000", "d:p001", "d:p002"],
+            "doc_id": "d",
+            "para_id": [0, 1, 2],
+            "kind": ["body", "heading", "body"],
+            "text": ["甲。", "标题", "一是乙。二是丙。"],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "item_id": ["d:p002:i01", "d:p002:i02"],
+            "unit_id": "d:p002",
+            "doc_id": "d",
+            "item_no": [1, 2],
+            "text": ["一是乙。", "二是丙。"],
+        }
+    )
     paras.to_parquet(tmp_path / "paragraphs.parquet")
     items.to_parquet(tmp_path / "items.parquet")
     u = load_units(tmp_path, "item")
@@ -315,8 +384,12 @@ def test_cli_runs_without_sweep_and_without_gold(tmp_path, root, capsys):
 
     _write_prepared(tmp_path)
     params = _params(tmp_path, root, html=False)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    assert main(["--params", str(tmp_path / "params.yaml"), "topics", "--no-sweep", "--k", "4"]) == 0
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump(params, allow_unicode=True), encoding="utf-8"
+    )
+    assert (
+        main(["--params", str(tmp_path / "params.yaml"), "topics", "--no-sweep", "--k", "4"]) == 0
+    )
     out = capsys.readouterr().out
     assert "LDA K=4" in out and "no gold labels" in out and "wrote:" in out
     assert not (tmp_path / "reports/tables/k_sweep.csv").exists()
@@ -355,7 +428,9 @@ def test_topic_figures_draw_from_the_tables(pipeline_runs, tmp_path):
     reports = pipeline_runs[0][0] / "reports"
     names = ["topic_model_selection", "topic_terms", "seeded_topic_terms"]
     assert set(names) <= set(discover())
-    results = run_figures(reports, tmp_path, {"figures": {"formats": ["png"], "dpi": 80}}, names=names, echo=None)
+    results = run_figures(
+        reports, tmp_path, {"figures": {"formats": ["png"], "dpi": 80}}, names=names, echo=None
+    )
     for r in results:
         assert not r.error and not r.skipped, (r.name, r.error, r.skipped)
         assert {p.suffix for p in r.paths} == {".png", ".csv"}
@@ -372,12 +447,27 @@ def test_pipeline_with_tomotopy_backend_is_byte_identical(tmp_path, root):
     for name in ("a", "b"):
         tmp = tmp_path / name
         _write_prepared(tmp)
-        res = run_topics(_params(tmp, root, backend="tomotopy", seeded_backend="tomotopy",
-                                 sweep=False, html=False, tomotopy_iterations=150))
-        assert res.metrics["backend"] == "tomotopy" and res.metrics["seeded"]["backend"] == "tomotopy"
+        res = run_topics(
+            _params(
+                tmp,
+                root,
+                backend="tomotopy",
+                seeded_backend="tomotopy",
+                sweep=False,
+                html=False,
+                tomotopy_iterations=150,
+            )
+        )
+        assert (
+            res.metrics["backend"] == "tomotopy" and res.metrics["seeded"]["backend"] == "tomotopy"
+        )
         outs.append(tmp)
-    for rel in ("reports/tables/topic_terms.csv", "data/topics/unit_topics.parquet",
-                "data/topics/seeded_units.parquet", "reports/tables/seeded_topic_terms.csv"):
+    for rel in (
+        "reports/tables/topic_terms.csv",
+        "data/topics/unit_topics.parquet",
+        "data/topics/seeded_units.parquet",
+        "reports/tables/seeded_topic_terms.csv",
+    ):
         assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
     terms = pd.read_csv(outs[0] / "reports/tables/topic_terms.csv")
     # five planted themes, K=5: every topic's top-5 terms come from a single theme

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from research.cli import main
-from research.codebook import load_codebook
-from research.tokenize import TokenizerSettings, get_tokenizer
-from research.weak_labels import (
+from research.corpus.tokenize import TokenizerSettings, get_tokenizer
+from research.labels.codebook import load_codebook
+from research.labels.weak_labels import (
     DictionaryLabeller,
     TermMatcher,
     combine_weak_labels,
@@ -45,9 +45,15 @@ def test_short_terms_need_token_boundaries_long_terms_match_as_substrings(tok):
 
 
 def test_overlapping_terms_count_longest_once(tok):
-    m = TermMatcher({"rights": {"家庭暴力": 3.0, "两癌": 3.0, "两癌筛查": 3.0}, "family": {"家庭": 1.0}}, tok)
+    m = TermMatcher(
+        {"rights": {"家庭暴力": 3.0, "两癌": 3.0, "两癌筛查": 3.0}, "family": {"家庭": 1.0}}, tok
+    )
     hits = m.matches("预防家庭暴力，开展两癌筛查，关心家庭")
-    assert [(t, d) for _, _, t, d, _ in hits] == [("家庭暴力", "rights"), ("两癌筛查", "rights"), ("家庭", "family")]
+    assert [(t, d) for _, _, t, d, _ in hits] == [
+        ("家庭暴力", "rights"),
+        ("两癌筛查", "rights"),
+        ("家庭", "family"),
+    ]
     assert m.scores("预防家庭暴力，开展两癌筛查，关心家庭") == {"rights": 6.0, "family": 1.0}
 
 
@@ -69,7 +75,14 @@ def test_dictionary_labeller_on_bundled_codebook(cb, tok):
         "东风浩荡，大地回春。",
     ]
     lab = DictionaryLabeller(cb, tokenizer=tok, min_score=2.0, min_margin=0.5).fit()
-    assert list(lab.predict(texts)) == ["rights", "family", "organization", "employment", "ideology", ""]
+    assert list(lab.predict(texts)) == [
+        "rights",
+        "family",
+        "organization",
+        "employment",
+        "ideology",
+        "",
+    ]
     scores = lab.score(texts)
     assert list(scores.columns) == cb.domain_ids
     assert scores.loc[5].sum() == 0
@@ -86,14 +99,20 @@ def test_dictionary_labeller_exact_scores_on_custom_codebook(tmp_path, tok):
     raw = yaml.safe_load(load_codebook().path.read_text(encoding="utf-8"))
     for c in raw["categories"]:
         if not c.get("residual"):
-            c["seed_terms"] = {"rights": {"维权": 2, "普法": 1.5}, "family": {"家风": 1}}.get(c["id"], {f"zz{c['id']}": 1})
+            c["seed_terms"] = {"rights": {"维权": 2, "普法": 1.5}, "family": {"家风": 1}}.get(
+                c["id"], {f"zz{c['id']}": 1}
+            )
     p = tmp_path / "mini.yaml"
     p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     lab = DictionaryLabeller(load_codebook(p), tokenizer=tok, min_score=1.0, min_margin=0.6)
     s = lab.fit().score(["维权维权普法，家风", "家风", "普法，家风"])
     assert s["rights"].tolist() == [5.5, 0.0, 1.5]
     assert s["family"].tolist() == [1.0, 1.0, 1.0]
-    assert list(lab.predict(["维权维权普法，家风", "家风", "普法，家风"])) == ["rights", "family", ""]
+    assert list(lab.predict(["维权维权普法，家风", "家风", "普法，家风"])) == [
+        "rights",
+        "family",
+        "",
+    ]
 
 
 def test_heading_labels_map_clear_headings_only(cb):
@@ -169,13 +188,24 @@ def test_weak_label_table_columns_and_order(cb, tok):
     units = units[units.kind == "body"].iloc[::-1]
     w = weak_label_table(units, cb, tokenizer=tok, settings={"min_score": 2.0})
     assert list(w.columns) == [
-        "unit_id", "doc_id", "dict_label", "dict_score", "dict_margin", "heading_label", "weak_label", "weak_source",
+        "unit_id",
+        "doc_id",
+        "dict_label",
+        "dict_score",
+        "dict_margin",
+        "heading_label",
+        "weak_label",
+        "weak_source",
     ]
     assert w.unit_id.tolist() == sorted(w.unit_id)
     got = dict(zip(w.unit_id, w.weak_label))
     assert got == {
-        "d1:p001": "rights", "d1:p002": "rights", "d1:p004": "family",
-        "d2:p001": "organization", "d2:p002": "employment", "d2:p003": "",
+        "d1:p001": "rights",
+        "d1:p002": "rights",
+        "d1:p004": "family",
+        "d2:p001": "organization",
+        "d2:p002": "employment",
+        "d2:p003": "",
     }
     assert dict(zip(w.unit_id, w.weak_source))["d1:p002"] == "heading"
     assert dict(zip(w.unit_id, w.weak_source))["d1:p001"] == "agree"
@@ -187,8 +217,11 @@ def _cli_setup(tmp_path: Path) -> tuple[Path, Path]:
     units.to_parquet(src, index=False)
     params = {
         "seed": 1,
-        "paths": {"data": str(tmp_path / "data"), "reports": str(tmp_path / "reports"),
-                  "annotations": str(tmp_path / "annotations.csv")},
+        "paths": {
+            "data": str(tmp_path / "data"),
+            "reports": str(tmp_path / "reports"),
+            "annotations": str(tmp_path / "annotations.csv"),
+        },
         "weak_labels": {"min_score": 2.0, "min_margin": 0.5},
     }
     pfile = tmp_path / "params.yaml"
@@ -223,8 +256,11 @@ def test_cli_with_gold_is_deterministic(tmp_path, capsys):
         outs.append(
             [
                 (tmp_path / p).read_bytes()
-                for p in ("data/labels/weak_labels.parquet", "reports/tables/weak_label_eval.csv",
-                          "reports/metrics/weak_labels.json")
+                for p in (
+                    "data/labels/weak_labels.parquet",
+                    "reports/tables/weak_label_eval.csv",
+                    "reports/metrics/weak_labels.json",
+                )
             ]
         )
     assert outs[0] == outs[1]
@@ -234,12 +270,19 @@ def test_cli_with_gold_is_deterministic(tmp_path, capsys):
     assert ev.loc["combined", "accuracy_vs_gold"] == 0.8  # + d1:p002 from heading, wrong
     m = json.loads((tmp_path / "reports" / "metrics" / "weak_labels.json").read_text())
     assert m["gold_available"] is True
-    assert m["per_class_combined"]["rights"] == {"precision": 0.5, "recall": 1.0, "n_pred": 2, "support": 1}
+    assert m["per_class_combined"]["rights"] == {
+        "precision": 0.5,
+        "recall": 1.0,
+        "n_pred": 2,
+        "support": 1,
+    }
 
 
 def test_cli_rejects_unknown_gold_label(tmp_path, capsys):
     src, pfile = _cli_setup(tmp_path)
-    pd.DataFrame({"unit_id": ["d1:p001"], "gold": ["sports"]}).to_csv(tmp_path / "annotations.csv", index=False)
+    pd.DataFrame({"unit_id": ["d1:p001"], "gold": ["sports"]}).to_csv(
+        tmp_path / "annotations.csv", index=False
+    )
     assert main(["--params", str(pfile), "weak-label", "--input", str(src)]) == 2
     err = capsys.readouterr().err
     assert "annotations.csv" in err and "sports" in err

@@ -26,7 +26,9 @@ def rng_for(seed: int, *key: object) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, k]))
 
 
-def percentile_ci(draws: np.ndarray, ci: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def percentile_ci(
+    draws: np.ndarray, ci: float = 0.95, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper percentile bounds of bootstrap draws (NaN draws ignored)."""
     a = (1.0 - ci) / 2.0
     with warnings.catch_warnings():  # all-NaN columns (no units) give NaN bounds, quietly
@@ -79,7 +81,9 @@ def bootstrap_document_shares(
     """
     cols = prob_columns(ids)
     order = [c for c in ("doc_id", "para_id", "unit_id") if c in units]
-    units = units.sort_values(order, kind="mergesort").reset_index(drop=True)  # row order must not matter
+    units = units.sort_values(order, kind="mergesort").reset_index(
+        drop=True
+    )  # row order must not matter
     P_all = normalise_rows(units[cols].to_numpy(dtype=float))
     keep = P_all.sum(axis=1) > 0
     units = units.loc[keep].reset_index(drop=True)
@@ -99,8 +103,20 @@ def bootstrap_document_shares(
         draws_by_doc[doc] = draws
         lo, hi = percentile_ci(draws, ci)
         for j, cid in enumerate(ids):
-            rows.append((doc, cid, float(point[j]), float(lo[j]), float(hi[j]), int(m.sum()), int(chars[m].sum())))
-    table = pd.DataFrame(rows, columns=["doc_id", "domain", "share", "ci_low", "ci_high", "n_units", "n_chars"])
+            rows.append(
+                (
+                    doc,
+                    cid,
+                    float(point[j]),
+                    float(lo[j]),
+                    float(hi[j]),
+                    int(m.sum()),
+                    int(chars[m].sum()),
+                )
+            )
+    table = pd.DataFrame(
+        rows, columns=["doc_id", "domain", "share", "ci_low", "ci_high", "n_units", "n_chars"]
+    )
     return table, draws_by_doc
 
 
@@ -155,7 +171,11 @@ def bootstrap_group_means(
         n = len(wide)
         mean, lo, hi = bootstrap_mean(wide.to_numpy(), n_boot, ci, rng_for(seed, key, by, g))
         if n < min_docs:
-            note = f"only {n} document(s): no interval" if n == 1 else f"only {n} documents (< {min_docs})"
+            note = (
+                f"only {n} document(s): no interval"
+                if n == 1
+                else f"only {n} documents (< {min_docs})"
+            )
         elif n < 10:
             note = f"only {n} documents: interval unreliable"
         else:
@@ -163,5 +183,15 @@ def bootstrap_group_means(
         for j, dom in enumerate(domains):
             rows.append((by, g, dom, float(mean[j]), float(lo[j]), float(hi[j]), n, note))
     return pd.DataFrame(
-        rows, columns=["variable", "group", "domain", "mean_share", "ci_low", "ci_high", "n_docs", "note"]
+        rows,
+        columns=[
+            "variable",
+            "group",
+            "domain",
+            "mean_share",
+            "ci_low",
+            "ci_high",
+            "n_docs",
+            "note",
+        ],
     )

@@ -61,7 +61,9 @@ def campaign_names(
             rows.append(row)
     cols = ["doc_id", *meta, "unit_id", "para_id", "position", "name", "domain", "domain_source"]
     out = pd.DataFrame(rows, columns=cols)
-    return out.sort_values(["doc_id", "unit_id", "position"], kind="mergesort").reset_index(drop=True)
+    return out.sort_values(["doc_id", "unit_id", "position"], kind="mergesort").reset_index(
+        drop=True
+    )
 
 
 def summarise_campaigns(mentions: pd.DataFrame) -> pd.DataFrame:
@@ -75,8 +77,17 @@ def summarise_campaigns(mentions: pd.DataFrame) -> pd.DataFrame:
         doms = doms.sort_index().sort_values(ascending=False, kind="mergesort")
         join = lambda c: ";".join(sorted({str(x) for x in sub[c].dropna()})) if c in sub else ""  # noqa: E731
         rows.append(
-            (name, len(sub), sub["doc_id"].nunique(), join("province"), join("year"), doms.index[0],
-             ";".join(f"{k}:{v}" for k, v in doms.items()))
+            (
+                name,
+                len(sub),
+                sub["doc_id"].nunique(),
+                join("province"),
+                join("year"),
+                doms.index[0],
+                ";".join(f"{k}:{v}" for k, v in doms.items()),
+            )
         )
     out = pd.DataFrame(rows, columns=cols)
-    return out.sort_values(["n_docs", "n_mentions", "name"], ascending=[False, False, True], kind="mergesort").reset_index(drop=True)
+    return out.sort_values(
+        ["n_docs", "n_mentions", "name"], ascending=[False, False, True], kind="mergesort"
+    ).reset_index(drop=True)

@@ -48,7 +48,9 @@ def distinctive_terms(
     Needs at least two groups; returns an empty table otherwise.
     """
     cols = ["variable", "group", "term", "count_group", "count_rest", "log_odds", "se", "z", "rank"]
-    groups = ["NA" if g is None or (isinstance(g, float) and np.isnan(g)) else str(g) for g in groups]
+    groups = [
+        "NA" if g is None or (isinstance(g, float) and np.isnan(g)) else str(g) for g in groups
+    ]
     names = sorted(set(groups))
     if len(names) < 2:
         return pd.DataFrame(columns=cols)
@@ -72,7 +74,19 @@ def distinctive_terms(
         if top_n is not None:
             order = [k for k in order if yi[k] > 0][:top_n]
         for r, k in enumerate(order, start=1):
-            rows.append((variable, g, vocab[k], int(yi[k]), int(yj[k]), float(delta[k]), float(se[k]), float(z[k]), r))
+            rows.append(
+                (
+                    variable,
+                    g,
+                    vocab[k],
+                    int(yi[k]),
+                    int(yj[k]),
+                    float(delta[k]),
+                    float(se[k]),
+                    float(z[k]),
+                    r,
+                )
+            )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -92,5 +106,17 @@ def distinctive_by(
         parts.append(distinctive_terms(tokens, units[v].tolist(), prior_scale, top_n, min_count, v))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=["variable", "group", "term", "count_group", "count_rest", "log_odds", "se", "z", "rank"])
+        return pd.DataFrame(
+            columns=[
+                "variable",
+                "group",
+                "term",
+                "count_group",
+                "count_rest",
+                "log_odds",
+                "se",
+                "z",
+                "rank",
+            ]
+        )
     return pd.concat(parts, ignore_index=True)

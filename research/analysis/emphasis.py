@@ -49,8 +49,20 @@ def emphasis_index(
     rows = []
     for r, doc in enumerate(wide.index):
         for j, cid in enumerate(ids):
-            rows.append((doc, cid, float(wide.iat[r, j]), float(mean[j]), float(E[r, j]), float(lo[r, j]), float(hi[r, j])))
-    return pd.DataFrame(rows, columns=["doc_id", "domain", "share", "corpus_mean", "emphasis", "ci_low", "ci_high"])
+            rows.append(
+                (
+                    doc,
+                    cid,
+                    float(wide.iat[r, j]),
+                    float(mean[j]),
+                    float(E[r, j]),
+                    float(lo[r, j]),
+                    float(hi[r, j]),
+                )
+            )
+    return pd.DataFrame(
+        rows, columns=["doc_id", "domain", "share", "corpus_mean", "emphasis", "ci_low", "ci_high"]
+    )
 
 
 def domain_ranks(doc_shares: pd.DataFrame) -> pd.DataFrame:
@@ -95,6 +107,16 @@ def first_positions(units: pd.DataFrame, label_col: str, ids: Sequence[str]) -> 
                 rows.append((doc, cid, pos, pos_c, i + 1, n))
             else:
                 rows.append((doc, cid, np.nan, np.nan, pd.NA, n))
-    out = pd.DataFrame(rows, columns=["doc_id", "domain", "first_position", "first_position_chars", "first_unit", "n_units"])
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "doc_id",
+            "domain",
+            "first_position",
+            "first_position_chars",
+            "first_unit",
+            "n_units",
+        ],
+    )
     out["first_unit"] = out["first_unit"].astype("Int64")
     return out

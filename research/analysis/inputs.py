@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from research.analysis.shares import DEFAULT_IDS, ids_from_columns, normalise_rows, one_hot, prob_columns
+from research.analysis.shares import (
+    DEFAULT_IDS,
+    ids_from_columns,
+    normalise_rows,
+    one_hot,
+    prob_columns,
+)
 from research.io import read_table
 
 META_COLUMNS = ["doc_id", "province", "place", "level", "year", "organisation", "title"]
@@ -37,11 +43,11 @@ class AnalysisInputs:
 def codebook_ids(path: str | Path | None = None) -> tuple[list[str], object | None]:
     """Category ids of the codebook (and the codebook); the default ids if it cannot load."""
     try:
-        from research.codebook import load_codebook
+        from research.labels.codebook import load_codebook
 
         cb = load_codebook(path)
         return list(cb.ids), cb
-    except Exception:  # noqa: BLE001 - analysis still runs on the default ids
+    except Exception:
         return list(DEFAULT_IDS), None
 
 
@@ -78,7 +84,9 @@ def _with_probs(df: pd.DataFrame, ids: Sequence[str], label_col: str | None) -> 
     return df
 
 
-def gold_units(annotations: pd.DataFrame, units: pd.DataFrame | None, ids: Sequence[str]) -> pd.DataFrame:
+def gold_units(
+    annotations: pd.DataFrame, units: pd.DataFrame | None, ids: Sequence[str]
+) -> pd.DataFrame:
     """Gold-labelled body units (one-hot p_<id>); labels outside ``ids`` or empty are dropped."""
     a = annotations[["unit_id", "gold"]].copy()
     a["gold"] = a["gold"].fillna("").astype(str).str.strip()
@@ -86,7 +94,11 @@ def gold_units(annotations: pd.DataFrame, units: pd.DataFrame | None, ids: Seque
     if units is not None:
         g = units.merge(a, on="unit_id", how="inner")
     else:
-        g = annotations.merge(a, on=["unit_id", "gold"], how="inner") if "text" in annotations else a
+        g = (
+            annotations.merge(a, on=["unit_id", "gold"], how="inner")
+            if "text" in annotations
+            else a
+        )
         if "doc_id" not in g:
             g["doc_id"] = g["unit_id"].astype(str).str.rsplit(":", n=1).str[0]
         g = body_units(g.assign(kind="body"))
@@ -96,7 +108,9 @@ def gold_units(annotations: pd.DataFrame, units: pd.DataFrame | None, ids: Seque
     return g
 
 
-def prob_units(pred: pd.DataFrame, units: pd.DataFrame | None, ids: Sequence[str], label_col: str | None) -> pd.DataFrame:
+def prob_units(
+    pred: pd.DataFrame, units: pd.DataFrame | None, ids: Sequence[str], label_col: str | None
+) -> pd.DataFrame:
     """Units with probability columns (classifier or seeded LDA), restricted to body units."""
     p = pred
     if units is not None:
@@ -152,7 +166,9 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
             continue
         table = read_table(path)
         if ids_from_columns(table):
-            inp.sources[source] = prob_units(table, inp.units, ids, label_col if label_col in table else None)
+            inp.sources[source] = prob_units(
+                table, inp.units, ids, label_col if label_col in table else None
+            )
         else:
             note(f"{path}: no p_<id> columns")
 
@@ -164,7 +180,11 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
             # one prediction per unit: the selected model, document-grouped CV, if several are listed
             for col, prefer in (("method", "selected"), ("cv", "by_document")):
                 if col in cv and cv[col].nunique() > 1:
-                    pick = prefer if prefer in set(cv[col]) else sorted(cv[col].astype(str).unique())[0]
+                    pick = (
+                        prefer
+                        if prefer in set(cv[col])
+                        else sorted(cv[col].astype(str).unique())[0]
+                    )
                     note(f"{cv_path}: using {col} == {pick!r}")
                     cv = cv[cv[col].astype(str) == pick]
             cv = cv.drop_duplicates("unit_id") if "unit_id" in cv else cv
@@ -189,6 +209,11 @@ def document_meta(inp: AnalysisInputs) -> pd.DataFrame:
     """One row per document with the metadata columns that exist (doc_id always)."""
     if inp.documents is not None:
         cols = [c for c in META_COLUMNS if c in inp.documents]
-        return inp.documents[cols].drop_duplicates("doc_id").sort_values("doc_id").reset_index(drop=True)
+        return (
+            inp.documents[cols]
+            .drop_duplicates("doc_id")
+            .sort_values("doc_id")
+            .reset_index(drop=True)
+        )
     docs = sorted({d for df in inp.sources.values() for d in df["doc_id"].astype(str)})
     return pd.DataFrame({"doc_id": docs})

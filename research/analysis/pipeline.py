@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from research.analysis.bootstrap import bootstrap_document_shares, bootstrap_group_means
-from research.analysis.comparison import method_comparison
 from research.analysis.campaigns import campaign_names, summarise_campaigns
+from research.analysis.comparison import method_comparison
 from research.analysis.distinctive import distinctive_by
 from research.analysis.emphasis import domain_ranks, emphasis_index, first_positions
 from research.analysis.inputs import AnalysisInputs, document_meta, load_inputs
@@ -28,8 +28,8 @@ from research.analysis.quantify import (
 )
 from research.analysis.regression import fractional_logit
 from research.analysis.shares import one_hot, prob_columns
-from research.provenance import write_metrics
 from research.io import round_floats, write_table
+from research.provenance import write_metrics
 
 DEFAULTS: dict[str, Any] = {
     "n_boot": 1000,
@@ -78,7 +78,9 @@ def compute_shares(
     jobs: list[tuple[str, pd.DataFrame, Any]] = [(s, df, None) for s, df in inp.sources.items()]
     if "classifier" in inp.sources and inp.cv is not None:
         clf = inp.sources["classifier"]
-        hard = clf.drop(columns=prob_columns(ids)).join(one_hot(clf["label"], ids).set_index(clf.index))
+        hard = clf.drop(columns=prob_columns(ids)).join(
+            one_hot(clf["label"], ids).set_index(clf.index)
+        )
         jobs.append(("classifier_acc", hard, "acc"))
         jobs.append(("classifier_pacc", clf, "pacc"))
     elif "classifier" in inp.sources and echo:
@@ -93,7 +95,14 @@ def compute_shares(
             if kind is not None:
                 adjust = ShareAdjuster(mats[kind], cfg["adjust_method"])
             tab, dr = bootstrap_document_shares(
-                df, ids, basis, int(cfg["n_boot"]), float(cfg["ci"]), seed, key=source, adjust=adjust
+                df,
+                ids,
+                basis,
+                int(cfg["n_boot"]),
+                float(cfg["ci"]),
+                seed,
+                key=source,
+                adjust=adjust,
             )
             tab.insert(0, "basis", basis)
             tab.insert(0, "source", source)
@@ -150,8 +159,10 @@ def run_analysis(
     if "gold" in inp.sources and "classifier" in inp.sources:
         overlap = set(inp.sources["gold"]["unit_id"]) & set(inp.sources["classifier"]["unit_id"])
         if overlap:
-            msg = (f"classifier shares on {len(overlap)} gold-labelled units are in-sample (the model was "
-                   "trained on them); adjusted_eval.csv has the honest, cross-validated share errors")
+            msg = (
+                f"classifier shares on {len(overlap)} gold-labelled units are in-sample (the model was "
+                "trained on them); adjusted_eval.csv has the honest, cross-validated share errors"
+            )
             summary["notes"].append(msg)
             say(f"  note: {msg}")
     primary = primary_source(shares, cfg)
@@ -159,20 +170,34 @@ def run_analysis(
 
     # 2 misclassification adjustment evaluated on the seeds
     if inp.cv is not None:
-        ev = pd.concat([evaluate_adjustment(inp.cv, ids, b, cfg["adjust_method"]) for b in cfg["bases"]], ignore_index=True)
+        ev = pd.concat(
+            [evaluate_adjustment(inp.cv, ids, b, cfg["adjust_method"]) for b in cfg["bases"]],
+            ignore_index=True,
+        )
         ev = _meta_join(ev, meta)
         written["adjusted_eval"] = write_table(round_floats(ev), tables / TABLES["adjusted_eval"])
         sm = summarise_adjustment(ev)
-        written["adjusted_eval_summary"] = write_table(round_floats(sm), tables / TABLES["adjusted_eval_summary"])
-        summary["adjustment_mae"] = {f"{r.basis}/{r.method}": round(float(r.mae), 6) for r in sm.itertuples()}
+        written["adjusted_eval_summary"] = write_table(
+            round_floats(sm), tables / TABLES["adjusted_eval_summary"]
+        )
+        summary["adjustment_mae"] = {
+            f"{r.basis}/{r.method}": round(float(r.mae), 6) for r in sm.itertuples()
+        }
 
     # 3 group means (document resampling) and 4 emphasis, for every source × basis
     if len(shares):
         groups, emph = [], []
         for (source, basis), sub in shares.groupby(["source", "basis"], sort=True):
             for by in ["all", *[g for g in cfg["group_by"] if g in sub]]:
-                gm = bootstrap_group_means(sub, by, int(cfg["n_boot"]), float(cfg["ci"]), seed,
-                                           key=f"{source}/{basis}", min_docs=int(cfg["min_group_docs"]))
+                gm = bootstrap_group_means(
+                    sub,
+                    by,
+                    int(cfg["n_boot"]),
+                    float(cfg["ci"]),
+                    seed,
+                    key=f"{source}/{basis}",
+                    min_docs=int(cfg["min_group_docs"]),
+                )
                 gm.insert(0, "basis", basis)
                 gm.insert(0, "source", source)
                 groups.append(gm)
@@ -197,11 +222,21 @@ def run_analysis(
         variables = [v for v in cfg["distinctive_by"] if v in tu and tu[v].nunique() >= 2]
         if variables:
             tokens = _tokenize(tu["text"].astype(str).tolist(), params, data_dir)
-            k = int(cfg["distinctive_min_chars"])  # single characters are mostly function words/numerals
+            k = int(
+                cfg["distinctive_min_chars"]
+            )  # single characters are mostly function words/numerals
             tokens = [[w for w in toks if len(w) >= k] for toks in tokens]
-            dt = distinctive_by(tu, tokens, variables, float(cfg["distinctive_prior"]),
-                                int(cfg["distinctive_top_n"]), int(cfg["min_term_count"]))
-            written["distinctive_terms"] = write_table(round_floats(dt), tables / TABLES["distinctive_terms"])
+            dt = distinctive_by(
+                tu,
+                tokens,
+                variables,
+                float(cfg["distinctive_prior"]),
+                int(cfg["distinctive_top_n"]),
+                int(cfg["min_term_count"]),
+            )
+            written["distinctive_terms"] = write_table(
+                round_floats(dt), tables / TABLES["distinctive_terms"]
+            )
         else:
             say("  note: fewer than two provinces/years/levels: no distinctive terms")
     else:
@@ -209,7 +244,9 @@ def run_analysis(
 
     # 6 campaign names with the domain of their unit (gold where available, else predicted)
     if text_units is not None and len(text_units):
-        cu = text_units[[c for c in ("doc_id", "unit_id", "para_id", "text") if c in text_units]].copy()
+        cu = text_units[
+            [c for c in ("doc_id", "unit_id", "para_id", "text") if c in text_units]
+        ].copy()
         cu["domain"], cu["domain_source"] = "", ""
         for source in ("classifier", "seeded_lda", "gold"):  # later sources take precedence
             if source in inp.sources:
@@ -217,18 +254,25 @@ def run_analysis(
                 hit = cu["unit_id"].isin(lab.index)
                 cu.loc[hit, "domain"] = cu.loc[hit, "unit_id"].map(lab).astype(str)
                 cu.loc[hit, "domain_source"] = "gold" if source == "gold" else f"predicted:{source}"
-        cn = campaign_names(_meta_join(cu, meta), "domain", "domain_source",
-                            int(cfg["quote_min_chars"]), int(cfg["quote_max_chars"]))
+        cn = campaign_names(
+            _meta_join(cu, meta),
+            "domain",
+            "domain_source",
+            int(cfg["quote_min_chars"]),
+            int(cfg["quote_max_chars"]),
+        )
         written["campaign_names"] = write_table(cn, tables / TABLES["campaign_names"])
         cs = summarise_campaigns(cn)
         written["campaign_summary"] = write_table(cs, tables / TABLES["campaign_summary"])
-        summary["n_campaign_names"] = int(len(cs))
+        summary["n_campaign_names"] = len(cs)
 
     # 7 shares on covariates (primary source, unit basis)
     if primary is not None:
         basis = "units" if "units" in cfg["bases"] else cfg["bases"][0]
         sub = shares[(shares["source"] == primary) & (shares["basis"] == basis)]
-        glm, warns = fractional_logit(sub, meta, cfg["glm_covariates"], ids, int(cfg["min_docs_per_param"]), float(cfg["ci"]))
+        glm, warns = fractional_logit(
+            sub, meta, cfg["glm_covariates"], ids, int(cfg["min_docs_per_param"]), float(cfg["ci"])
+        )
         glm.insert(0, "basis", basis)
         glm.insert(0, "source", primary)
         written["glm"] = write_table(round_floats(glm), tables / TABLES["glm"])
@@ -241,10 +285,12 @@ def run_analysis(
         summary["n_docs"] = int(shares["doc_id"].nunique())
         cm = shares[shares["basis"] == "units"].groupby(["source", "domain"])["share"].mean()
         summary["corpus_mean_share_units"] = {
-            s: {d: round(float(cm[(s, d)]), 6) for d in ids if (s, d) in cm} for s in sorted(set(shares["source"]))
+            s: {d: round(float(cm[(s, d)]), 6) for d in ids if (s, d) in cm}
+            for s in sorted(set(shares["source"]))
         }
         summary["n_units"] = {
-            s: int(df["unit_id"].nunique()) if "unit_id" in df else len(df) for s, df in sorted(inp.sources.items())
+            s: int(df["unit_id"].nunique()) if "unit_id" in df else len(df)
+            for s, df in sorted(inp.sources.items())
         }
     summary["tables"] = {k: str(v) for k, v in sorted(written.items())}
     summary["params"] = {k: cfg[k] for k in sorted(cfg)}
@@ -255,7 +301,7 @@ def run_analysis(
 
 def _tokenize(texts: list[str], params: dict, data_dir: Path) -> list[list[str]]:
     """Tokens from the project tokeniser (cached under data/cache when tokenize.cache is on)."""
-    from research.tokenize import TokenizerSettings, tokenize_many
+    from research.corpus.tokenize import TokenizerSettings, tokenize_many
 
     tok = params.get("tokenize") or {}
     settings = TokenizerSettings.from_params(tok)
@@ -263,4 +309,4 @@ def _tokenize(texts: list[str], params: dict, data_dir: Path) -> list[list[str]]
     return tokenize_many(texts, settings, n_jobs=1, cache_dir=cache)
 
 
-__all__ = ["DEFAULTS", "TABLES", "compute_shares", "primary_source", "run_analysis", "hard_scores"]
+__all__ = ["DEFAULTS", "TABLES", "compute_shares", "hard_scores", "primary_source", "run_analysis"]

@@ -116,7 +116,9 @@ def hard_scores(P: np.ndarray) -> np.ndarray:
     return out
 
 
-def cv_matrices(cv: pd.DataFrame, ids: Sequence[str], weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def cv_matrices(
+    cv: pd.DataFrame, ids: Sequence[str], weights: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """ACC and PACC matrices from cross-validated predictions (gold, pred, p_<id> columns)."""
     P = cv[prob_columns(ids)].to_numpy(dtype=float)
     hard = one_hot(cv["pred"], ids).to_numpy() if "pred" in cv else hard_scores(P)
@@ -143,7 +145,11 @@ def evaluate_adjustment(
     hard = one_hot(cv["pred"], ids).to_numpy() if "pred" in cv else hard_scores(P)
     G = one_hot(cv["gold"], ids).to_numpy()
     if basis == "chars":
-        w = cv["n_chars"].to_numpy(dtype=float) if "n_chars" in cv else cv["text"].astype(str).str.len().to_numpy(float)
+        w = (
+            cv["n_chars"].to_numpy(dtype=float)
+            if "n_chars" in cv
+            else cv["text"].astype(str).str.len().to_numpy(float)
+        )
     else:
         w = np.ones(len(cv))
     docs = sorted(cv["doc_id"].astype(str).unique())
@@ -168,12 +174,18 @@ def evaluate_adjustment(
         }
         for name, e in est.items():
             for j, cid in enumerate(ids):
-                rows.append((d, basis, name, cid, float(gold[j]), float(e[j]), float(e[j] - gold[j])))
-    return pd.DataFrame(rows, columns=["doc_id", "basis", "method", "domain", "gold", "estimate", "error"])
+                rows.append(
+                    (d, basis, name, cid, float(gold[j]), float(e[j]), float(e[j] - gold[j]))
+                )
+    return pd.DataFrame(
+        rows, columns=["doc_id", "basis", "method", "domain", "gold", "estimate", "error"]
+    )
 
 
 def summarise_adjustment(ev: pd.DataFrame) -> pd.DataFrame:
     """Mean absolute error (over documents × domains) and worst error per method and basis."""
     g = ev.assign(abs_error=ev["error"].abs()).groupby(["basis", "method"], sort=True)
-    out = g.agg(mae=("abs_error", "mean"), max_abs_error=("abs_error", "max"), n_docs=("doc_id", "nunique"))
+    out = g.agg(
+        mae=("abs_error", "mean"), max_abs_error=("abs_error", "max"), n_docs=("doc_id", "nunique")
+    )
     return out.reset_index()

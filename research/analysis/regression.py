@@ -22,8 +22,20 @@ import pandas as pd
 from scipy.stats import norm
 
 COLUMNS = [
-    "domain", "model", "term", "coef", "se", "z", "p_value", "ci_low", "ci_high",
-    "n_docs", "n_params", "df_resid", "status", "note",
+    "domain",
+    "model",
+    "term",
+    "coef",
+    "se",
+    "z",
+    "p_value",
+    "ci_low",
+    "ci_high",
+    "n_docs",
+    "n_params",
+    "df_resid",
+    "status",
+    "note",
 ]
 NUMERIC = {"year"}
 
@@ -94,15 +106,20 @@ def fit_fractional_logit(y: np.ndarray, X: pd.DataFrame, cov_type: str = "HC1") 
             model = sm.GLM(y, X, family=sm.families.Binomial())
             res = model.fit(cov_type=cov_type)
             out.update(
-                params=res.params, bse=res.bse, z=res.tvalues, p=res.pvalues, ci=res.conf_int(),
-                df_resid=float(res.df_resid), converged=bool(getattr(res, "converged", True)),
+                params=res.params,
+                bse=res.bse,
+                z=res.tvalues,
+                p=res.pvalues,
+                ci=res.conf_int(),
+                df_resid=float(res.df_resid),
+                converged=bool(getattr(res, "converged", True)),
             )
             if not out["converged"]:
                 out["messages"].append("did not converge")
         except np.linalg.LinAlgError as exc:
             out["status"] = "singular"
             out["messages"].append(f"singular matrix: {exc}")
-        except Exception as exc:  # noqa: BLE001 - PerfectSeparationError, ValueError, ...
+        except Exception as exc:
             name = type(exc).__name__
             out["status"] = "separation" if "Separation" in name else "failed"
             out["messages"].append(f"{name}: {exc}")
@@ -155,11 +172,15 @@ def fractional_logit(
     rows = []
     base_note = []
     if n < min_docs_per_param * p:
-        base_note.append(f"weak inference: {n} documents for {p} parameters (< {min_docs_per_param} per parameter)")
+        base_note.append(
+            f"weak inference: {n} documents for {p} parameters (< {min_docs_per_param} per parameter)"
+        )
     if n - p <= 0:
         base_note.append("saturated: no residual degrees of freedom, standard errors undefined")
     elif n - p < 5:
-        base_note.append(f"only {n - p} residual df: robust (HC1) standard errors are not trustworthy")
+        base_note.append(
+            f"only {n - p} residual df: robust (HC1) standard errors are not trustworthy"
+        )
     for dom in ids:
         y = wide.loc[X.index, dom].to_numpy(dtype=float)
         fin = np.isfinite(y)
@@ -170,22 +191,60 @@ def fractional_logit(
         if len(yy) == 0:
             res = {"status": "failed", "messages": ["no data"]}
         elif np.all(yy == 0) or np.all(yy == 1):
-            res = {"status": "separation", "messages": [f"share is {yy[0]:g} in every document: perfect separation"]}
+            res = {
+                "status": "separation",
+                "messages": [f"share is {yy[0]:g} in every document: perfect separation"],
+            }
         else:
             res = fit_fractional_logit(yy, XX)
         note += res["messages"]
         note_s = "; ".join(dict.fromkeys(note))
         if res["status"] != "ok" or "params" not in res:
-            rows.append((dom, model_name, "", np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, len(yy), p, len(yy) - p, res["status"], note_s))
-            warn_msgs.append(f"GLM {dom}: {res['status']} ({'; '.join(dict.fromkeys(res['messages']))})")
+            rows.append(
+                (
+                    dom,
+                    model_name,
+                    "",
+                    np.nan,
+                    np.nan,
+                    np.nan,
+                    np.nan,
+                    np.nan,
+                    np.nan,
+                    len(yy),
+                    p,
+                    len(yy) - p,
+                    res["status"],
+                    note_s,
+                )
+            )
+            warn_msgs.append(
+                f"GLM {dom}: {res['status']} ({'; '.join(dict.fromkeys(res['messages']))})"
+            )
             continue
         for term in XX.columns:
             b, se = float(res["params"][term]), float(res["bse"][term])
             lo, hi = (b - z_crit * se, b + z_crit * se) if np.isfinite(se) else (np.nan, np.nan)
             flags = _term_flags(XX[term].to_numpy(), b, se, term)
             status = res["status"] if not flags else "unreliable"
-            rows.append((dom, model_name, term, b, se, float(res["z"][term]), float(res["p"][term]), lo, hi,
-                         len(yy), p, len(yy) - p, status, "; ".join([*flags, note_s] if note_s else flags)))
+            rows.append(
+                (
+                    dom,
+                    model_name,
+                    term,
+                    b,
+                    se,
+                    float(res["z"][term]),
+                    float(res["p"][term]),
+                    lo,
+                    hi,
+                    len(yy),
+                    p,
+                    len(yy) - p,
+                    status,
+                    "; ".join([*flags, note_s] if note_s else flags),
+                )
+            )
     if base_note:
         warn_msgs.insert(0, f"GLM ({model_name}): " + "; ".join(base_note + notes_model))
     table = pd.DataFrame(rows, columns=COLUMNS)

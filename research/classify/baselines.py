@@ -21,7 +21,7 @@ class MajorityClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, labels: list[str] | None = None) -> None:
         self.labels = labels
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "MajorityClassifier":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MajorityClassifier:
         y = pd.Series([str(v) for v in y])
         labels = list(self.labels) if self.labels is not None else sorted(set(y))
         self.classes_ = np.array(labels, dtype=object)
@@ -43,7 +43,7 @@ class MajorityClassifier(BaseEstimator, ClassifierMixin):
 class DictionaryBaseline(BaseEstimator, ClassifierMixin):
     """The codebook's dictionary labeller alone (no training); abstentions → ``other_id``.
 
-    Uses :class:`research.weak_labels.DictionaryLabeller`. Probabilities: the labeller's
+    Uses :class:`research.labels.weak_labels.DictionaryLabeller`. Probabilities: the labeller's
     own ``predict_proba`` over domains for units it labels, and a one-hot ``other_id`` row
     where it abstains.
     """
@@ -64,10 +64,10 @@ class DictionaryBaseline(BaseEstimator, ClassifierMixin):
         self.min_margin = min_margin
         self.tokenize = tokenize
 
-    def fit(self, X: Any = None, y: Any = None, sample_weight: Any = None) -> "DictionaryBaseline":
-        from research.codebook import load_codebook
-        from research.tokenize import TokenizerSettings, get_tokenizer
-        from research.weak_labels import DictionaryLabeller
+    def fit(self, X: Any = None, y: Any = None, sample_weight: Any = None) -> DictionaryBaseline:
+        from research.corpus.tokenize import TokenizerSettings, get_tokenizer
+        from research.labels.codebook import load_codebook
+        from research.labels.weak_labels import DictionaryLabeller
 
         cb = load_codebook(self.codebook_path)
         tok = get_tokenizer(TokenizerSettings.from_params(self.tokenize))
@@ -94,7 +94,11 @@ class DictionaryBaseline(BaseEstimator, ClassifierMixin):
             frame = raw.reset_index(drop=True)
         else:
             arr = np.asarray(raw, dtype=float)
-            names = list(self.labeller_.codebook.domain_ids) if arr.shape[1] != len(self.classes_) else list(self.classes_)
+            names = (
+                list(self.labeller_.codebook.domain_ids)
+                if arr.shape[1] != len(self.classes_)
+                else list(self.classes_)
+            )
             frame = pd.DataFrame(arr, columns=names)
         for c in frame.columns:
             key = str(c)[2:] if str(c).startswith("p_") else str(c)

@@ -23,7 +23,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 
 from research.errors import ResearchError
-from research.evaluation import evaluate_labels
+from research.labels.evaluation import evaluate_labels
 
 
 @dataclass
@@ -59,7 +59,9 @@ class Augment:
     transductive: bool = False
 
 
-def group_splits(groups: Sequence, n_splits: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def group_splits(
+    groups: Sequence, n_splits: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Grouped splits: leave-one-group-out (n_splits None) or GroupKFold(n_splits).
 
     Deterministic; raises if a group would appear on both sides.
@@ -80,8 +82,14 @@ def group_splits(groups: Sequence, n_splits: int | None = None) -> list[tuple[np
     return splits
 
 
-def _fit(est: Any, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, aug: Augment | None,
-         exclude_groups: set[str]) -> Any:
+def _fit(
+    est: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    train: np.ndarray,
+    aug: Augment | None,
+    exclude_groups: set[str],
+) -> Any:
     """Clone and fit ``est`` on the rows ``train`` plus eligible augmentation rows."""
     model = clone(est)
     Xt, yt = X.iloc[train], y[train]
@@ -96,7 +104,9 @@ def _fit(est: Any, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, aug: Augme
         keep &= np.array([str(u) not in gold_units for u in aug.unit_ids], dtype=bool)
     if not keep.any():
         return model.fit(Xt, yt)
-    Xa = pd.concat([Xt[["text", "heading"]], aug.X.loc[keep, ["text", "heading"]]], ignore_index=True)
+    Xa = pd.concat(
+        [Xt[["text", "heading"]], aug.X.loc[keep, ["text", "heading"]]], ignore_index=True
+    )
     ya = np.concatenate([yt, aug.y[keep]])
     w = np.concatenate([np.ones(len(yt)), np.full(int(keep.sum()), float(aug.weight))])
     return model.fit(Xa, ya, sample_weight=w)
@@ -206,10 +216,13 @@ def fit_temperature(p: np.ndarray, y: Sequence, labels: list[str]) -> float:
     return round(best_t, 4)
 
 
-def choose(candidates: list[Candidate], scores: dict[str, Any], tol: float = SELECT_TOL) -> Candidate:
+def choose(
+    candidates: list[Candidate], scores: dict[str, Any], tol: float = SELECT_TOL
+) -> Candidate:
     """Best candidate: highest macro-F1; candidates within ``tol`` of it are ties, won by the
     lowest Brier score (better-calibrated probabilities, which downstream shares use);
     remaining ties and missing scores → the earlier candidate."""
+
     def f1(c: Candidate) -> float:
         v = scores.get(c.key)
         return -np.inf if v is None else float(v[0] if isinstance(v, tuple) else v)
@@ -238,9 +251,17 @@ class NestedResult:
 
 
 def _outer_fold(
-    methods: dict[str, list[Candidate]], X: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
-    docs: np.ndarray, labels: list[str], inner_folds: int, aug: dict[str, Augment | None],
-    temperature: bool, tr: np.ndarray, te: np.ndarray,
+    methods: dict[str, list[Candidate]],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    docs: np.ndarray,
+    labels: list[str],
+    inner_folds: int,
+    aug: dict[str, Augment | None],
+    temperature: bool,
+    tr: np.ndarray,
+    te: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     """One outer fold: inner selection per method on the training documents, refit, predict."""
     import warnings
@@ -258,8 +279,14 @@ def _outer_fold(
         akey = str(id(a))  # one Augment object per source within this call
         if a is not None and not a.transductive:
             keep = np.array([str(g) not in test_docs for g in a.groups], dtype=bool)
-            a = Augment(a.X.loc[keep].reset_index(drop=True), a.y[keep], a.groups[keep], a.weight,
-                        None if a.unit_ids is None else a.unit_ids[keep], a.transductive)
+            a = Augment(
+                a.X.loc[keep].reset_index(drop=True),
+                a.y[keep],
+                a.groups[keep],
+                a.weight,
+                None if a.unit_ids is None else a.unit_ids[keep],
+                a.transductive,
+            )
         n_inner = min(inner_folds, len(set(map(str, gtr))))
         if (len(cands) > 1 or temperature) and n_inner >= 2:
             need = [c for c in cands if (c.key, akey) not in score_cache]
@@ -268,7 +295,9 @@ def _outer_fold(
             for k, v in scores.items():
                 score_cache[(k, akey)] = v
                 oof_cache[(k, akey)] = oofs[k]
-            all_scores = {c.key: score_cache[(c.key, akey)] for c in cands if (c.key, akey) in score_cache}
+            all_scores = {
+                c.key: score_cache[(c.key, akey)] for c in cands if (c.key, akey) in score_cache
+            }
             best = choose(cands, all_scores)
         else:
             best, all_scores = cands[0], {}
@@ -280,8 +309,12 @@ def _outer_fold(
         chosen[name] = {
             "test_groups": sorted({str(g) for g in groups[te]}),
             "chosen": best.key,
-            "inner_macro_f1": round(float(all_scores[best.key][0]), 4) if best.key in all_scores else None,
-            "inner_brier": round(float(all_scores[best.key][1]), 4) if best.key in all_scores else None,
+            "inner_macro_f1": round(float(all_scores[best.key][0]), 4)
+            if best.key in all_scores
+            else None,
+            "inner_brier": round(float(all_scores[best.key][1]), 4)
+            if best.key in all_scores
+            else None,
             "temperature": t,
         }
     return proba, chosen
@@ -322,8 +355,10 @@ def nested_cv(
     else:
         from tqdm.auto import tqdm
 
-        results = [_outer_fold(*args, tr, te)
-                   for tr, te in tqdm(outer, desc="outer CV folds", unit="fold", disable=None)]
+        results = [
+            _outer_fold(*args, tr, te)
+            for tr, te in tqdm(outer, desc="outer CV folds", unit="fold", disable=None)
+        ]
     proba = {m: np.zeros((len(y), len(labels))) for m in methods}
     chosen: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for (_, te), (p, c) in zip(outer, results):

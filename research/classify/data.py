@@ -33,7 +33,7 @@ def require_columns(df: pd.DataFrame, columns: list[str], path: str | Path) -> N
 
 def normalizer(params: dict | None) -> Any:
     """``normalize_text`` bound to the prepare params (same normalisation as ``prepare``)."""
-    from research.normalize import normalize_params, normalize_text
+    from research.corpus.normalize import normalize_params, normalize_text
 
     kw = normalize_params((params or {}).get("prepare"))
 
@@ -84,14 +84,18 @@ def load_training_table(
             df[group_column] = df["_doc_id"]
         if "heading" not in df.columns and "_heading" in df.columns:
             df["heading"] = df["_heading"]
-    require_columns(df, [text_column, label_column] + ([group_column] if group_column else []), path)
+    require_columns(
+        df, [text_column, label_column] + ([group_column] if group_column else []), path
+    )
     labels = df[label_column]
     blank = labels.map(_blank)
     if blank.all():
         raise InputError(path, f"column {label_column!r} has no labels (all blank)")
     if blank.any():
-        warnings.warn(f"{path}: {int(blank.sum())} row(s) without a {label_column!r} label ignored",
-                      stacklevel=2)
+        warnings.warn(
+            f"{path}: {int(blank.sum())} row(s) without a {label_column!r} label ignored",
+            stacklevel=2,
+        )
         df = df.loc[~blank.to_numpy()].reset_index(drop=True)
     y = df[label_column].map(lambda v: str(v).strip())
     bad = sorted(set(y) - set(codebook.ids))
@@ -118,18 +122,24 @@ def load_training_table(
     text = df[text_column].map(lambda v: "" if _blank(v) else norm(str(v)))
     if (text == "").all():
         raise InputError(path, f"column {text_column!r} has no text")
-    heading = df["heading"].map(lambda v: "" if _blank(v) else norm(str(v))) if "heading" in df.columns \
+    heading = (
+        df["heading"].map(lambda v: "" if _blank(v) else norm(str(v)))
+        if "heading" in df.columns
         else pd.Series([""] * len(df))
-    out = pd.DataFrame({
-        "unit_id": df["unit_id"].astype(str) if "unit_id" in df.columns
-        else [f"row{i:06d}" for i in range(len(df))],
-        "text": text.astype(object).to_numpy(),
-        "heading": heading.astype(object).to_numpy(),
-        "label": y.astype(object).to_numpy(),
-        # without a group column all rows form one group: grouped CV is then skipped,
-        # because units of one report on both sides of a split would inflate the scores
-        "group": df[group_column].astype(str).to_numpy() if group_column else ["all"] * len(df),
-    })
+    )
+    out = pd.DataFrame(
+        {
+            "unit_id": df["unit_id"].astype(str)
+            if "unit_id" in df.columns
+            else [f"row{i:06d}" for i in range(len(df))],
+            "text": text.astype(object).to_numpy(),
+            "heading": heading.astype(object).to_numpy(),
+            "label": y.astype(object).to_numpy(),
+            # without a group column all rows form one group: grouped CV is then skipped,
+            # because units of one report on both sides of a split would inflate the scores
+            "group": df[group_column].astype(str).to_numpy() if group_column else ["all"] * len(df),
+        }
+    )
     out["province"] = ""
     if province_column:
         require_columns(df, [province_column], path)

@@ -36,11 +36,18 @@ import pandas as pd
 
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier
 from research.classify.cv import (
-    Augment, Candidate, choose, fit_temperature, group_splits, inner_scores, nested_cv, oof_predict,
+    Augment,
+    Candidate,
+    choose,
+    fit_temperature,
+    group_splits,
+    inner_scores,
+    nested_cv,
+    oof_predict,
 )
 from research.classify.models import DomainClassifier, EnsembleClassifier, TemperedClassifier
 from research.config import params_hash
-from research.evaluation import evaluate_labels
+from research.labels.evaluation import evaluate_labels
 
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "lr_plain": {"C": [1.0, 10.0, 100.0]},
@@ -68,7 +75,9 @@ PLAIN = "lr_plain"
 SELECTED = "selected"
 
 
-def family_candidates(family: str, base: dict[str, Any], grid: dict[str, list[Any]]) -> list[Candidate]:
+def family_candidates(
+    family: str, base: dict[str, Any], grid: dict[str, list[Any]]
+) -> list[Candidate]:
     """One Candidate per grid point of ``family`` (grid keys sorted → deterministic order)."""
     keys = sorted(grid)
     out = []
@@ -79,7 +88,9 @@ def family_candidates(family: str, base: dict[str, Any], grid: dict[str, list[An
     return out
 
 
-def build_methods(codebook: Any, train: dict, tokenize: dict | None, seed: int) -> dict[str, list[Candidate]]:
+def build_methods(
+    codebook: Any, train: dict, tokenize: dict | None, seed: int
+) -> dict[str, list[Candidate]]:
     """Candidate lists per method name from the ``train`` params section."""
     base = {
         "labels": list(codebook.ids),
@@ -108,8 +119,11 @@ def baseline_estimators(codebook: Any, params: dict) -> dict[str, Any]:
     return {
         "majority": MajorityClassifier(labels=list(codebook.ids)),
         "dictionary": DictionaryBaseline(
-            codebook_path=str(codebook.path), labels=list(codebook.ids), other_id=codebook.other_id,
-            min_score=float(wl.get("min_score", 1.0)), min_margin=float(wl.get("min_margin", 0.5)),
+            codebook_path=str(codebook.path),
+            labels=list(codebook.ids),
+            other_id=codebook.other_id,
+            min_score=float(wl.get("min_score", 1.0)),
+            min_margin=float(wl.get("min_margin", 0.5)),
             tokenize=params.get("tokenize"),
         ),
     }
@@ -120,9 +134,9 @@ class CVReport:
     """Everything the training stage reports."""
 
     metrics: dict[str, Any]
-    table: pd.DataFrame                    # one row per (method, cv)
-    confusion: pd.DataFrame                # method, cv, true, pred, count
-    predictions: pd.DataFrame              # unit_id, doc_id, province, gold, method, cv, pred, p_*
+    table: pd.DataFrame  # one row per (method, cv)
+    confusion: pd.DataFrame  # method, cv, true, pred, count
+    predictions: pd.DataFrame  # unit_id, doc_id, province, gold, method, cv, pred, p_*
     chosen: dict[str, Any] = field(default_factory=dict)
 
 
@@ -136,8 +150,9 @@ def _round(x: Any, nd: int = 4) -> Any:
     return x
 
 
-def _weak_augment(table: pd.DataFrame, unlabeled: pd.DataFrame | None, weight: float,
-                  transductive: bool = False) -> Augment | None:
+def _weak_augment(
+    table: pd.DataFrame, unlabeled: pd.DataFrame | None, weight: float, transductive: bool = False
+) -> Augment | None:
     """Weakly labelled rows; for the final fit (not transductive) units with gold are dropped."""
     if unlabeled is None or len(unlabeled) == 0 or weight <= 0:
         return None
@@ -147,11 +162,20 @@ def _weak_augment(table: pd.DataFrame, unlabeled: pd.DataFrame | None, weight: f
     u = u[u["weak_label"].astype(str) != ""]
     if len(u) == 0:
         return None
-    X = pd.DataFrame({"text": u["text"].astype(str).to_numpy(),
-                      "heading": u.get("heading", pd.Series([""] * len(u))).astype(str).to_numpy()})
-    return Augment(X, u["weak_label"].astype(str).to_numpy(dtype=object),
-                   u["group"].astype(str).to_numpy(dtype=object), float(weight),
-                   u["unit_id"].astype(str).to_numpy(dtype=object), transductive)
+    X = pd.DataFrame(
+        {
+            "text": u["text"].astype(str).to_numpy(),
+            "heading": u.get("heading", pd.Series([""] * len(u))).astype(str).to_numpy(),
+        }
+    )
+    return Augment(
+        X,
+        u["weak_label"].astype(str).to_numpy(dtype=object),
+        u["group"].astype(str).to_numpy(dtype=object),
+        float(weight),
+        u["unit_id"].astype(str).to_numpy(dtype=object),
+        transductive,
+    )
 
 
 def run_cv(
@@ -170,10 +194,18 @@ def run_cv(
     docs = table["group"].astype(str).to_numpy(dtype=object)
     prov = table["province"].astype(str).to_numpy(dtype=object)
     methods = build_methods(codebook, train, params.get("tokenize"), seed)
-    warm = X if unlabeled is None else pd.concat([X[["text", "heading"]], unlabeled[["text", "heading"]]])
+    warm = (
+        X
+        if unlabeled is None
+        else pd.concat([X[["text", "heading"]], unlabeled[["text", "heading"]]])
+    )
     methods[SELECTED][0].estimator.warm(warm)
-    aug_obj = _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3)),
-                            transductive=bool(train.get("weak_transductive", True)))
+    aug_obj = _weak_augment(
+        table,
+        unlabeled,
+        float(train.get("weak_label_weight", 0.3)),
+        transductive=bool(train.get("weak_transductive", True)),
+    )
     aug: dict[str, Augment | None] = {}
     if aug_obj is not None:
         for name in list(methods):
@@ -192,13 +224,25 @@ def run_cv(
     baselines = baseline_estimators(codebook, params)
     for cv_name, groups in cvs:
         t0 = time.time()
-        res = nested_cv(methods, X, y, groups, labels, inner_folds=inner, aug=aug, doc_groups=docs,
-                        n_jobs=int(train.get("n_jobs", 1)), temperature=bool(train.get("temperature", True)))
+        res = nested_cv(
+            methods,
+            X,
+            y,
+            groups,
+            labels,
+            inner_folds=inner,
+            aug=aug,
+            doc_groups=docs,
+            n_jobs=int(train.get("n_jobs", 1)),
+            temperature=bool(train.get("temperature", True)),
+        )
         probas = dict(res.proba)
         for bname, est in baselines.items():
             probas[bname] = oof_predict(est, X, y, groups, group_splits(groups), labels)
         chosen[cv_name] = res.chosen
-        log(f"  cv {cv_name}: {len(set(groups))} folds, {len(methods)} methods in {time.time() - t0:.1f}s")
+        log(
+            f"  cv {cv_name}: {len(set(groups))} folds, {len(methods)} methods in {time.time() - t0:.1f}s"
+        )
         order = list(BASELINES) + [m for m in methods]
         for name in order:
             p = probas[name]
@@ -208,37 +252,69 @@ def run_cv(
             for g in sorted(set(groups)):
                 m = groups == g
                 evg = evaluate_labels(y[m], pred[m], labels)
-                per_fold[str(g)] = {"n": int(m.sum()), "macro_f1": evg["macro_f1"],
-                                    "accuracy": evg["accuracy"]}
-            metrics.setdefault(name, {})[cv_name] = _round({**{k: v for k, v in ev.items()
-                                                             if k not in ("labels",)},
-                                                          "per_fold": per_fold})
-            row = {"method": name, "cv": cv_name, "n": ev["n"], "macro_f1": ev["macro_f1"],
-                   "accuracy": ev["accuracy"], "doc_share_mae": ev["doc_share_mae"],
-                   "doc_share_mae_proba": ev["doc_share_mae_proba"], "brier": ev["brier"],
-                   "ece": ev["ece"]}
+                per_fold[str(g)] = {
+                    "n": int(m.sum()),
+                    "macro_f1": evg["macro_f1"],
+                    "accuracy": evg["accuracy"],
+                }
+            metrics.setdefault(name, {})[cv_name] = _round(
+                {**{k: v for k, v in ev.items() if k not in ("labels",)}, "per_fold": per_fold}
+            )
+            row = {
+                "method": name,
+                "cv": cv_name,
+                "n": ev["n"],
+                "macro_f1": ev["macro_f1"],
+                "accuracy": ev["accuracy"],
+                "doc_share_mae": ev["doc_share_mae"],
+                "doc_share_mae_proba": ev["doc_share_mae_proba"],
+                "brier": ev["brier"],
+                "ece": ev["ece"],
+            }
             for lab in labels:
                 row[f"f1_{lab}"] = ev["per_class"][lab]["f1"]
             rows.append(row)
             cm = ev["confusion"]
             for i, t in enumerate(labels):
                 for j, q in enumerate(labels):
-                    conf_rows.append({"method": name, "cv": cv_name, "true": t, "pred": q,
-                                      "count": int(cm[i][j])})
-            pf = pd.DataFrame({"unit_id": table["unit_id"].astype(str).to_numpy(), "doc_id": docs,
-                               "province": prov, "gold": y, "method": name, "cv": cv_name,
-                               "pred": pred})
+                    conf_rows.append(
+                        {
+                            "method": name,
+                            "cv": cv_name,
+                            "true": t,
+                            "pred": q,
+                            "count": int(cm[i][j]),
+                        }
+                    )
+            pf = pd.DataFrame(
+                {
+                    "unit_id": table["unit_id"].astype(str).to_numpy(),
+                    "doc_id": docs,
+                    "province": prov,
+                    "gold": y,
+                    "method": name,
+                    "cv": cv_name,
+                    "pred": pred,
+                }
+            )
             for j, lab in enumerate(labels):
                 pf[f"p_{lab}"] = np.round(p[:, j], 6)
             pred_frames.append(pf)
     tab = pd.DataFrame(rows)
     num = tab.select_dtypes("number").columns.drop("n")
     tab[num] = tab[num].round(4)
-    return CVReport(metrics=metrics, table=tab, confusion=pd.DataFrame(conf_rows),
-                    predictions=pd.concat(pred_frames, ignore_index=True), chosen=chosen)
+    return CVReport(
+        metrics=metrics,
+        table=tab,
+        confusion=pd.DataFrame(conf_rows),
+        predictions=pd.concat(pred_frames, ignore_index=True),
+        chosen=chosen,
+    )
 
 
-def _hard(name: str, p: np.ndarray, labels: list[str], X: pd.DataFrame, baselines: dict) -> np.ndarray:
+def _hard(
+    name: str, p: np.ndarray, labels: list[str], X: pd.DataFrame, baselines: dict
+) -> np.ndarray:
     """Hard labels: argmax of probabilities (the dictionary baseline uses its own rule)."""
     if name == "dictionary":
         return baselines["dictionary"].fit().predict(X)
@@ -246,7 +322,10 @@ def _hard(name: str, p: np.ndarray, labels: list[str], X: pd.DataFrame, baseline
 
 
 def select_final(
-    table: pd.DataFrame, codebook: Any, params: dict, unlabeled: pd.DataFrame | None = None,
+    table: pd.DataFrame,
+    codebook: Any,
+    params: dict,
+    unlabeled: pd.DataFrame | None = None,
     use_weak: bool = False,
 ) -> tuple[Candidate, dict[str, tuple[float, float]], float]:
     """Choose the model to save by leave-one-document-out CV over all candidates.
@@ -261,10 +340,16 @@ def select_final(
     X = table[["text", "heading"]].reset_index(drop=True)
     y = table["label"].astype(str).to_numpy(dtype=object)
     docs = table["group"].astype(str).to_numpy(dtype=object)
-    aug = _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3))) if use_weak else None
+    aug = (
+        _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3)))
+        if use_weak
+        else None
+    )
     n_groups = len(set(docs))
     oof: dict[str, np.ndarray] = {}
-    scores = inner_scores(cands, X, y, docs, labels, n_groups, aug, oof=oof) if n_groups >= 2 else {}
+    scores = (
+        inner_scores(cands, X, y, docs, labels, n_groups, aug, oof=oof) if n_groups >= 2 else {}
+    )
     if scores:
         best = choose(cands, scores)
     else:  # no groups to select with: the default, the ensemble (or the seeded LR)

@@ -22,7 +22,13 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from research.tokenize import _KEEP, _NUMERIC, _NUMERIC_NAMES, TokenizerSettings, get_tokenizer
+from research.corpus.tokenize import (
+    _KEEP,
+    _NUMERIC,
+    _NUMERIC_NAMES,
+    TokenizerSettings,
+    get_tokenizer,
+)
 
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _NON_CJK_RUN = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]+")
@@ -47,7 +53,9 @@ def as_units(X: Any) -> pd.DataFrame:
     else:
         text = pd.Series(list(X), dtype=object)
         heading = pd.Series([""] * len(text))
-    clean = lambda s: ["" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v) for v in s]  # noqa: E731
+    clean = lambda s: [
+        "" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v) for v in s
+    ]
     return pd.DataFrame({"text": clean(text), "heading": clean(heading)})
 
 
@@ -85,7 +93,9 @@ class JiebaAnalyzer:
     @property
     def settings(self) -> TokenizerSettings:
         if self._settings is None:
-            self._settings = TokenizerSettings.from_params(self.tokenize, extra_words=self.extra_words)
+            self._settings = TokenizerSettings.from_params(
+                self.tokenize, extra_words=self.extra_words
+            )
             self._fp = self._settings.fingerprint()
         return self._settings
 
@@ -152,14 +162,16 @@ class ColumnText(BaseEstimator, TransformerMixin):
     def __init__(self, column: str = "text") -> None:
         self.column = column
 
-    def fit(self, X: Any, y: Any = None) -> "ColumnText":
+    def fit(self, X: Any, y: Any = None) -> ColumnText:
         return self
 
     def transform(self, X: Any) -> list[str]:
         return as_units(X)[self.column].tolist()
 
 
-def compile_terms(seed_terms: dict[str, dict[str, float]]) -> tuple[re.Pattern | None, dict[str, np.ndarray], list[str]]:
+def compile_terms(
+    seed_terms: dict[str, dict[str, float]],
+) -> tuple[re.Pattern | None, dict[str, np.ndarray], list[str]]:
     """One alternation regex over all seed terms (longest first) and each term's weight vector."""
     domains = list(seed_terms)
     weights: dict[str, np.ndarray] = {}
@@ -205,7 +217,7 @@ class SeedTermScores(BaseEstimator, TransformerMixin):
         self.analyzer = analyzer
         self.substring_min_chars = substring_min_chars
 
-    def fit(self, X: Any, y: Any = None) -> "SeedTermScores":
+    def fit(self, X: Any, y: Any = None) -> SeedTermScores:
         self.pattern_, self.weights_, self.domains_ = compile_terms(self.seed_terms or {})
         return self
 

@@ -64,16 +64,24 @@ class TextTfidf(BaseEstimator, TransformerMixin):
     def _vectorizer(self) -> TfidfVectorizer:
         if callable(self.analyzer):
             return TfidfVectorizer(
-                analyzer=self.analyzer, min_df=self.min_df, max_features=self.max_features,
-                sublinear_tf=self.sublinear_tf, dtype=np.float64,
+                analyzer=self.analyzer,
+                min_df=self.min_df,
+                max_features=self.max_features,
+                sublinear_tf=self.sublinear_tf,
+                dtype=np.float64,
             )
         return TfidfVectorizer(
-            analyzer=self.analyzer, ngram_range=tuple(self.ngram_range),
-            preprocessor=char_preprocess, lowercase=True, min_df=self.min_df,
-            max_features=self.max_features, sublinear_tf=self.sublinear_tf, dtype=np.float64,
+            analyzer=self.analyzer,
+            ngram_range=tuple(self.ngram_range),
+            preprocessor=char_preprocess,
+            lowercase=True,
+            min_df=self.min_df,
+            max_features=self.max_features,
+            sublinear_tf=self.sublinear_tf,
+            dtype=np.float64,
         )
 
-    def fit(self, X: Any, y: Any = None) -> "TextTfidf":
+    def fit(self, X: Any, y: Any = None) -> TextTfidf:
         texts = as_units(X)[self.column].tolist()
         self.vectorizer_ = self._vectorizer()
         try:
@@ -187,22 +195,60 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         parts: list[tuple[str, Any]] = []
         analyzer = self.analyzer()
         if self.word:
-            parts.append(("word", TextTfidf("text", analyzer=analyzer, min_df=self.min_df,
-                                            max_features=self.max_features)))
+            parts.append(
+                (
+                    "word",
+                    TextTfidf(
+                        "text",
+                        analyzer=analyzer,
+                        min_df=self.min_df,
+                        max_features=self.max_features,
+                    ),
+                )
+            )
         if self.char:
-            parts.append(("char", TextTfidf("text", analyzer="char",
-                                            ngram_range=(1, int(self.char_ngram_max)),
-                                            min_df=self.min_df, max_features=self.max_features)))
+            parts.append(
+                (
+                    "char",
+                    TextTfidf(
+                        "text",
+                        analyzer="char",
+                        ngram_range=(1, int(self.char_ngram_max)),
+                        min_df=self.min_df,
+                        max_features=self.max_features,
+                    ),
+                )
+            )
         if self.seed_scale and self.seed_terms:
-            parts.append(("seed", SeedTermScores(self.seed_terms, "text", scale=self.seed_scale,
-                                                 analyzer=analyzer)))
+            parts.append(
+                (
+                    "seed",
+                    SeedTermScores(
+                        self.seed_terms, "text", scale=self.seed_scale, analyzer=analyzer
+                    ),
+                )
+            )
         if self.heading_scale:
-            parts.append(("heading", TextTfidf("heading", analyzer="char", ngram_range=(1, 2),
-                                               scale=self.heading_scale)))
+            parts.append(
+                (
+                    "heading",
+                    TextTfidf(
+                        "heading", analyzer="char", ngram_range=(1, 2), scale=self.heading_scale
+                    ),
+                )
+            )
             if self.seed_terms:
-                parts.append(("heading_seed", SeedTermScores(
-                    self.heading_terms(), "heading",
-                    scale=self.heading_scale * max(self.seed_scale, 1.0), analyzer=analyzer)))
+                parts.append(
+                    (
+                        "heading_seed",
+                        SeedTermScores(
+                            self.heading_terms(),
+                            "heading",
+                            scale=self.heading_scale * max(self.seed_scale, 1.0),
+                            analyzer=analyzer,
+                        ),
+                    )
+                )
         if not parts:
             raise ValueError("DomainClassifier: no feature block enabled")
         return FeatureUnion(parts)
@@ -211,17 +257,24 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
     def _learner(self, y: np.ndarray) -> Any:
         if self.model == "lr":
             # newton-cg: ~8x faster than lbfgs on these wide sparse problems (same optimum).
-            base = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="newton-cg",
-                                      max_iter=1000)
+            base = LogisticRegression(
+                C=self.C, class_weight=self.class_weight, solver="newton-cg", max_iter=1000
+            )
             return self._calibrated(base, y) if self.calibrate_lr else base
         if self.model == "svm":
-            base = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=20000,
-                             random_state=self.random_state)
+            base = LinearSVC(
+                C=self.C,
+                class_weight=self.class_weight,
+                max_iter=20000,
+                random_state=self.random_state,
+            )
             return self._calibrated(base, y, force=True)
         if self.model == "cnb":
             base = ComplementNB(alpha=self.alpha)
             return self._calibrated(base, y) if self.calibration else base
-        raise ValueError(f"DomainClassifier: unknown model {self.model!r} (use one of {MODEL_KINDS})")
+        raise ValueError(
+            f"DomainClassifier: unknown model {self.model!r} (use one of {MODEL_KINDS})"
+        )
 
     def _calibrated(self, base: Any, y: np.ndarray, force: bool = False) -> Any:
         method = self.calibration or ("sigmoid" if force else None)
@@ -235,13 +288,13 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         return CalibratedClassifierCV(base, method=method, cv=cv)
 
     # -- API ------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DomainClassifier":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> DomainClassifier:
         # One BLAS thread: multi-threaded BLAS on these small problems is up to 20x slower
         # (oversubscription), and results stay identical across machines.
         with threadpool_limits(1):
             return self._fit(X, y, sample_weight)
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DomainClassifier":
+    def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> DomainClassifier:
         units = as_units(X)
         y = np.asarray([str(v) for v in y], dtype=object)
         if len(y) != len(units):
@@ -259,8 +312,9 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         self.seen_ = sorted(set(y))
         self.features_, Xf = _fit_features(self, units)
         if self.dict_prior:
-            self.dict_scorer_ = SeedTermScores(self.seed_terms or {}, "text",
-                                               analyzer=self.analyzer()).fit(None)
+            self.dict_scorer_ = SeedTermScores(
+                self.seed_terms or {}, "text", analyzer=self.analyzer()
+            ).fit(None)
         if len(self.seen_) == 1:
             self.learner_ = None
             return self
@@ -316,8 +370,9 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         """
         units = as_units(X)
         if not hasattr(self, "dict_scorer_"):
-            self.dict_scorer_ = SeedTermScores(self.seed_terms or {}, "text",
-                                               analyzer=self.analyzer()).fit(None)
+            self.dict_scorer_ = SeedTermScores(
+                self.seed_terms or {}, "text", analyzer=self.analyzer()
+            ).fit(None)
         raw = self.dict_scorer_.raw_scores(units["text"].tolist())
         doms = {d: j for j, d in enumerate(self.dict_scorer_.domains_)}
         out = np.full((len(units), len(self.classes_)), float(self.dict_min_score))
@@ -332,7 +387,7 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         p = self.predict_proba(X)
         return self.classes_[np.argmax(p, axis=1)]
 
-    def warm(self, X: Any) -> "DomainClassifier":
+    def warm(self, X: Any) -> DomainClassifier:
         """Tokenise the texts of ``X`` into the shared cache (speeds up repeated fits)."""
         if self.word:
             self.analyzer().warm(as_units(X)["text"].tolist())
@@ -342,14 +397,28 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
 # Fitted feature blocks shared between estimators that differ only in learner settings
 # (C, alpha, model): keyed by the feature parameters and a hash of the training texts, so
 # a grid over C inside cross-validation fits the TF-IDF vocabularies once per fold.
-_FEATURE_PARAMS = ("labels", "seed_terms", "heading_cues", "tokenize", "word", "word_ngrams",
-                   "char", "char_ngram_max", "seed_scale", "seed_vocab", "heading_scale",
-                   "min_df", "max_features")
+_FEATURE_PARAMS = (
+    "labels",
+    "seed_terms",
+    "heading_cues",
+    "tokenize",
+    "word",
+    "word_ngrams",
+    "char",
+    "char_ngram_max",
+    "seed_scale",
+    "seed_vocab",
+    "heading_scale",
+    "min_df",
+    "max_features",
+)
 _FEATURE_CACHE: OrderedDict[str, tuple[FeatureUnion, sp.csr_matrix]] = OrderedDict()
 _FEATURE_CACHE_MAX = 48
 
 
-def _fit_features(est: "DomainClassifier", units: pd.DataFrame) -> tuple[FeatureUnion, sp.csr_matrix]:
+def _fit_features(
+    est: DomainClassifier, units: pd.DataFrame
+) -> tuple[FeatureUnion, sp.csr_matrix]:
     h = hashlib.sha1()
     h.update(repr([(k, getattr(est, k)) for k in _FEATURE_PARAMS]).encode("utf-8"))
     for t, hd in zip(units["text"], units["heading"]):
@@ -369,11 +438,19 @@ def _fit_features(est: "DomainClassifier", units: pd.DataFrame) -> tuple[Feature
 
 # Fitted learners, shared between estimators that differ only in ``dict_prior`` (a
 # predict-time combination): keyed by the fitted features, learner settings, y and weights.
-_LEARNER_PARAMS = ("model", "C", "alpha", "class_weight", "calibration", "calibrate_lr", "random_state")
+_LEARNER_PARAMS = (
+    "model",
+    "C",
+    "alpha",
+    "class_weight",
+    "calibration",
+    "calibrate_lr",
+    "random_state",
+)
 _LEARNER_CACHE: OrderedDict[str, tuple[FeatureUnion, Any]] = OrderedDict()
 
 
-def _learner_key(est: "DomainClassifier", Xf: sp.csr_matrix, y: np.ndarray, sw: np.ndarray) -> str:
+def _learner_key(est: DomainClassifier, Xf: sp.csr_matrix, y: np.ndarray, sw: np.ndarray) -> str:
     h = hashlib.sha1()
     h.update(repr([(k, getattr(est, k)) for k in _LEARNER_PARAMS]).encode("utf-8"))
     h.update(str(id(est.features_)).encode())
@@ -412,11 +489,13 @@ class EnsembleClassifier(BaseEstimator, ClassifierMixin):
     (e.g. DomainClassifiers with the same ``labels``); they are cloned at fit time.
     """
 
-    def __init__(self, members: list[Any] | None = None, weights: list[float] | None = None) -> None:
+    def __init__(
+        self, members: list[Any] | None = None, weights: list[float] | None = None
+    ) -> None:
         self.members = members
         self.weights = weights
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "EnsembleClassifier":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EnsembleClassifier:
         if not self.members:
             raise ValueError("EnsembleClassifier: no members")
         self.members_ = [clone(m).fit(X, y, sample_weight=sample_weight) for m in self.members]
@@ -427,14 +506,18 @@ class EnsembleClassifier(BaseEstimator, ClassifierMixin):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        w = np.ones(len(self.members_)) if self.weights is None else np.asarray(self.weights, dtype=float)
+        w = (
+            np.ones(len(self.members_))
+            if self.weights is None
+            else np.asarray(self.weights, dtype=float)
+        )
         p = sum(wi * m.predict_proba(X) for wi, m in zip(w, self.members_)) / w.sum()
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def warm(self, X: Any) -> "EnsembleClassifier":
+    def warm(self, X: Any) -> EnsembleClassifier:
         for m in self.members or []:
             if hasattr(m, "warm"):
                 m.warm(X)
@@ -453,7 +536,7 @@ class TemperedClassifier(BaseEstimator, ClassifierMixin):
         self.estimator = estimator
         self.temperature = temperature
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "TemperedClassifier":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> TemperedClassifier:
         self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.estimator_.classes_
         return self

@@ -45,7 +45,9 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def data_hash(table: pd.DataFrame, columns: tuple[str, ...] = ("unit_id", "text", "heading", "label")) -> str:
+def data_hash(
+    table: pd.DataFrame, columns: tuple[str, ...] = ("unit_id", "text", "heading", "label")
+) -> str:
     """sha256 of the training rows (selected columns, in order) — identifies the training data."""
     h = hashlib.sha256()
     cols = [c for c in columns if c in table.columns]
@@ -85,8 +87,9 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
         raise ResearchError(f"{card_path}: model card is not valid JSON: {exc}") from exc
 
 
-def check_card(card: dict[str, Any], codebook: Any = None, allow_mismatch: bool = False,
-               where: str = "") -> list[str]:
+def check_card(
+    card: dict[str, Any], codebook: Any = None, allow_mismatch: bool = False, where: str = ""
+) -> list[str]:
     """Compare a model card with the codebook and libraries in use.
 
     Raises ResearchError for a codebook or scikit-learn mismatch (unless ``allow_mismatch``);
@@ -124,13 +127,15 @@ def check_card(card: dict[str, Any], codebook: Any = None, allow_mismatch: bool 
     return problems + notes
 
 
-def load_model(model_dir: str | Path, codebook: Any = None, allow_mismatch: bool = False) -> tuple[Any, dict[str, Any]]:
+def load_model(
+    model_dir: str | Path, codebook: Any = None, allow_mismatch: bool = False
+) -> tuple[Any, dict[str, Any]]:
     """Load (model, card) from ``model_dir`` after checking the card (see module doc)."""
     model_dir = Path(model_dir)
     card = read_card(model_dir)
     check_card(card, codebook, allow_mismatch, where=str(model_dir))
     try:
         model = joblib.load(model_dir / MODEL_FILE)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a user-facing problem
+    except Exception as exc:
         raise ResearchError(f"{model_dir / MODEL_FILE}: could not load the model: {exc}") from exc
     return model, card

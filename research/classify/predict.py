@@ -62,13 +62,16 @@ def predict_frame(
     else:
         size = batch_size
     parts = [idx[i : i + size] for i in range(0, len(idx), size)]
-    frames = [pd.DataFrame({"text": [texts[i] for i in part], "heading": [heads[i] for i in part]})
-              for part in parts]
+    frames = [
+        pd.DataFrame({"text": [texts[i] for i in part], "heading": [heads[i] for i in part]})
+        for part in parts
+    ]
     if n_jobs != 1 and len(parts) > 1:
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=n_jobs, backend="loky")(
-            delayed(_proba_batch)(model, X, labels) for X in frames)
+            delayed(_proba_batch)(model, X, labels) for X in frames
+        )
     else:
         results = [_proba_batch(model, X, labels) for X in frames]
     for part, p in zip(parts, results):
@@ -96,13 +99,16 @@ def _proba_batch(model: Any, X: pd.DataFrame, labels: list[str]) -> np.ndarray:
 
 def corpus_units(corpus_dir: str | Path, params: dict) -> pd.DataFrame:
     """Prepare a corpus folder (with manifest.csv) and return its body units with metadata."""
-    from research.prepare import prepare_corpus
+    from research.corpus.prepare import prepare_corpus
 
     prepared = prepare_corpus(corpus_dir, params, progress=False)
     units = prepared.paragraphs
     units = units[units["kind"] == "body"].reset_index(drop=True)
-    meta_cols = [c for c in ("doc_id", "province", "place", "level", "year", "organisation")
-                 if c in prepared.documents.columns]
+    meta_cols = [
+        c
+        for c in ("doc_id", "province", "place", "level", "year", "organisation")
+        if c in prepared.documents.columns
+    ]
     docs = prepared.documents[meta_cols]
     extra = [c for c in meta_cols if c != "doc_id" and c not in units.columns]
     if extra:

@@ -14,12 +14,18 @@ from typing import Any
 import pandas as pd
 
 from research.classify.experiment import (
-    SELECTED, CVReport, _weak_augment, fit_final, model_params, run_cv, select_final,
+    SELECTED,
+    CVReport,
+    _weak_augment,
+    fit_final,
+    model_params,
+    run_cv,
+    select_final,
 )
 from research.classify.persist import data_hash, save_model
 from research.config import params_hash
-from research.provenance import write_metrics
 from research.io import write_table
+from research.provenance import write_metrics
 
 
 @dataclass
@@ -34,8 +40,8 @@ class TrainResult:
 
 def weak_pool(units: pd.DataFrame, codebook: Any, params: dict) -> pd.DataFrame:
     """Weak labels (dictionary + heading) for body units: unit_id, text, heading, group, weak_label."""
-    from research.tokenize import TokenizerSettings, get_tokenizer
-    from research.weak_labels import weak_label_table
+    from research.corpus.tokenize import TokenizerSettings, get_tokenizer
+    from research.labels.weak_labels import weak_label_table
 
     u = units
     if "kind" in u.columns:
@@ -47,8 +53,11 @@ def weak_pool(units: pd.DataFrame, codebook: Any, params: dict) -> pd.DataFrame:
         u = u.assign(heading="")
     tok = get_tokenizer(TokenizerSettings.from_params(params.get("tokenize")))
     wl = weak_label_table(u, codebook, tokenizer=tok, settings=params.get("weak_labels") or {})
-    m = u[["unit_id", "doc_id", "text", "heading"]].astype(str).merge(
-        wl[["unit_id", "weak_label"]].astype(str), on="unit_id", how="left")
+    m = (
+        u[["unit_id", "doc_id", "text", "heading"]]
+        .astype(str)
+        .merge(wl[["unit_id", "weak_label"]].astype(str), on="unit_id", how="left")
+    )
     return m.rename(columns={"doc_id": "group"}).fillna("")
 
 
@@ -57,14 +66,28 @@ def _cv_outputs(rep: CVReport, reports_dir: Path, labels: list[str]) -> list[Pat
     written = [write_table(rep.table, tables / "classifier_cv.csv")]
     conf = rep.confusion
     main_cv = "by_document"
-    written.append(write_table(conf[conf["cv"] == main_cv].drop(columns="cv"), tables / "confusion_matrix.csv"))
+    written.append(
+        write_table(conf[conf["cv"] == main_cv].drop(columns="cv"), tables / "confusion_matrix.csv")
+    )
     written.append(write_table(conf, tables / "confusion_matrix_all.csv"))
     pred = rep.predictions
     sel = pred[(pred["method"] == SELECTED) & (pred["cv"] == main_cv)]
-    cols = ["unit_id", "doc_id", "province", "gold", "pred"] + [f"p_{i}" for i in labels] + ["method", "cv"]
-    written.append(write_table(sel[cols].sort_values("unit_id").reset_index(drop=True), tables / "cv_predictions.csv"))
-    written.append(write_table(pred[cols].sort_values(["method", "cv", "unit_id"]).reset_index(drop=True),
-                               tables / "cv_predictions_all.csv"))
+    cols = (
+        ["unit_id", "doc_id", "province", "gold", "pred"]
+        + [f"p_{i}" for i in labels]
+        + ["method", "cv"]
+    )
+    written.append(
+        write_table(
+            sel[cols].sort_values("unit_id").reset_index(drop=True), tables / "cv_predictions.csv"
+        )
+    )
+    written.append(
+        write_table(
+            pred[cols].sort_values(["method", "cv", "unit_id"]).reset_index(drop=True),
+            tables / "cv_predictions_all.csv",
+        )
+    )
     return written
 
 
@@ -93,24 +116,37 @@ def train_and_report(
         rep = run_cv(table, codebook, params, unlabeled=unlabeled, log=log)
         by = {(r.method, r.cv): r for r in rep.table.itertuples()}
         if ("lr_seeded+weak", "by_document") in by:
-            gain = by[("lr_seeded+weak", "by_document")].macro_f1 - by[("lr_seeded", "by_document")].macro_f1
+            gain = (
+                by[("lr_seeded+weak", "by_document")].macro_f1
+                - by[("lr_seeded", "by_document")].macro_f1
+            )
             use_weak = bool(gain > 0)
-            log(f"  weak-label augmentation: macro-F1 {gain:+.4f} by document → "
-                f"{'kept' if use_weak else 'not used'}")
+            log(
+                f"  weak-label augmentation: macro-F1 {gain:+.4f} by document → "
+                f"{'kept' if use_weak else 'not used'}"
+            )
         for (m, cv), r in sorted(by.items()):
-            summary.setdefault(m, {})[cv] = {"macro_f1": r.macro_f1, "accuracy": r.accuracy,
-                                             "doc_share_mae": r.doc_share_mae, "brier": r.brier,
-                                             "ece": r.ece}
+            summary.setdefault(m, {})[cv] = {
+                "macro_f1": r.macro_f1,
+                "accuracy": r.accuracy,
+                "doc_share_mae": r.doc_share_mae,
+                "brier": r.brier,
+                "ece": r.ece,
+            }
     elif run_cv_flag:
         log("note: fewer than two groups — grouped CV skipped (give --group-column)")
     cand, scores, temperature = select_final(table, codebook, params, unlabeled, use_weak)
-    aug = _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3))) if use_weak else None
+    aug = (
+        _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3)))
+        if use_weak
+        else None
+    )
     model = fit_final(cand, table, aug, temperature)
     card = {
         "task": "work-domain classification of report units",
         "source": source,
-        "n_train": int(len(table)),
-        "n_weak": int(len(aug.y)) if aug is not None else 0,
+        "n_train": len(table),
+        "n_weak": len(aug.y) if aug is not None else 0,
         "groups": int(n_groups),
         "label_counts": {k: int(v) for k, v in table["label"].value_counts().sort_index().items()},
         "training_data_sha256": data_hash(table),
@@ -119,10 +155,12 @@ def train_and_report(
         "labels": labels,
         "chosen": cand.key,
         "temperature": temperature,
-        "selection": {"cv": "leave-one-document-out on all training data; highest macro-F1, "
-                            "ties within 0.01 decided by the lower Brier score",
-                      "macro_f1": {k: round(v[0], 4) for k, v in sorted(scores.items())},
-                      "brier": {k: round(v[1], 4) for k, v in sorted(scores.items())}},
+        "selection": {
+            "cv": "leave-one-document-out on all training data; highest macro-F1, "
+            "ties within 0.01 decided by the lower Brier score",
+            "macro_f1": {k: round(v[0], 4) for k, v in sorted(scores.items())},
+            "brier": {k: round(v[1], 4) for k, v in sorted(scores.items())},
+        },
         "params": model_params(model),
         "train_params": train,
         "train_params_hash": params_hash(train),
@@ -134,9 +172,13 @@ def train_and_report(
         reports_dir = Path(reports_dir) if reports_dir else Path(out_dir) / "reports"
         written += _cv_outputs(rep, reports_dir, labels)
         metrics = {
-            "n_units": int(len(table)), "n_groups": int(n_groups), "labels": labels,
-            "methods": rep.metrics, "chosen_per_fold": rep.chosen,
-            "final_model": cand.key, "weak_labels_used": use_weak,
+            "n_units": len(table),
+            "n_groups": int(n_groups),
+            "labels": labels,
+            "methods": rep.metrics,
+            "chosen_per_fold": rep.chosen,
+            "final_model": cand.key,
+            "weak_labels_used": use_weak,
             "comparison": _comparison(rep.table),
             "notes": [
                 "Outer CV: leave-one-document-out (by_document) and leave-one-province-out "
@@ -171,6 +213,8 @@ def _comparison(tab: pd.DataFrame) -> list[dict[str, Any]]:
         for m in ("majority", "dictionary", "lr_plain", "lr_seeded", "lr_seeded+weak", SELECTED):
             if m in t.index:
                 row[f"{m}_macro_f1"] = float(t.loc[m, "macro_f1"])
-        row["gain_over_lr_plain"] = round(float(t.loc[SELECTED, "macro_f1"] - t.loc["lr_plain", "macro_f1"]), 4)
+        row["gain_over_lr_plain"] = round(
+            float(t.loc[SELECTED, "macro_f1"] - t.loc["lr_plain", "macro_f1"]), 4
+        )
         out.append(row)
     return out

@@ -16,7 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", default=None, help="data folder (default: params paths.data)")
     p.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
-    p.add_argument("--n-boot", type=int, default=None, help="bootstrap resamples (default: params analyse.n_boot)")
+    p.add_argument(
+        "--n-boot",
+        type=int,
+        default=None,
+        help="bootstrap resamples (default: params analyse.n_boot)",
+    )
     p.set_defaults(func=run)
 
 
@@ -29,12 +34,17 @@ def run(args: argparse.Namespace) -> int:
         params.setdefault("analyse", {})["n_boot"] = args.n_boot
     print("analyse:")
     s = run_analysis(params, args.data, args.reports)
-    print(f"analyse: sources {', '.join(s['sources']) or 'none'}; primary {s.get('primary_source')}")
+    print(
+        f"analyse: sources {', '.join(s['sources']) or 'none'}; primary {s.get('primary_source')}"
+    )
     if s.get("corpus_mean_share_units") and s.get("primary_source") in s["corpus_mean_share_units"]:
         cm = s["corpus_mean_share_units"][s["primary_source"]]
         print("  corpus mean shares (units): " + ", ".join(f"{k} {v:.2f}" for k, v in cm.items()))
     if s.get("adjustment_mae"):
-        print("  seed share error (MAE vs gold): " + ", ".join(f"{k} {v:.3f}" for k, v in s["adjustment_mae"].items()))
+        print(
+            "  seed share error (MAE vs gold): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in s["adjustment_mae"].items())
+        )
     for name, path in s["written"].items():
         print(f"  wrote {path}")
     return 0

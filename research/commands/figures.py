@@ -11,11 +11,24 @@ ORDER = 70
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("figures", help="draw the publication figures from the report tables", description=__doc__)
-    p.add_argument("--language", choices=["en", "zh"], default=None, help="label language (default: params figures.language)")
-    p.add_argument("--reports", default=None, help="reports folder with tables/ (default: params paths.reports)")
+    p = subparsers.add_parser(
+        "figures", help="draw the publication figures from the report tables", description=__doc__
+    )
+    p.add_argument(
+        "--language",
+        choices=["en", "zh"],
+        default=None,
+        help="label language (default: params figures.language)",
+    )
+    p.add_argument(
+        "--reports",
+        default=None,
+        help="reports folder with tables/ (default: params paths.reports)",
+    )
     p.add_argument("--out", default=None, help="output folder (default: <reports>/figures)")
-    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="draw only these figures")
+    p.add_argument(
+        "--only", nargs="+", default=None, metavar="NAME", help="draw only these figures"
+    )
     p.add_argument("--list", action="store_true", help="list the registered figures and exit")
     p.set_defaults(func=run)
 

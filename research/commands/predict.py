@@ -26,16 +26,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", required=True, help="output table (.csv or .parquet)")
     p.add_argument("--model", default=None, help="model folder (default: <models>/classifier)")
     p.add_argument("--text-column", default="text", help="column with the text (default: text)")
-    p.add_argument("--codebook", default=None,
-                   help="codebook YAML to check the model against (default: params paths.codebook)")
-    p.add_argument("--all-kinds", action="store_true",
-                   help="with a prepared paragraphs table, predict every unit, not only body units")
-    p.add_argument("--n-jobs", type=int, default=1,
-                   help="processes for large inputs (tokenisation is the bottleneck; default 1)")
-    p.add_argument("--batch-rows", type=int, default=20000,
-                   help="rows per batch when streaming a .parquet input (default 20000)")
-    p.add_argument("--force", action="store_true",
-                   help="load the model despite a codebook or scikit-learn version mismatch")
+    p.add_argument(
+        "--codebook",
+        default=None,
+        help="codebook YAML to check the model against (default: params paths.codebook)",
+    )
+    p.add_argument(
+        "--all-kinds",
+        action="store_true",
+        help="with a prepared paragraphs table, predict every unit, not only body units",
+    )
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="processes for large inputs (tokenisation is the bottleneck; default 1)",
+    )
+    p.add_argument(
+        "--batch-rows",
+        type=int,
+        default=20000,
+        help="rows per batch when streaming a .parquet input (default 20000)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="load the model despite a codebook or scikit-learn version mismatch",
+    )
     p.set_defaults(func=run)
 
 
@@ -44,10 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
     from research.classify.persist import load_model
     from research.classify.predict import corpus_units, predict_frame
-    from research.codebook import load_codebook, resolve_codebook_path
     from research.config import load_params
     from research.errors import InputError
     from research.io import read_table
+    from research.labels.codebook import load_codebook, resolve_codebook_path
 
     params = load_params(args.params)
     paths = params.get("paths") or {}
@@ -88,8 +105,17 @@ def run(args: argparse.Namespace) -> int:
         for df in frames:
             if len(df) == 0:
                 continue
-            pred = predict_frame(model, df, labels, cb.other_id, text_column=text_col,
-                                 params=params, normalize=normalize, where=src, n_jobs=args.n_jobs)
+            pred = predict_frame(
+                model,
+                df,
+                labels,
+                cb.other_id,
+                text_column=text_col,
+                params=params,
+                normalize=normalize,
+                where=src,
+                n_jobs=args.n_jobs,
+            )
             writer.write(pred.table)
             n_rows += len(df)
             n_empty += pred.n_empty
@@ -99,8 +125,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(src, "the table has no rows to predict")
     secs = time.perf_counter() - t0
     if n_empty:
-        print(f"warning: {n_empty} of {n_rows} texts are empty or have no Chinese "
-              f"characters; they were assigned '{cb.other_id}'")
+        print(
+            f"warning: {n_empty} of {n_rows} texts are empty or have no Chinese "
+            f"characters; they were assigned '{cb.other_id}'"
+        )
     dist = ", ".join(f"{lab} {counts.get(lab, 0)}" for lab in labels)
     print(f"predicted {n_rows} {what} with {card.get('chosen', 'model')} in {secs:.1f}s: {dist}")
     print(f"wrote {out}")
@@ -115,7 +143,7 @@ def _parquet_batches(path: Path, batch_rows: int, body_only: bool):
 
     try:
         pf = pq.ParquetFile(path)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(path, f"could not read table: {exc}") from exc
     names = set(pf.schema_arrow.names)
     body_only = body_only and {"kind", "unit_id"} <= names
@@ -137,7 +165,7 @@ class _TableWriter:
         self._schema = None
         self._first = True
 
-    def __enter__(self) -> "_TableWriter":
+    def __enter__(self) -> _TableWriter:
         from research.io import atomic_path
 
         self._ctx = atomic_path(self.path)
@@ -157,8 +185,14 @@ class _TableWriter:
                 table = pa.Table.from_pandas(df, schema=self._schema, preserve_index=False)
             self._pq.write_table(table)
         else:
-            df.to_csv(self._tmp, mode="w" if self._first else "a", header=self._first,
-                      index=False, encoding="utf-8", lineterminator="\n")
+            df.to_csv(
+                self._tmp,
+                mode="w" if self._first else "a",
+                header=self._first,
+                index=False,
+                encoding="utf-8",
+                lineterminator="\n",
+            )
         self._first = False
 
     def __exit__(self, exc_type, exc, tb) -> bool:

@@ -19,16 +19,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pinyin artefacts, width, whitespace), repair broken paragraphs, type and segment units, "
         "and write documents/paragraphs/items/removed .parquet tables to OUT.",
     )
-    p.add_argument("corpus", nargs="?", default=None, help="corpus folder or .jsonl (default: params paths.corpus)")
+    p.add_argument(
+        "corpus",
+        nargs="?",
+        default=None,
+        help="corpus folder or .jsonl (default: params paths.corpus)",
+    )
     p.add_argument("--out", default=None, help="output folder (default: <paths.data>/prepared)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--jobs", type=int, default=None,
-                   help="worker processes (default: params tokenize.n_jobs; -1 = all cores)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: params tokenize.n_jobs; -1 = all cores)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from research.prepare import prepare_to_dir
+    from research.corpus.prepare import prepare_to_dir
 
     params = load_params(args.params)
     if getattr(args, "jobs", None) is not None:

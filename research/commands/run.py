@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", nargs="+", default=None, help="run only these stages")
     p.set_defaults(func=run)
     d = sub.add_parser(
-        "dvc-yaml", help="write dvc.yaml from the pipeline definition",
+        "dvc-yaml",
+        help="write dvc.yaml from the pipeline definition",
         description="Write dvc.yaml (the same stages as `research run`) to the given path.",
     )
     d.add_argument("--output", default="dvc.yaml", help="where to write (default: dvc.yaml)")
@@ -35,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     print("\n=== research run: done")
     for name, secs in timings:
         print(f"  {name:<12} {secs:6.1f} s")
-    print("outputs: data/ (tables), models/ (classifier), reports/metrics, reports/tables, "
-          "reports/figures, reports/topics/lda.html")
+    print(
+        "outputs: data/ (tables), models/ (classifier), reports/metrics, reports/tables, "
+        "reports/figures, reports/topics/lda.html"
+    )
     return 0
 
 

@@ -16,15 +16,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and write tidy tables, offline HTML views and the seeded-LDA evaluation. "
         "All settings come from the `topics:` section of params.yaml.",
     )
-    p.add_argument("--prepared", default=None,
-                   help="folder with paragraphs.parquet (default: <paths.data>/prepared)")
-    p.add_argument("--unit", choices=["paragraph", "item", "document"], default=None,
-                   help="override topics.unit")
+    p.add_argument(
+        "--prepared",
+        default=None,
+        help="folder with paragraphs.parquet (default: <paths.data>/prepared)",
+    )
+    p.add_argument(
+        "--unit",
+        choices=["paragraph", "item", "document"],
+        default=None,
+        help="override topics.unit",
+    )
     p.add_argument("--k", type=int, default=None, help="override topics.k (the chosen K)")
-    p.add_argument("--backend", choices=["gensim", "tomotopy"], default=None,
-                   help="override topics.backend")
-    p.add_argument("--no-sweep", dest="sweep", action="store_const", const=False, default=None,
-                   help="skip the K sweep")
+    p.add_argument(
+        "--backend", choices=["gensim", "tomotopy"], default=None, help="override topics.backend"
+    )
+    p.add_argument(
+        "--no-sweep",
+        dest="sweep",
+        action="store_const",
+        const=False,
+        default=None,
+        help="skip the K sweep",
+    )
     p.set_defaults(func=run)
 
 
@@ -42,17 +56,23 @@ def run(args: argparse.Namespace) -> int:
         f"vocabulary {m['vocab_size']}, {m['n_tokens']} tokens, backend {m['backend']}"
     )
     lda = m.get("lda", {})
-    print(f"  LDA K={lda.get('k')}: c_v {lda.get('c_v')}, c_npmi {lda.get('c_npmi')}, "
-          f"u_mass {lda.get('u_mass')}")
+    print(
+        f"  LDA K={lda.get('k')}: c_v {lda.get('c_v')}, c_npmi {lda.get('c_npmi')}, "
+        f"u_mass {lda.get('u_mass')}"
+    )
     if "seeded" in m:
         s = m["seeded"]
         counts = ", ".join(f"{k} {v}" for k, v in s["label_counts"].items())
-        print(f"  seeded LDA K={s['k']} ({s['backend']}): c_v {s['c_v']}; seed terms in vocabulary "
-              f"{s['seed_terms_in_vocab']}/{s['seed_terms_total']}; labels: {counts}")
+        print(
+            f"  seeded LDA K={s['k']} ({s['backend']}): c_v {s['c_v']}; seed terms in vocabulary "
+            f"{s['seed_terms_in_vocab']}/{s['seed_terms_total']}; labels: {counts}"
+        )
     if "seeded_eval" in m:
         e = m["seeded_eval"]
-        print(f"  seeded LDA vs gold (n={e['n']}): macro-F1 {e['macro_f1']:.3f}, "
-              f"accuracy {e['accuracy']:.3f}, doc share MAE {e['doc_share_mae']:.3f}")
+        print(
+            f"  seeded LDA vs gold (n={e['n']}): macro-F1 {e['macro_f1']:.3f}, "
+            f"accuracy {e['accuracy']:.3f}, doc share MAE {e['doc_share_mae']:.3f}"
+        )
     for note in res.notes:
         print(f"  note: {note}")
     print("wrote: " + ", ".join(str(p) for p in res.written))

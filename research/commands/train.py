@@ -30,28 +30,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="model folder (default: <models>/classifier)")
     p.add_argument("--text-column", default=None, help="column with the unit text (default: text)")
     p.add_argument("--label-column", default=None, help="column with the label (default: gold)")
-    p.add_argument("--group-column", default=None,
-                   help="column grouping units into documents for grouped CV (default: doc_id)")
-    p.add_argument("--province-column", default=None,
-                   help="column with the province for leave-one-province-out CV (optional)")
-    p.add_argument("--units", default=None,
-                   help="prepared paragraphs.parquet: joins heading/doc_id/province by unit_id "
-                   "and supplies unlabeled units for weak-label augmentation")
-    p.add_argument("--codebook", default=None, help="codebook YAML (default: params paths.codebook)")
-    p.add_argument("--reports", default=None,
-                   help="reports folder for CV metrics/tables (default: <MODEL_DIR>/reports)")
+    p.add_argument(
+        "--group-column",
+        default=None,
+        help="column grouping units into documents for grouped CV (default: doc_id)",
+    )
+    p.add_argument(
+        "--province-column",
+        default=None,
+        help="column with the province for leave-one-province-out CV (optional)",
+    )
+    p.add_argument(
+        "--units",
+        default=None,
+        help="prepared paragraphs.parquet: joins heading/doc_id/province by unit_id "
+        "and supplies unlabeled units for weak-label augmentation",
+    )
+    p.add_argument(
+        "--codebook", default=None, help="codebook YAML (default: params paths.codebook)"
+    )
+    p.add_argument(
+        "--reports",
+        default=None,
+        help="reports folder for CV metrics/tables (default: <MODEL_DIR>/reports)",
+    )
     p.add_argument("--no-cv", action="store_true", help="skip cross-validation (just fit and save)")
-    p.add_argument("--allow-missing-classes", action="store_true",
-                   help="allow codebook categories with no example (they get probability 0)")
+    p.add_argument(
+        "--allow-missing-classes",
+        action="store_true",
+        help="allow codebook categories with no example (they get probability 0)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from research.classify.data import load_training_table
     from research.classify.training import train_and_report, weak_pool
-    from research.codebook import load_codebook, resolve_codebook_path
     from research.config import load_params, section
     from research.io import read_table
+    from research.labels.codebook import load_codebook, resolve_codebook_path
 
     params = load_params(args.params)
     paths = params.get("paths") or {}
@@ -63,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
         from research.io import read_table as _peek
 
         if group_col not in _peek(args.annotations).columns:
-            print(f"note: no {group_col!r} column (give --group-column): grouped CV is skipped "
-                  "and the default model is trained")
+            print(
+                f"note: no {group_col!r} column (give --group-column): grouped CV is skipped "
+                "and the default model is trained"
+            )
             group_col = None
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     out = Path(args.out or Path(paths.get("models", "models")) / "classifier")
@@ -72,10 +91,16 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = load_training_table(
-            args.annotations, cb, text_column=text_col, label_column=label_col,
-            group_column=group_col, province_column=args.province_column, units_path=args.units,
+            args.annotations,
+            cb,
+            text_column=text_col,
+            label_column=label_col,
+            group_column=group_col,
+            province_column=args.province_column,
+            units_path=args.units,
             min_examples=int(tr.get("min_examples_per_class", 3)),
-            allow_missing_classes=args.allow_missing_classes, params=params,
+            allow_missing_classes=args.allow_missing_classes,
+            params=params,
         )
     for w in caught:
         if issubclass(w.category, UserWarning):
@@ -87,18 +112,30 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=RuntimeWarning)
         res = train_and_report(
-            table, cb, params, out, reports_dir=args.reports, unlabeled=unlabeled,
-            source=str(args.annotations), run_cv_flag=not args.no_cv,
+            table,
+            cb,
+            params,
+            out,
+            reports_dir=args.reports,
+            unlabeled=unlabeled,
+            source=str(args.annotations),
+            run_cv_flag=not args.no_cv,
         )
     if res.report is not None:
         t = res.report.table
-        show = t[t["cv"] == "by_document"][["method", "macro_f1", "accuracy", "doc_share_mae", "brier", "ece"]]
+        show = t[t["cv"] == "by_document"][
+            ["method", "macro_f1", "accuracy", "doc_share_mae", "brier", "ece"]
+        ]
         print("\nleave-one-document-out (nested):")
         print(show.to_string(index=False))
         prov = t[t["cv"] == "by_province"]
         if len(prov):
             print("\nleave-one-province-out (nested):")
-            print(prov[["method", "macro_f1", "accuracy", "doc_share_mae", "brier", "ece"]].to_string(index=False))
+            print(
+                prov[["method", "macro_f1", "accuracy", "doc_share_mae", "brier", "ece"]].to_string(
+                    index=False
+                )
+            )
     print(f"\nchosen model: {res.card['chosen']}")
     print("wrote:")
     for p in res.written:

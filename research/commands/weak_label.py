@@ -22,10 +22,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and its section heading, combine the two, and evaluate them against gold annotations "
         "when available.",
     )
-    p.add_argument("--input", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)")
-    p.add_argument("--output", default=None, help="output table (default: <data>/labels/weak_labels.parquet)")
-    p.add_argument("--annotations", default=None, help="annotations with a gold column (default: params paths.annotations)")
-    p.add_argument("--codebook", default=None, help="codebook YAML (default: params paths.codebook)")
+    p.add_argument(
+        "--input", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)"
+    )
+    p.add_argument(
+        "--output", default=None, help="output table (default: <data>/labels/weak_labels.parquet)"
+    )
+    p.add_argument(
+        "--annotations",
+        default=None,
+        help="annotations with a gold column (default: params paths.annotations)",
+    )
+    p.add_argument(
+        "--codebook", default=None, help="codebook YAML (default: params paths.codebook)"
+    )
     p.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
     p.set_defaults(func=run)
 
@@ -33,12 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from research.codebook import load_codebook, resolve_codebook_path
     from research.config import load_params, section
+    from research.corpus.tokenize import TokenizerSettings, get_tokenizer
     from research.errors import InputError
     from research.io import read_table, write_table
-    from research.tokenize import TokenizerSettings, get_tokenizer
-    from research.weak_labels import evaluate_weak_labels, per_class_vs_gold, weak_label_table
+    from research.labels.codebook import load_codebook, resolve_codebook_path
+    from research.labels.weak_labels import (
+        evaluate_weak_labels,
+        per_class_vs_gold,
+        weak_label_table,
+    )
 
     params = load_params(args.params)
     paths = params.get("paths") or {}
@@ -53,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     units = read_table(src)
     for col in ("unit_id", "doc_id", "text"):
         if col not in units.columns:
-            raise InputError(src, f"missing column {col!r} (have: {', '.join(map(str, units.columns))})")
+            raise InputError(
+                src, f"missing column {col!r} (have: {', '.join(map(str, units.columns))})"
+            )
     if "kind" in units.columns:
         units = units[units["kind"] == "body"]
     units = units.reset_index(drop=True)
@@ -85,14 +101,16 @@ def run(args: argparse.Namespace) -> int:
     ev = evaluate_weak_labels(weak, gold)
     ev_path = write_table(ev, reports / "tables" / "weak_label_eval.csv")
     metrics = {
-        "n_units": int(len(weak)),
+        "n_units": len(weak),
         "codebook": {"path": str(cb.path), "fingerprint": cb.fingerprint(), "version": cb.version},
         "settings": {k: settings[k] for k in sorted(settings)},
         "label_counts": {
             src_col: {k: int(v) for k, v in sorted(weak[src_col].value_counts().items()) if k}
             for src_col in ("dict_label", "heading_label", "weak_label")
         },
-        "source_counts": {(k or "none"): int(v) for k, v in sorted(weak["weak_source"].value_counts().items())},
+        "source_counts": {
+            (k or "none"): int(v) for k, v in sorted(weak["weak_source"].value_counts().items())
+        },
         "eval": _records(ev),
         "gold_available": gold is not None,
     }
@@ -116,5 +134,7 @@ def _records(df) -> list[dict]:
 
     recs = []
     for r in df.to_dict(orient="records"):
-        recs.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+        recs.append(
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        )
     return recs

@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 from gensim.corpora import Dictionary, MmCorpus
 
+from research.corpus.tokenize import TokenizerSettings, tokenize_many
 from research.errors import InputError
 from research.io import atomic_path, read_table
-from research.tokenize import TokenizerSettings, tokenize_many
 
 UNITS = ("paragraph", "item", "document")
 _WS = re.compile(r"\s+")
@@ -77,7 +77,9 @@ class BowStream:
 def load_units(prepared_dir: str | Path, unit: str = "paragraph") -> pd.DataFrame:
     """Units for the topic model: ``unit_id, doc_id, para_unit_id, text``, in corpus order."""
     if unit not in UNITS:
-        raise InputError("params.yaml", f"topics.unit must be one of {', '.join(UNITS)}, not {unit!r}")
+        raise InputError(
+            "params.yaml", f"topics.unit must be one of {', '.join(UNITS)}, not {unit!r}"
+        )
     prepared_dir = Path(prepared_dir)
     para_path = prepared_dir / "paragraphs.parquet"
     paras = read_table(para_path)
@@ -111,7 +113,16 @@ def load_units(prepared_dir: str | Path, unit: str = "paragraph") -> pd.DataFram
             if r.unit_id not in with_items:
                 rows.append((pos[r.unit_id], 0, r.unit_id, r.doc_id, r.unit_id, r.text))
         for j, r in enumerate(items.itertuples(index=False)):
-            rows.append((pos[str(r.unit_id)], j + 1, str(r.item_id), str(r.doc_id), str(r.unit_id), str(r.text)))
+            rows.append(
+                (
+                    pos[str(r.unit_id)],
+                    j + 1,
+                    str(r.item_id),
+                    str(r.doc_id),
+                    str(r.unit_id),
+                    str(r.text),
+                )
+            )
         rows.sort()
         out = pd.DataFrame(
             [r[2:] for r in rows], columns=["unit_id", "doc_id", "para_unit_id", "text"]
@@ -123,7 +134,7 @@ def load_units(prepared_dir: str | Path, unit: str = "paragraph") -> pd.DataFram
 class TopicCorpus:
     """A tokenised, filtered, serialised corpus plus the unit metadata it lines up with."""
 
-    units: pd.DataFrame          # unit_id, doc_id, para_unit_id, n_tokens (row i = corpus doc i)
+    units: pd.DataFrame  # unit_id, doc_id, para_unit_id, n_tokens (row i = corpus doc i)
     dictionary: Dictionary
     corpus_path: Path
     tokens_path: Path
@@ -206,8 +217,11 @@ def build_corpus(
         keep_tokens=keep or None,
     )
     if len(dictionary) == 0:
-        raise InputError(out_dir, "the topic-model vocabulary is empty after filtering "
-                         "(lower topics.no_below or raise topics.no_above)")
+        raise InputError(
+            out_dir,
+            "the topic-model vocabulary is empty after filtering "
+            "(lower topics.no_below or raise topics.no_above)",
+        )
     # Recompute document/collection frequencies over the kept vocabulary only.
     vocab = dictionary.token2id
     tokens_path = out_dir / "tokens.txt"

@@ -35,14 +35,14 @@ class LdaSettings:
     iterations: int = 200
     chunksize: int = 2000
     alpha: str | float = "symmetric"
-    eta: float | None = None          # symmetric topic-word prior; None → 1/K (gensim default)
+    eta: float | None = None  # symmetric topic-word prior; None → 1/K (gensim default)
     backend: str = "gensim"
-    seeded_init: bool = True          # start the seeded model's first E-step from eta
-    tomotopy_iterations: int = 1000   # Gibbs sweeps (tomotopy only)
+    seeded_init: bool = True  # start the seeded model's first E-step from eta
+    tomotopy_iterations: int = 1000  # Gibbs sweeps (tomotopy only)
     tomotopy_burn_in: int = 50
 
     @classmethod
-    def from_params(cls, topics: dict[str, Any]) -> "LdaSettings":
+    def from_params(cls, topics: dict[str, Any]) -> LdaSettings:
         alpha = topics.get("alpha", "symmetric")
         eta = topics.get("eta")
         return cls(
@@ -79,7 +79,7 @@ class FittedLDA:
     model: Any = field(repr=False)
     seed: int = 0
     vocab: list[str] = field(default_factory=list, repr=False)
-    order: list[int] | None = None    # topic i of this view = backend topic order[i]
+    order: list[int] | None = None  # topic i of this view = backend topic order[i]
 
     def doc_topics(self, bows: Iterable[Sequence[tuple[int, float]]]) -> np.ndarray:
         """θ for each bag-of-words document (N × K, rows sum to 1), read in chunks."""
@@ -101,10 +101,12 @@ class FittedLDA:
 
     def top_terms(self, n: int = 10) -> list[list[str]]:
         """The ``n`` most probable terms of each topic (ties broken by term id)."""
-        order = np.lexsort((np.tile(np.arange(self.topic_word.shape[1]), (self.k, 1)), -self.topic_word))
+        order = np.lexsort(
+            (np.tile(np.arange(self.topic_word.shape[1]), (self.k, 1)), -self.topic_word)
+        )
         return [[self.vocab[j] for j in row[:n]] for row in order]
 
-    def reorder(self, order: Sequence[int]) -> "FittedLDA":
+    def reorder(self, order: Sequence[int]) -> FittedLDA:
         """Relabel topics so that new topic i is old topic ``order[i]`` (tables only)."""
         base = self.order if self.order is not None else list(range(self.k))
         self.order = [base[i] for i in order]
@@ -128,8 +130,8 @@ def fit_lda(
     vocab = [dictionary[i] for i in range(len(dictionary))]
     if settings.backend == "tomotopy":
         return _fit_tomotopy(corpus, vocab, k, settings, seed, eta)
-    from gensim.models import LdaModel
     from gensim.matutils import dirichlet_expectation
+    from gensim.models import LdaModel
 
     eta_arg: Any = eta if eta is not None else settings.base_eta(k)
     model = LdaModel(
@@ -233,9 +235,15 @@ def _tomotopy_doc_topics(fitted: FittedLDA, bows: list[list[tuple[int, float]]])
             idx.append(i)
     k = fitted.k
     alpha = np.asarray(model.alpha, dtype=float).reshape(-1)
-    out = np.tile(alpha / alpha.sum(), (len(bows), 1)) if alpha.size == k else np.full((len(bows), k), 1.0 / k)
+    out = (
+        np.tile(alpha / alpha.sum(), (len(bows), 1))
+        if alpha.size == k
+        else np.full((len(bows), k), 1.0 / k)
+    )
     if docs:
-        dists, _ = model.infer(docs, iterations=max(fitted.model.burn_in, 100), workers=1, together=False)
+        dists, _ = model.infer(
+            docs, iterations=max(fitted.model.burn_in, 100), workers=1, together=False
+        )
         for i, d in zip(idx, dists):
             out[i] = np.asarray(d, dtype=float)
     return _normalise_rows(out)

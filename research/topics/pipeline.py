@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from research.config import params_hash, section
-from research.provenance import write_metrics
+from research.corpus.tokenize import TokenizerSettings
 from research.io import read_table, write_table
-from research.tokenize import TokenizerSettings
+from research.provenance import write_metrics
 from research.topics.corpus import TopicCorpus, build_corpus, load_units
 from research.topics.lda import FittedLDA, LdaSettings, available_backend, fit_lda
 from research.topics.ldavis import prepare_vis, write_offline_html
@@ -103,12 +103,14 @@ def _paths(params: dict[str, Any]) -> dict[str, Path]:
 
 
 def _load_codebook(params: dict[str, Any]):
-    from research.codebook import load_codebook, resolve_codebook_path
+    from research.labels.codebook import load_codebook, resolve_codebook_path
 
     return load_codebook(resolve_codebook_path(None, params))
 
 
-def fit_unseeded(tc: TopicCorpus, k: int, settings: LdaSettings, seed: int) -> tuple[FittedLDA, np.ndarray]:
+def fit_unseeded(
+    tc: TopicCorpus, k: int, settings: LdaSettings, seed: int
+) -> tuple[FittedLDA, np.ndarray]:
     """Final unseeded model on the whole corpus; topics renumbered by prevalence."""
     fitted = fit_lda(tc.corpus, tc.dictionary, k, settings, seed)
     theta = fitted.doc_topics(tc.corpus)
@@ -142,9 +144,11 @@ def run_topics(
     codebook = None
     try:
         codebook = _load_codebook(params)
-    except Exception as exc:  # noqa: BLE001 - the unseeded model does not need it
+    except Exception as exc:
         res.notes.append(f"codebook unavailable ({exc}); seeded LDA skipped")
-    seed_words = sorted({t for d in codebook.domain_ids for t in codebook.seed_terms[d]}) if codebook else []
+    seed_words = (
+        sorted({t for d in codebook.domain_ids for t in codebook.seed_terms[d]}) if codebook else []
+    )
     tok_settings = TokenizerSettings.from_params(tok_params, extra_words=seed_words)
     units = load_units(prepared_dir, cfg["unit"])
     tc = build_corpus(
@@ -162,16 +166,24 @@ def run_topics(
     w(write_table(tc.units, paths["topics"] / "units.parquet"))
     w(paths["topics"] / "corpus.mm")
     res.metrics.update(
-        unit=cfg["unit"], n_units=len(tc), n_docs=int(tc.units["doc_id"].nunique()),
-        vocab_size=len(tc.dictionary), n_tokens=int(tc.units["n_tokens"].sum()),
-        backend=settings.backend, seed=seed, params_hash=params_hash(cfg),
+        unit=cfg["unit"],
+        n_units=len(tc),
+        n_docs=int(tc.units["doc_id"].nunique()),
+        vocab_size=len(tc.dictionary),
+        n_tokens=int(tc.units["n_tokens"].sum()),
+        backend=settings.backend,
+        seed=seed,
+        params_hash=params_hash(cfg),
     )
 
     # --- K sweep ------------------------------------------------------------------
     k = int(cfg["k"])
     if cfg.get("sweep", True):
         sweep = k_sweep(
-            tc, cfg["k_grid"], settings, seed,
+            tc,
+            cfg["k_grid"],
+            settings,
+            seed,
             n_runs=int(cfg["stability_seeds"]),
             heldout_fraction=float(cfg["heldout_fraction"]),
             heldout_by=str(cfg["heldout_by"]),
@@ -186,37 +198,71 @@ def run_topics(
     topic_ids = list(range(1, k + 1))
     vocab, tf = tc.vocab, tc.term_frequency()
     terms = topic_terms(
-        fitted.topic_word, vocab, tf, lam=float(cfg["relevance_lambda"]),
-        frex_weight=float(cfg["frex_weight"]), top_n=int(cfg["top_n"]), topic_ids=topic_ids,
+        fitted.topic_word,
+        vocab,
+        tf,
+        lam=float(cfg["relevance_lambda"]),
+        frex_weight=float(cfg["frex_weight"]),
+        top_n=int(cfg["top_n"]),
+        topic_ids=topic_ids,
     )
     labels = topic_labels(terms)
     terms.insert(1, "topic_label", terms["topic"].map(labels))
     w(write_table(terms, tables / "topic_terms.csv"))
     w(write_table(unit_topics(theta, tc.units, topic_ids), paths["topics"] / "unit_topics.parquet"))
     w(write_table(doc_topics(theta, tc.units, topic_ids), tables / "doc_topics.csv"))
-    coh = coherence_scores(fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"]))
+    coh = coherence_scores(
+        fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"])
+    )
     res.metrics["lda"] = {"k": k, **{m: round(v, 4) for m, v in coh.items()}}
     if cfg.get("html", True):
-        w(_write_vis(fitted, theta, tc, vocab, tf, cfg, paths["reports"] / "topics" / "lda.html",
-                     title=f"LDA topics (K={k}, unit={cfg['unit']})",
-                     note="Topics are numbered by prevalence as in reports/tables/topic_terms.csv. "
-                          "Relevance slider: λ=1 ranks by probability, small λ by lift."))
+        w(
+            _write_vis(
+                fitted,
+                theta,
+                tc,
+                vocab,
+                tf,
+                cfg,
+                paths["reports"] / "topics" / "lda.html",
+                title=f"LDA topics (K={k}, unit={cfg['unit']})",
+                note="Topics are numbered by prevalence as in reports/tables/topic_terms.csv. "
+                "Relevance slider: λ=1 ranks by probability, small λ by lift.",
+            )
+        )
     _save_model(fitted, paths["models"] / "topics" / "lda")
 
     # --- seeded LDA ---------------------------------------------------------------
     if codebook is not None:
-        seeded_settings = LdaSettings.from_params({**cfg, "backend": cfg.get("seeded_backend") or settings.backend})
+        seeded_settings = LdaSettings.from_params(
+            {**cfg, "backend": cfg.get("seeded_backend") or settings.backend}
+        )
         _run_seeded(tc, codebook, cfg, seeded_settings, seed, paths, res)
     write_metrics(res.metrics, paths["reports"] / "metrics" / "topics.json", params)
     w(paths["reports"] / "metrics" / "topics.json")
     return res
 
 
-def _write_vis(fitted: FittedLDA, theta: np.ndarray, tc: TopicCorpus, vocab, tf, cfg: dict,
-               path: Path, title: str, note: str) -> Path:
+def _write_vis(
+    fitted: FittedLDA,
+    theta: np.ndarray,
+    tc: TopicCorpus,
+    vocab,
+    tf,
+    cfg: dict,
+    path: Path,
+    title: str,
+    note: str,
+) -> Path:
     """The offline LDAvis page of one fitted model."""
-    vis = prepare_vis(fitted.topic_word, theta, tc.units["n_tokens"].to_numpy(), vocab, tf,
-                      top_n=int(cfg["vis_terms"]))
+    vis = prepare_vis(
+        fitted.topic_word,
+        theta,
+        tc.units["n_tokens"].to_numpy(),
+        vocab,
+        tf,
+        top_n=int(cfg["vis_terms"]),
+    )
     return write_offline_html(vis, path, title=title, note=note, lam=float(cfg["relevance_lambda"]))
 
 
@@ -235,8 +281,12 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
     tids = seeded_topic_ids(domain_ids, n_free)
     k = len(tids)
     eta, seed_report = build_eta(
-        tc.dictionary, codebook.seed_terms, domain_ids, n_free,
-        settings.base_eta(k), float(cfg["seeded_weight"]),
+        tc.dictionary,
+        codebook.seed_terms,
+        domain_ids,
+        n_free,
+        settings.base_eta(k),
+        float(cfg["seeded_weight"]),
     )
     tables = paths["reports"] / "tables"
     w = res.written.append
@@ -245,39 +295,73 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
     theta = fitted.doc_topics(tc.corpus)
     vocab, tf = tc.vocab, tc.term_frequency()
     terms = topic_terms(
-        fitted.topic_word, vocab, tf, lam=float(cfg["relevance_lambda"]),
-        frex_weight=float(cfg["frex_weight"]), top_n=int(cfg["top_n"]), topic_ids=tids,
+        fitted.topic_word,
+        vocab,
+        tf,
+        lam=float(cfg["relevance_lambda"]),
+        frex_weight=float(cfg["frex_weight"]),
+        top_n=int(cfg["top_n"]),
+        topic_ids=tids,
     )
     seeds_of = {d: set(codebook.seed_terms[d]) for d in domain_ids}
-    terms.insert(1, "seed_term", [t in seeds_of.get(d, ()) for d, t in zip(terms["topic"], terms["term"])])
+    terms.insert(
+        1, "seed_term", [t in seeds_of.get(d, ()) for d, t in zip(terms["topic"], terms["term"])]
+    )
     w(write_table(terms, tables / "seeded_topic_terms.csv"))
     w(write_table(doc_topics(theta, tc.units, tids), tables / "seeded_doc_topics.csv"))
     if cfg.get("html", True):
-        w(_write_vis(fitted, theta, tc, vocab, tf, cfg, paths["reports"] / "topics" / "seeded_lda.html",
-                     title=f"Seeded LDA ({len(domain_ids)} domain topics + {n_free} free)",
-                     note="Topics 1–%d are the codebook domains in order: %s; the rest are free topics."
-                          % (len(domain_ids), ", ".join(domain_ids))))
+        w(
+            _write_vis(
+                fitted,
+                theta,
+                tc,
+                vocab,
+                tf,
+                cfg,
+                paths["reports"] / "topics" / "seeded_lda.html",
+                title=f"Seeded LDA ({len(domain_ids)} domain topics + {n_free} free)",
+                note="Topics 1–%d are the codebook domains in order: %s; the rest are free topics."
+                % (len(domain_ids), ", ".join(domain_ids)),
+            )
+        )
 
     if cfg["unit"] == "item":
         theta_u, meta = aggregate_to_paragraphs(theta, tc.units)
     else:
         theta_u, meta = theta, tc.units[["unit_id", "doc_id", "n_tokens"]]
-    labels, probs = label_units(theta_u, domain_ids, codebook.ids, codebook.other_id,
-                                float(cfg["seeded_min_share"]))
-    out = pd.concat(
-        [meta[["unit_id", "doc_id"]].reset_index(drop=True),
-         pd.Series(labels, name="seeded_domain", dtype=str), probs],
-        axis=1,
-    ).sort_values("unit_id", kind="stable").reset_index(drop=True)
+    labels, probs = label_units(
+        theta_u, domain_ids, codebook.ids, codebook.other_id, float(cfg["seeded_min_share"])
+    )
+    out = (
+        pd.concat(
+            [
+                meta[["unit_id", "doc_id"]].reset_index(drop=True),
+                pd.Series(labels, name="seeded_domain", dtype=str),
+                probs,
+            ],
+            axis=1,
+        )
+        .sort_values("unit_id", kind="stable")
+        .reset_index(drop=True)
+    )
     w(write_table(out, paths["topics"] / "seeded_units.parquet"))
-    coh = coherence_scores(fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"]))
+    coh = coherence_scores(
+        fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"])
+    )
     res.metrics["seeded"] = {
-        "k": k, "topics": tids, "backend": settings.backend, **{m: round(v, 4) for m, v in coh.items()},
-        "label_counts": {str(a): int(b) for a, b in sorted(pd.Series(labels).value_counts().items())},
+        "k": k,
+        "topics": tids,
+        "backend": settings.backend,
+        **{m: round(v, 4) for m, v in coh.items()},
+        "label_counts": {
+            str(a): int(b) for a, b in sorted(pd.Series(labels).value_counts().items())
+        },
         "seed_terms_in_vocab": int(seed_report["in_vocab"].sum()),
-        "seed_terms_total": int(len(seed_report)),
+        "seed_terms_total": len(seed_report),
     }
-    evaluate_seeded(out, codebook, paths["annotations"], tables / "seeded_eval.csv", cfg["unit"], res)
+    evaluate_seeded(
+        out, codebook, paths["annotations"], tables / "seeded_eval.csv", cfg["unit"], res
+    )
 
 
 def load_gold(path: Path) -> pd.DataFrame | None:
@@ -292,24 +376,29 @@ def load_gold(path: Path) -> pd.DataFrame | None:
     return ann if len(ann) else None
 
 
-def evaluate_seeded(units: pd.DataFrame, codebook, ann_path: Path, out_path: Path, unit: str, res) -> None:
+def evaluate_seeded(
+    units: pd.DataFrame, codebook, ann_path: Path, out_path: Path, unit: str, res
+) -> None:
     """Score seeded labels against gold with the shared evaluator; one comparison-table row."""
     gold = load_gold(ann_path)
     if gold is None:
         res.notes.append(f"no gold labels in {ann_path}: seeded_eval.csv not written")
         return
     if unit == "document":
-        res.notes.append("unit=document: gold labels are per paragraph, seeded_eval.csv not written")
+        res.notes.append(
+            "unit=document: gold labels are per paragraph, seeded_eval.csv not written"
+        )
         return
-    from research.evaluation import evaluate_labels
+    from research.labels.evaluation import evaluate_labels
 
     df = units.merge(gold, on="unit_id", how="inner").sort_values("unit_id", kind="stable")
     if df.empty:
         res.notes.append(f"no unit ids in common with {ann_path}: seeded_eval.csv not written")
         return
     pcols = [f"p_{c}" for c in codebook.ids]
-    result = evaluate_labels(df["gold"], df["seeded_domain"], codebook.ids,
-                             groups=df["doc_id"], proba=df[pcols])
+    result = evaluate_labels(
+        df["gold"], df["seeded_domain"], codebook.ids, groups=df["doc_id"], proba=df[pcols]
+    )
     row = eval_row(result, "seeded_lda", "none (unsupervised)", codebook.ids)
     table = pd.DataFrame([row])
     floats = [c for c in table.columns if table[c].dtype.kind == "f"]

@@ -63,12 +63,22 @@ def build_eta(
             tid = dictionary.token2id.get(term)
             if tid is not None:
                 eta[di, tid] += seeded_weight * float(w) / max_w
-            rows.append((d, term, float(w), tid is not None, dictionary.cfs.get(tid, 0) if tid is not None else 0))
+            rows.append(
+                (
+                    d,
+                    term,
+                    float(w),
+                    tid is not None,
+                    dictionary.cfs.get(tid, 0) if tid is not None else 0,
+                )
+            )
     report = pd.DataFrame(rows, columns=["domain", "term", "weight", "in_vocab", "corpus_freq"])
     return eta, report
 
 
-def aggregate_to_paragraphs(theta: np.ndarray, units: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+def aggregate_to_paragraphs(
+    theta: np.ndarray, units: pd.DataFrame
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Token-weighted mean θ per ``para_unit_id`` (for item-level units)."""
     w = units["n_tokens"].to_numpy(dtype=float)
     groups = units.groupby("para_unit_id", sort=False).indices
@@ -113,8 +123,7 @@ def eval_row(result: dict, method: str, cv: str, labels: Sequence[str]) -> dict:
     """One row of the comparison table from ``evaluate_labels`` output (the same columns,
     in the same order, as the classifier's ``classifier_cv.csv``)."""
     row = {"method": method, "cv": cv, "n": result.get("n")}
-    for key in ("macro_f1", "accuracy", "doc_share_mae",
-                "doc_share_mae_proba", "brier", "ece"):
+    for key in ("macro_f1", "accuracy", "doc_share_mae", "doc_share_mae_proba", "brier", "ece"):
         row[key] = result.get(key, float("nan"))
     for lab in labels:
         row[f"f1_{lab}"] = result["per_class"][lab]["f1"]

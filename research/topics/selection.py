@@ -38,9 +38,22 @@ from research.topics.lda import FittedLDA, LdaSettings, fit_lda
 logging.getLogger("gensim").setLevel(logging.WARNING)
 
 SWEEP_COLUMNS = [
-    "k", "chosen", "c_v", "c_v_sd", "c_npmi", "c_npmi_sd", "u_mass", "u_mass_sd",
-    "perplexity", "perplexity_sd", "stability_cosine", "stability_jaccard",
-    "n_runs", "n_train", "n_heldout", "backend",
+    "k",
+    "chosen",
+    "c_v",
+    "c_v_sd",
+    "c_npmi",
+    "c_npmi_sd",
+    "u_mass",
+    "u_mass_sd",
+    "perplexity",
+    "perplexity_sd",
+    "stability_cosine",
+    "stability_jaccard",
+    "n_runs",
+    "n_train",
+    "n_heldout",
+    "backend",
 ]
 
 
@@ -72,8 +85,12 @@ def coherence_scores(
     for measure in ("c_v", "c_npmi", "u_mass"):
         kw = {"corpus": tc.corpus} if measure == "u_mass" else {"texts": tc.texts}
         cm = CoherenceModel(
-            topics=top_terms, dictionary=tc.dictionary, coherence=measure,
-            topn=topn, processes=1, **kw,
+            topics=top_terms,
+            dictionary=tc.dictionary,
+            coherence=measure,
+            topn=topn,
+            processes=1,
+            **kw,
         )
         vals = np.asarray(cm.get_coherence_per_topic(), dtype=float)
         out[measure] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
@@ -154,8 +171,8 @@ def k_sweep(
             "k": k,
             "chosen": bool(chosen_k is not None and k == int(chosen_k)),
             "n_runs": len(runs),
-            "n_train": int(len(train_idx)),
-            "n_heldout": int(len(test_idx)),
+            "n_train": len(train_idx),
+            "n_heldout": len(test_idx),
             "backend": settings.backend,
             "stability_cosine": float(np.mean([p[0] for p in pairs])) if pairs else float("nan"),
             "stability_jaccard": float(np.mean([p[1] for p in pairs])) if pairs else float("nan"),

@@ -79,21 +79,42 @@ def topic_terms(
     rows = []
     for t in range(k):
         keep = np.where(
-            (ranks["prob"][t] <= top_n) | (ranks["relevance"][t] <= top_n) | (ranks["frex"][t] <= top_n)
+            (ranks["prob"][t] <= top_n)
+            | (ranks["relevance"][t] <= top_n)
+            | (ranks["frex"][t] <= top_n)
         )[0]
         for j in keep:
             rows.append(
-                (topic_ids[t], vocab[j], s["prob"][t, j], s["lift"][t, j], s["relevance"][t, j],
-                 s["frex"][t, j], int(ranks["prob"][t, j]), int(ranks["relevance"][t, j]),
-                 int(ranks["frex"][t, j]))
+                (
+                    topic_ids[t],
+                    vocab[j],
+                    s["prob"][t, j],
+                    s["lift"][t, j],
+                    s["relevance"][t, j],
+                    s["frex"][t, j],
+                    int(ranks["prob"][t, j]),
+                    int(ranks["relevance"][t, j]),
+                    int(ranks["frex"][t, j]),
+                )
             )
     df = pd.DataFrame(
         rows,
-        columns=["topic", "term", "prob", "lift", "relevance", "frex",
-                 "rank_prob", "rank_relevance", "rank_frex"],
+        columns=[
+            "topic",
+            "term",
+            "prob",
+            "lift",
+            "relevance",
+            "frex",
+            "rank_prob",
+            "rank_relevance",
+            "rank_frex",
+        ],
     )
     df.insert(df.columns.get_loc("relevance") + 1, "lambda", float(lam))
-    df[["prob", "lift", "relevance", "frex"]] = df[["prob", "lift", "relevance", "frex"]].round(DECIMALS)
+    df[["prob", "lift", "relevance", "frex"]] = df[["prob", "lift", "relevance", "frex"]].round(
+        DECIMALS
+    )
     order = {t: i for i, t in enumerate(topic_ids)}
     df = df.assign(_o=df["topic"].map(order)).sort_values(["_o", "rank_relevance"], kind="stable")
     return df.drop(columns="_o").reset_index(drop=True)
@@ -145,5 +166,9 @@ def doc_topics(theta: np.ndarray, units: pd.DataFrame, topic_ids: Sequence) -> p
 def prevalence_order(theta: np.ndarray, weights: np.ndarray) -> list[int]:
     """Topic indices by decreasing token-weighted prevalence (ties by index)."""
     w = np.asarray(weights, dtype=float)
-    prev = (np.asarray(theta) * w[:, None]).sum(axis=0) if w.sum() > 0 else np.asarray(theta).sum(axis=0)
+    prev = (
+        (np.asarray(theta) * w[:, None]).sum(axis=0)
+        if w.sum() > 0
+        else np.asarray(theta).sum(axis=0)
+    )
     return sorted(range(len(prev)), key=lambda i: (-round(float(prev[i]), 12), i))

@@ -28,13 +28,40 @@ DEFAULT_SOURCES = ["gold", "classifier", "classifier_pacc", "seeded_lda"]
 
 #: Province names in pinyin for English labels (provincial-level units of the PRC).
 PROVINCE_EN = {
-    "北京": "Beijing", "天津": "Tianjin", "河北": "Hebei", "山西": "Shanxi", "内蒙古": "Inner Mongolia",
-    "辽宁": "Liaoning", "吉林": "Jilin", "黑龙江": "Heilongjiang", "上海": "Shanghai", "江苏": "Jiangsu",
-    "浙江": "Zhejiang", "安徽": "Anhui", "福建": "Fujian", "江西": "Jiangxi", "山东": "Shandong",
-    "河南": "Henan", "湖北": "Hubei", "湖南": "Hunan", "广东": "Guangdong", "广西": "Guangxi",
-    "海南": "Hainan", "重庆": "Chongqing", "四川": "Sichuan", "贵州": "Guizhou", "云南": "Yunnan",
-    "西藏": "Tibet", "陕西": "Shaanxi", "甘肃": "Gansu", "青海": "Qinghai", "宁夏": "Ningxia",
-    "新疆": "Xinjiang", "香港": "Hong Kong", "澳门": "Macao", "台湾": "Taiwan",
+    "北京": "Beijing",
+    "天津": "Tianjin",
+    "河北": "Hebei",
+    "山西": "Shanxi",
+    "内蒙古": "Inner Mongolia",
+    "辽宁": "Liaoning",
+    "吉林": "Jilin",
+    "黑龙江": "Heilongjiang",
+    "上海": "Shanghai",
+    "江苏": "Jiangsu",
+    "浙江": "Zhejiang",
+    "安徽": "Anhui",
+    "福建": "Fujian",
+    "江西": "Jiangxi",
+    "山东": "Shandong",
+    "河南": "Henan",
+    "湖北": "Hubei",
+    "湖南": "Hunan",
+    "广东": "Guangdong",
+    "广西": "Guangxi",
+    "海南": "Hainan",
+    "重庆": "Chongqing",
+    "四川": "Sichuan",
+    "贵州": "Guizhou",
+    "云南": "Yunnan",
+    "西藏": "Tibet",
+    "陕西": "Shaanxi",
+    "甘肃": "Gansu",
+    "青海": "Qinghai",
+    "宁夏": "Ningxia",
+    "新疆": "Xinjiang",
+    "香港": "Hong Kong",
+    "澳门": "Macao",
+    "台湾": "Taiwan",
 }
 
 TEXT = {
@@ -44,7 +71,10 @@ TEXT = {
     "domain": {"en": "Work domain", "zh": "工作领域"},
     "province": {"en": "Province", "zh": "省份"},
     "year": {"en": "Year", "zh": "年份"},
-    "emphasis": {"en": "Emphasis index (document share / corpus mean)", "zh": "强调指数（文件占比 / 语料平均）"},
+    "emphasis": {
+        "en": "Emphasis index (document share / corpus mean)",
+        "zh": "强调指数（文件占比 / 语料平均）",
+    },
     "z": {"en": "Log-odds z-score (vs. other provinces)", "zh": "对数几率 z 值（相对其他省份）"},
     "mae": {"en": "Mean absolute share\nerror vs. gold", "zh": "与人工标注占比的\n平均绝对误差"},
     "mean_share_short": {"en": "Mean share", "zh": "平均占比"},
@@ -81,7 +111,12 @@ def province_label(p: object, language: str) -> str:
 
 def doc_label(row: pd.Series, language: str) -> str:
     """Short document label: doc_id in English; place + year in Chinese."""
-    if language == "zh" and "place" in row and isinstance(row.get("place"), str) and row.get("place"):
+    if (
+        language == "zh"
+        and "place" in row
+        and isinstance(row.get("place"), str)
+        and row.get("place")
+    ):
         year = row.get("year")
         return f"{row['place']} {int(year)}" if pd.notna(year) else str(row["place"])
     return str(row["doc_id"])
@@ -93,7 +128,11 @@ _table = read_input_table
 def _context(params: dict) -> tuple[dict, list[str], object]:
     fig_p = params.get("figures") or {}
     cb = load_codebook_or_none((params.get("paths") or {}).get("codebook"))
-    ids = list(cb.ids) if cb is not None else ["ideology", "employment", "rights", "family", "organization", "other"]
+    ids = (
+        list(cb.ids)
+        if cb is not None
+        else ["ideology", "employment", "rights", "family", "organization", "other"]
+    )
     return fig_p, ids, cb
 
 
@@ -113,11 +152,20 @@ def _pick_source(df: pd.DataFrame, params: dict) -> str:
 
 
 def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
-    return save_figure(fig, data, out_dir, name, tuple(fig_p.get("formats", ("pdf", "svg", "png"))), int(fig_p.get("dpi", 300)))
+    return save_figure(
+        fig,
+        data,
+        out_dir,
+        name,
+        tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
+        int(fig_p.get("dpi", 300)),
+    )
 
 
 def _legend_below(fig, ax, handles, labels, ncol: int = 2) -> None:
-    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, columnspacing=1.0)
+    fig.legend(
+        handles, labels, loc="outside lower center", ncol=ncol, frameon=False, columnspacing=1.0
+    )
 
 
 def _source_rows(
@@ -153,13 +201,27 @@ def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str)
     y = np.arange(n)[::-1]
     left = np.zeros(n)
     handles = []
-    wide = d.pivot_table(index="doc_id", columns="domain", values="share", aggfunc="first").reindex(index=docs, columns=ids).fillna(0)
+    wide = (
+        d.pivot_table(index="doc_id", columns="domain", values="share", aggfunc="first")
+        .reindex(index=docs, columns=ids)
+        .fillna(0)
+    )
     for cid in ids:
         vals = wide[cid].to_numpy()
-        h = ax.barh(y, vals, left=left, color=colors[cid], height=0.75, edgecolor="white", linewidth=0.4)
+        h = ax.barh(
+            y, vals, left=left, color=colors[cid], height=0.75, edgecolor="white", linewidth=0.4
+        )
         handles.append(h)
         left += vals
-    labels = [doc_label(meta.loc[dd].assign(doc_id=dd) if False else pd.Series({**meta.loc[dd].to_dict(), "doc_id": dd}), language) for dd in docs]
+    labels = [
+        doc_label(
+            meta.loc[dd].assign(doc_id=dd)
+            if False
+            else pd.Series({**meta.loc[dd].to_dict(), "doc_id": dd}),
+            language,
+        )
+        for dd in docs
+    ]
     ax.set_yticks(y, labels if n <= 60 else [""] * n)
     # province separators and labels on the right
     if "province" in meta:
@@ -170,8 +232,16 @@ def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str)
         start = 0
         for i in range(1, n + 1):
             if i == n or prov[i] != prov[start]:
-                ax.text(1.02, (y[start] + y[i - 1]) / 2, province_label(prov[start], language), transform=ax.get_yaxis_transform(),
-                        va="center", ha="left", fontsize=plt.rcParams["xtick.labelsize"], rotation=0)
+                ax.text(
+                    1.02,
+                    (y[start] + y[i - 1]) / 2,
+                    province_label(prov[start], language),
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    ha="left",
+                    fontsize=plt.rcParams["xtick.labelsize"],
+                    rotation=0,
+                )
                 start = i
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.6, n - 0.4)
@@ -192,7 +262,9 @@ def province_heatmap(reports_dir: Path, out_dir: Path, params: dict, language: s
     if d.empty:
         raise SkipFigure("no province groups in group_shares.csv")
     provs = sorted(d["group"].astype(str).unique())
-    M = d.pivot_table(index="group", columns="domain", values="mean_share", aggfunc="first").reindex(index=provs, columns=ids)
+    M = d.pivot_table(
+        index="group", columns="domain", values="mean_share", aggfunc="first"
+    ).reindex(index=provs, columns=ids)
     ndocs = d.drop_duplicates("group").set_index("group")["n_docs"].reindex(provs)
     width = float(fig_p.get("width_in", 3.5))
     fig, ax = plt.subplots(figsize=(width, min(1.4 + 0.32 * len(provs), 9.0)))
@@ -202,11 +274,27 @@ def province_heatmap(reports_dir: Path, out_dir: Path, params: dict, language: s
         for j in range(M.shape[1]):
             v = M.iat[i, j]
             if np.isfinite(v) and len(provs) <= 40:
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=plt.rcParams["xtick.labelsize"] - 1,
-                        color="white" if v < 0.55 * vmax else "black")
-    ax.set_xticks(range(len(ids)), [category_label(c, language, cb) for c in ids], rotation=35, ha="right", rotation_mode="anchor")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=plt.rcParams["xtick.labelsize"] - 1,
+                    color="white" if v < 0.55 * vmax else "black",
+                )
+    ax.set_xticks(
+        range(len(ids)),
+        [category_label(c, language, cb) for c in ids],
+        rotation=35,
+        ha="right",
+        rotation_mode="anchor",
+    )
     nlab = "n" if language == "en" else "篇"
-    ax.set_yticks(range(len(provs)), [f"{province_label(p, language)} ({nlab}={int(ndocs[p])})" for p in provs])
+    ax.set_yticks(
+        range(len(provs)),
+        [f"{province_label(p, language)} ({nlab}={int(ndocs[p])})" for p in provs],
+    )
     ax.tick_params(length=0)
     for s in ax.spines.values():
         s.set_visible(False)
@@ -242,8 +330,15 @@ def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -
         elif ok.any():  # ... else intervals only where they exist (no band through gaps)
             dx = (ids.index(cid) - (len(ids) - 1) / 2) * 0.06
             m = s["mean_share"].to_numpy(dtype=float)
-            ax.errorbar(x[ok] + dx, m[ok], yerr=[m[ok] - lo[ok], hi[ok] - m[ok]], fmt="none",
-                        ecolor=colors[cid], elinewidth=0.8, capsize=0)
+            ax.errorbar(
+                x[ok] + dx,
+                m[ok],
+                yerr=[m[ok] - lo[ok], hi[ok] - m[ok]],
+                fmt="none",
+                ecolor=colors[cid],
+                elinewidth=0.8,
+                capsize=0,
+            )
     years = sorted(d["year"].unique())
     ax.set_xticks(years, [str(int(y)) for y in years])
     ax.set_xlabel(t("year", language))
@@ -251,8 +346,21 @@ def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -
     ax.set_ylim(bottom=0)
     nd = d.drop_duplicates("year").set_index("year")["n_docs"]
     if (nd < 2).any():
-        msg = "intervals only for years with ≥ 2 documents" if language == "en" else "仅对有≥2篇文件的年份显示置信区间"
-        ax.text(0.01, 0.99, msg, transform=ax.transAxes, va="top", ha="left", fontsize=plt.rcParams["legend.fontsize"] - 0.5, color="#555555")
+        msg = (
+            "intervals only for years with ≥ 2 documents"
+            if language == "en"
+            else "仅对有≥2篇文件的年份显示置信区间"
+        )
+        ax.text(
+            0.01,
+            0.99,
+            msg,
+            transform=ax.transAxes,
+            va="top",
+            ha="left",
+            fontsize=plt.rcParams["legend.fontsize"] - 0.5,
+            color="#555555",
+        )
     _legend_below(fig, ax, handles, [category_label(c, language, cb) for c in ids], ncol=2)
     data = d.drop(columns=["year"]).sort_values(["group", "domain"], kind="mergesort")
     return _save(fig, data, out_dir, "year_trends", fig_p)
@@ -270,12 +378,24 @@ def emphasis(reports_dir: Path, out_dir: Path, params: dict, language: str) -> l
     n = len(docs)
     ncols = 2
     nrows = int(np.ceil(len(ids) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, min(0.9 + nrows * (0.45 + 0.17 * n), 9.5)), sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width, min(0.9 + nrows * (0.45 + 0.17 * n), 9.5)),
+        sharex=True,
+        sharey=True,
+    )
     axes = np.atleast_1d(axes).ravel()
     y = np.arange(n)[::-1]
     pos = {dd: y[i] for i, dd in enumerate(docs)}
-    xmax = float(np.nanmax(np.r_[d["ci_high"].to_numpy(dtype=float), d["emphasis"].to_numpy(dtype=float), 2.0]))
-    labels = [doc_label(pd.Series({**meta.loc[dd].to_dict(), "doc_id": dd}), language) for dd in docs]
+    xmax = float(
+        np.nanmax(
+            np.r_[d["ci_high"].to_numpy(dtype=float), d["emphasis"].to_numpy(dtype=float), 2.0]
+        )
+    )
+    labels = [
+        doc_label(pd.Series({**meta.loc[dd].to_dict(), "doc_id": dd}), language) for dd in docs
+    ]
     for k, cid in enumerate(ids):
         ax = axes[k]
         s = d[d["domain"] == cid]
@@ -286,15 +406,37 @@ def emphasis(reports_dir: Path, out_dir: Path, params: dict, language: str) -> l
         ok = np.isfinite(lo) & np.isfinite(hi)
         ax.axvline(1.0, color="#888888", linewidth=0.6, linestyle="--")
         ax.hlines(yy[ok], lo[ok], hi[ok], color=colors[cid], linewidth=1.0)
-        ax.plot(e, yy, "o", color=colors[cid], markersize=3.2, markeredgecolor="white", markeredgewidth=0.3)
-        ax.set_title(category_label(cid, language, cb), fontsize=plt.rcParams["axes.labelsize"], pad=2)
+        ax.plot(
+            e,
+            yy,
+            "o",
+            color=colors[cid],
+            markersize=3.2,
+            markeredgecolor="white",
+            markeredgewidth=0.3,
+        )
+        ax.set_title(
+            category_label(cid, language, cb), fontsize=plt.rcParams["axes.labelsize"], pad=2
+        )
         ax.set_yticks(y, labels if n <= 40 else [""] * n)
         ax.tick_params(axis="y", length=0)
         ax.set_xlim(0, min(xmax * 1.05, 6.0))
-    for ax in axes[len(ids):]:
+    for ax in axes[len(ids) :]:
         ax.set_visible(False)
     fig.supxlabel(f"{t('emphasis', language)}", fontsize=plt.rcParams["axes.labelsize"])
-    cols = ["source", "basis", "doc_id", "domain", "share", "corpus_mean", "emphasis", "ci_low", "ci_high", "rank", "first_position"]
+    cols = [
+        "source",
+        "basis",
+        "doc_id",
+        "domain",
+        "share",
+        "corpus_mean",
+        "emphasis",
+        "ci_low",
+        "ci_high",
+        "rank",
+        "first_position",
+    ]
     data = d[[c for c in cols if c in d]].sort_values(["doc_id", "domain"], kind="mergesort")
     return _save(fig, data, out_dir, "emphasis", fig_p)
 
@@ -313,7 +455,9 @@ def distinctive_terms(reports_dir: Path, out_dir: Path, params: dict, language: 
     width = float(fig_p.get("width_in", 3.5))
     ncols = min(2, len(groups))
     nrows = int(np.ceil(len(groups) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, min(0.6 + nrows * (0.35 + 0.16 * top), 9.5)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width, min(0.6 + nrows * (0.35 + 0.16 * top), 9.5)), squeeze=False
+    )
     axes = axes.ravel()
     xmax = float(d["z"].max()) * 1.1
     for ax, g in zip(axes, groups):
@@ -325,7 +469,7 @@ def distinctive_terms(reports_dir: Path, out_dir: Path, params: dict, language: 
         ax.set_title(province_label(g, language), fontsize=plt.rcParams["axes.labelsize"], pad=2)
         ax.axvline(1.96, color="#888888", linestyle="--", linewidth=0.6)
         ax.set_xlim(0, xmax)
-    for ax in axes[len(groups):]:
+    for ax in axes[len(groups) :]:
         ax.set_visible(False)
     fig.supxlabel(t("z", language), fontsize=plt.rcParams["axes.labelsize"])
     data = d.sort_values(["group", "rank"], kind="mergesort")
@@ -347,14 +491,24 @@ def share_adjustment(reports_dir: Path, out_dir: Path, params: dict, language: s
     bw = 0.8 / len(ids)
     handles = []
     for j, cid in enumerate(ids):
-        vals = [agg[(agg["method"] == m) & (agg["domain"] == cid)]["abs_error"].mean() for m in methods]
-        handles.append(ax.bar(np.arange(len(methods)) + (j - (len(ids) - 1) / 2) * bw, vals, bw, color=colors[cid]))
+        vals = [
+            agg[(agg["method"] == m) & (agg["domain"] == cid)]["abs_error"].mean() for m in methods
+        ]
+        handles.append(
+            ax.bar(
+                np.arange(len(methods)) + (j - (len(ids) - 1) / 2) * bw, vals, bw, color=colors[cid]
+            )
+        )
     overall = [d[d["method"] == m]["abs_error"].mean() for m in methods]
-    (mark,) = ax.plot(np.arange(len(methods)), overall, "k_", markersize=16, markeredgewidth=1.4, linestyle="")
+    (mark,) = ax.plot(
+        np.arange(len(methods)), overall, "k_", markersize=16, markeredgewidth=1.4, linestyle=""
+    )
     ax.set_xticks(range(len(methods)), [m.upper() for m in methods])
     ax.set_xlabel(t("method", language))
     ax.set_ylabel(t("mae", language))
-    labels = [category_label(c, language, cb) for c in ids] + ["All domains" if language == "en" else "全部领域"]
+    labels = [category_label(c, language, cb) for c in ids] + [
+        "All domains" if language == "en" else "全部领域"
+    ]
     _legend_below(fig, ax, handles + [mark], labels, ncol=2)
     data = agg.assign(overall=agg["method"].map(dict(zip(methods, overall))))
     return _save(fig, data, out_dir, "share_adjustment", fig_p)
@@ -378,7 +532,9 @@ def campaign_names(reports_dir: Path, out_dir: Path, params: dict, language: str
     meta = df.drop_duplicates("doc_id").set_index("doc_id")
     cell = (
         d.groupby(["name", "doc_id"])
-        .agg(n=("name", "size"), domain=("domain", lambda s: s.value_counts().sort_index().idxmax()))
+        .agg(
+            n=("name", "size"), domain=("domain", lambda s: s.value_counts().sort_index().idxmax())
+        )
         .reset_index()
     )
     colors = domain_colors(ids)
@@ -387,16 +543,29 @@ def campaign_names(reports_dir: Path, out_dir: Path, params: dict, language: str
     xi = {dd: i for i, dd in enumerate(docs)}
     yi = {n: len(names) - 1 - i for i, n in enumerate(names)}
     for r in cell.itertuples():
-        ax.scatter(xi[r.doc_id], yi[r.name], s=10 + 8 * min(r.n, 6), color=colors.get(r.domain, "#CCCCCC"),
-                   edgecolor="white", linewidth=0.3, zorder=3)
+        ax.scatter(
+            xi[r.doc_id],
+            yi[r.name],
+            s=10 + 8 * min(r.n, 6),
+            color=colors.get(r.domain, "#CCCCCC"),
+            edgecolor="white",
+            linewidth=0.3,
+            zorder=3,
+        )
     ax.set_yticks(range(len(names)), names[::-1])
-    labels = [doc_label(pd.Series({**meta.loc[dd].to_dict(), "doc_id": dd}), language) for dd in docs]
+    labels = [
+        doc_label(pd.Series({**meta.loc[dd].to_dict(), "doc_id": dd}), language) for dd in docs
+    ]
     ax.set_xticks(range(len(docs)), labels, rotation=40, ha="right", rotation_mode="anchor")
     ax.set_xlim(-0.6, len(docs) - 0.4)
     ax.grid(True, axis="both", zorder=0)
     ax.tick_params(length=0)
     present = [c for c in ids if c in set(cell["domain"])]
-    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colors[c], markersize=4) for c in present]
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=colors[c], markersize=4) for c in present
+    ]
     _legend_below(fig, ax, handles, [category_label(c, language, cb) for c in present], ncol=2)
-    data = cell.assign(name_order=cell["name"].map({n: i for i, n in enumerate(names)})).sort_values(["name_order", "doc_id"])
+    data = cell.assign(
+        name_order=cell["name"].map({n: i for i, n in enumerate(names)})
+    ).sort_values(["name_order", "doc_id"])
     return _save(fig, data, out_dir, "campaign_names", fig_p)

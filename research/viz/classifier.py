@@ -38,8 +38,14 @@ _read = read_input_table
 
 
 def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
-    return save_figure(fig, data, out_dir, name, tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
-                       int(fig_p.get("dpi", 300)))
+    return save_figure(
+        fig,
+        data,
+        out_dir,
+        name,
+        tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
+        int(fig_p.get("dpi", 300)),
+    )
 
 
 @register_figure("confusion_matrix", requires=["tables/confusion_matrix.csv"])
@@ -52,8 +58,12 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
         method = sorted(set(df["method"]))[0]
     d = df[df["method"] == method]
     ids = [i for i in ids if i in set(d["true"]) | set(d["pred"])]
-    M = d.pivot_table(index="true", columns="pred", values="count", aggfunc="sum").reindex(
-        index=ids, columns=ids).fillna(0).to_numpy(dtype=float)
+    M = (
+        d.pivot_table(index="true", columns="pred", values="count", aggfunc="sum")
+        .reindex(index=ids, columns=ids)
+        .fillna(0)
+        .to_numpy(dtype=float)
+    )
     support = M.sum(axis=1, keepdims=True)
     R = np.divide(M, support, out=np.zeros_like(M), where=support > 0)
     width = float(fig_p.get("width_in", 3.5))
@@ -64,8 +74,15 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
     for i in range(len(ids)):
         for j in range(len(ids)):
             if M[i, j] > 0:
-                ax.text(j, i, f"{int(M[i, j])}", ha="center", va="center", fontsize=fs,
-                        color="white" if R[i, j] < 0.55 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{int(M[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=fs,
+                    color="white" if R[i, j] < 0.55 else "black",
+                )
     labels = [category_label(c, language, cb) for c in ids]
     ax.set_xticks(range(len(ids)), labels, rotation=35, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(len(ids)), [f"{lab} ({int(s)})" for lab, s in zip(labels, support[:, 0])])
@@ -77,21 +94,30 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
     cbar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
     cbar.set_label("Share of gold class" if language == "en" else "占人工类别比例")
     cbar.outline.set_visible(False)
-    data = d.assign(share_of_gold=[
-        R[ids.index(t), ids.index(p)] if t in ids and p in ids else np.nan
-        for t, p in zip(d["true"], d["pred"])
-    ]).sort_values(["true", "pred"], kind="mergesort")
+    data = d.assign(
+        share_of_gold=[
+            R[ids.index(t), ids.index(p)] if t in ids and p in ids else np.nan
+            for t, p in zip(d["true"], d["pred"])
+        ]
+    ).sort_values(["true", "pred"], kind="mergesort")
     return _save(fig, data, out_dir, "confusion_matrix", fig_p)
 
 
 @register_figure("classifier_comparison", requires=["tables/classifier_cv.csv"])
-def classifier_comparison(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
+def classifier_comparison(
+    reports_dir: Path, out_dir: Path, params: dict, language: str
+) -> list[Path]:
     """Macro-F1 of every method and baseline, by document and by province (nested CV)."""
     fig_p, _, _ = _ctx(params)
     df = _read(reports_dir, "classifier_cv.csv")
-    order = [m for m in METHOD_LABELS if m in set(df["method"])] + sorted(set(df["method"]) - set(METHOD_LABELS))
+    order = [m for m in METHOD_LABELS if m in set(df["method"])] + sorted(
+        set(df["method"]) - set(METHOD_LABELS)
+    )
     cvs = [c for c in ("by_document", "by_province") if c in set(df["cv"])]
-    names = {"by_document": ("leave one document out", "留一文档"), "by_province": ("leave one province out", "留一省份")}
+    names = {
+        "by_document": ("leave one document out", "留一文档"),
+        "by_province": ("leave one province out", "留一省份"),
+    }
     markers = {"by_document": "o", "by_province": "s"}
     colors = {"by_document": "#0072B2", "by_province": "#D55E00"}
     width = float(fig_p.get("width_in", 3.5))
@@ -100,13 +126,24 @@ def classifier_comparison(reports_dir: Path, out_dir: Path, params: dict, langua
     for n, cv in enumerate(cvs):
         d = df[df["cv"] == cv].set_index("method").reindex(order)
         y = np.arange(len(order)) + (n - (len(cvs) - 1) / 2) * 0.18
-        ax.scatter(d["macro_f1"], y, marker=markers[cv], color=colors[cv], s=14, label=names[cv][k], zorder=3)
+        ax.scatter(
+            d["macro_f1"],
+            y,
+            marker=markers[cv],
+            color=colors[cv],
+            s=14,
+            label=names[cv][k],
+            zorder=3,
+        )
     ax.set_yticks(range(len(order)), [METHOD_LABELS.get(m, (m, m))[k] for m in order])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("Macro-F1 (nested grouped CV)" if language == "en" else "宏平均 F1(嵌套分组交叉验证)")
+    ax.set_xlabel(
+        "Macro-F1 (nested grouped CV)" if language == "en" else "宏平均 F1(嵌套分组交叉验证)"
+    )
     ax.grid(axis="x", color="#dddddd", linewidth=0.5, zorder=0)
     ax.legend(loc="lower left", frameon=False)
-    data = df[["method", "cv", "macro_f1", "accuracy", "brier", "ece", "doc_share_mae"]].sort_values(
-        ["cv", "method"], kind="mergesort")
+    data = df[
+        ["method", "cv", "macro_f1", "accuracy", "brier", "ece", "doc_share_mae"]
+    ].sort_values(["cv", "method"], kind="mergesort")
     return _save(fig, data, out_dir, "classifier_comparison", fig_p)

@@ -141,7 +141,7 @@ def run_figures(
                 res.paths = list(spec.fn(Path(reports_dir), Path(out_dir), params, language) or [])
             except SkipFigure as exc:
                 res.skipped = str(exc)
-            except Exception as exc:  # noqa: BLE001 - reported per figure
+            except Exception as exc:
                 res.error = f"{type(exc).__name__}: {exc}"
             finally:
                 import matplotlib.pyplot as plt

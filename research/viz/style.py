@@ -24,11 +24,11 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib import font_manager
 
-from research.io import atomic_path, round_floats, write_table  # noqa: E402
+from research.io import atomic_path, round_floats, write_table
 
 # --- colours --------------------------------------------------------------------------
 #: Okabe–Ito palette (colour-blind safe), by name.
@@ -149,7 +149,9 @@ def register_cjk_font() -> str:
 BASE_FONT_SIZE = 8.0
 
 
-def setup_style(language: str = "en", width_in: float = 3.5, font_size: float = BASE_FONT_SIZE) -> str:
+def setup_style(
+    language: str = "en", width_in: float = 3.5, font_size: float = BASE_FONT_SIZE
+) -> str:
     """Apply the house style to matplotlib's rcParams; return the CJK family registered.
 
     ``language`` ("en" or "zh") only changes the font order: Latin text is set in DejaVu Sans
@@ -212,7 +214,9 @@ def setup_style(language: str = "en", width_in: float = 3.5, font_size: float = 
     return cjk
 
 
-def figure_size(width_in: float = 3.5, aspect: float = 0.75, height_in: float | None = None) -> tuple[float, float]:
+def figure_size(
+    width_in: float = 3.5, aspect: float = 0.75, height_in: float | None = None
+) -> tuple[float, float]:
     """(width, height) in inches for a figure ``width_in`` wide."""
     return (width_in, height_in if height_in is not None else width_in * aspect)
 
@@ -246,7 +250,7 @@ def category_label(cid: str, language: str = "en", codebook: Any = None, short: 
     if codebook is not None:
         try:
             label = str(codebook.label(cid, lang=language))
-        except Exception:  # noqa: BLE001 - unknown id or codebook without that label
+        except Exception:
             pass
     if short:
         label = short_label(label, 22 if language == "en" else 6)
@@ -256,12 +260,12 @@ def category_label(cid: str, language: str = "en", codebook: Any = None, short: 
 def load_codebook_or_none(path: str | Path | None = None) -> Any:
     """The project codebook if it can be loaded (for labels), else None."""
     try:
-        from research.codebook import load_codebook
+        from research.labels.codebook import load_codebook
     except ImportError:
         return None
     try:
         return load_codebook(path)
-    except Exception:  # noqa: BLE001 - labels fall back to ids
+    except Exception:
         return None
 
 

@@ -21,7 +21,13 @@ import pandas as pd
 
 from research.io import read_table
 from research.viz.registry import SkipFigure, register_figure
-from research.viz.style import GREY, category_label, domain_colors, load_codebook_or_none, save_figure
+from research.viz.style import (
+    GREY,
+    category_label,
+    domain_colors,
+    load_codebook_or_none,
+    save_figure,
+)
 
 N_TERMS = 8
 
@@ -56,12 +62,20 @@ def _fig_params(params: dict) -> dict:
 
 
 def _save(fig, data: pd.DataFrame, out_dir: Path, name: str, fig_p: dict) -> list[Path]:
-    return save_figure(fig, data, out_dir, name, formats=tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
-                       dpi=int(fig_p.get("dpi", 300)))
+    return save_figure(
+        fig,
+        data,
+        out_dir,
+        name,
+        formats=tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
+        dpi=int(fig_p.get("dpi", 300)),
+    )
 
 
 @register_figure("topic_model_selection", requires=["tables/k_sweep.csv"])
-def topic_model_selection(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
+def topic_model_selection(
+    reports_dir: Path, out_dir: Path, params: dict, language: str
+) -> list[Path]:
     """Coherence, perplexity and stability against K (the evidence for choosing K)."""
     fig_p = _fig_params(params)
     df = read_table(Path(reports_dir) / "tables" / "k_sweep.csv").sort_values("k")
@@ -81,7 +95,14 @@ def topic_model_selection(reports_dir: Path, out_dir: Path, params: dict, langua
         ax.set_ylabel(_t(metric, language))
     ax = axes[1, 1]
     ax.plot(k, df["stability_cosine"], marker="o", color="black", label=_t("cosine", language))
-    ax.plot(k, df["stability_jaccard"], marker="s", color=GREY, linestyle="--", label=_t("jaccard", language))
+    ax.plot(
+        k,
+        df["stability_jaccard"],
+        marker="s",
+        color=GREY,
+        linestyle="--",
+        label=_t("jaccard", language),
+    )
     ax.set_ylabel(_t("stability", language))
     ax.set_ylim(0, 1.02)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
@@ -92,8 +113,15 @@ def topic_model_selection(reports_dir: Path, out_dir: Path, params: dict, langua
     for a in axes[1]:
         a.set_xlabel(_t("k", language))
     if chosen:
-        axes[0, 0].text(chosen[0], axes[0, 0].get_ylim()[1], " " + _t("chosen", language),
-                        color="#0072B2", va="top", ha="left", fontsize=plt.rcParams["legend.fontsize"])
+        axes[0, 0].text(
+            chosen[0],
+            axes[0, 0].get_ylim()[1],
+            " " + _t("chosen", language),
+            color="#0072B2",
+            va="top",
+            ha="left",
+            fontsize=plt.rcParams["legend.fontsize"],
+        )
     return _save(fig, df, out_dir, "topic_model_selection", fig_p)
 
 
@@ -110,13 +138,18 @@ def _term_panels(
     """Small multiples of top terms (by relevance) per topic; returns (fig, plotted rows)."""
     ncol = 2 if len(topics) <= 8 else 3
     nrow = math.ceil(len(topics) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(width, 0.25 + nrow * (0.16 * n_terms + 0.35)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(width, 0.25 + nrow * (0.16 * n_terms + 0.35)), squeeze=False
+    )
     xmax = 0.0
     plotted = []
     for i, topic in enumerate(topics):
         ax = axes[i // ncol, i % ncol]
-        g = terms[terms["topic"] == topic].sort_values("rank_relevance", kind="mergesort").head(n_terms)
+        g = (
+            terms[terms["topic"] == topic]
+            .sort_values("rank_relevance", kind="mergesort")
+            .head(n_terms)
+        )
         plotted.append(g)
         y = np.arange(len(g))[::-1]
         base = colors[topic]
@@ -154,7 +187,11 @@ def topic_terms(reports_dir: Path, out_dir: Path, params: dict, language: str) -
     fig, _, data = _term_panels(df, topics, titles, colors, width, N_TERMS, None, language)
     lam = df["lambda"].iloc[0] if "lambda" in df else None
     if lam is not None:
-        fig.suptitle(f"Top terms by relevance (λ = {lam:g})" if language == "en" else f"按相关度排序的主题词（λ = {lam:g}）")
+        fig.suptitle(
+            f"Top terms by relevance (λ = {lam:g})"
+            if language == "en"
+            else f"按相关度排序的主题词（λ = {lam:g}）"
+        )
     return _save(fig, data, out_dir, "topic_terms", fig_p)
 
 
@@ -172,15 +209,22 @@ def seeded_topic_terms(reports_dir: Path, out_dir: Path, params: dict, language:
     palette = domain_colors(domains + ["other"])
     colors = {t: palette.get(t, GREY) if not t.startswith("free_") else GREY for t in topics}
     titles = {
-        t: (_t("free", language).format(t.split("_", 1)[1]) if t.startswith("free_")
-            else category_label(t, language, cb))
+        t: (
+            _t("free", language).format(t.split("_", 1)[1])
+            if t.startswith("free_")
+            else category_label(t, language, cb)
+        )
         for t in topics
     }
     width = 2 * float(fig_p.get("width_in", 3.5))
-    fig, axes, data = _term_panels(df, topics, titles, colors, width, N_TERMS, "seed_term", language)
+    fig, axes, data = _term_panels(
+        df, topics, titles, colors, width, N_TERMS, "seed_term", language
+    )
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor="black", edgecolor="black", label=_t("seed", language)),
-               Patch(facecolor="none", edgecolor="black", label=_t("other_term", language))]
+    handles = [
+        Patch(facecolor="black", edgecolor="black", label=_t("seed", language)),
+        Patch(facecolor="none", edgecolor="black", label=_t("other_term", language)),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=2)
     return _save(fig, data, out_dir, "seeded_topic_terms", fig_p)

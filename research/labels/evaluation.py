@@ -168,9 +168,7 @@ def evaluate_labels(
     yt = _as_str_array(y_true, "y_true")
     yp = _as_str_array(y_pred, "y_pred")
     if len(yt) != len(yp):
-        raise ResearchError(
-            f"evaluate_labels: y_true has {len(yt)} items but y_pred has {len(yp)}"
-        )
+        raise ResearchError(f"evaluate_labels: y_true has {len(yt)} items but y_pred has {len(yp)}")
     n = len(yt)
     cm = confusion_matrix(yt, yp, labels)
     per_class: dict[str, dict[str, float]] = {}
@@ -210,9 +208,7 @@ def evaluate_labels(
     if groups is not None:
         groups = list(groups)
         if len(groups) != n:
-            raise ResearchError(
-                f"evaluate_labels: groups has {len(groups)} items, expected {n}"
-            )
+            raise ResearchError(f"evaluate_labels: groups has {len(groups)} items, expected {n}")
         gold = share_table(yt, groups, labels)
         mae, by_group = _share_mae(share_table(yp, groups, labels), gold)
         out["doc_share_mae"] = mae

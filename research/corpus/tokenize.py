@@ -24,7 +24,7 @@ from research.config import repo_root
 
 jieba.setLogLevel(logging.WARNING)
 
-RESOURCES = Path(__file__).resolve().parent / "resources"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]")
 _NUMERIC = re.compile(r"^[0-9０-９.%％]+$")
 # Numbers that are names in this domain (hotline, 12338) survive keep_numbers=False.
@@ -67,7 +67,7 @@ class TokenizerSettings:
     extra_words: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_params(cls, tok: dict | None, extra_words: Iterable[str] = ()) -> "TokenizerSettings":
+    def from_params(cls, tok: dict | None, extra_words: Iterable[str] = ()) -> TokenizerSettings:
         """Build from the ``tokenize`` section of params.yaml."""
         tok = tok or {}
         return cls(
@@ -138,7 +138,11 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of ``text``: no punctuation, whitespace, stopwords or bare numbers."""
-        return [t for t in map(self._keep.__getitem__, self.jieba.lcut(text, HMM=self.settings.hmm)) if t]
+        return [
+            t
+            for t in map(self._keep.__getitem__, self.jieba.lcut(text, HMM=self.settings.hmm))
+            if t
+        ]
 
     def _filter(self, tok: str) -> str:
         """The content form of one raw token, or "" when it is dropped."""
@@ -152,7 +156,7 @@ class Tokenizer:
         return tok
 
     @property
-    def _keep(self) -> "_FilterMemo":
+    def _keep(self) -> _FilterMemo:
         memo = self.__dict__.get("_keep_memo")
         if memo is None or len(memo) > 1_000_000:
             memo = self.__dict__["_keep_memo"] = _FilterMemo(self._filter)
@@ -321,7 +325,7 @@ def _effective_jobs(n_jobs: int) -> int:
         from joblib import effective_n_jobs
 
         return effective_n_jobs(n_jobs)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return 1
 
 
@@ -331,7 +335,7 @@ def tokenize_row_group(
     settings: TokenizerSettings | None = None,
     text_column: str = "text",
     id_column: str = "unit_id",
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Tokens of one Parquet row group: a unit of work for a distributed engine.
 
     ``research prepare`` writes one row group per chunk of documents, so a Dask bag (or any

@@ -36,8 +36,14 @@ def rank_uncertain(proba: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return order[: max(0, int(n))]
 
 
-def suggest(model_dir: str | Path, units: pd.DataFrame, n: int = 50, seed: int = 0,
-            codebook: object = None, params: dict | None = None) -> pd.DataFrame:
+def suggest(
+    model_dir: str | Path,
+    units: pd.DataFrame,
+    n: int = 50,
+    seed: int = 0,
+    codebook: object = None,
+    params: dict | None = None,
+) -> pd.DataFrame:
     """The ``n`` units of ``units`` the model at ``model_dir`` is least sure about.
 
     Returns unit_id, doc_id, text, uncertainty (margin-based, 1 = a tie between two
@@ -54,21 +60,30 @@ def suggest(model_dir: str | Path, units: pd.DataFrame, n: int = 50, seed: int =
     pool = units[units["text"].map(lambda t: has_chinese(str(t)) if t is not None else False)]
     pool = pool.reset_index(drop=True)
     if len(pool) == 0:
-        return pd.DataFrame(columns=["unit_id", "doc_id", "text", "uncertainty", "entropy", "predicted"])
-    X = pd.DataFrame({"text": pool["text"].astype(str),
-                      "heading": pool["heading"].astype(str) if "heading" in pool else ""})
+        return pd.DataFrame(
+            columns=["unit_id", "doc_id", "text", "uncertainty", "entropy", "predicted"]
+        )
+    X = pd.DataFrame(
+        {
+            "text": pool["text"].astype(str),
+            "heading": pool["heading"].astype(str) if "heading" in pool else "",
+        }
+    )
     proba = model.predict_proba(X)
     order = rank_uncertain(proba, n, seed)
     margin, ent = uncertainty_scores(proba)
-    out = pd.DataFrame({
-        "unit_id": pool["unit_id"].astype(str).to_numpy()[order] if "unit_id" in pool
-        else [f"row{i:06d}" for i in order],
-        "doc_id": pool["doc_id"].astype(str).to_numpy()[order] if "doc_id" in pool else "",
-        "text": pool["text"].astype(str).to_numpy()[order],
-        "uncertainty": np.round(margin[order], 6),
-        "entropy": np.round(ent[order], 6),
-        "predicted": np.asarray(labels, dtype=object)[np.argmax(proba[order], axis=1)],
-    })
+    out = pd.DataFrame(
+        {
+            "unit_id": pool["unit_id"].astype(str).to_numpy()[order]
+            if "unit_id" in pool
+            else [f"row{i:06d}" for i in order],
+            "doc_id": pool["doc_id"].astype(str).to_numpy()[order] if "doc_id" in pool else "",
+            "text": pool["text"].astype(str).to_numpy()[order],
+            "uncertainty": np.round(margin[order], 6),
+            "entropy": np.round(ent[order], 6),
+            "predicted": np.asarray(labels, dtype=object)[np.argmax(proba[order], axis=1)],
+        }
+    )
     for j, lab in enumerate(labels):
         out[f"p_{lab}"] = np.round(proba[order, j], 6)
     return out.reset_index(drop=True)

@@ -1,6 +1,6 @@
 """Generate the README's CLI reference from the CLI's own ``--help`` text.
 
-``python -m research.docs README.md`` rewrites the block between the
+``python -m research.commands._docs README.md`` rewrites the block between the
 ``<!-- cli-reference:start -->`` and ``<!-- cli-reference:end -->`` markers; a test checks
 that the committed README matches, so the reference cannot go stale.
 """
@@ -34,7 +34,14 @@ def cli_reference() -> str:
     for name, sub in _subparsers(parser).items():
         parts += ["", f"#### `research {name}`", "", "```text", sub.format_help().rstrip(), "```"]
         for sname, ssub in _subparsers(sub).items():
-            parts += ["", f"#### `research {name} {sname}`", "", "```text", ssub.format_help().rstrip(), "```"]
+            parts += [
+                "",
+                f"#### `research {name} {sname}`",
+                "",
+                "```text",
+                ssub.format_help().rstrip(),
+                "```",
+            ]
     return "\n".join(parts) + "\n"
 
 

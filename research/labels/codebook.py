@@ -28,7 +28,7 @@ import yaml
 
 from research.errors import InputError
 
-BUNDLED = Path(__file__).resolve().parent / "codebooks" / "womens_federation.yaml"
+BUNDLED = Path(__file__).resolve().parent.parent / "codebooks" / "womens_federation.yaml"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIRED_TOP = ("name", "version", "language", "categories")
 _REQUIRED_CAT = ("id", "name_zh", "name_en", "definition")
@@ -159,7 +159,9 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
 
 def _parse(raw: Any, p: Path) -> Codebook:
     if not isinstance(raw, dict):
-        raise InputError(p, "codebook must be a YAML mapping with name, version, language, categories")
+        raise InputError(
+            p, "codebook must be a YAML mapping with name, version, language, categories"
+        )
     missing = [k for k in _REQUIRED_TOP if k not in raw or raw[k] in (None, "")]
     if missing:
         raise InputError(p, f"codebook is missing required field(s): {', '.join(missing)}")
@@ -219,7 +221,9 @@ def _parse_category(c: Any, i: int, p: Path) -> Category:
         raise InputError(p, f"{where} is missing required field(s): {', '.join(missing)}")
     cid = c["id"]
     if not isinstance(cid, str) or not _ID.match(cid):
-        raise InputError(p, f"{where}: id must be a lower-case identifier like 'rights', got {cid!r}")
+        raise InputError(
+            p, f"{where}: id must be a lower-case identifier like 'rights', got {cid!r}"
+        )
     lists: dict[str, list[str]] = {}
     for name in _LIST_FIELDS:
         val = c.get(name) or []
@@ -242,7 +246,9 @@ def _parse_category(c: Any, i: int, p: Path) -> Category:
         if not t:
             raise InputError(p, f"{where}: empty seed term")
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0 or w != w:
-            raise InputError(p, f"{where}: weight of seed term {t!r} must be a positive number, got {w!r}")
+            raise InputError(
+                p, f"{where}: weight of seed term {t!r} must be a positive number, got {w!r}"
+            )
         if t in terms:
             raise InputError(p, f"{where}: seed term {t!r} listed twice")
         terms[t] = float(w)
@@ -271,5 +277,7 @@ def _parse_rule(r: Any, i: int, p: Path, ids: set[str]) -> Rule:
         raise InputError(p, f"rule #{i + 1} must be a string or a mapping with a 'rule' string")
     assign = str(r.get("assign", "by_content"))
     if assign != "by_content" and assign not in ids:
-        raise InputError(p, f"rule #{i + 1}: assign {assign!r} is not a category id or 'by_content'")
+        raise InputError(
+            p, f"rule #{i + 1}: assign {assign!r} is not a category id or 'by_content'"
+        )
     return Rule(rule=r["rule"], assign=assign)

@@ -1,6 +1,6 @@
 """Split a normalised report into typed units, repairing what page layout broke.
 
-Input is the normalised text (see :mod:`research.normalize`); output is the repaired
+Input is the normalised text (see :mod:`research.corpus.normalize`); output is the repaired
 document text and its units, each with character offsets into that text. The rules, in
 order:
 
@@ -26,7 +26,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from research.normalize import CJK
+from research.corpus.normalize import CJK
 
 _CLOSED = re.compile(r"[。！？!?；;…][”’」』）)\]》]*$")
 _COMMA_END = re.compile(r"[，、：,:（(“‘《「—-]$")
@@ -46,7 +46,9 @@ _BYLINE = re.compile(
     rf"([\s、，,]+({_BYLINE_ROLE}\s*[:：/]?\s*)?{_NAME})*\s*[\)）]?$"
 )
 _TRAILING_BYLINE = re.compile(rf"[\(（]\s*{_BYLINE_ROLE}\s*[:：]?\s*{_NAME}(\s+{_NAME})*\s*[\)）]$")
-_PARA_START = re.compile(r"^([\(（][一二三四五六七八九十]+[\)）]|[一二三四五六七八九十]+[是、]|第[一二三四五六七八九十]+[，、,])")
+_PARA_START = re.compile(
+    r"^([\(（][一二三四五六七八九十]+[\)）]|[一二三四五六七八九十]+[是、]|第[一二三四五六七八九十]+[，、,])"
+)
 _SENT = re.compile(r"[^。！？!?；;]*[。！？!?；;]+[”’」』）)]*|[^。！？!?；;]+$")
 _KEY_DROP = re.compile(rf"[^{CJK}A-Za-z0-9]")
 _NUMS = "一二三四五六七八九十"
@@ -165,7 +167,7 @@ class SegmentSettings:
     join_window: int = 40
 
     @classmethod
-    def from_params(cls, prepare: dict | None) -> "SegmentSettings":
+    def from_params(cls, prepare: dict | None) -> SegmentSettings:
         p = prepare or {}
         return cls(
             heading_max_chars=int(p.get("heading_max_chars", 60)),
@@ -218,7 +220,7 @@ class _WordJoin:
     """Does a dictionary word span the boundary between two fragments? (jieba, no HMM)."""
 
     def __init__(self) -> None:
-        from research.tokenize import get_tokenizer
+        from research.corpus.tokenize import get_tokenizer
 
         self._jieba = get_tokenizer().jieba
         self._freq = self._jieba.FREQ
@@ -289,18 +291,29 @@ class _Tail:
 
 
 def _find_continuation(
-    blocks: list[Block], i: int, tail: _Tail, consumed: set[int], head: int, heads: set[int],
+    blocks: list[Block],
+    i: int,
+    tail: _Tail,
+    consumed: set[int],
+    head: int,
+    heads: set[int],
     s: SegmentSettings,
 ) -> int | None:
     n = len(blocks)
-    fwd = [j for j in range(i + 1, min(n, i + 1 + s.join_window)) if j not in consumed and j != head]
+    fwd = [
+        j for j in range(i + 1, min(n, i + 1 + s.join_window)) if j not in consumed and j != head
+    ]
     body_fwd = [j for j in fwd if blocks[j].kind == "body" and j not in heads]
     for j in body_fwd:
         if _spans(tail.end, blocks[j].text):
             return j
     back = [
-        j for j in range(i - 1, max(-1, i - 1 - s.join_window), -1)
-        if j not in consumed and j != head and j not in heads and blocks[j].kind == "body"
+        j
+        for j in range(i - 1, max(-1, i - 1 - s.join_window), -1)
+        if j not in consumed
+        and j != head
+        and j not in heads
+        and blocks[j].kind == "body"
         and not _PARA_START.match(blocks[j].text)
     ]
     for j in back:
@@ -314,8 +327,11 @@ def _find_continuation(
                 return j
     nxt = i + 1
     if (
-        nxt < n and nxt in body_fwd and tail.length > s.heading_max_chars
-        and not _PARA_START.match(blocks[nxt].text) and blocks[nxt].blank_before <= 1
+        nxt < n
+        and nxt in body_fwd
+        and tail.length > s.heading_max_chars
+        and not _PARA_START.match(blocks[nxt].text)
+        and blocks[nxt].blank_before <= 1
     ):
         return nxt
     return None
@@ -425,7 +441,7 @@ def segment(text: str, settings: SegmentSettings | None = None) -> Segmentation:
         if b.kind == "body":
             m = _TRAILING_BYLINE.search(ptext)
             if m and m.start() > 0:
-                pieces = [("body", ptext[: m.start()]), ("byline", ptext[m.start():])]
+                pieces = [("body", ptext[: m.start()]), ("byline", ptext[m.start() :])]
         for kind, ptxt in pieces:
             units.append(Unit(kind, ptxt, lines, heading if kind == "body" else ""))
             group.append(len(units) - 1)
@@ -433,7 +449,11 @@ def segment(text: str, settings: SegmentSettings | None = None) -> Segmentation:
         if len(parts) > 1:
             moved = [p.line for p in parts[1:]]
             repairs.append(
-                Repair("join", f"line {b.line} joined with line(s) {', '.join(map(str, moved))}", group[0])
+                Repair(
+                    "join",
+                    f"line {b.line} joined with line(s) {', '.join(map(str, moved))}",
+                    group[0],
+                )
             )
         if b.kind == "caption":
             repairs.append(Repair("caption", f"line {b.line}", group[0]))
@@ -593,7 +613,9 @@ def _mark_duplicates(
                 u.kind = "duplicate"
                 u.duplicate_of = seen.owner_of(pos)
                 new_units.append(u)
-                repairs.append(Repair("duplicate", f"repeats unit {u.duplicate_of}", len(new_units) - 1))
+                repairs.append(
+                    Repair("duplicate", f"repeats unit {u.duplicate_of}", len(new_units) - 1)
+                )
                 ng.append(len(new_units) - 1)
                 continue
             pieces = [(u.kind, u.text, None)]

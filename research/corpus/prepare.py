@@ -28,8 +28,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from research.errors import InputError
-from research.ingest import (
+from research.corpus.ingest import (
     MANIFEST_COLUMNS,
     RawDocument,
     iter_jsonl_documents,
@@ -38,24 +37,64 @@ from research.ingest import (
     read_jsonl_manifest,
     read_manifest,
 )
-from research.normalize import cjk_count, normalize_params, normalize_with_log, traditional_ratio
-from research.segment import SegmentSettings, segment
-from research.tokenize import TokenizerSettings, tokenize_many
+from research.corpus.normalize import (
+    cjk_count,
+    normalize_params,
+    normalize_with_log,
+    traditional_ratio,
+)
+from research.corpus.segment import SegmentSettings, segment
+from research.corpus.tokenize import TokenizerSettings, tokenize_many
+from research.errors import InputError
 
 UNIT_KINDS = ("body", "heading", "caption", "byline", "meta", "duplicate")
 TABLES = ("documents", "paragraphs", "items", "removed")
 DOC_COLUMNS = [
-    *MANIFEST_COLUMNS, "text", "text_original", "encoding", "format", "traditional_ratio",
-    "n_chars_raw", "n_chars", "n_chars_removed", "n_units", "n_body", "duplicate_of", "sha1",
+    *MANIFEST_COLUMNS,
+    "text",
+    "text_original",
+    "encoding",
+    "format",
+    "traditional_ratio",
+    "n_chars_raw",
+    "n_chars",
+    "n_chars_removed",
+    "n_units",
+    "n_body",
+    "duplicate_of",
+    "sha1",
 ]
 UNIT_COLUMNS = [
-    "unit_id", "doc_id", "para_id", "kind", "text", "heading", "char_start", "char_end",
-    "n_chars", "duplicate_of", "src_lines", "tokens",
+    "unit_id",
+    "doc_id",
+    "para_id",
+    "kind",
+    "text",
+    "heading",
+    "char_start",
+    "char_end",
+    "n_chars",
+    "duplicate_of",
+    "src_lines",
+    "tokens",
 ]
-ITEM_COLUMNS = ["item_id", "unit_id", "doc_id", "item_no", "marker", "text", "char_start", "char_end"]
+ITEM_COLUMNS = [
+    "item_id",
+    "unit_id",
+    "doc_id",
+    "item_no",
+    "marker",
+    "text",
+    "char_start",
+    "char_end",
+]
 REMOVED_COLUMNS = ["doc_id", "kind", "text", "position", "unit_id"]
-COLUMNS = {"documents": DOC_COLUMNS, "paragraphs": UNIT_COLUMNS, "items": ITEM_COLUMNS,
-           "removed": REMOVED_COLUMNS}
+COLUMNS = {
+    "documents": DOC_COLUMNS,
+    "paragraphs": UNIT_COLUMNS,
+    "items": ITEM_COLUMNS,
+    "removed": REMOVED_COLUMNS,
+}
 _INT_COLUMNS = {
     "documents": ("n_chars_raw", "n_chars", "n_chars_removed", "n_units", "n_body"),
     "paragraphs": ("para_id", "char_start", "char_end", "n_chars"),
@@ -99,7 +138,9 @@ class PrepareStats:
     chars_removed: int = 0
     chars_duplicate: int = 0
 
-    def add(self, d: pd.DataFrame, p: pd.DataFrame, items: pd.DataFrame, removed: pd.DataFrame) -> None:
+    def add(
+        self, d: pd.DataFrame, p: pd.DataFrame, items: pd.DataFrame, removed: pd.DataFrame
+    ) -> None:
         self.documents += len(d)
         for k, v in p["kind"].value_counts().items():
             self.kinds[k] = self.kinds.get(k, 0) + int(v)
@@ -111,14 +152,16 @@ class PrepareStats:
         self.chars_duplicate += int(p.loc[p["kind"] == "duplicate", "n_chars"].sum())
 
     def summary(self) -> str:
-        return "\n".join([
-            f"documents: {self.documents}",
-            "units: " + ", ".join(f"{k} {self.kinds.get(k, 0)}" for k in UNIT_KINDS),
-            f"items: {self.items}",
-            f"characters (non-space): raw {self.chars_raw}, kept {self.chars_kept}, removed by "
-            f"cleaning {self.chars_removed} ({self.removals} removals listed in removed.parquet), "
-            f"in duplicate units {self.chars_duplicate}",
-        ])
+        return "\n".join(
+            [
+                f"documents: {self.documents}",
+                "units: " + ", ".join(f"{k} {self.kinds.get(k, 0)}" for k in UNIT_KINDS),
+                f"items: {self.items}",
+                f"characters (non-space): raw {self.chars_raw}, kept {self.chars_kept}, removed by "
+                f"cleaning {self.chars_removed} ({self.removals} removals listed in removed.parquet), "
+                f"in duplicate units {self.chars_duplicate}",
+            ]
+        )
 
 
 def _nonspace(text: str) -> int:
@@ -161,8 +204,11 @@ def open_corpus(corpus: str | Path) -> tuple[pd.DataFrame, Iterator[tuple[Source
     listed = set(manifest["file"])
     unlisted = sorted(files - listed)
     if unlisted:
-        raise InputError(corpus / unlisted[0], "document has no row in manifest.csv"
-                         + (f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""))
+        raise InputError(
+            corpus / unlisted[0],
+            "document has no row in manifest.csv"
+            + (f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""),
+        )
     metas = manifest.to_dict("records")
     for meta in metas:
         path = corpus / meta["file"]
@@ -207,9 +253,15 @@ def process_document(source: Source, raw: RawDocument, prep: dict | None = None)
     uid = [f"{doc_id}:p{i:03d}" for i in range(len(seg.units))]
     units = [
         {
-            "unit_id": uid[i], "doc_id": doc_id, "para_id": i, "kind": u.kind,
-            "text": u.text, "heading": u.heading, "char_start": u.char_start,
-            "char_end": u.char_end, "n_chars": _nonspace(u.text),
+            "unit_id": uid[i],
+            "doc_id": doc_id,
+            "para_id": i,
+            "kind": u.kind,
+            "text": u.text,
+            "heading": u.heading,
+            "char_start": u.char_start,
+            "char_end": u.char_end,
+            "n_chars": _nonspace(u.text),
             "duplicate_of": uid[u.duplicate_of] if u.duplicate_of is not None else "",
             "src_lines": ",".join(map(str, u.lines)),
         }
@@ -223,35 +275,70 @@ def process_document(source: Source, raw: RawDocument, prep: dict | None = None)
         items.append(
             {
                 "item_id": f"{uid[it.unit_index]}:i{counters[it.unit_index]:02d}",
-                "unit_id": uid[it.unit_index], "doc_id": doc_id, "item_no": it.item_no,
-                "marker": it.marker, "text": u.text[it.start : it.end],
-                "char_start": u.char_start + it.start, "char_end": u.char_start + it.end,
+                "unit_id": uid[it.unit_index],
+                "doc_id": doc_id,
+                "item_no": it.item_no,
+                "marker": it.marker,
+                "text": u.text[it.start : it.end],
+                "char_start": u.char_start + it.start,
+                "char_end": u.char_start + it.end,
             }
         )
     removed = []
     if raw.dropped:
-        removed.append({"doc_id": doc_id, "kind": "truncated", "text": raw.dropped,
-                        "position": len(text), "unit_id": ""})
+        removed.append(
+            {
+                "doc_id": doc_id,
+                "kind": "truncated",
+                "text": raw.dropped,
+                "position": len(text),
+                "unit_id": "",
+            }
+        )
     for r in norm.removed:
-        removed.append({"doc_id": doc_id, "kind": r.kind, "text": r.text,
-                        "position": r.position, "unit_id": ""})
+        removed.append(
+            {
+                "doc_id": doc_id,
+                "kind": r.kind,
+                "text": r.text,
+                "position": r.position,
+                "unit_id": "",
+            }
+        )
     for rep in seg.repairs:
-        removed.append({"doc_id": doc_id, "kind": f"repair:{rep.kind}", "text": rep.detail,
-                        "position": -1, "unit_id": uid[rep.unit_index]})
+        removed.append(
+            {
+                "doc_id": doc_id,
+                "kind": f"repair:{rep.kind}",
+                "text": rep.detail,
+                "position": -1,
+                "unit_id": uid[rep.unit_index],
+            }
+        )
     n_raw = _nonspace(text)
     n_kept = _nonspace(seg.text)
     doc = {
         **{c: meta.get(c) for c in MANIFEST_COLUMNS},
-        "text": seg.text, "text_original": text, "encoding": raw.encoding, "format": raw.fmt,
+        "text": seg.text,
+        "text_original": text,
+        "encoding": raw.encoding,
+        "format": raw.fmt,
         "traditional_ratio": round(traditional_ratio(text), 4),
-        "n_chars_raw": n_raw, "n_chars": n_kept, "n_chars_removed": max(n_raw - n_kept, 0),
-        "n_units": len(units), "n_body": 0, "duplicate_of": "", "sha1": digest,
+        "n_chars_raw": n_raw,
+        "n_chars": n_kept,
+        "n_chars_removed": max(n_raw - n_kept, 0),
+        "n_units": len(units),
+        "n_body": 0,
+        "duplicate_of": "",
+        "sha1": digest,
     }
     return DocResult(doc, units, items, removed)
 
 
 def _process_batch(
-    batch: list[tuple[Source, RawDocument]], prep: dict, tok: dict | None = None,
+    batch: list[tuple[Source, RawDocument]],
+    prep: dict,
+    tok: dict | None = None,
 ) -> list[DocResult] | tuple[str, str]:
     """Process (and, given ``tok``, tokenise) documents; the unit of work of a process.
 
@@ -265,8 +352,9 @@ def _process_batch(
         return (exc.path, exc.problem)
     if tok is not None:
         units = [u for res in results for u in res.units]
-        tokens = tokenize_many([u["text"] for u in units], tok["settings"], n_jobs=1,
-                               cache_dir=tok["cache_dir"])
+        tokens = tokenize_many(
+            [u["text"] for u in units], tok["settings"], n_jobs=1, cache_dir=tok["cache_dir"]
+        )
         for u, t in zip(units, tokens):
             u["tokens"] = " ".join(t)
     return results
@@ -381,8 +469,11 @@ def _chunks(
 
 
 def iter_prepared_chunks(
-    corpus: str | Path, params: dict | None = None, progress: bool = True,
-    chunk_docs: int | None = None, chunk_chars: int | None = None,
+    corpus: str | Path,
+    params: dict | None = None,
+    progress: bool = True,
+    chunk_docs: int | None = None,
+    chunk_chars: int | None = None,
 ) -> Iterator[PreparedCorpus]:
     """Prepare a corpus chunk by chunk (streaming); each chunk is checked for provenance."""
     params = params or {}
@@ -489,7 +580,9 @@ class _ParquetSink:
         self.tmp.unlink(missing_ok=True)
 
 
-def write_chunks(chunks: Iterable[PreparedCorpus], out_dir: str | Path) -> tuple[list[Path], PrepareStats]:
+def write_chunks(
+    chunks: Iterable[PreparedCorpus], out_dir: str | Path
+) -> tuple[list[Path], PrepareStats]:
     """Append prepared chunks to the four Parquet tables in ``out_dir``, atomically.
 
     Nothing appears under the final names unless every chunk was written.
@@ -514,8 +607,12 @@ def write_chunks(chunks: Iterable[PreparedCorpus], out_dir: str | Path) -> tuple
 
 
 def prepare_to_dir(
-    corpus: str | Path, out_dir: str | Path, params: dict | None = None, progress: bool = True,
-    chunk_docs: int | None = None, chunk_chars: int | None = None,
+    corpus: str | Path,
+    out_dir: str | Path,
+    params: dict | None = None,
+    progress: bool = True,
+    chunk_docs: int | None = None,
+    chunk_chars: int | None = None,
 ) -> tuple[list[Path], PrepareStats]:
     """Streaming prepare: corpus → the four Parquet tables in ``out_dir`` (bounded memory).
 

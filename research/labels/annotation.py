@@ -30,8 +30,8 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import pandas as pd
 
-from research.codebook import Codebook
 from research.errors import InputError
+from research.labels.codebook import Codebook
 
 TIDY_COLUMNS = ["unit_id", "doc_id", "annotator", "label", "secondary", "note", "text"]
 CSV_COLUMNS = ["unit_id", "doc_id", "heading", "text", "label", "secondary", "note"]
@@ -56,8 +56,13 @@ def annotation_frame(units: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataF
     out = pd.DataFrame(
         {
             "unit_id": units["unit_id"].astype(str).to_numpy(),
-            "doc_id": (units["doc_id"] if "doc_id" in units else pd.Series([""] * len(units))).astype(str).to_numpy(),
-            "heading": (units["heading"] if "heading" in units else pd.Series([""] * len(units))).fillna("").astype(str).to_numpy(),
+            "doc_id": (units["doc_id"] if "doc_id" in units else pd.Series([""] * len(units)))
+            .astype(str)
+            .to_numpy(),
+            "heading": (units["heading"] if "heading" in units else pd.Series([""] * len(units)))
+            .fillna("")
+            .astype(str)
+            .to_numpy(),
             "text": units["text"].fillna("").astype(str).to_numpy(),
         }
     )
@@ -92,7 +97,9 @@ def export_label_studio(units: pd.DataFrame, path: str | Path) -> Path:
     """Write Label Studio's JSON import file for ``units``."""
     from research.io import write_text
 
-    return write_text(json.dumps(label_studio_tasks(units), ensure_ascii=False, indent=1) + "\n", path)
+    return write_text(
+        json.dumps(label_studio_tasks(units), ensure_ascii=False, indent=1) + "\n", path
+    )
 
 
 def choice_text(cb: Codebook, cid: str, lang: str = "en") -> str:
@@ -157,10 +164,14 @@ def _label_lookup(cb: Codebook) -> dict[str, str]:
 
 
 def _is_blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "" or v is pd.NA
+    return (
+        v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "" or v is pd.NA
+    )
 
 
-def normalise_label(value: Any, cb: Codebook, where: str, path: str | Path, look: dict[str, str] | None = None) -> str:
+def normalise_label(
+    value: Any, cb: Codebook, where: str, path: str | Path, look: dict[str, str] | None = None
+) -> str:
     """One primary label → codebook id ("" if blank); InputError naming file and row."""
     if _is_blank(value):
         return ""
@@ -168,13 +179,19 @@ def normalise_label(value: Any, cb: Codebook, where: str, path: str | Path, look
     key = str(value).strip().lower()
     if key not in look:
         raise InputError(
-            path, f"{where}: label {str(value).strip()!r} is not a codebook category (use one of: {', '.join(cb.ids)})"
+            path,
+            f"{where}: label {str(value).strip()!r} is not a codebook category (use one of: {', '.join(cb.ids)})",
         )
     return look[key]
 
 
 def normalise_secondary(
-    value: Any, primary: str, cb: Codebook, where: str, path: str | Path, look: dict[str, str] | None = None
+    value: Any,
+    primary: str,
+    cb: Codebook,
+    where: str,
+    path: str | Path,
+    look: dict[str, str] | None = None,
 ) -> str:
     """Secondary labels → ";"-joined domain ids in codebook order ("" if none).
 
@@ -321,7 +338,9 @@ def _read_label_studio(path: Path, cb: Codebook) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=TIDY_COLUMNS)
     dup = df[df.duplicated(["unit_id", "annotator"]) & (df["label"] != "")]
     if len(dup):
-        raise InputError(path, f"unit_id {dup['unit_id'].iloc[0]!r} annotated twice by the same annotator")
+        raise InputError(
+            path, f"unit_id {dup['unit_id'].iloc[0]!r} annotated twice by the same annotator"
+        )
     return df
 
 
@@ -390,9 +409,19 @@ def _stats(wide: pd.DataFrame, raters: list[str], positive: str | None = None) -
     for r1, r2 in combinations(raters, 2):
         both = (mat[r1] != "") & (mat[r2] != "")
         a, b = mat.loc[both, r1].tolist(), mat.loc[both, r2].tolist()
-        pa = float(np.mean(np.asarray(a, dtype=object) == np.asarray(b, dtype=object))) if a else float("nan")
+        pa = (
+            float(np.mean(np.asarray(a, dtype=object) == np.asarray(b, dtype=object)))
+            if a
+            else float("nan")
+        )
         pairs.append(
-            {"rater_a": r1, "rater_b": r2, "n": int(both.sum()), "kappa": _r(cohen_kappa(a, b)), "percent_agreement": _r(pa)}
+            {
+                "rater_a": r1,
+                "rater_b": r2,
+                "n": int(both.sum()),
+                "kappa": _r(cohen_kappa(a, b)),
+                "percent_agreement": _r(pa),
+            }
         )
     full = (mat != "").all(axis=1)
     all_agree = mat[full].nunique(axis=1) == 1 if full.any() else pd.Series(dtype=bool)
@@ -436,14 +465,24 @@ def agreement(wide: pd.DataFrame, raters: Sequence[str], cb: Codebook) -> dict[s
 
 def by_category_table(result: dict[str, Any]) -> pd.DataFrame:
     """Per-category agreement as a tidy table (one row per category, plus ``overall``)."""
-    overall = {"category": "overall", "n_units": result["n_units"], "kappa": result["kappa"],
-               "alpha": result["alpha"], "percent_agreement": result["percent_agreement"]}
+    overall = {
+        "category": "overall",
+        "n_units": result["n_units"],
+        "kappa": result["kappa"],
+        "alpha": result["alpha"],
+        "percent_agreement": result["percent_agreement"],
+    }
     for r in result["raters"]:
         overall[f"n_{r}"] = sum(s["counts"][r] for s in result["per_category"].values())
     rows = [overall]
     for cid, s in result["per_category"].items():
-        row = {"category": cid, "n_units": s["n_units"], "kappa": s["kappa"], "alpha": s["alpha"],
-               "percent_agreement": s["percent_agreement"]}
+        row = {
+            "category": cid,
+            "n_units": s["n_units"],
+            "kappa": s["kappa"],
+            "alpha": s["alpha"],
+            "percent_agreement": s["percent_agreement"],
+        }
         for r, n in s["counts"].items():
             row[f"n_{r}"] = n
         rows.append(row)
@@ -479,16 +518,27 @@ def wide_from_files(
     frames: list[pd.DataFrame] = []
     if columns:
         if len(paths) != 1:
-            raise InputError(paths[0] if paths else "<files>", "--columns takes exactly one annotation file")
+            raise InputError(
+                paths[0] if paths else "<files>", "--columns takes exactly one annotation file"
+            )
         if len(columns) < 2:
             raise InputError(paths[0], "--columns needs at least two label columns")
         for col in columns:
-            t = read_annotations(paths[0], cb, label_column=col, secondary_column=None, annotator=col, keep_unlabelled=True)
+            t = read_annotations(
+                paths[0],
+                cb,
+                label_column=col,
+                secondary_column=None,
+                annotator=col,
+                keep_unlabelled=True,
+            )
             frames.append(t)
     else:
         seen: dict[str, int] = {}
         for p in paths:
-            t = read_annotations(p, cb, label_column=label_column, secondary_column=None, keep_unlabelled=True)
+            t = read_annotations(
+                p, cb, label_column=label_column, secondary_column=None, keep_unlabelled=True
+            )
             if p.suffix.lower() != ".json" or t["annotator"].nunique() <= 1:
                 name = p.stem
                 seen[name] = seen.get(name, 0) + 1
@@ -498,8 +548,16 @@ def wide_from_files(
     tidy = tidy[tidy["annotator"] != ""]
     raters = list(dict.fromkeys(tidy.loc[tidy["label"] != "", "annotator"]))
     if len(raters) < 2:
-        raise InputError(paths[0], f"agreement needs labels from at least two raters (found {len(raters)})")
-    lab = tidy.pivot_table(index="unit_id", columns="annotator", values="label", aggfunc="first").reindex(columns=raters)
-    meta = tidy.sort_values("unit_id").groupby("unit_id").agg(doc_id=("doc_id", "max"), text=("text", "max"))
+        raise InputError(
+            paths[0], f"agreement needs labels from at least two raters (found {len(raters)})"
+        )
+    lab = tidy.pivot_table(
+        index="unit_id", columns="annotator", values="label", aggfunc="first"
+    ).reindex(columns=raters)
+    meta = (
+        tidy.sort_values("unit_id")
+        .groupby("unit_id")
+        .agg(doc_id=("doc_id", "max"), text=("text", "max"))
+    )
     wide = meta.join(lab).reset_index().fillna("")
     return wide.sort_values("unit_id", kind="stable").reset_index(drop=True), raters

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from research.codebook import Codebook, load_codebook
+from research.labels.codebook import Codebook, load_codebook
 
 PRECEDENCES = ("dict_first", "heading_first")
 
@@ -65,7 +65,9 @@ class TermMatcher:
             out.add(pos)
         return out
 
-    def matches(self, text: str, align_all: bool | None = None) -> list[tuple[int, int, str, str, float]]:
+    def matches(
+        self, text: str, align_all: bool | None = None
+    ) -> list[tuple[int, int, str, str, float]]:
         """Accepted matches as (start, end, term, domain, weight), sorted by start.
 
         ``align_all=False`` accepts every substring occurrence (used for short headings
@@ -109,12 +111,14 @@ def _fits_tokens(start: int, end: int, bounds: set[int]) -> bool:
 
 def _default_tokenizer() -> Any:
     from research.config import load_params
-    from research.tokenize import TokenizerSettings, get_tokenizer
+    from research.corpus.tokenize import TokenizerSettings, get_tokenizer
 
     return get_tokenizer(TokenizerSettings.from_params(load_params().get("tokenize")))
 
 
-def decide(scores: pd.DataFrame, min_score: float, min_margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decide(
+    scores: pd.DataFrame, min_score: float, min_margin: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best domain per row, its score and margin; ``""`` where the rule abstains.
 
     Abstains when the best score is below ``min_score`` (or zero) or when the best two
@@ -158,7 +162,7 @@ class DictionaryLabeller(BaseEstimator):
         self.substring_min_chars = substring_min_chars
         self.smoothing = smoothing
 
-    def fit(self, texts: Iterable[str] | None = None, y: Any = None) -> "DictionaryLabeller":
+    def fit(self, texts: Iterable[str] | None = None, y: Any = None) -> DictionaryLabeller:
         """Build the term matcher (``texts``/``y`` are ignored; present for the sklearn API)."""
         self.codebook_ = self.codebook if self.codebook is not None else load_codebook()
         tok = self.tokenizer if self.tokenizer is not None else _default_tokenizer()
@@ -204,7 +208,9 @@ def _s(x: Any) -> str:
     return "" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)
 
 
-def heading_scores(headings: Sequence[str], codebook: Codebook, cue_weight: float = 2.0) -> pd.DataFrame:
+def heading_scores(
+    headings: Sequence[str], codebook: Codebook, cue_weight: float = 2.0
+) -> pd.DataFrame:
     """Score each heading per domain: each heading cue found counts ``cue_weight``, each seed
     term its weight; cues and terms share one longest-first matcher (no double counting)."""
     table: dict[str, dict[str, float]] = {}
@@ -247,7 +253,9 @@ def heading_labels(
     labels, _, _ = decide(heading_scores(uniq, codebook, cue_weight), min_score, min_margin)
     lookup = dict(zip(uniq, labels))
     lookup[""] = ""
-    return pd.Series([lookup[h] for h in headings], index=units.index, dtype=object, name="heading_label")
+    return pd.Series(
+        [lookup[h] for h in headings], index=units.index, dtype=object, name="heading_label"
+    )
 
 
 def combine_weak_labels(
@@ -328,20 +336,29 @@ def evaluate_weak_labels(weak: pd.DataFrame, gold: pd.Series | None = None) -> p
     reading convenience); accuracy_vs_gold = share correct among gold units the source
     labels; coverage_gold = share of gold units it labels.
     """
-    conflicts = int(((weak["dict_label"] != "") & (weak["heading_label"] != "")
-                     & (weak["dict_label"] != weak["heading_label"])).sum())
+    conflicts = int(
+        (
+            (weak["dict_label"] != "")
+            & (weak["heading_label"] != "")
+            & (weak["dict_label"] != weak["heading_label"])
+        ).sum()
+    )
     rows = []
     g = None
     if gold is not None:
         g = gold.map(_s)
         g = g[g != ""]
         g = g[~g.index.duplicated()]
-    for source, col in (("dict", "dict_label"), ("heading", "heading_label"), ("combined", "weak_label")):
+    for source, col in (
+        ("dict", "dict_label"),
+        ("heading", "heading_label"),
+        ("combined", "weak_label"),
+    ):
         lab = weak.set_index("unit_id")[col]
         covered = lab != ""
         row: dict[str, Any] = {
             "source": source,
-            "n": int(len(lab)),
+            "n": len(lab),
             "n_labelled": int(covered.sum()),
             "coverage": round(float(covered.mean()) if len(lab) else 0.0, 4),
             "conflicts": conflicts,
@@ -353,7 +370,7 @@ def evaluate_weak_labels(weak: pd.DataFrame, gold: pd.Series | None = None) -> p
             common = g.index.intersection(lab.index)
             gl, pl = g.loc[common], lab.loc[common]
             cov = pl != ""
-            row["n_gold"] = int(len(common))
+            row["n_gold"] = len(common)
             row["coverage_gold"] = round(float(cov.mean()), 4) if len(common) else np.nan
             row["accuracy_vs_gold"] = (
                 round(float((gl[cov] == pl[cov]).mean()), 4) if cov.any() else np.nan
@@ -362,7 +379,9 @@ def evaluate_weak_labels(weak: pd.DataFrame, gold: pd.Series | None = None) -> p
     return pd.DataFrame(rows)
 
 
-def per_class_vs_gold(weak: pd.DataFrame, gold: pd.Series, labels: Sequence[str]) -> dict[str, dict]:
+def per_class_vs_gold(
+    weak: pd.DataFrame, gold: pd.Series, labels: Sequence[str]
+) -> dict[str, dict]:
     """Precision/recall of the combined weak label per class against gold (for the JSON)."""
     g = gold.map(_s)
     g = g[(g != "") & ~g.index.duplicated()]

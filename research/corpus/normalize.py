@@ -31,9 +31,7 @@ _FORMAT_RANGES = (
     "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
     "\U000e0020-\U000e007f"
 )
-_INVISIBLE = re.compile(
-    f"[{_FORMAT_RANGES}\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]"
-)
+_INVISIBLE = re.compile(f"[{_FORMAT_RANGES}\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 # Other line and paragraph separators (vertical tab, form feed, file/group/record
 # separators, NEL, U+2028/2029) become plain line breaks.
 _LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
@@ -107,7 +105,7 @@ def _converter(config: str):
     cfg = config if config.endswith(".json") else f"{config}.json"
     try:
         return opencc.OpenCC(cfg)
-    except Exception:  # noqa: BLE001 - older wheels take the bare name
+    except Exception:
         return opencc.OpenCC(config)
 
 

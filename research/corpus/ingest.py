@@ -23,8 +23,19 @@ DOC_SUFFIXES = {".txt", ".html", ".htm", ".docx", ".pdf"}
 LEVELS = ("province", "city", "county", "district")
 SCRIPTS = ("simplified", "traditional", "mixed")
 MANIFEST_COLUMNS = [
-    "file", "doc_id", "title", "organisation", "province", "place", "level", "year",
-    "period_start", "period_end", "script", "source", "note",
+    "file",
+    "doc_id",
+    "title",
+    "organisation",
+    "province",
+    "place",
+    "level",
+    "year",
+    "period_start",
+    "period_end",
+    "script",
+    "source",
+    "note",
 ]
 REQUIRED_COLUMNS = ("file", "doc_id")
 YEAR_RANGE = (1900, 2100)
@@ -92,7 +103,11 @@ def decode_document_bytes(data: bytes, path: Path) -> tuple[str, str, str]:
         # A UTF-8 file cut mid-character must not fall through to GB18030 (which would
         # decode it as mojibake): drop the incomplete character instead.
         if _truncated_tail(exc, data) and not data[: exc.start].isascii():
-            return data[: exc.start].decode("utf-8"), "utf-8", _dropped_note(data, exc.start, "UTF-8")
+            return (
+                data[: exc.start].decode("utf-8"),
+                "utf-8",
+                _dropped_note(data, exc.start, "UTF-8"),
+            )
     try:
         return data.decode("gb18030"), "gb18030", ""
     except UnicodeDecodeError as exc:
@@ -129,9 +144,31 @@ def _strict(data: bytes, encoding: str, path: Path) -> tuple[str, str]:
 
 
 _BLOCK_TAGS = (
-    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
-    "article", "header", "footer", "blockquote", "table", "ul", "ol", "dd", "dt", "pre",
-    "figcaption", "caption", "title",
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "table",
+    "ul",
+    "ol",
+    "dd",
+    "dt",
+    "pre",
+    "figcaption",
+    "caption",
+    "title",
 )
 
 
@@ -158,7 +195,7 @@ def read_docx(path: Path) -> str:
 
     try:
         d = docx.Document(str(path))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(path, f"not a readable .docx file: {exc}") from exc
     blocks = [p.text for p in d.paragraphs]
     for table in d.tables:
@@ -173,7 +210,7 @@ def read_pdf(path: Path) -> str:
 
     try:
         text = extract_text(str(path))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(path, f"not a readable PDF: {exc}") from exc
     if not text or not text.strip():
         raise InputError(path, "PDF has no text layer (scanned images?); run OCR first")
@@ -222,7 +259,7 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
         raise InputError(path, "manifest.csv not found in the corpus folder")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(path, f"not a readable CSV: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -339,11 +376,19 @@ def _jsonl_row(path: Path, n: int, rec: dict) -> dict:
     if level and level not in LEVELS:
         raise InputError(path, f"line {n}: unknown level {level!r} (use {'|'.join(LEVELS)})")
     return {
-        "file": f"{path.name}#{n}", "doc_id": doc_id, "title": _jsonl_str(rec, "title"),
-        "organisation": _jsonl_str(rec, "organisation"), "province": _jsonl_str(rec, "province"),
-        "place": _jsonl_str(rec, "place"), "level": level, "year": year,
-        "period_start": None, "period_end": None, "script": _jsonl_str(rec, "script"),
-        "source": _jsonl_str(rec, "url") or _jsonl_str(rec, "source"), "note": _jsonl_str(rec, "note"),
+        "file": f"{path.name}#{n}",
+        "doc_id": doc_id,
+        "title": _jsonl_str(rec, "title"),
+        "organisation": _jsonl_str(rec, "organisation"),
+        "province": _jsonl_str(rec, "province"),
+        "place": _jsonl_str(rec, "place"),
+        "level": level,
+        "year": year,
+        "period_start": None,
+        "period_end": None,
+        "script": _jsonl_str(rec, "script"),
+        "source": _jsonl_str(rec, "url") or _jsonl_str(rec, "source"),
+        "note": _jsonl_str(rec, "note"),
     }
 
 
@@ -372,12 +417,16 @@ def iter_jsonl_documents(path: Path, text_field: str = "content") -> Iterator[Ra
         yield RawDocument(path, text, "utf-8", "jsonl", dropped)
 
 
-def read_jsonl_corpus(path: Path, text_field: str = "content") -> tuple[pd.DataFrame, dict[str, str]]:
+def read_jsonl_corpus(
+    path: Path, text_field: str = "content"
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Adapter for a JSONL corpus (one document per line) → (manifest, {doc_id: text}).
 
     Used for e.g. the government work reports (``title``, ``url``, ``content``, ``year``).
     Holds every text in memory; the streaming prepare uses :func:`iter_jsonl_documents`.
     """
     df = read_jsonl_manifest(path, text_field)
-    texts = {did: raw.text for did, raw in zip(df["doc_id"], iter_jsonl_documents(path, text_field))}
+    texts = {
+        did: raw.text for did, raw in zip(df["doc_id"], iter_jsonl_documents(path, text_field))
+    }
     return df, texts
