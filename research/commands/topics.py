@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
             f"  seeded LDA vs gold (n={e['n']}): macro-F1 {e['macro_f1']:.3f}, "
             f"accuracy {e['accuracy']:.3f}, doc share MAE {e['doc_share_mae']:.3f}"
         )
+    for name, secs in res.seconds.items():
+        print(f"  time: {name} {secs:.2f} s")
     for note in res.notes:
         print(f"  note: {note}")
     print("wrote: " + ", ".join(str(p) for p in res.written))

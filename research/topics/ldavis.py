@@ -19,7 +19,8 @@ from research.io import write_text
 
 VIS_ID = "ldavis_research"
 
-_PAGE = """<!DOCTYPE html>
+#: Start of every offline page (title and the CJK font stack); ``.format(title=...)``.
+PAGE_HEAD = """<!DOCTYPE html>
 <html lang="zh">
 <head>
 <meta charset="utf-8">
@@ -27,7 +28,11 @@ _PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
         "Microsoft YaHei", sans-serif; margin: 1em; background: white; }}
-{css}
+"""
+
+_PAGE = (
+    PAGE_HEAD
+    + """{css}
 </style>
 <script type="text/javascript">
 {d3}
@@ -49,6 +54,7 @@ new LDAvis("#{visid}", {visid}_data);
 </body>
 </html>
 """
+)
 
 
 def _js_assets() -> tuple[str, str, str]:
