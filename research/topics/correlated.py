@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from research.topics.lda import import_tomotopy, tomotopy_topic_word
-from research.topics.tables import DECIMALS
+from research.topics.tables import FLOAT32_DECIMALS
 
 
 def fit_correlated(
@@ -43,5 +43,5 @@ def fit_correlated(
     ]
     rows = [(a + 1, labels[a], b + 1, labels[b], corr[a, b]) for a in range(k) for b in range(k)]
     out = pd.DataFrame(rows, columns=["topic_a", "label_a", "topic_b", "label_b", "correlation"])
-    out["correlation"] = out["correlation"].round(DECIMALS)
+    out["correlation"] = out["correlation"].round(FLOAT32_DECIMALS)
     return out, tw

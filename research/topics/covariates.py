@@ -50,7 +50,7 @@ from scipy.optimize import linear_sum_assignment
 
 from research.io import round_floats
 from research.topics.lda import _normalise_rows, import_tomotopy, tomotopy_topic_word
-from research.topics.tables import DECIMALS
+from research.topics.tables import FLOAT32_DECIMALS
 
 
 @dataclass
@@ -307,7 +307,7 @@ def estimate_effects(
                 )
     cols = ["topic", "covariate", "value", "reference", "difference", "lo", "hi", "n_rep"]
     contr = pd.DataFrame(contrasts, columns=cols)
-    prev, contr = round_floats(prev, DECIMALS), round_floats(contr, DECIMALS)
+    prev, contr = round_floats(prev, FLOAT32_DECIMALS), round_floats(contr, FLOAT32_DECIMALS)
     return ref, prev, contr
 
 

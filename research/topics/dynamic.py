@@ -27,7 +27,7 @@ import pandas as pd
 from research.io import round_floats
 from research.topics.covariates import Design
 from research.topics.lda import _normalise_rows, import_tomotopy, tomotopy_topic_word
-from research.topics.tables import DECIMALS
+from research.topics.tables import FLOAT32_DECIMALS
 
 
 def periods(years: pd.Series, width: int) -> pd.DataFrame:
@@ -103,5 +103,5 @@ def fit_dynamic(
     prev = pd.DataFrame(
         prev_rows, columns=["topic", "period", "label", "prevalence", "n_units", "n_docs"]
     )
-    terms, prev = round_floats(terms, DECIMALS), round_floats(prev, DECIMALS)
+    terms, prev = round_floats(terms, FLOAT32_DECIMALS), round_floats(prev, FLOAT32_DECIMALS)
     return terms, prev

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from research.io import read_table, write_table
-from research.topics.tables import topic_terms_cfg
+from research.io import read_table, round_floats, write_table
+from research.topics.tables import FLOAT32_DECIMALS, topic_terms_cfg
 
 SMALL_CORPUS_DOCS = 20
 
@@ -81,7 +81,7 @@ def run_structure(tc, k: int, cfg: dict, seed: int, prepared_dir: Path, paths: d
             labels = _labels(fit.topic_word, vocab)
             prev.insert(1, "topic_label", prev["topic"].map(labels))
             contr.insert(1, "topic_label", contr["topic"].map(labels))
-            terms = topic_terms_cfg(fit.topic_word, vocab, tf, cfg)
+            terms = round_floats(topic_terms_cfg(fit.topic_word, vocab, tf, cfg), FLOAT32_DECIMALS)
             w(write_table(terms, tables / "covariate_topic_terms.csv"))
             w(write_table(prev, tables / "topic_prevalence.csv"))
             w(write_table(contr, tables / "topic_prevalence_contrasts.csv"))
