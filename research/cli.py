@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
+        from research.settings import load_settings
+
+        load_settings(args.params)  # the whole params file is checked before any stage runs
         return int(args.func(args) or 0)
     except ResearchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -24,6 +24,8 @@ from research.analysis.shares import (
     prob_columns,
 )
 from research.io import read_table
+from research.labels.anchors import check_anchors
+from research.settings import settings_of
 
 META_COLUMNS = ["doc_id", "province", "place", "level", "year", "organisation", "title"]
 
@@ -123,8 +125,8 @@ def prob_units(
 
 def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> AnalysisInputs:
     """Read whatever of prepared units, gold, predictions, seeded LDA and CV predictions exists."""
-    paths = params.get("paths") or {}
-    ids, _ = codebook_ids(paths.get("codebook"))
+    paths = settings_of(params).paths
+    ids, _ = codebook_ids(paths.codebook)
     inp = AnalysisInputs(ids=ids)
 
     def note(msg: str) -> None:
@@ -142,10 +144,12 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
     else:
         note(f"{prepared / 'paragraphs.parquet'} missing: shares use the sources' own units")
 
-    ann_path = Path(paths.get("annotations", "seeds/annotations.csv"))
+    ann_path = Path(paths.annotations)
     if ann_path.exists():
         ann = read_table(ann_path)
         if "gold" in ann and "unit_id" in ann:
+            if inp.units is not None:
+                check_anchors(ann, inp.units, ann_path, prepared / "paragraphs.parquet")
             g = gold_units(ann, inp.units, ids)
             if len(g):
                 inp.sources["gold"] = g

@@ -48,6 +48,7 @@ from research.classify.cv import (
 from research.classify.models import DomainClassifier, EnsembleClassifier, TemperedClassifier
 from research.config import params_hash
 from research.labels.evaluation import evaluate_labels
+from research.settings import Settings, TrainSettings, settings_of
 
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "lr_plain": {"C": [1.0, 10.0, 100.0]},
@@ -89,7 +90,7 @@ def family_candidates(
 
 
 def build_methods(
-    codebook: Any, train: dict, tokenize: dict | None, seed: int
+    codebook: Any, train: TrainSettings, tokenize: dict | None, seed: int
 ) -> dict[str, list[Candidate]]:
     """Candidate lists per method name from the ``train`` params section."""
     base = {
@@ -99,8 +100,8 @@ def build_methods(
         "tokenize": tokenize,
         "random_state": int(seed),
     }
-    grids = {**DEFAULT_GRIDS, **(train.get("grids") or {})}
-    wanted = list(train.get("models") or list(FAMILY_BASE))
+    grids = {**DEFAULT_GRIDS, **train.grids}
+    wanted = list(train.models)
     families = [m for m in wanted if m in FAMILY_BASE]
     if PLAIN not in families:
         families = [PLAIN] + families
@@ -113,18 +114,18 @@ def build_methods(
     return methods
 
 
-def baseline_estimators(codebook: Any, params: dict) -> dict[str, Any]:
+def baseline_estimators(codebook: Any, params: Settings | dict) -> dict[str, Any]:
     """The baseline estimators (majority class, dictionary labeller alone)."""
-    wl = params.get("weak_labels") or {}
+    s = settings_of(params)
     return {
         "majority": MajorityClassifier(labels=list(codebook.ids)),
         "dictionary": DictionaryBaseline(
             codebook_path=str(codebook.path),
             labels=list(codebook.ids),
             other_id=codebook.other_id,
-            min_score=float(wl.get("min_score", 1.0)),
-            min_margin=float(wl.get("min_margin", 0.5)),
-            tokenize=params.get("tokenize"),
+            min_score=s.weak_labels.min_score,
+            min_margin=s.weak_labels.min_margin,
+            tokenize=s.tokenize.model_dump(),
         ),
     }
 
@@ -186,14 +187,14 @@ def run_cv(
     log: Any = print,
 ) -> CVReport:
     """Nested grouped CV of every method (by document, and by province when known)."""
-    train = params.get("train") or {}
-    seed = int(params.get("seed", 0))
+    s = settings_of(params)
+    train = s.train
     labels = list(codebook.ids)
     X = table[["text", "heading", "unit_id"]].reset_index(drop=True)
     y = table["label"].astype(str).to_numpy(dtype=object)
     docs = table["group"].astype(str).to_numpy(dtype=object)
     prov = table["province"].astype(str).to_numpy(dtype=object)
-    methods = build_methods(codebook, train, params.get("tokenize"), seed)
+    methods = build_methods(codebook, train, s.tokenize.model_dump(), s.seed)
     warm = (
         X
         if unlabeled is None
@@ -203,8 +204,8 @@ def run_cv(
     aug_obj = _weak_augment(
         table,
         unlabeled,
-        float(train.get("weak_label_weight", 0.3)),
-        transductive=bool(train.get("weak_transductive", True)),
+        train.weak_label_weight,
+        transductive=train.weak_transductive,
     )
     aug: dict[str, Augment | None] = {}
     if aug_obj is not None:
@@ -219,9 +220,9 @@ def run_cv(
         cvs.append(("by_province", prov))
     if not cvs:
         raise ValueError("grouped CV needs at least two documents (groups)")
-    inner = int(train.get("cv_inner_folds", 3))
+    inner = train.cv_inner_folds
     rows, conf_rows, pred_frames, metrics, chosen = [], [], [], {}, {}
-    baselines = baseline_estimators(codebook, params)
+    baselines = baseline_estimators(codebook, s)
     for cv_name, groups in cvs:
         t0 = time.time()
         res = nested_cv(
@@ -233,8 +234,8 @@ def run_cv(
             inner_folds=inner,
             aug=aug,
             doc_groups=docs,
-            n_jobs=int(train.get("n_jobs", 1)),
-            temperature=bool(train.get("temperature", True)),
+            n_jobs=train.n_jobs,
+            temperature=train.temperature,
         )
         probas = dict(res.proba)
         for bname, est in baselines.items():
@@ -333,18 +334,15 @@ def select_final(
     Returns the candidate, every candidate's (macro-F1, Brier) and the temperature fitted on
     the chosen candidate's out-of-fold probabilities (1.0 when disabled or impossible).
     """
-    train = params.get("train") or {}
+    s = settings_of(params)
+    train = s.train
     labels = list(codebook.ids)
-    methods = build_methods(codebook, train, params.get("tokenize"), int(params.get("seed", 0)))
+    methods = build_methods(codebook, train, s.tokenize.model_dump(), s.seed)
     cands = methods[SELECTED]
     X = table[["text", "heading"]].reset_index(drop=True)
     y = table["label"].astype(str).to_numpy(dtype=object)
     docs = table["group"].astype(str).to_numpy(dtype=object)
-    aug = (
-        _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3)))
-        if use_weak
-        else None
-    )
+    aug = _weak_augment(table, unlabeled, train.weak_label_weight) if use_weak else None
     n_groups = len(set(docs))
     oof: dict[str, np.ndarray] = {}
     scores = (
@@ -356,7 +354,7 @@ def select_final(
         by_family = {c.family: c for c in reversed(cands)}
         best = by_family.get("ensemble") or by_family.get("lr_seeded") or cands[0]
     t = 1.0
-    if bool(train.get("temperature", True)) and best.key in oof:
+    if train.temperature and best.key in oof:
         t = fit_temperature(oof[best.key], y, labels)
     return best, scores, t
 

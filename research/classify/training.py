@@ -26,6 +26,7 @@ from research.classify.persist import data_hash, save_model
 from research.config import params_hash
 from research.io import write_table
 from research.provenance import write_metrics
+from research.settings import settings_of
 
 
 @dataclass
@@ -51,8 +52,9 @@ def weak_pool(units: pd.DataFrame, codebook: Any, params: dict) -> pd.DataFrame:
         return pd.DataFrame(columns=["unit_id", "text", "heading", "group", "weak_label"])
     if "heading" not in u.columns:
         u = u.assign(heading="")
-    tok = get_tokenizer(TokenizerSettings.from_params(params.get("tokenize")))
-    wl = weak_label_table(u, codebook, tokenizer=tok, settings=params.get("weak_labels") or {})
+    s = settings_of(params)
+    tok = get_tokenizer(TokenizerSettings.from_params(s.tokenize))
+    wl = weak_label_table(u, codebook, tokenizer=tok, settings=s.weak_labels)
     m = (
         u[["unit_id", "doc_id", "text", "heading"]]
         .astype(str)
@@ -105,7 +107,7 @@ def train_and_report(
     """Grouped CV of every method (if ≥2 groups), choose, fit on all data, save with card."""
     t0 = time.time()
     labels = list(codebook.ids)
-    train = params.get("train") or {}
+    train = settings_of(params).train
     n_groups = table["group"].nunique()
     rep = None
     written: list[Path] = []
@@ -136,11 +138,7 @@ def train_and_report(
     elif run_cv_flag:
         log("note: fewer than two groups — grouped CV skipped (give --group-column)")
     cand, scores, temperature = select_final(table, codebook, params, unlabeled, use_weak)
-    aug = (
-        _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3)))
-        if use_weak
-        else None
-    )
+    aug = _weak_augment(table, unlabeled, train.weak_label_weight) if use_weak else None
     model = fit_final(cand, table, aug, temperature)
     card = {
         "task": "work-domain classification of report units",
@@ -162,8 +160,8 @@ def train_and_report(
             "brier": {k: round(v[1], 4) for k, v in sorted(scores.items())},
         },
         "params": model_params(model),
-        "train_params": train,
-        "train_params_hash": params_hash(train),
+        "train_params": train.model_dump(),
+        "train_params_hash": params_hash(train.model_dump()),
         "metrics": summary,
         "weak_labels_used": use_weak,
     }

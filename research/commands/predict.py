@@ -61,17 +61,16 @@ def run(args: argparse.Namespace) -> int:
 
     from research.classify.persist import load_model
     from research.classify.predict import corpus_units, predict_frame
-    from research.config import load_params
     from research.errors import InputError
     from research.io import read_table
     from research.labels.codebook import load_codebook, resolve_codebook_path
+    from research.settings import load_settings
 
-    params = load_params(args.params)
-    paths = params.get("paths") or {}
+    params = load_settings(args.params)
     src, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise InputError(out, "output must end in .csv or .parquet")
-    model_dir = Path(args.model or Path(paths.get("models", "models")) / "classifier")
+    model_dir = Path(args.model or Path(params.paths.models) / "classifier")
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

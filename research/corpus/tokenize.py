@@ -21,6 +21,7 @@ from pathlib import Path
 import jieba
 
 from research.config import repo_root
+from research.settings import TokenizeSettings, as_section
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -67,15 +68,17 @@ class TokenizerSettings:
     extra_words: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_params(cls, tok: dict | None, extra_words: Iterable[str] = ()) -> TokenizerSettings:
+    def from_params(
+        cls, tok: TokenizeSettings | dict | None, extra_words: Iterable[str] = ()
+    ) -> TokenizerSettings:
         """Build from the ``tokenize`` section of params.yaml."""
-        tok = tok or {}
+        t = as_section(TokenizeSettings, tok)
         return cls(
-            user_dict=str(_resolve(tok.get("user_dict"), "userdict.txt")),
-            stopwords=str(_resolve(tok.get("stopwords"), "stopwords.txt")),
-            hmm=bool(tok.get("hmm", True)),
-            min_token_chars=int(tok.get("min_token_chars", 1)),
-            keep_numbers=bool(tok.get("keep_numbers", False)),
+            user_dict=str(_resolve(t.user_dict, "userdict.txt")),
+            stopwords=str(_resolve(t.stopwords, "stopwords.txt")),
+            hmm=t.hmm,
+            min_token_chars=t.min_token_chars,
+            keep_numbers=t.keep_numbers,
             extra_words=tuple(sorted(set(extra_words))),
         )
 

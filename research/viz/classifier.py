@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from research.settings import FiguresSettings, settings_of
 from research.viz.registry import read_input_table, register_figure
 from research.viz.style import SEQUENTIAL_CMAP, category_label, load_codebook_or_none, save_figure
 
@@ -28,9 +29,9 @@ METHOD_LABELS = {
 }
 
 
-def _ctx(params: dict) -> tuple[dict, list[str], object]:
-    fig_p = params.get("figures") or {}
-    cb = load_codebook_or_none((params.get("paths") or {}).get("codebook"))
+def _ctx(params: dict) -> tuple[FiguresSettings, list[str], object]:
+    fig_p = settings_of(params).figures
+    cb = load_codebook_or_none(settings_of(params).paths.codebook)
     return fig_p, (list(cb.ids) if cb is not None else DEFAULT_IDS), cb
 
 
@@ -43,8 +44,8 @@ def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
         data,
         out_dir,
         name,
-        tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
-        int(fig_p.get("dpi", 300)),
+        tuple(fig_p.formats),
+        fig_p.dpi,
     )
 
 
@@ -53,7 +54,7 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
     """Row-normalised confusion matrix (recall per gold class) with counts, selected model."""
     fig_p, ids, cb = _ctx(params)
     df = _read(reports_dir, "confusion_matrix.csv")
-    method = (params.get("figures") or {}).get("classifier_method", "selected")
+    method = settings_of(params).figures.classifier_method
     if method not in set(df["method"]):
         method = sorted(set(df["method"]))[0]
     d = df[df["method"] == method]
@@ -66,7 +67,7 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
     )
     support = M.sum(axis=1, keepdims=True)
     R = np.divide(M, support, out=np.zeros_like(M), where=support > 0)
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, width * 0.92))
     im = ax.imshow(R, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=1)
     small = plt.rcParams["xtick.labelsize"]
@@ -120,7 +121,7 @@ def classifier_comparison(
     }
     markers = {"by_document": "o", "by_province": "s"}
     colors = {"by_document": "#0072B2", "by_province": "#D55E00"}
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, 0.9 + 0.24 * len(order)))
     k = 0 if language == "en" else 1
     for n, cv in enumerate(cvs):
