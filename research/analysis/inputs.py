@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from research.analysis.shares import (
-    DEFAULT_IDS,
     ids_from_columns,
     normalise_rows,
     one_hot,
@@ -42,15 +41,12 @@ class AnalysisInputs:
     notes: list[str] = field(default_factory=list)
 
 
-def codebook_ids(path: str | Path | None = None) -> tuple[list[str], object | None]:
-    """Category ids of the codebook (and the codebook); the default ids if it cannot load."""
-    try:
-        from research.labels.codebook import load_codebook
+def codebook_ids(path: str | Path | None = None) -> tuple[list[str], object]:
+    """Category ids of the codebook (and the codebook); a broken codebook is an error."""
+    from research.labels.codebook import load_codebook, resolve_codebook_path
 
-        cb = load_codebook(path)
-        return list(cb.ids), cb
-    except Exception:
-        return list(DEFAULT_IDS), None
+    cb = load_codebook(resolve_codebook_path(path))
+    return list(cb.ids), cb
 
 
 def _para_id(unit_id: str) -> int:

@@ -13,17 +13,21 @@ Reviewers' rules, enforced here:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 
 from research.errors import ResearchError
 from research.labels.evaluation import evaluate_labels
+from research.workers import in_worker
 
 
 @dataclass
@@ -248,6 +252,26 @@ class NestedResult:
 
     proba: dict[str, np.ndarray]
     chosen: dict[str, list[dict[str, Any]]]
+    convergence: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def fit_warnings() -> Iterator[list[str]]:
+    """Scope for fitting many models: expected User/RuntimeWarnings (tiny folds) are quiet
+    inside it only, and convergence warnings are collected (distinct messages) into the
+    yielded list, for the model card, instead of being lost."""
+    found: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("always", ConvergenceWarning)  # the later filter wins
+        try:
+            yield found
+        finally:
+            for w in caught:
+                msg = " ".join(str(w.message).split())
+                if issubclass(w.category, ConvergenceWarning) and msg not in found:
+                    found.append(msg)
 
 
 def _outer_fold(
@@ -262,12 +286,28 @@ def _outer_fold(
     temperature: bool,
     tr: np.ndarray,
     te: np.ndarray,
-) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], list[str]]:
     """One outer fold: inner selection per method on the training documents, refit, predict."""
-    import warnings
+    with fit_warnings() as conv:
+        proba, chosen = _outer_fold_fit(
+            methods, X, y, groups, docs, labels, inner_folds, aug, temperature, tr, te
+        )
+    return proba, chosen, conv
 
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=RuntimeWarning)
+
+def _outer_fold_fit(
+    methods: dict[str, list[Candidate]],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    docs: np.ndarray,
+    labels: list[str],
+    inner_folds: int,
+    aug: dict[str, Augment | None],
+    temperature: bool,
+    tr: np.ndarray,
+    te: np.ndarray,
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     test_docs = {str(d) for d in docs[te]}
     Xtr, ytr, gtr = X.iloc[tr], y[tr], docs[tr]
     score_cache: dict[tuple[str, str], tuple[float, float]] = {}
@@ -350,7 +390,7 @@ def nested_cv(
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=n_jobs, backend="loky")(
-            delayed(_outer_fold)(*args, tr, te) for tr, te in outer
+            delayed(in_worker(_outer_fold))(*args, tr, te) for tr, te in outer
         )
     else:
         from tqdm.auto import tqdm
@@ -361,8 +401,10 @@ def nested_cv(
         ]
     proba = {m: np.zeros((len(y), len(labels))) for m in methods}
     chosen: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
-    for (_, te), (p, c) in zip(outer, results):
+    convergence: list[str] = []
+    for (_, te), (p, c, conv) in zip(outer, results):
         for m in methods:
             proba[m][te] = p[m]
             chosen[m].append(c[m])
-    return NestedResult(proba=proba, chosen=chosen)
+        convergence += [w for w in conv if w not in convergence]
+    return NestedResult(proba=proba, chosen=chosen, convergence=convergence)

@@ -26,7 +26,6 @@ training folds (nested); outer CV is leave-one-document-out and leave-one-provin
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
@@ -139,6 +138,7 @@ class CVReport:
     confusion: pd.DataFrame  # method, cv, true, pred, count
     predictions: pd.DataFrame  # unit_id, doc_id, province, gold, method, cv, pred, p_*
     chosen: dict[str, Any] = field(default_factory=dict)
+    convergence: list[str] = field(default_factory=list)  # distinct ConvergenceWarnings
 
 
 def _round(x: Any, nd: int = 4) -> Any:
@@ -222,6 +222,7 @@ def run_cv(
         raise ValueError("grouped CV needs at least two documents (groups)")
     inner = train.cv_inner_folds
     rows, conf_rows, pred_frames, metrics, chosen = [], [], [], {}, {}
+    convergence: list[str] = []
     baselines = baseline_estimators(codebook, s)
     for cv_name, groups in cvs:
         t0 = time.time()
@@ -241,6 +242,7 @@ def run_cv(
         for bname, est in baselines.items():
             probas[bname] = oof_predict(est, X, y, groups, group_splits(groups), labels)
         chosen[cv_name] = res.chosen
+        convergence += [w for w in res.convergence if w not in convergence]
         log(
             f"  cv {cv_name}: {len(set(groups))} folds, {len(methods)} methods in {time.time() - t0:.1f}s"
         )
@@ -310,6 +312,7 @@ def run_cv(
         confusion=pd.DataFrame(conf_rows),
         predictions=pd.concat(pred_frames, ignore_index=True),
         chosen=chosen,
+        convergence=convergence,
     )
 
 
@@ -366,14 +369,12 @@ def fit_final(
     X = table[["text", "heading"]].reset_index(drop=True)
     y = table["label"].astype(str).to_numpy(dtype=object)
     model = TemperedClassifier(cand.estimator, temperature)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        if aug is None:
-            return model.fit(X, y)
-        Xa = pd.concat([X, aug.X[["text", "heading"]]], ignore_index=True)
-        ya = np.concatenate([y, aug.y])
-        w = np.concatenate([np.ones(len(y)), np.full(len(aug.y), aug.weight)])
-        return model.fit(Xa, ya, sample_weight=w)
+    if aug is None:
+        return model.fit(X, y)
+    Xa = pd.concat([X, aug.X[["text", "heading"]]], ignore_index=True)
+    ya = np.concatenate([y, aug.y])
+    w = np.concatenate([np.ones(len(y)), np.full(len(aug.y), aug.weight)])
+    return model.fit(Xa, ya, sample_weight=w)
 
 
 def model_params(model: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from research.classify.cv import fit_warnings
 from research.classify.experiment import (
     SELECTED,
     CVReport,
@@ -113,9 +114,14 @@ def train_and_report(
     written: list[Path] = []
     use_weak = False
     summary: dict[str, Any] = {}
+    convergence: dict[str, list[str]] = {"cross_validation": [], "selection": [], "final_model": []}
     if run_cv_flag and n_groups >= 2:
         log(f"grouped CV on {len(table)} units in {n_groups} groups …")
-        rep = run_cv(table, codebook, params, unlabeled=unlabeled, log=log)
+        with fit_warnings() as cv_conv:
+            rep = run_cv(table, codebook, params, unlabeled=unlabeled, log=log)
+        convergence["cross_validation"] = rep.convergence + [
+            w for w in cv_conv if w not in rep.convergence
+        ]
         by = {(r.method, r.cv): r for r in rep.table.itertuples()}
         if ("lr_seeded+weak", "by_document") in by:
             gain = (
@@ -137,9 +143,16 @@ def train_and_report(
             }
     elif run_cv_flag:
         log("note: fewer than two groups — grouped CV skipped (give --group-column)")
-    cand, scores, temperature = select_final(table, codebook, params, unlabeled, use_weak)
+    with fit_warnings() as sel_conv:
+        cand, scores, temperature = select_final(table, codebook, params, unlabeled, use_weak)
+    convergence["selection"] = sel_conv
     aug = _weak_augment(table, unlabeled, train.weak_label_weight) if use_weak else None
-    model = fit_final(cand, table, aug, temperature)
+    with fit_warnings() as final_conv:
+        model = fit_final(cand, table, aug, temperature)
+    convergence["final_model"] = final_conv
+    for stage, found in convergence.items():
+        if found:
+            log(f"warning: {len(found)} convergence warning(s) in {stage} (see model_card.json)")
     card = {
         "task": "work-domain classification of report units",
         "source": source,
@@ -164,6 +177,8 @@ def train_and_report(
         "train_params_hash": params_hash(train.model_dump()),
         "metrics": summary,
         "weak_labels_used": use_weak,
+        # distinct sklearn ConvergenceWarnings met while fitting (empty lists: none)
+        "convergence_warnings": convergence,
     }
     written += save_model(model, out_dir, card)
     if rep is not None:

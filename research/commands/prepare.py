@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from research.io import check_output
 from research.settings import load_settings, with_overrides
 
 ORDER = 10
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         s = s.model_copy(update={"tokenize": with_overrides(s.tokenize, n_jobs=args.jobs)})
     corpus = Path(args.corpus or s.paths.corpus)
     out = Path(args.out or Path(s.paths.data) / "prepared")
+    check_output(out, "dir")
     # streaming: chunk by chunk into Parquet row groups, renamed into place at the end
     written, stats = prepare_to_dir(corpus, out, s, progress=not args.quiet)
     print(stats.summary())

@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from research.classify.data import load_training_table
     from research.classify.training import train_and_report, weak_pool
-    from research.io import read_table
+    from research.io import check_output, read_table
     from research.labels.codebook import load_codebook, resolve_codebook_path
     from research.settings import load_settings
 
@@ -86,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
             group_col = None
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     out = Path(args.out or Path(params.paths.models) / "classifier")
+    check_output(out, "dir")  # before minutes of cross-validation, not after
+    reports = Path(args.reports) if args.reports else out / "reports"
+    for sub in ("tables", "metrics"):
+        check_output(reports / sub, "dir")
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -107,19 +111,16 @@ def run(args: argparse.Namespace) -> int:
     unlabeled = None
     if args.units:
         unlabeled = weak_pool(read_table(args.units), cb, params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        res = train_and_report(
-            table,
-            cb,
-            params,
-            out,
-            reports_dir=args.reports,
-            unlabeled=unlabeled,
-            source=str(args.annotations),
-            run_cv_flag=not args.no_cv,
-        )
+    res = train_and_report(  # warnings scoped inside (research.classify.cv.fit_warnings)
+        table,
+        cb,
+        params,
+        out,
+        reports_dir=args.reports,
+        unlabeled=unlabeled,
+        source=str(args.annotations),
+        run_cv_flag=not args.no_cv,
+    )
     if res.report is not None:
         t = res.report.table
         show = t[t["cv"] == "by_document"][

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from research.corpus.tokenize import TokenizerSettings, get_tokenizer
     from research.errors import InputError
-    from research.io import read_table, write_table
+    from research.io import check_output, read_table, write_table
     from research.labels.anchors import check_anchors
     from research.labels.codebook import load_codebook, resolve_codebook_path
     from research.labels.weak_labels import (
@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")
     out = Path(args.output or data / "labels" / "weak_labels.parquet")
     settings = params.weak_labels
+    check_output(out)
+    for sub in ("tables", "metrics"):
+        check_output(reports / sub, "dir")
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     tok = get_tokenizer(TokenizerSettings.from_params(params.tokenize))
 

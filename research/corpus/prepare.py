@@ -18,9 +18,7 @@ and units tokenised, in joblib worker processes; the result does not depend on i
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +44,9 @@ from research.corpus.normalize import (
 from research.corpus.segment import SegmentSettings, segment
 from research.corpus.tokenize import TokenizerSettings, tokenize_many
 from research.errors import InputError
+from research.io import commit_tmp, new_tmp_file
 from research.settings import PrepareSettings, Settings, as_section, settings_of
+from research.workers import in_worker
 
 UNIT_KINDS = ("body", "heading", "caption", "byline", "meta", "duplicate")
 TABLES = ("documents", "paragraphs", "items", "removed")
@@ -403,7 +403,9 @@ def _process_chunk(
         from joblib import Parallel, delayed
 
         batches = _split_by_chars(chunk, min(len(chunk), 4 * workers))
-        parts = Parallel(n_jobs=n_jobs)(delayed(_process_batch)(b, prep, tok) for b in batches)
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(in_worker(_process_batch))(b, prep, tok) for b in batches
+        )
     else:
         parts = [_process_batch(chunk, prep, tok)]
     results: list[DocResult] = []
@@ -541,10 +543,9 @@ class _ParquetSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = new_tmp_file(path)
         self.writer = None
+        self.committed = False
 
     def write(self, df: pd.DataFrame) -> None:
         import pyarrow as pa
@@ -564,15 +565,14 @@ class _ParquetSink:
 
     def commit(self) -> Path:
         self.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; tables are for everyone
-        os.replace(self.tmp, self.path)
+        commit_tmp(self.tmp, self.path)
+        self.committed = True
         return self.path
 
     def discard(self) -> None:
         self.close()
-        self.tmp.unlink(missing_ok=True)
+        if not self.committed:
+            self.tmp.unlink(missing_ok=True)
 
 
 def write_chunks(

@@ -116,11 +116,7 @@ def run_topics(
     tables = paths["reports"] / "tables"
 
     # --- corpus -------------------------------------------------------------------
-    codebook = None
-    try:
-        codebook = _load_codebook(params)
-    except Exception as exc:
-        res.notes.append(f"codebook unavailable ({exc}); seeded LDA skipped")
+    codebook = _load_codebook(params)  # a broken user codebook is an error, not a skip
     seed_words = (
         sorted({t for d in codebook.domain_ids for t in codebook.seed_terms[d]}) if codebook else []
     )

@@ -21,7 +21,7 @@ from research.viz.style import (
     SEQUENTIAL_CMAP,
     category_label,
     domain_colors,
-    load_codebook_or_none,
+    load_project_codebook,
     save_figure,
 )
 
@@ -126,7 +126,7 @@ _table = read_input_table
 
 def _context(params: dict) -> tuple[FiguresSettings, list[str], object]:
     fig_p = settings_of(params).figures
-    cb = load_codebook_or_none(settings_of(params).paths.codebook)
+    cb = load_project_codebook(settings_of(params).paths.codebook)
     ids = (
         list(cb.ids)
         if cb is not None

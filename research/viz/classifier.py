@@ -13,9 +13,8 @@ import numpy as np
 
 from research.settings import FiguresSettings, settings_of
 from research.viz.registry import read_input_table, register_figure
-from research.viz.style import SEQUENTIAL_CMAP, category_label, load_codebook_or_none, save_figure
+from research.viz.style import SEQUENTIAL_CMAP, category_label, load_project_codebook, save_figure
 
-DEFAULT_IDS = ["ideology", "employment", "rights", "family", "organization", "other"]
 METHOD_LABELS = {
     "majority": ("Majority class", "多数类"),
     "dictionary": ("Dictionary alone", "词典"),
@@ -31,8 +30,8 @@ METHOD_LABELS = {
 
 def _ctx(params: dict) -> tuple[FiguresSettings, list[str], object]:
     fig_p = settings_of(params).figures
-    cb = load_codebook_or_none(settings_of(params).paths.codebook)
-    return fig_p, (list(cb.ids) if cb is not None else DEFAULT_IDS), cb
+    cb = load_project_codebook(settings_of(params).paths.codebook)
+    return fig_p, list(cb.ids), cb
 
 
 _read = read_input_table

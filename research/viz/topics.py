@@ -26,7 +26,7 @@ from research.viz.style import (
     GREY,
     category_label,
     domain_colors,
-    load_codebook_or_none,
+    load_project_codebook,
     save_figure,
 )
 
@@ -205,7 +205,7 @@ def seeded_topic_terms(reports_dir: Path, out_dir: Path, params: dict, language:
         raise SkipFigure("seeded_topic_terms.csv is empty")
     topics = list(dict.fromkeys(df["topic"].astype(str)))  # table order: domains, then free
     df = df.assign(topic=df["topic"].astype(str))
-    cb = load_codebook_or_none(settings_of(params).paths.codebook)
+    cb = load_project_codebook(settings_of(params).paths.codebook)
     domains = [t for t in topics if not t.startswith("free_")]
     palette = domain_colors(domains + ["other"])
     colors = {t: palette.get(t, GREY) if not t.startswith("free_") else GREY for t in topics}
