@@ -274,24 +274,10 @@ def fit_warnings() -> Iterator[list[str]]:
                     found.append(msg)
 
 
-def _outer_fold(
-    methods: dict[str, list[Candidate]],
-    X: pd.DataFrame,
-    y: np.ndarray,
-    groups: np.ndarray,
-    docs: np.ndarray,
-    labels: list[str],
-    inner_folds: int,
-    aug: dict[str, Augment | None],
-    temperature: bool,
-    tr: np.ndarray,
-    te: np.ndarray,
-) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], list[str]]:
-    """One outer fold: inner selection per method on the training documents, refit, predict."""
+def _outer_fold(*args: Any) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], list[str]]:
+    """One outer fold (arguments of :func:`_outer_fold_fit`), convergence warnings collected."""
     with fit_warnings() as conv:
-        proba, chosen = _outer_fold_fit(
-            methods, X, y, groups, docs, labels, inner_folds, aug, temperature, tr, te
-        )
+        proba, chosen = _outer_fold_fit(*args)
     return proba, chosen, conv
 
 
@@ -308,6 +294,7 @@ def _outer_fold_fit(
     tr: np.ndarray,
     te: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """One outer fold: inner selection per method on the training documents, refit, predict."""
     test_docs = {str(d) for d in docs[te]}
     Xtr, ytr, gtr = X.iloc[tr], y[tr], docs[tr]
     score_cache: dict[tuple[str, str], tuple[float, float]] = {}
