@@ -151,11 +151,11 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of ``text``: no punctuation, whitespace, stopwords or bare numbers."""
-        return [
-            t
-            for t in map(self._keep.__getitem__, self.jieba.lcut(text, HMM=self.settings.hmm))
-            if t
-        ]
+        return self.content(self.jieba.lcut(text, HMM=self.settings.hmm))
+
+    def content(self, raw: Iterable[str]) -> list[str]:
+        """The content tokens among raw tokens (the one token filter of the project)."""
+        return [t for t in map(self._keep.__getitem__, raw) if t]
 
     def _filter(self, tok: str) -> str:
         """The content form of one raw token, or "" when it is dropped."""
