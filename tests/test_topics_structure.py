@@ -294,7 +294,7 @@ def test_gov_reports_year_covariate_and_dynamic_models(tmp_path, root):
             "reports": str(tmp_path / "reports"),
             "models": str(tmp_path / "models"),
             "annotations": str(tmp_path / "none.csv"),
-            "codebook": str(tmp_path / "no_codebook.yaml"),  # seeded LDA skipped: kept fast
+            "codebook": str(root / "research" / "codebooks" / "womens_federation.yaml"),
         },
         "tokenize": {"cache": False},
         "topics": {
@@ -303,6 +303,8 @@ def test_gov_reports_year_covariate_and_dynamic_models(tmp_path, root):
             "html": False,
             "no_below": 20,
             "backend": "tomotopy",
+            "seeded_backend": "tomotopy",
+            "seeded_compare": [],
             "tomotopy_iterations": 30,
             "covariate_replicates": 2,
             "covariate_iterations": 30,

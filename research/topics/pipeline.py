@@ -29,6 +29,7 @@ from research.config import params_hash, section
 from research.corpus.tokenize import TokenizerSettings
 from research.io import read_table, write_table
 from research.provenance import write_metrics
+from research.settings import settings_of
 from research.topics.corpus import TopicCorpus, build_corpus, load_units
 from research.topics.lda import FittedLDA, LdaSettings, available_backend, fit_lda
 from research.topics.ldavis import prepare_vis, write_offline_html
@@ -49,53 +50,6 @@ from research.topics.tables import (
     unit_topics,
 )
 
-DEFAULTS: dict[str, Any] = {
-    "unit": "paragraph",
-    "no_below": 2,
-    "no_above": 0.5,
-    "keep_n": 100000,
-    "extra_stopwords": [],
-    "k_grid": [4, 6, 8, 10, 12],
-    "k": 8,
-    "stability_seeds": 3,
-    "heldout_fraction": 0.2,
-    "heldout_by": "unit",
-    "relevance_lambda": 0.6,
-    "frex_weight": 0.5,
-    "top_n": 15,
-    "coherence_topn": 10,
-    "vis_terms": 30,
-    "seeded_free_topics": 3,
-    "seeded_weight": 3.0,
-    "seeded_min_share": 0.2,
-    "seeded_backend": "gensim",
-    "seeded_compare": ["gensim", "tomotopy"],
-    "seeded_f1_tolerance": 0.01,
-    "sweep": True,
-    "html": True,
-    "stoplist_manifest": True,
-    "stoplist_codebook": True,
-    "k_rule_coherence": "c_v",
-    "k_rule_within_sd": 1.0,
-    "k_rule_stability": "stability_jaccard",
-    "k_rule_min_stability": 0.5,
-    "k_fallback": 8,
-    "covariate_model": True,
-    "covariates": ["province", "level", "genre"],
-    "year_degree": 2,
-    "covariate_replicates": 10,
-    "covariate_iterations": 300,
-    "ci": 0.95,
-    "year_points": 25,
-    "dynamic_model": True,
-    "dynamic_period_years": 1,
-    "dynamic_iterations": 300,
-    "dynamic_lr_a": 0.5,
-    "dynamic_lr_c": 0.6,
-    "correlated_model": True,
-    "correlated_iterations": 300,
-}
-
 
 @dataclass
 class TopicsResult:
@@ -108,23 +62,21 @@ class TopicsResult:
 
 
 def topics_config(params: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """The ``topics`` section with defaults filled in."""
-    cfg = dict(DEFAULTS)
-    cfg.update(section(params, "topics", **overrides))
-    return cfg
+    """The ``topics`` section with defaults filled in (schema: research/settings.py)."""
+    return section(params, "topics", **overrides)
 
 
 def _paths(params: dict[str, Any]) -> dict[str, Path]:
-    p = params.get("paths") or {}
-    data = Path(p.get("data", "data"))
+    p = settings_of(params).paths
+    data = Path(p.data)
     return {
         "data": data,
         "prepared": data / "prepared",
         "topics": data / "topics",
         "cache": data / "cache",
-        "reports": Path(p.get("reports", "reports")),
-        "models": Path(p.get("models", "models")),
-        "annotations": Path(p.get("annotations", "seeds/annotations.csv")),
+        "reports": Path(p.reports),
+        "models": Path(p.models),
+        "annotations": Path(p.annotations),
     }
 
 
@@ -154,8 +106,8 @@ def run_topics(
     cfg = topics_config(params, **overrides)
     paths = _paths(params)
     prepared_dir = Path(prepared_dir) if prepared_dir is not None else paths["prepared"]
-    seed = int(params.get("seed", 0))
-    tok_params = params.get("tokenize") or {}
+    seed = settings_of(params).seed
+    tok_params = settings_of(params).tokenize
     res = TopicsResult()
     for key in ("backend", "seeded_backend"):
         if cfg.get(key):
@@ -167,11 +119,7 @@ def run_topics(
     tables = paths["reports"] / "tables"
 
     # --- corpus -------------------------------------------------------------------
-    codebook = None
-    try:
-        codebook = _load_codebook(params)
-    except Exception as exc:
-        res.notes.append(f"codebook unavailable ({exc}); seeded LDA skipped")
+    codebook = _load_codebook(params)  # a broken user codebook is an error, not a skip
     seed_words = (
         sorted({t for d in codebook.domain_ids for t in codebook.seed_terms[d]}) if codebook else []
     )
@@ -191,12 +139,12 @@ def run_topics(
         tok_settings,
         no_below=int(cfg["no_below"]),
         no_above=float(cfg["no_above"]),
-        keep_n=cfg.get("keep_n"),
+        keep_n=cfg["keep_n"],
         extra_stopwords=stoplist["term"].tolist(),
         stop_prefixes=stoplist.loc[stoplist["prefix"], "term"].tolist(),
         keep_terms=seed_words,
-        n_jobs=int(tok_params.get("n_jobs", 1)),
-        cache_dir=paths["cache"] if tok_params.get("cache", False) else None,
+        n_jobs=tok_params.n_jobs,
+        cache_dir=paths["cache"] if tok_params.cache else None,
     )
     w(write_table(tc.units, paths["topics"] / "units.parquet"))
     w(paths["topics"] / "corpus.mm")
@@ -215,7 +163,7 @@ def run_topics(
     k_param = cfg.get("k")
     auto = k_param in (None, "auto")
     k = int(cfg["k_fallback"]) if auto else int(k_param)
-    if cfg.get("sweep", True):
+    if cfg["sweep"]:
         sweep = k_sweep(
             tc,
             cfg["k_grid"],
@@ -257,7 +205,7 @@ def run_topics(
         fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"])
     )
     res.metrics["lda"] = {"k": k, **{m: round(v, 4) for m, v in coh.items()}}
-    if cfg.get("html", True):
+    if cfg["html"]:
         w(
             _write_vis(
                 fitted,
@@ -276,9 +224,7 @@ def run_topics(
 
     # --- seeded LDA ---------------------------------------------------------------
     if codebook is not None:
-        seeded_settings = LdaSettings.from_params(
-            {**cfg, "backend": cfg.get("seeded_backend") or settings.backend}
-        )
+        seeded_settings = LdaSettings.from_params({**cfg, "backend": cfg["seeded_backend"]})
         _run_seeded(tc, codebook, cfg, seeded_settings, seed, paths, res)
 
     # --- covariate, dynamic and correlated topic models (tomotopy) ------------------
@@ -382,7 +328,7 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
     """
     tables = paths["reports"] / "tables"
     w = res.written.append
-    gold = load_gold(paths["annotations"])
+    gold = load_gold(paths["annotations"], paths["prepared"])
     default = settings.backend
     backends = list(dict.fromkeys([default] + list(cfg.get("seeded_compare") or [])))
     runs, rows = {}, []
@@ -504,13 +450,21 @@ def _compare_classifier(out, domain_ids, n_tokens, paths, res) -> None:
     }
 
 
-def load_gold(path: Path) -> pd.DataFrame | None:
-    """unit_id → gold label from the annotations file, or None when not available."""
+def load_gold(path: Path, prepared: Path | None = None) -> pd.DataFrame | None:
+    """unit_id → gold label from the annotations file, or None when not available.
+
+    With ``prepared``, the labelled texts are checked against its paragraphs (anchors).
+    """
     if not path.exists():
         return None
     ann = read_table(path)
     if "gold" not in ann.columns or "unit_id" not in ann.columns:
         return None
+    paras = prepared / "paragraphs.parquet" if prepared is not None else None
+    if paras is not None and paras.exists():
+        from research.labels.anchors import check_anchors
+
+        check_anchors(ann, read_table(paras), path, paras)
     ann = ann[["unit_id", "gold"]].astype(str)
     ann = ann[(ann["gold"].str.strip() != "") & (ann["gold"] != "nan")]
     return ann if len(ann) else None

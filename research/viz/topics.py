@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 
 from research.io import read_table
+from research.settings import FiguresSettings, settings_of
 from research.viz.registry import SkipFigure, read_input_table, register_figure
 from research.viz.style import (
     GREY,
     category_label,
     domain_colors,
-    load_codebook_or_none,
+    load_project_codebook,
     save_figure,
 )
 
@@ -57,8 +58,8 @@ def _clip(term: str, n: int = 8) -> str:
     return term if len(term) <= n else term[: n - 1] + "…"
 
 
-def _fig_params(params: dict) -> dict:
-    return params.get("figures") or {}
+def _fig_params(params: dict) -> FiguresSettings:
+    return settings_of(params).figures
 
 
 def _save(fig, data: pd.DataFrame, out_dir: Path, name: str, fig_p: dict) -> list[Path]:
@@ -67,8 +68,8 @@ def _save(fig, data: pd.DataFrame, out_dir: Path, name: str, fig_p: dict) -> lis
         data,
         out_dir,
         name,
-        formats=tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
-        dpi=int(fig_p.get("dpi", 300)),
+        formats=tuple(fig_p.formats),
+        dpi=fig_p.dpi,
     )
 
 
@@ -81,7 +82,7 @@ def topic_model_selection(
     df = read_table(Path(reports_dir) / "tables" / "k_sweep.csv").sort_values("k")
     if df.empty:
         raise SkipFigure("k_sweep.csv is empty")
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, axes = plt.subplots(2, 2, figsize=(width, width * 0.85), sharex=True)
     k = df["k"].to_numpy()
     chosen = df.loc[df["chosen"].astype(str).str.lower() == "true", "k"].tolist()
@@ -183,7 +184,7 @@ def topic_terms(reports_dir: Path, out_dir: Path, params: dict, language: str) -
     topics = sorted(df["topic"].unique(), key=int)
     titles = {t: _t("topic", language).format(t) for t in topics}
     colors = {t: "#0072B2" for t in topics}
-    width = 2 * float(fig_p.get("width_in", 3.5))
+    width = 2 * fig_p.width_in
     fig, _, data = _term_panels(df, topics, titles, colors, width, N_TERMS, None, language)
     lam = df["lambda"].iloc[0] if "lambda" in df else None
     if lam is not None:
@@ -204,7 +205,7 @@ def seeded_topic_terms(reports_dir: Path, out_dir: Path, params: dict, language:
         raise SkipFigure("seeded_topic_terms.csv is empty")
     topics = list(dict.fromkeys(df["topic"].astype(str)))  # table order: domains, then free
     df = df.assign(topic=df["topic"].astype(str))
-    cb = load_codebook_or_none((params.get("paths") or {}).get("codebook"))
+    cb = load_project_codebook(settings_of(params).paths.codebook)
     domains = [t for t in topics if not t.startswith("free_")]
     palette = domain_colors(domains + ["other"])
     colors = {t: palette.get(t, GREY) if not t.startswith("free_") else GREY for t in topics}
@@ -216,7 +217,7 @@ def seeded_topic_terms(reports_dir: Path, out_dir: Path, params: dict, language:
         )
         for t in topics
     }
-    width = 2 * float(fig_p.get("width_in", 3.5))
+    width = 2 * fig_p.width_in
     fig, axes, data = _term_panels(
         df, topics, titles, colors, width, N_TERMS, "seed_term", language
     )
@@ -269,9 +270,7 @@ def topic_prevalence_year(
     if df.empty:
         raise SkipFigure("no year in the covariate model")
     topics = sorted(df["topic"].unique())
-    fig, axes = _grid(
-        len(topics), 3, 2 * float(fig_p.get("width_in", 3.5)), 1.25, sharex=True, sharey=True
-    )
+    fig, axes = _grid(len(topics), 3, 2 * fig_p.width_in, 1.25, sharex=True, sharey=True)
     for i, t in enumerate(topics):
         ax = axes[i // 3, i % 3]
         g = df[df["topic"] == t].sort_values("year")
@@ -298,7 +297,7 @@ def topic_prevalence_contrasts(
     fig_p = _fig_params(params)
     df = read_input_table(reports_dir, "topic_prevalence_contrasts.csv")
     covs = list(dict.fromkeys(df["covariate"]))
-    width = 2 * float(fig_p.get("width_in", 3.5))
+    width = 2 * fig_p.width_in
     n_topics = df["topic"].nunique()
     fig, axes = plt.subplots(
         1, len(covs), figsize=(width, 0.6 + 0.22 * n_topics), squeeze=False, sharey=True
@@ -358,7 +357,7 @@ def dynamic_topics(reports_dir: Path, out_dir: Path, params: dict, language: str
     data = prev.merge(top, on=["topic", "period"], how="left")
     topics = sorted(data["topic"].unique())
     ncol = 2
-    fig, axes = _grid(len(topics), ncol, 2 * float(fig_p.get("width_in", 3.5)), 1.5, sharey=True)
+    fig, axes = _grid(len(topics), ncol, 2 * fig_p.width_in, 1.5, sharey=True)
     ymax = float(data["prevalence"].max()) * 1.9
     for i, t in enumerate(topics):
         ax = axes[i // ncol, i % ncol]
@@ -391,7 +390,7 @@ def topic_correlations(reports_dir: Path, out_dir: Path, params: dict, language:
         .apply(lambda r: f"{r['topic_a']} {_clip(str(r['label_a']), 10)}", axis=1)
         .tolist()
     )
-    width = float(fig_p.get("width_in", 3.5)) * 1.4
+    width = fig_p.width_in * 1.4
     fig, ax = plt.subplots(figsize=(width, width * 0.85))
     off = m.copy()
     np.fill_diagonal(off, np.nan)
@@ -417,10 +416,10 @@ def seeded_vs_classifier(
     df = read_input_table(reports_dir, "seeded_vs_classifier_shares.csv")
     corr_path = Path(reports_dir) / "tables" / "seeded_vs_classifier.csv"
     corr = read_table(corr_path) if corr_path.exists() else pd.DataFrame()
-    cb = load_codebook_or_none((params.get("paths") or {}).get("codebook"))
+    cb = load_project_codebook(settings_of(params).paths.codebook)
     domains = list(dict.fromkeys(df["domain"]))
     palette = domain_colors(domains + ["other"])
-    fig, axes = _grid(len(domains), 3, 2 * float(fig_p.get("width_in", 3.5)), 1.55)
+    fig, axes = _grid(len(domains), 3, 2 * fig_p.width_in, 1.55)
     lim = float(max(df["seeded_share"].max(), df["classifier_share"].max())) * 1.05
     for i, d in enumerate(domains):
         ax = axes[i // 3, i % 3]
