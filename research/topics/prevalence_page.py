@@ -110,6 +110,4 @@ def write_prevalence_page(
         note=html.escape(note),
         data=_script_safe(json.dumps(data, ensure_ascii=False, sort_keys=True)),
     )
-    out = write_text(page, path)
-    out.chmod(0o644)
-    return out
+    return write_text(page, path)
