@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from research.errors import InputError, ResearchError
 
-# Model families compared by nested grouped CV (research/classify/experiment.py).
-MODEL_FAMILIES = ("lr_plain", "lr_prior", "lr_seeded", "svm_calibrated", "cnb", "ensemble")
+# Classifier candidates compared on real gold (research/classify/instrument.py).
+CANDIDATES = ("lr_plain", "lr_seeded", "svm_seeded")
 # Sources of shares the analysis can use (research/analysis/inputs.py).
 SHARE_SOURCES = ("gold", "classifier", "classifier_acc", "classifier_pacc", "seeded_lda")
 
@@ -100,30 +100,39 @@ class WeakLabelSettings(_Section):
     precedence: Literal["dict_first", "heading_first"] = "dict_first"
 
 
+class LearningCurveSettings(_Section):
+    """``research learning-curve``: simulated labelling of the user's gold."""
+
+    sizes: list[NonNegInt] = Field(default_factory=lambda: [0, 10, 25, 50], min_length=1)
+    repeats: PosInt = 2
+    strategies: list[Literal["random", "stratified", "uncertainty"]] = Field(
+        default_factory=lambda: ["random", "uncertainty"], min_length=1
+    )
+
+
 class TrainSettings(_Section):
     unit: Literal["paragraph"] = "paragraph"
     text_column: str = "text"
     label_column: str = "gold"
     group_column: str = "doc_id"
-    models: list[Literal[MODEL_FAMILIES]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: list(MODEL_FAMILIES), min_length=1
+    base_set: bool = True
+    base_set_path: str | None = None
+    base_set_sample: PosInt | None = None
+    gold_weight: PosFloat = 3.0
+    candidates: list[Literal[CANDIDATES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["lr_plain", "lr_seeded", "svm_seeded"], min_length=1
     )
-    grids: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
-    weak_label_weight: Share = 0.3
-    weak_transductive: bool = True
-    cv_inner_folds: Annotated[int, Field(ge=2)] = 3
+    select_tol: NonNegFloat = 0.005
+    n_boot: PosInt = 1000
+    ci: Annotated[float, Field(gt=0, lt=1)] = 0.95
     min_examples_per_class: PosInt = 3
     n_jobs: Jobs = 1
-    temperature: bool = True
+    learning_curve: LearningCurveSettings = Field(default_factory=LearningCurveSettings)
 
-    @field_validator("grids")
+    @field_validator("base_set_path", mode="before")
     @classmethod
-    def _grid_families(cls, v: dict[str, Any]) -> dict[str, Any]:
-        bad = [k for k in v if k not in MODEL_FAMILIES or k == "ensemble"]
-        if bad:
-            allowed = ", ".join(f for f in MODEL_FAMILIES if f != "ensemble")
-            raise ValueError(f"unknown model family {bad[0]!r} in grids (allowed: {allowed})")
-        return v
+    def _path_as_str(cls, v: Any) -> Any:
+        return _pathlike(v)
 
 
 class TopicsSettings(_Section):
@@ -309,7 +318,10 @@ def validate_params(data: Mapping[str, Any], source: object = "params") -> Setti
     return s
 
 
-def settings_of(params: Settings | Mapping[str, Any] | None) -> Settings:
+Params = Settings | Mapping[str, Any]  # what functions taking "params" accept
+
+
+def settings_of(params: Params | None) -> Settings:
     """Typed settings from a params dict (validated) or a :class:`Settings` (as is)."""
     if isinstance(params, Settings):
         return params

@@ -23,7 +23,6 @@ from research.classify.baselines import MajorityClassifier
 from research.classify.features import SeedTermScores
 from research.classify.models import (
     DomainClassifier,
-    EnsembleClassifier,
     TemperedClassifier,
     TextTfidf,
 )
@@ -52,7 +51,6 @@ NUMERIC = {
         MajorityClassifier,
         TextTfidf,
         SeedTermScores,
-        EnsembleClassifier,
         TemperedClassifier,
     )
 }
@@ -84,7 +82,6 @@ TEXT_INPUT = {
 PASSES = {
     "DomainClassifier": {"check_complex_data"},
     "MajorityClassifier": {"check_complex_data"},
-    "EnsembleClassifier": {"check_complex_data"},
     "TemperedClassifier": {"check_complex_data"},
     "SeedTermScores": {"check_estimator_sparse_array", "check_estimator_sparse_matrix"},
 }
@@ -101,7 +98,6 @@ def expected_failures(estimator) -> dict[str, str]:
         MajorityClassifier(),
         TextTfidf(),
         SeedTermScores(TERMS),
-        EnsembleClassifier([MajorityClassifier()]),
         TemperedClassifier(MajorityClassifier()),
     ]
 )
@@ -115,7 +111,6 @@ def test_declared_text_estimators(estimator, check):
         NUMERIC["MajorityClassifier"](),
         NUMERIC["TextTfidf"](),
         NUMERIC["SeedTermScores"](TERMS),
-        NUMERIC["EnsembleClassifier"]([MajorityClassifier()]),
         NUMERIC["TemperedClassifier"](MajorityClassifier()),
     ],
     expected_failed_checks=expected_failures,
@@ -128,7 +123,6 @@ def test_classifiers_are_classifiers():
     for est in (
         DomainClassifier(),
         MajorityClassifier(),
-        EnsembleClassifier(),
         TemperedClassifier(),
     ):
         assert is_classifier(est)
@@ -141,7 +135,7 @@ def test_not_fitted_error_before_fit():
     for est in (
         DomainClassifier(),
         MajorityClassifier(),
-        EnsembleClassifier([MajorityClassifier()]),
+        TemperedClassifier(MajorityClassifier()),
     ):
         with pytest.raises(NotFittedError):
             est.predict(TEXTS)

@@ -47,7 +47,11 @@ def test_model_card_written(model_dir: Path) -> None:
         "train_params_hash",
     ):
         assert key in card
-    assert card["n_train"] == 36
+    base = card["training_data"]["counts"]["base_set"]
+    assert (
+        card["n_train"] == 36 + sum(base.values())
+        and sum(card["training_data"]["counts"]["gold"].values()) == 36
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
@@ -178,7 +182,8 @@ def test_train_errors(tmp_path: Path, capsys) -> None:
     assert main(["train", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "m")]) == 2
     assert "'sports' (1 rows)" in capsys.readouterr().err
     data[data.gold != "family"].to_csv(tmp_path / "few.csv", index=False)
-    assert main(["train", str(tmp_path / "few.csv"), "--out", str(tmp_path / "m")]) == 2
+    few = ["train", str(tmp_path / "few.csv"), "--out", str(tmp_path / "m"), "--no-base-set"]
+    assert main(few) == 2  # with the base set, a class missing from your gold is fine
     assert "too few examples" in capsys.readouterr().err
     data.head(0).to_csv(tmp_path / "empty.csv", index=False)
     assert main(["train", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "m")]) == 2
@@ -204,11 +209,14 @@ def test_train_errors(tmp_path: Path, capsys) -> None:
 def test_train_without_groups_skips_cv(tmp_path: Path, capsys) -> None:
     data = synthetic_units(n_docs=2, per_class=2, seed=4)[["text", "gold"]]
     data.to_csv(tmp_path / "ann.csv", index=False)
-    assert main(["train", str(tmp_path / "ann.csv"), "--out", str(tmp_path / "m")]) == 0
+    args = ["train", str(tmp_path / "ann.csv"), "--out", str(tmp_path / "m"), "--no-base-set"]
+    assert main(args) == 0
     out = capsys.readouterr().out
-    assert "grouped CV is skipped" in out
+    assert "evaluation on your gold is skipped" in out
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
-    assert card["chosen"] == "ensemble()" and card["groups"] == 1
+    # nothing to measure a choice on: the last candidate in train.candidates is the default
+    assert card["chosen"] == "svm_seeded" and card["gold_documents"] == 1
+    assert card["training_data"]["base_set"] == "not used"
 
 
 @pytest.mark.parametrize(("suffix", "out_suffix"), [(".csv", ".csv"), (".jsonl", ".parquet")])

@@ -54,8 +54,8 @@ def test_repo_params_validate_and_keep_their_values():
         ({"topics": {"k": -2}}, ["topics.k", "-2", "greater than or equal to 2"]),
         ({"analyse": {"n_boot": -10}}, ["analyse.n_boot", "-10"]),
         (
-            {"train": {"models": ["lr_plain", "xgboost"]}},
-            ["train.models[1]", "'xgboost'", "'lr_seeded'"],
+            {"train": {"candidates": ["lr_plain", "xgboost"]}},
+            ["train.candidates[1]", "'xgboost'", "'lr_seeded'"],
         ),
         (
             {"analyse": {"primary_sources": ["golden"]}},
@@ -66,9 +66,10 @@ def test_repo_params_validate_and_keep_their_values():
         ({"prepare": {"join_window": "40"}}, ["prepare.join_window", "'40'", "integer"]),
         ({"tokenize": {"n_jobs": 0}}, ["tokenize.n_jobs", "-1 for all cores"]),
         (
-            {"train": {"grids": {"lr_plian": {"C": [1.0]}}}},
-            ["train.grids", "unknown model family 'lr_plian'"],
+            {"train": {"learning_curve": {"strategies": ["uncertain"]}}},
+            ["train.learning_curve.strategies[0]", "'uncertain'", "'uncertainty'"],
         ),
+        ({"train": {"gold_weight": 0}}, ["train.gold_weight", "greater than 0"]),
         ({"seed": "x"}, ["seed", "'x'"]),
     ],
 )
