@@ -51,6 +51,7 @@ DICTIONARY = "dictionary"
 MAJORITY = "majority"
 SELECTED = "selected"
 SCHEMES = ("base_only", "by_document", "by_province")
+GOLD_ONLY = "_gold_only"  # suffix: the same candidate trained on the gold alone (no base set)
 
 
 @dataclass
@@ -493,33 +494,28 @@ def score_tables(
                     "n_gold_domain": int((df["gold"] == lab).sum()),
                 }
             )
-    paired = []
+    point = {(s["method"], s["cv"]): s["macro_f1"] for s in scores}
     methods = sorted(preds["method"].unique())
+    pairs = [(m, v) for v in (DICTIONARY, PLAIN) for m in methods if m != v]
+    pairs += [(m[: -len(GOLD_ONLY)], m) for m in methods if m.endswith(GOLD_ONLY)]
+    paired = []
     for scheme in sorted(preds["cv"].unique()):
-        for versus in (DICTIONARY, PLAIN):
-            if (versus, scheme) not in boots:
+        for m, versus in pairs:
+            if (m, scheme) not in boots or (versus, scheme) not in boots:
                 continue
-            for m in methods:
-                if m == versus or (m, scheme) not in boots:
-                    continue
-                d = boots[(m, scheme)] - boots[(versus, scheme)]
-                point = next(
-                    s["macro_f1"] for s in scores if s["method"] == m and s["cv"] == scheme
-                ) - next(
-                    s["macro_f1"] for s in scores if s["method"] == versus and s["cv"] == scheme
-                )
-                lo, hi = _ci(d, level)
-                paired.append(
-                    {
-                        "method": m,
-                        "versus": versus,
-                        "cv": scheme,
-                        "diff": point,
-                        "ci_low": lo,
-                        "ci_high": hi,
-                        "share_boot_le_0": float(np.mean(d <= 0)),
-                    }
-                )
+            d = boots[(m, scheme)] - boots[(versus, scheme)]
+            lo, hi = _ci(d, level)
+            paired.append(
+                {
+                    "method": m,
+                    "versus": versus,
+                    "cv": scheme,
+                    "diff": point[(m, scheme)] - point[(versus, scheme)],
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "share_boot_le_0": float(np.mean(d <= 0)),
+                }
+            )
     return (
         pd.DataFrame(scores),
         pd.DataFrame(per_class),
@@ -596,6 +592,13 @@ def evaluate_on_gold(
     preds = predict_schemes(
         fits, list(estimators), {"names": names, "fallback": fallback, "tol": tol}, log=log
     )
+    if base is not None and len(base):  # what the base set adds: the candidates on gold alone
+        alone = HeldOutFits(gold, None, {n: estimators[n] for n in names}, labels, tr.gold_weight)
+        p2 = predict_schemes(alone, names, schemes=("by_document", "by_province"), log=log)
+        if len(p2):
+            preds = pd.concat(
+                [preds, p2.assign(method=p2["method"] + GOLD_ONLY)], ignore_index=True
+            )
     final = nested_choice(fits, names, frozenset(), fallback, tol)
     log(f"final model: {final} (selection rule applied to all gold documents)")
     scores, per_class, paired, calib, other = score_tables(
