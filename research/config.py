@@ -57,3 +57,25 @@ def params_hash(params: dict[str, Any]) -> str:
 def repo_root() -> Path:
     """The project root (where params.yaml and seeds/ live in a checkout)."""
     return Path(__file__).resolve().parent.parent
+
+
+#: ``paths`` keys and their defaults (relative to the project folder, i.e. the working directory)
+PATH_DEFAULTS: dict[str, str] = {
+    "corpus": "seeds",
+    "codebook": "research/codebooks/womens_federation.yaml",
+    "annotations": "seeds/annotations.csv",
+    "training": "seeds/annotations.csv",
+    "data": "data",
+    "reports": "reports",
+    "models": "models",
+}
+
+
+def project_paths(params: dict[str, Any]) -> dict[str, str]:
+    """The project's ``paths`` (params.yaml) with defaults filled in — the one place every
+    stage reads its folders and files from (``training`` defaults to ``annotations``)."""
+    given = {k: str(v) for k, v in (params.get("paths") or {}).items() if v is not None}
+    out = {**PATH_DEFAULTS, **given}
+    if "training" not in given and "annotations" in given:
+        out["training"] = given["annotations"]
+    return out

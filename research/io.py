@@ -90,8 +90,29 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def read_csv_text(path: str | Path) -> pd.DataFrame:
+    """Read a CSV as Excel users save it: UTF-8 (with or without BOM) or GBK/GB18030, and
+    ``,``, ``;`` or tab separated (sniffed from the header line)."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                path, "neither UTF-8 nor GB18030 text: save it as 'CSV UTF-8' and try again"
+            ) from exc
+    header = text.split("\n", 1)[0]
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    sep = max(counts, key=counts.get) if any(counts.values()) else ","
+    import io
+
+    return pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False, na_values=[""])
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a .csv, .parquet or .jsonl table; clear errors for missing or unreadable files."""
+    """Read a .csv, .xlsx, .parquet or .jsonl table; clear errors for missing or unreadable files."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "file not found")
@@ -99,10 +120,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+        if suffix in {".csv", ".tsv"}:
+            return read_csv_text(path)
+        if suffix == ".xlsx":
+            return pd.read_excel(path, dtype=object, keep_default_na=False, na_values=[""])
         if suffix in {".jsonl", ".json"}:
             return pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path, f"could not read table: {exc}") from exc
-    raise InputError(path, "table must be .csv, .parquet or .jsonl")
+    raise InputError(path, "table must be .csv, .xlsx, .parquet or .jsonl")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from research.config import project_paths
+
 ORDER = 70
 
 
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     fig_p = params.get("figures") or {}
     language = args.language or fig_p.get("language", "en")
-    reports = Path(args.reports or (params.get("paths") or {}).get("reports", "reports"))
+    reports = Path(args.reports or project_paths(params).get("reports", "reports"))
     out = Path(args.out) if args.out else reports / "figures"
     print(f"figures ({language}):")
     try:

@@ -12,6 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
+from research.config import project_paths
+
 ORDER = 40
 
 
@@ -23,7 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`p_<id>` (probabilities summing to 1) for each codebook category.",
     )
     p.add_argument("input", help="table (.csv/.parquet/.jsonl) or corpus folder with manifest.csv")
-    p.add_argument("--output", "-o", required=True, help="output table (.csv or .parquet)")
+    p.add_argument(
+        "--out",
+        "--output",
+        "-o",
+        dest="output",
+        required=True,
+        help="output table (.csv or .parquet)",
+    )
     p.add_argument("--model", default=None, help="model folder (default: <models>/classifier)")
     p.add_argument("--text-column", default="text", help="column with the text (default: text)")
     p.add_argument(
@@ -37,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with a prepared paragraphs table, predict every unit, not only body units",
     )
     p.add_argument(
+        "--jobs",
         "--n-jobs",
+        dest="n_jobs",
         type=int,
         default=1,
         help="processes for large inputs (tokenisation is the bottleneck; default 1)",
@@ -67,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from research.labels.codebook import load_codebook, resolve_codebook_path
 
     params = load_params(args.params)
-    paths = params.get("paths") or {}
+    paths = project_paths(params)
     src, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise InputError(out, "output must end in .csv or .parquet")

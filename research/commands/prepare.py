@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from research.config import load_params
+from research.config import load_params, project_paths
 
 ORDER = 10
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     if getattr(args, "jobs", None) is not None:
         params = {**params, "tokenize": {**(params.get("tokenize") or {}), "n_jobs": args.jobs}}
-    paths = params.get("paths") or {}
+    paths = project_paths(params)
     corpus = Path(args.corpus or paths.get("corpus", "seeds"))
     out = Path(args.out or Path(paths.get("data", "data")) / "prepared")
     # streaming: chunk by chunk into Parquet row groups, renamed into place at the end

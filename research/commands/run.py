@@ -25,7 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write dvc.yaml from the pipeline definition",
         description="Write dvc.yaml (the same stages as `research run`) to the given path.",
     )
-    d.add_argument("--output", default="dvc.yaml", help="where to write (default: dvc.yaml)")
+    d.add_argument(
+        "--out",
+        "--output",
+        dest="output",
+        default="dvc.yaml",
+        help="where to write (default: dvc.yaml)",
+    )
+    d.add_argument(
+        "--no-code-deps",
+        action="store_true",
+        help="leave the package's own files out of the dependencies (a user's project)",
+    )
     d.set_defaults(func=write_dvc)
 
 
@@ -47,6 +58,6 @@ def write_dvc(args: argparse.Namespace) -> int:
     from research.io import write_text
     from research.pipeline import dvc_yaml
 
-    write_text(dvc_yaml(), Path(args.output))
+    write_text(dvc_yaml(code_deps=not args.no_code_deps), Path(args.output))
     print(f"wrote {args.output}")
     return 0

@@ -15,6 +15,8 @@ import argparse
 import warnings
 from pathlib import Path
 
+from research.config import project_paths
+
 ORDER = 30
 
 
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from research.labels.codebook import load_codebook, resolve_codebook_path
 
     params = load_params(args.params)
-    paths = params.get("paths") or {}
+    paths = project_paths(params)
     tr = section(params, "train")
     text_col = args.text_column or tr.get("text_column", "text")
     label_col = args.label_column or tr.get("label_column", "gold")
@@ -85,6 +87,15 @@ def run(args: argparse.Namespace) -> int:
                 "and the default model is trained"
             )
             group_col = None
+    if args.units and not _matches_units(args.annotations, args.units):
+        print(
+            f"note: no unit_id of {args.annotations} is in {args.units}: it is a training set "
+            "from other reports (e.g. the bundled one), so it is used as it is, without "
+            "joining this corpus's units"
+        )
+        args.units = None
+        if args.group_column is None and group_col not in read_table(args.annotations).columns:
+            group_col = None
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     out = Path(args.out or Path(paths.get("models", "models")) / "classifier")
 
@@ -96,7 +107,10 @@ def run(args: argparse.Namespace) -> int:
             text_column=text_col,
             label_column=label_col,
             group_column=group_col,
-            province_column=args.province_column,
+            province_column=args.province_column
+            or (
+                "province" if not args.units and _has_column(args.annotations, "province") else None
+            ),
             units_path=args.units,
             min_examples=int(tr.get("min_examples_per_class", 3)),
             allow_missing_classes=args.allow_missing_classes,
@@ -141,3 +155,20 @@ def run(args: argparse.Namespace) -> int:
     for p in res.written:
         print(f"  {p}")
     return 0
+
+
+def _matches_units(table: str, units: str) -> bool:
+    """Whether any unit_id of the training table is a unit of the prepared corpus."""
+    from research.io import read_table
+
+    t = read_table(table)
+    if "unit_id" not in t.columns:
+        return False
+    u = read_table(units)
+    return bool(t["unit_id"].astype(str).isin(set(u["unit_id"].astype(str))).any())
+
+
+def _has_column(table: str, column: str) -> bool:
+    from research.io import read_table
+
+    return column in read_table(table).columns

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from research.config import project_paths
+
 ORDER = 20
 
 
@@ -26,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--input", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)"
     )
     p.add_argument(
-        "--output", default=None, help="output table (default: <data>/labels/weak_labels.parquet)"
+        "--out",
+        "--output",
+        dest="output",
+        default=None,
+        help="output table (default: <data>/labels/weak_labels.parquet)",
     )
     p.add_argument(
         "--annotations",
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     params = load_params(args.params)
-    paths = params.get("paths") or {}
+    paths = project_paths(params)
     data = Path(paths.get("data", "data"))
     reports = Path(args.reports or paths.get("reports", "reports"))
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")

@@ -20,7 +20,18 @@ import pandas as pd
 from research.errors import InputError
 
 DOC_SUFFIXES = {".txt", ".html", ".htm", ".docx", ".pdf"}
-LEVELS = ("province", "city", "county", "district")
+#: administrative levels of federations; extend with params ``prepare.extra_levels``
+LEVELS = (
+    "national",
+    "province",
+    "city",
+    "county",
+    "district",
+    "township",
+    "street",
+    "village",
+    "community",
+)
 SCRIPTS = ("simplified", "traditional", "mixed")
 MANIFEST_COLUMNS = [
     "file",
@@ -38,6 +49,24 @@ MANIFEST_COLUMNS = [
     "note",
 ]
 REQUIRED_COLUMNS = ("file", "doc_id")
+#: what each manifest column means (``research init`` writes it beside the template)
+MANIFEST_DOC = {
+    "file": "path of the document inside the corpus folder (.txt, .html, .docx, .pdf with a "
+    "text layer); / or \\ separators",
+    "doc_id": "your stable id (letters, digits, _ . -)",
+    "title": "title of the report",
+    "organisation": "issuing federation, e.g. 郑州市妇联",
+    "province": "province, e.g. 河南 (regional analyses need it)",
+    "place": "city/county/... name, e.g. 郑州",
+    "level": "national, province, city, county, district, township, street, village or "
+    "community (more: params prepare.extra_levels)",
+    "year": "year the document was issued (yearly trends need it)",
+    "period_start": "first year of the work it reviews",
+    "period_end": "last year of the work it reviews",
+    "script": "simplified, traditional or mixed (informative; conversion is automatic)",
+    "source": "where it came from (URL, archive, …)",
+    "note": "anything a reader should know",
+}
 YEAR_RANGE = (1900, 2100)
 _DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

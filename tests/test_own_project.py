@@ -1,0 +1,148 @@
+"""A user's own project, end to end: `research init`, a generated corpus without gold labels,
+`research run` with paths from params (nothing read from seeds/), DVC templating."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from research.pipeline import render, stages
+
+from .conftest import ROOT
+from .own_project import audited_run, env, make_project, research, write_corpus
+
+DVC = shutil.which("dvc") or (
+    str(Path(sys.executable).parent / "dvc")
+    if (Path(sys.executable).parent / "dvc").exists()
+    else None
+)
+
+
+@pytest.fixture(scope="session")
+def own_project(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, list[str]]:
+    """A generated project where `research run` has run once, with the files it opened."""
+    proj = make_project(tmp_path_factory.mktemp("own") / "myproj")
+    proc, opened = audited_run(proj, ["run"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proj, proc, opened
+
+
+def test_init_scaffolds_a_project(tmp_path):
+    proj = tmp_path / "p"
+    out = research(["init", str(proj), "--no-dvc"], cwd=tmp_path).stdout
+    params = yaml.safe_load((proj / "params.yaml").read_text(encoding="utf-8"))
+    assert params["paths"] == {
+        "corpus": "corpus",
+        "codebook": "codebook.yaml",
+        "annotations": "annotations.csv",
+        "training": "training/seed_gold.csv",
+        "data": "data",
+        "reports": "reports",
+        "models": "models",
+    }
+    assert params["train"] and params["topics"]  # the rest of the defaults come along
+    for rel in ("codebook.yaml", "annotations.csv", "training/seed_gold.csv", "dvc.yaml"):
+        assert (proj / rel).is_file(), rel
+    header = (proj / "corpus" / "manifest.csv").read_text(encoding="utf-8-sig").strip()
+    assert header.split(",")[:2] == ["file", "doc_id"]
+    doc = (proj / "corpus" / "MANIFEST.md").read_text(encoding="utf-8")
+    assert all(f"`{c}`" in doc for c in header.split(","))
+    assert "/data/" in (proj / ".gitignore").read_text(encoding="utf-8")
+    dvc = (proj / "dvc.yaml").read_text(encoding="utf-8")
+    assert "${paths.corpus}" in dvc and "research/classify" not in dvc
+    # a second init keeps the user's edits
+    (proj / "codebook.yaml").write_text("edited", encoding="utf-8")
+    out = research(["init", str(proj), "--no-dvc"], cwd=tmp_path).stdout
+    assert "kept" in out and (proj / "codebook.yaml").read_text(encoding="utf-8") == "edited"
+
+
+@pytest.mark.skipif(DVC is None, reason="DVC not installed")
+def test_init_runs_dvc_init_with_analytics_off(tmp_path):
+    research(["init", str(tmp_path / "p")], cwd=tmp_path)
+    config = (tmp_path / "p" / ".dvc" / "config").read_text(encoding="utf-8")
+    assert "analytics = false" in config
+
+
+def test_stage_commands_take_every_path_from_params():
+    for st in stages():
+        for part in (*st.cmd, *st.deps, *st.outs, *st.metrics):
+            assert not part.startswith(("seeds", "data/", "models/", "reports/")), (st.name, part)
+    params = {"paths": {"corpus": "mine", "data": "d", "annotations": "gold.csv"}}
+    prepare = stages()[0]
+    assert [render(a, params) for a in prepare.cmd] == [
+        "prepare",
+        "mine",
+        "--out",
+        "d/prepared",
+        "--quiet",
+    ]
+    train = next(s for s in stages() if s.name == "train")
+    assert render(" ".join(train.cmd), params).startswith(
+        "train gold.csv"
+    )  # training defaults to annotations
+
+
+def test_run_flags(tmp_path):
+    proc = research(["run", "--only", "bogus"], cwd=ROOT, check=False)
+    assert proc.returncode == 2 and "unknown stage 'bogus'" in proc.stderr
+    proc = research(
+        ["run", "--params", str(tmp_path / "none.yaml"), "--only", "prepare"],
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 2 and "params file not found" in proc.stderr
+
+
+def test_run_on_own_corpus_without_gold(own_project):
+    proj, proc, opened = own_project
+    params = yaml.safe_load((proj / "params.yaml").read_text(encoding="utf-8"))
+    for st in stages():
+        for path in (*st.outs, *st.metrics):
+            assert (proj / render(path, params)).exists(), f"{st.name}: {path} missing"
+    # the stage that needs two annotators says in one line why it skipped
+    skipped = [ln for ln in proc.stdout.splitlines() if "skipped:" in ln]
+    assert len(skipped) == 1 and "annotations.csv" in skipped[0]
+    agreement = json.loads((proj / "reports/metrics/agreement.json").read_text(encoding="utf-8"))
+    assert agreement["skipped"].startswith("skipped: annotations.csv")
+    # the model was trained on the shipped training table and labels this corpus
+    card = json.loads((proj / "models/classifier/model_card.json").read_text(encoding="utf-8"))
+    assert card["codebook_fingerprint"]
+    import pandas as pd
+
+    pred = pd.read_parquet(proj / "data/predictions/units.parquet")
+    assert len(pred) > 20 and pred["doc_id"].nunique() == 4
+    assert (proj / "reports/figures/domain_shares.png").exists()
+    # nothing under seeds/ was opened or listed
+    seeds = str(ROOT / "seeds")
+    read = [p for p in opened if p.startswith(seeds) or p.startswith("seeds")]
+    assert opened and not read, read[:5]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(DVC is None, reason="DVC not installed")
+def test_dvc_follows_params_paths(tmp_path):
+    proj = make_project(tmp_path / "p", dvc=True)
+    write_corpus(proj / "corpus2", n_docs=3)
+    git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
+
+    def sh(cmd):
+        p = subprocess.run(cmd, cwd=proj, capture_output=True, text=True, env=env())
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        return p.stdout
+
+    sh(git + ["add", "-A"])
+    sh(git + ["commit", "-qm", "project"])
+    sh([DVC, "repro", "prepare"])
+    import pandas as pd
+
+    assert len(pd.read_parquet(proj / "data/prepared/documents.parquet")) == 4
+    sh(git + ["add", "-A"])
+    sh(git + ["commit", "-qm", "lock"])
+    sh([DVC, "exp", "run", "-S", "paths.corpus=corpus2", "prepare"])
+    assert len(pd.read_parquet(proj / "data/prepared/documents.parquet")) == 3
