@@ -329,6 +329,8 @@ def _read_table_annotations(
 def _text(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return " ".join(str(x) for x in v)
+    if isinstance(v, float) and v.is_integer():  # ids in a column with blanks read as floats
+        return str(int(v))
     return "" if _is_blank(v) else str(v)
 
 
@@ -461,7 +463,16 @@ def _resolve_fields(
     note = pick(None, cfg["text"] if cfg else [], "note")
     if prim is None:
         cands = {k: labels_only(k) for k in keys if k not in (sec, note)}
-        single = [k for k, (ok, n) in cands.items() if ok and n == 1]
+        # the primary label is single choice and given on every annotation; secondary ones
+        # are optional, so the best-covered single-choice field wins (a tie is ambiguous)
+        filled = {
+            k: sum(bool(_choices(r.get(k))) for r in records)
+            for k, (ok, n) in cands.items()
+            if ok and n == 1
+        }
+        single = sorted(filled, key=filled.get, reverse=True)
+        if len(single) > 1 and filled[single[0]] > filled[single[1]]:
+            single = single[:1]
         if len(single) != 1:
             raise InputError(
                 path,
