@@ -416,9 +416,7 @@ _FEATURE_CACHE: OrderedDict[str, tuple[FeatureUnion, sp.csr_matrix]] = OrderedDi
 _FEATURE_CACHE_MAX = 48
 
 
-def _fit_features(
-    est: DomainClassifier, units: pd.DataFrame
-) -> tuple[FeatureUnion, sp.csr_matrix]:
+def _fit_features(est: DomainClassifier, units: pd.DataFrame) -> tuple[FeatureUnion, sp.csr_matrix]:
     h = hashlib.sha1()
     h.update(repr([(k, getattr(est, k)) for k in _FEATURE_PARAMS]).encode("utf-8"))
     for t, hd in zip(units["text"], units["heading"]):
