@@ -146,3 +146,42 @@ def test_dvc_follows_params_paths(tmp_path):
     sh(git + ["commit", "-qm", "lock"])
     sh([DVC, "exp", "run", "-S", "paths.corpus=corpus2", "prepare"])
     assert len(pd.read_parquet(proj / "data/prepared/documents.parquet")) == 3
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def execute_notebook(path: Path, project: Path, monkeypatch) -> list[str]:
+    """Run a notebook on ``project``; return the text it displayed (errors fail the test)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("RESEARCH_PROJECT", str(project))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    texts = []
+    for c in nb.cells:
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            assert o.get("output_type") != "error", (
+                f"{path.name}: {o.get('ename')}: {o.get('evalue')}"
+            )
+            texts.append(o.get("text", "") + "".join(o.get("data", {}).get("text/markdown", "")))
+    return texts
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebooks_run_on_a_project_without_gold(path, own_project, monkeypatch):
+    proj, _, _ = own_project
+    before = sorted(p for p in proj.rglob("*") if p.is_file())
+    texts = execute_notebook(path, proj, monkeypatch)
+    after = sorted(p for p in proj.rglob("*") if p.is_file())
+    assert after == before  # the notebooks never re-run the pipeline
+    skipped = [t for t in texts if "Skipped:" in t]
+    if path.name.startswith("02"):
+        assert any("no gold labels" in t for t in skipped)
+        assert any("agreement needs labels from at least two raters" in t for t in skipped)
+        assert any(str(proj / "codebook.yaml") in t for t in texts)  # the project's codebook
+    if path.name.startswith("05"):
+        assert not skipped  # everything there works from the classifier's predictions
