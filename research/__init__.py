@@ -109,6 +109,10 @@ def shares(
             raise KeyError("units need p_<id> columns or a domain column")
         ids = list(dict.fromkeys(units["domain"].astype(str)))
         units = pd.concat([units, one_hot(units["domain"], ids).set_axis(units.index)], axis=1)
+    if "n_chars" not in units and "text" not in units:
+        if basis == "chars":
+            raise KeyError("basis='chars' needs an n_chars or a text column")
+        units = units.assign(n_chars=0)
     keyed = units.assign(_group=units[by].astype(str).agg(" | ".join, axis=1))
     out = document_shares(
         keyed.rename(columns={"doc_id": "_doc"}).rename(columns={"_group": "doc_id"}), ids, basis

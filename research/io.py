@@ -90,7 +90,7 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def read_csv_text(path: str | Path) -> pd.DataFrame:
+def read_csv_text(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     """Read a CSV as Excel users save it: UTF-8 (with or without BOM) or GBK/GB18030, and
     ``,``, ``;`` or tab separated (sniffed from the header line)."""
     raw = Path(path).read_bytes()
@@ -108,7 +108,8 @@ def read_csv_text(path: str | Path) -> pd.DataFrame:
     sep = max(counts, key=counts.get) if any(counts.values()) else ","
     import io
 
-    return pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False, na_values=[""])
+    opts = {"keep_default_na": False, "na_values": [""], **kwargs}
+    return pd.read_csv(io.StringIO(text), sep=sep, **opts)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -123,7 +124,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in {".csv", ".tsv"}:
             return read_csv_text(path)
         if suffix == ".xlsx":
-            return pd.read_excel(path, dtype=object, keep_default_na=False, na_values=[""])
+            return pd.read_excel(path, keep_default_na=False, na_values=[""])
         if suffix in {".jsonl", ".json"}:
             return pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
     except InputError:

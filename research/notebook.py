@@ -64,6 +64,7 @@ class Project:
 
     @classmethod
     def open(cls, root: str | Path = ".") -> Project:
+        """The project in folder ``root`` (its params.yaml; defaults when it has none)."""
         from research.config import load_params
 
         root = Path(root).resolve()

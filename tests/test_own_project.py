@@ -118,6 +118,7 @@ def test_run_on_own_corpus_without_gold(own_project):
     pred = pd.read_parquet(proj / "data/predictions/units.parquet")
     assert len(pred) > 20 and pred["doc_id"].nunique() == 4
     assert (proj / "reports/figures/domain_shares.png").exists()
+    assert "DeprecationWarning" not in proc.stderr + proc.stdout
     # nothing under seeds/ was opened or listed
     seeds = str(ROOT / "seeds")
     read = [p for p in opened if p.startswith(seeds) or p.startswith("seeds")]
@@ -185,3 +186,63 @@ def test_notebooks_run_on_a_project_without_gold(path, own_project, monkeypatch)
         assert any(str(proj / "codebook.yaml") in t for t in texts)  # the project's codebook
     if path.name.startswith("05"):
         assert not skipped  # everything there works from the classifier's predictions
+
+
+def test_api_reference_is_current():
+    from research.commands._api_docs import api_reference
+
+    assert (ROOT / "docs" / "api.md").read_text(encoding="utf-8") == api_reference(), (
+        "run: python -m research.commands._api_docs docs/api.md"
+    )
+
+
+def test_public_api_is_lazy_and_leaves_the_backend_alone():
+    code = (
+        "import sys, research; assert 'matplotlib' not in sys.modules and 'pandas' not in sys.modules;"
+        "import matplotlib; matplotlib.use('svg'); import research.viz.style;"
+        "research.set_style('zh'); print(matplotlib.get_backend())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env())
+    assert out.returncode == 0 and out.stdout.strip() == "svg", out.stderr
+
+
+def test_public_api_on_own_project(own_project, tmp_path):
+    import pandas as pd
+
+    import research
+
+    proj = research.project(own_project[0])
+    assert proj.codebook.path == own_project[0] / "codebook.yaml"
+    units = proj.table("paragraphs.parquet").query("kind == 'body'")
+    pred = research.predict(units, project=proj)
+    assert len(pred) == len(units) and {"domain", "p_family"} <= set(pred.columns)
+    docs = proj.table("documents.parquet")[["doc_id", "province"]]
+    by_prov = research.shares(pred.merge(docs, on="doc_id"), by="province")
+    assert set(by_prov["province"]) == {"河南", "四川"}
+    sums = by_prov.groupby("province")["share"].sum()
+    assert ((sums - 1).abs() < 1e-9).all()
+    counted = research.shares(
+        pd.DataFrame({"g": ["a", "a", "b"], "domain": ["x", "y", "x"]}), by="g"
+    )
+    assert counted.set_index(["g", "domain"])["share"].to_dict() == {
+        ("a", "x"): 0.5,
+        ("a", "y"): 0.5,
+        ("b", "x"): 1.0,
+        ("b", "y"): 0.0,
+    }
+    files = research.figure("domain_shares", project=proj, out=tmp_path)
+    assert {p.suffix for p in files} >= {".png", ".csv"}
+    with pytest.raises(research.MissingOutput, match="not available"):
+        proj.table("seeded_eval.json")
+
+
+def test_xlsx_input_to_predict(own_project, tmp_path):
+    import pandas as pd
+
+    proj = own_project[0]
+    pd.DataFrame({"text": ["开展寻找最美家庭活动", "深化妇联改革"]}).to_excel(
+        tmp_path / "in.xlsx", index=False
+    )
+    research(["predict", str(tmp_path / "in.xlsx"), "--out", str(tmp_path / "out.csv")], cwd=proj)
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert len(out) == 2 and "domain" in out

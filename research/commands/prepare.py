@@ -46,7 +46,14 @@ def run(args: argparse.Namespace) -> int:
     corpus = Path(args.corpus or paths.get("corpus", "seeds"))
     out = Path(args.out or Path(paths.get("data", "data")) / "prepared")
     # streaming: chunk by chunk into Parquet row groups, renamed into place at the end
-    written, stats = prepare_to_dir(corpus, out, params, progress=not args.quiet)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        written, stats = prepare_to_dir(corpus, out, params, progress=not args.quiet)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"warning: {w.message}")
     print(stats.summary())
     print("wrote: " + ", ".join(str(p) for p in written))
     return 0

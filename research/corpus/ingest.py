@@ -11,7 +11,8 @@ import errno
 import json
 import os
 import re
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,7 @@ MANIFEST_DOC = {
     "note": "anything a reader should know",
 }
 YEAR_RANGE = (1900, 2100)
+_ENTITY = re.compile(r"&(?:[A-Za-z]{2,8}|#\d{2,6}|#x[0-9A-Fa-f]{2,5});")
 _DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -267,6 +269,10 @@ def read_document(path: str | Path) -> RawDocument:
     text, enc, dropped = decode_document_bytes(data, path)
     if suffix in {".html", ".htm"}:
         return RawDocument(path, html_to_text(text), enc, "html", dropped)
+    if _ENTITY.search(text):  # text copied from web pages: &nbsp; &ldquo; &#12288; …
+        import html
+
+        text = html.unescape(text)
     return RawDocument(path, text, enc, "txt", dropped)
 
 
@@ -281,15 +287,26 @@ def _to_int(value: object) -> int | None:
     raise ValueError(s)
 
 
-def read_manifest(corpus_dir: Path) -> pd.DataFrame:
-    """Read and validate ``manifest.csv``; all problems are reported together."""
+def read_manifest(corpus_dir: Path, extra_levels: Iterable[str] = ()) -> pd.DataFrame:
+    """Read and validate ``manifest.csv``; all problems are reported together.
+
+    Windows paths (``sub\\a.txt``) are read as ``sub/a.txt``; ``extra_levels`` extends
+    :data:`LEVELS`. A manifest without ``year`` or ``province`` values is accepted with a
+    warning naming the analyses that will be missing.
+    """
+    levels = (*LEVELS, *extra_levels)
     path = corpus_dir / "manifest.csv"
     if not path.exists():
         raise InputError(path, "manifest.csv not found in the corpus folder")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    from research.io import read_csv_text
+
+    try:  # Excel's UTF-8 or GBK/GB18030, `,` or `;` separated
+        df = read_csv_text(path, dtype=str, na_values=None)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path, f"not a readable CSV: {exc}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(path, f"missing required column(s): {', '.join(missing)}")
@@ -309,8 +326,11 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
         if not row["file"].strip():
             problems.append(f"line {line}: empty file")
         level = row["level"].strip()
-        if level and level not in LEVELS:
-            problems.append(f"line {line}: unknown level {level!r} (use {'|'.join(LEVELS)})")
+        if level and level not in levels:
+            problems.append(
+                f"line {line}: unknown level {level!r} (use {'|'.join(levels)}, or add it to "
+                "params prepare.extra_levels)"
+            )
         script = row["script"].strip()
         if script and script not in SCRIPTS:
             problems.append(f"line {line}: unknown script {script!r} (use {'|'.join(SCRIPTS)})")
@@ -336,6 +356,21 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
         problems.append(f"file(s) listed twice: {', '.join(sorted(set(dupf)))}")
     if problems:
         raise InputError(path, "; ".join(problems))
+    df["file"] = df["file"].str.replace("\\", "/", regex=False)
+    for col, what in (
+        ("year", "yearly trends and the year term of the share model"),
+        (
+            "province",
+            "provincial comparisons, the province heatmap and distinctive terms by province",
+        ),
+    ):
+        blank = int((df[col].str.strip() == "").sum())
+        if blank:
+            warnings.warn(
+                f"{path}: {blank} of {len(df)} document(s) have no {col}; missing for them: {what}",
+                UserWarning,
+                stacklevel=2,
+            )
     for col in ("year", "period_start", "period_end"):
         df[col] = [_to_int(v) for v in df[col]]
         df[col] = df[col].astype("Int64")

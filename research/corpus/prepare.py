@@ -178,7 +178,9 @@ class Source:
     where: Path  # the file (or the .jsonl) named in error messages
 
 
-def open_corpus(corpus: str | Path) -> tuple[pd.DataFrame, Iterator[tuple[Source, RawDocument]]]:
+def open_corpus(
+    corpus: str | Path, extra_levels: Iterable[str] = ()
+) -> tuple[pd.DataFrame, Iterator[tuple[Source, RawDocument]]]:
     """Validate a corpus (folder + manifest, or .jsonl) and stream its documents.
 
     Everything that can be checked without reading documents (manifest, missing and
@@ -199,7 +201,7 @@ def open_corpus(corpus: str | Path) -> tuple[pd.DataFrame, Iterator[tuple[Source
         raise InputError(corpus, "corpus folder not found")
     if not corpus.is_dir():
         raise InputError(corpus, "corpus must be a folder with manifest.csv or a .jsonl file")
-    manifest = read_manifest(corpus)
+    manifest = read_manifest(corpus, extra_levels)
     files = set(list_corpus_files(corpus))
     listed = set(manifest["file"])
     unlisted = sorted(files - listed)
@@ -480,7 +482,7 @@ def iter_prepared_chunks(
     prep = params.get("prepare") or {}
     chunk_docs = int(chunk_docs or prep.get("chunk_docs", CHUNK_DOCS))
     chunk_chars = int(chunk_chars or prep.get("chunk_chars", CHUNK_CHARS))
-    manifest, docs = open_corpus(corpus)
+    manifest, docs = open_corpus(corpus, prep.get("extra_levels") or ())
     seen_hash: dict[str, str] = {}
     with tqdm(total=len(manifest), desc="prepare", disable=not progress, unit="doc") as bar:
         for chunk in _chunks(docs, chunk_docs, chunk_chars):
