@@ -60,6 +60,10 @@ def render(text: str, params: dict) -> str:
     return _VAR.sub(sub, text)
 
 
+#: stages' metrics files (plain outputs; ``summary.json`` of the report stage is the DVC metric)
+METRICS = ("agreement", "weak_labels", "classifier", "topics", "analysis")
+
+
 def stages() -> list[Stage]:
     """The stages in execution order, with ``${paths.*}`` placeholders for every path."""
     cb = "${paths.codebook}"
@@ -216,34 +220,28 @@ def stages() -> list[Stage]:
             outs=(f"{reports}/figures",),
             help="publication figures (PDF, SVG, 300-dpi PNG + data)",
         ),
+        Stage(
+            "report",
+            ("report", "--reports", reports),
+            deps=(T, f"{reports}/figures", *(f"{M}/{n}.json" for n in METRICS)),
+            code=(f"{CODE}/report.py", f"{cmd}/run.py"),
+            params=(),
+            outs=(f"{reports}/index.html", f"{reports}/tables.xlsx"),
+            metrics=(f"{M}/summary.json",),
+            help="headline numbers (the DVC metric), warnings, index.html linking the figures",
+        ),
     ]
 
 
-#: DVC plots: the tidy tables behind the main figures (``dvc plots show``)
+#: DVC plots: the package's own static figures (``dvc plots show`` needs no web access)
 PLOTS = [
-    {
-        "${paths.reports}/tables/k_sweep.csv": {
-            "x": "k",
-            "y": ["c_v", "c_npmi", "stability_cosine"],
-            "title": "LDA model selection",
-        }
-    },
-    {
-        "${paths.reports}/tables/cv_predictions.csv": {
-            "template": "confusion",
-            "x": "pred",
-            "y": "gold",
-            "title": "Classifier confusion (leave one document out)",
-        }
-    },
-    {
-        "${paths.reports}/tables/method_comparison.csv": {
-            "template": "bar_horizontal",
-            "x": "macro_f1",
-            "y": "method",
-            "title": "Macro-F1 against gold",
-        }
-    },
+    f"${{paths.reports}}/figures/{name}.png"
+    for name in (
+        "classifier_comparison",
+        "confusion_matrix",
+        "topic_model_selection",
+        "domain_shares",
+    )
 ]
 
 
@@ -261,10 +259,13 @@ def dvc_yaml(stage_list: list[Stage] | None = None, code_deps: bool = True) -> s
         }
         if st.params:
             entry["params"] = list(st.params)
-        if st.outs:
-            entry["outs"] = list(st.outs)
-        if st.metrics:
+        outs: list = list(st.outs)
+        if st.name == "report":
             entry["metrics"] = [{m: {"cache": False}} for m in st.metrics]
+        else:  # the stages' full metrics files: plain outputs, kept in git beside dvc.lock
+            outs += [{m: {"cache": False}} for m in st.metrics]
+        if outs:
+            entry["outs"] = outs
         if st.plots:
             entry["plots"] = [{p: {"cache": False}} for p in st.plots]
         out["stages"][st.name] = entry

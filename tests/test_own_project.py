@@ -69,6 +69,13 @@ def test_init_runs_dvc_init_with_analytics_off(tmp_path):
     assert "analytics = false" in config
 
 
+def test_dvc_plots_are_static_images():
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    assert dvc["plots"] and all(p.endswith(".png") for p in dvc["plots"])
+    metrics = [m for st in dvc["stages"].values() for m in st.get("metrics", [])]
+    assert [next(iter(m)) for m in metrics] == ["${paths.reports}/metrics/summary.json"]
+
+
 def test_stage_commands_take_every_path_from_params():
     for st in stages():
         for part in (*st.cmd, *st.deps, *st.outs, *st.metrics):
@@ -106,7 +113,8 @@ def test_run_on_own_corpus_without_gold(own_project):
         for path in (*st.outs, *st.metrics):
             assert (proj / render(path, params)).exists(), f"{st.name}: {path} missing"
     # the stage that needs two annotators says in one line why it skipped
-    skipped = [ln for ln in proc.stdout.splitlines() if "skipped:" in ln]
+    stages_out = proc.stdout.split("=== research run: done", 1)[0]
+    skipped = [ln for ln in stages_out.splitlines() if "skipped:" in ln]
     assert len(skipped) == 1 and "annotations.csv" in skipped[0]
     agreement = json.loads((proj / "reports/metrics/agreement.json").read_text(encoding="utf-8"))
     assert agreement["skipped"].startswith("skipped: annotations.csv")
@@ -119,6 +127,19 @@ def test_run_on_own_corpus_without_gold(own_project):
     assert len(pred) > 20 and pred["doc_id"].nunique() == 4
     assert (proj / "reports/figures/domain_shares.png").exists()
     assert "DeprecationWarning" not in proc.stderr + proc.stdout
+    # the run ends with the headline results and warnings, and writes its report
+    tail = proc.stdout.split("=== research run: done", 1)[1]
+    assert "headline results:" in tail and "f1_by_doc" in tail and "warnings:" in tail
+    summary = json.loads((proj / "reports/metrics/summary.json").read_text(encoding="utf-8"))
+    assert 8 <= len(summary) <= 16 and all(isinstance(v, (int, float)) for v in summary.values())
+    page = (proj / "reports/index.html").read_text(encoding="utf-8")
+    from research.report import HOW_TO_READ
+
+    for png in (proj / "reports/figures").glob("*.png"):
+        assert f'src="figures/{png.name}"' in page and f"figures/{png.stem}.csv" in page
+        assert HOW_TO_READ[png.stem].split(":")[0] in page.replace("&#x27;", "'")
+    assert "<script" not in page and "http" not in page  # offline
+    assert (proj / "reports/tables.xlsx").exists()
     # nothing under seeds/ was opened or listed
     seeds = str(ROOT / "seeds")
     read = [p for p in opened if p.startswith(seeds) or p.startswith("seeds")]

@@ -20,6 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start", default=None, help="start at this stage")
     p.add_argument("--only", nargs="+", default=None, help="run only these stages")
     p.set_defaults(func=run)
+    r = sub.add_parser(
+        "report",
+        help="headline numbers (summary.json), warnings, reports/index.html and tables.xlsx",
+        description="Collect the headline numbers of a run into <reports>/metrics/summary.json "
+        "(the DVC metric), and write <reports>/index.html (each figure with its how-to-read "
+        "text and table) and <reports>/tables.xlsx.",
+    )
+    r.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
+    r.set_defaults(func=report)
     d = sub.add_parser(
         "dvc-yaml",
         help="write dvc.yaml from the pipeline definition",
@@ -41,16 +50,34 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from research.config import load_params, project_paths
     from research.pipeline import run_pipeline
+    from research.report import headline, print_summary
 
     timings = run_pipeline(args.params, only=args.only, start=args.start)
+    params = load_params(args.params)
+    paths = project_paths(params)
+    reports = Path(paths["reports"])
     print("\n=== research run: done")
     for name, secs in timings:
         print(f"  {name:<12} {secs:6.1f} s")
+    print_summary(*headline(reports, params))
     print(
-        "outputs: data/ (tables), models/ (classifier), reports/metrics, reports/tables, "
-        "reports/figures, reports/topics/lda.html"
+        f"outputs: {paths['data']}/ (tables), {paths['models']}/ (classifier), {reports}/tables, "
+        f"{reports}/figures; the run report: {reports / 'index.html'}"
     )
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from research.config import load_params, project_paths
+    from research.report import write_report
+
+    params = load_params(args.params)
+    reports = Path(args.reports or project_paths(params)["reports"])
+    numbers, warnings, written = write_report(reports, params)
+    print(f"report: {len(numbers)} headline numbers, {len(warnings)} warning(s)")
+    print("wrote: " + ", ".join(str(p) for p in written))
     return 0
 
 
