@@ -90,3 +90,12 @@ def test_one_flag_scheme(tmp_path):
         ["figures", "--list", "--params", str(tmp_path / "nope.yaml")], cwd=tmp_path, check=False
     )
     assert proc.returncode == 2 and "params file not found" in proc.stderr
+
+
+def test_bash_completion_lists_commands_and_flags(tmp_path):
+    import subprocess
+
+    script = research(["completion"], cwd=tmp_path).stdout
+    assert "complete -o default -F _research research" in script
+    assert "init)" in script and "agreement" in script and "--jobs" in script
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
