@@ -56,6 +56,9 @@ def test_init_scaffolds_a_project(tmp_path):
     assert "/data/" in (proj / ".gitignore").read_text(encoding="utf-8")
     dvc = (proj / "dvc.yaml").read_text(encoding="utf-8")
     assert "${paths.corpus}" in dvc and "research/classify" not in dvc
+    stages_ = yaml.safe_load(dvc)["stages"]
+    assert "${paths.codebook}" in stages_["weak_labels"]["deps"]  # the user's codebook is tracked
+    assert "${paths.training}" in stages_["train"]["deps"]
     # a second init keeps the user's edits
     (proj / "codebook.yaml").write_text("edited", encoding="utf-8")
     out = research(["init", str(proj), "--no-dvc"], cwd=tmp_path).stdout
