@@ -64,7 +64,6 @@ PATH_DEFAULTS: dict[str, str] = {
     "corpus": "seeds",
     "codebook": "research/codebooks/womens_federation.yaml",
     "annotations": "seeds/annotations.csv",
-    "training": "seeds/annotations.csv",
     "data": "data",
     "reports": "reports",
     "models": "models",
@@ -73,9 +72,6 @@ PATH_DEFAULTS: dict[str, str] = {
 
 def project_paths(params: dict[str, Any]) -> dict[str, str]:
     """The project's ``paths`` (params.yaml) with defaults filled in — the one place every
-    stage reads its folders and files from (``training`` defaults to ``annotations``)."""
+    stage reads its folders and files from."""
     given = {k: str(v) for k, v in (params.get("paths") or {}).items() if v is not None}
-    out = {**PATH_DEFAULTS, **given}
-    if "training" not in given and "annotations" in given:
-        out["training"] = given["annotations"]
-    return out
+    return {**PATH_DEFAULTS, **given}

@@ -38,6 +38,9 @@ class Stage:
     plots: tuple[str, ...] = ()
     help: str = ""
     code: tuple[str, ...] = ()
+    #: outputs / inputs that exist only when the corpus has gold labels (paths.annotations)
+    gold_outs: tuple[str, ...] = ()
+    gold_deps: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
@@ -119,7 +122,7 @@ def stages() -> list[Stage]:
             "train",
             (
                 "train",
-                "${paths.training}",
+                ann,
                 "--units",
                 f"{prepared}/paragraphs.parquet",
                 "--out",
@@ -127,24 +130,53 @@ def stages() -> list[Stage]:
                 "--reports",
                 reports,
             ),
-            deps=(prepared, "${paths.training}", cb),
+            deps=(prepared, ann, cb),
             code=(
+                f"{CODE}/resources/base_set/base_set.csv",
                 f"{CODE}/classify",
                 f"{CODE}/labels/evaluation.py",
                 f"{CODE}/labels/weak_labels.py",
                 f"{cmd}/train.py",
             ),
             params=("seed", "train", "weak_labels", "tokenize"),
-            outs=(f"{models}/classifier",)
-            + tables(
+            outs=(f"{models}/classifier",),
+            gold_outs=tables(
                 "classifier_cv",
+                "classifier_per_class",
+                "classifier_paired",
+                "classifier_calibration",
+                "classifier_other_confusion",
+                "classifier_selection",
                 "confusion_matrix",
                 "confusion_matrix_all",
                 "cv_predictions",
                 "cv_predictions_all",
+            )
+            + (f"{M}/classifier.json",),
+            help="train on the base set + gold; evaluate on real gold only (nested selection)",
+        ),
+        Stage(
+            "learning_curve",
+            (
+                "learning-curve",
+                ann,
+                "--units",
+                f"{prepared}/paragraphs.parquet",
+                "--model",
+                f"{models}/classifier",
+                "--reports",
+                reports,
+                "--skip-without-labels",
             ),
-            metrics=(f"{M}/classifier.json",),
-            help="train and evaluate the domain classifiers (nested grouped CV) on paths.training",
+            deps=(prepared, ann, cb, f"{models}/classifier"),
+            code=(
+                f"{CODE}/resources/base_set/base_set.csv",
+                f"{CODE}/classify/instrument.py",
+                f"{cmd}/learning_curve.py",
+            ),
+            params=("seed", "train", "tokenize"),
+            outs=tables("learning_curve"),
+            help="macro-F1 against the number of your own labels (simulated on the gold)",
         ),
         Stage(
             "predict",
@@ -190,17 +222,14 @@ def stages() -> list[Stage]:
                 f"{data}/topics/seeded_units.parquet",
                 ann,
                 cb,
-                f"{T}/cv_predictions.csv",
-                f"{T}/classifier_cv.csv",
                 f"{T}/seeded_eval.csv",
             ),
+            gold_deps=(f"{T}/cv_predictions.csv", f"{T}/classifier_cv.csv"),
             code=(f"{CODE}/analysis", f"{cmd}/analyse.py"),
             params=("seed", "analyse", "tokenize"),
+            gold_outs=tables("method_comparison", "adjusted_eval", "adjusted_eval_summary"),
             outs=tables(
-                "method_comparison",
                 "shares",
-                "adjusted_eval",
-                "adjusted_eval_summary",
                 "group_shares",
                 "emphasis",
                 "distinctive_terms",
@@ -223,7 +252,12 @@ def stages() -> list[Stage]:
         Stage(
             "report",
             ("report", "--reports", reports),
-            deps=(T, f"{reports}/figures", *(f"{M}/{n}.json" for n in METRICS)),
+            deps=(
+                T,
+                f"{reports}/figures",
+                *(f"{M}/{n}.json" for n in METRICS if n != "classifier"),
+            ),
+            gold_deps=(f"{M}/classifier.json",),
             code=(f"{CODE}/report.py", f"{cmd}/run.py"),
             params=(),
             outs=(f"{reports}/index.html", f"{reports}/tables.xlsx"),
@@ -245,21 +279,26 @@ PLOTS = [
 ]
 
 
-def dvc_yaml(stage_list: list[Stage] | None = None, code_deps: bool = True) -> str:
+def dvc_yaml(
+    stage_list: list[Stage] | None = None, code_deps: bool = True, gold: bool = True
+) -> str:
     """``dvc.yaml`` text for the stages (deps, params, outs, metrics, plots).
 
     ``code_deps`` adds the package's own files as dependencies (this repository); a user's
     project (``research init``) leaves them out, as its code is the installed package.
+    ``gold`` declares the outputs that only exist with gold labels (DVC fails on a declared
+    output that a run does not write); ``research dvc-yaml`` sets it from the project.
     """
     out: dict = {"stages": {}}
     for st in stage_list or stages():
-        entry: dict = {
-            "cmd": st.command,
-            "deps": list(st.deps) + (list(st.code) if code_deps else []),
-        }
+        deps = list(st.deps) + (list(st.gold_deps) if gold else [])
+        entry: dict = {"cmd": st.command, "deps": deps + (list(st.code) if code_deps else [])}
         if st.params:
             entry["params"] = list(st.params)
         outs: list = list(st.outs)
+        gold_outs = list(st.gold_outs) if gold else []
+        outs += [o for o in gold_outs if not o.endswith(".json")]
+        outs += [{o: {"cache": False}} for o in gold_outs if o.endswith(".json")]
         if st.name == "report":
             entry["metrics"] = [{m: {"cache": False}} for m in st.metrics]
         else:  # the stages' full metrics files: plain outputs, kept in git beside dvc.lock
@@ -276,6 +315,14 @@ def dvc_yaml(stage_list: list[Stage] | None = None, code_deps: bool = True) -> s
         "# from params.yaml (DVC templating), so `dvc exp run -S paths.corpus=other` works.\n"
     )
     return header + yaml.safe_dump(out, sort_keys=False, allow_unicode=True, width=100)
+
+
+def has_gold(params: dict) -> bool:
+    """Whether ``paths.annotations`` holds gold labels (decides the gold-only DVC outputs)."""
+    from research.config import project_paths
+    from research.labels.annotation import has_labels
+
+    return has_labels(project_paths(params)["annotations"])
 
 
 def select(only: list[str] | None = None, start: str | None = None) -> list[Stage]:

@@ -59,8 +59,11 @@ def headline(reports: Path, params: dict | None = None) -> tuple[dict[str, Any],
         _load(m / "classifier.json"),
     )
     top, ana = _load(m / "topics.json"), _load(m / "analysis.json")
-    doc = _row(clf.get("comparison") or [], cv="by_document")
-    prov = _row(clf.get("comparison") or [], cv="by_province")
+    scores = clf.get("scores") or []
+
+    def f1(cv: str, method: str = "selected") -> Any:
+        return _row(scores, cv=cv, method=method).get("macro_f1")
+
     combined = _row(weak.get("eval") or [], source="combined")
     primary = ana.get("primary_source")
     out: dict[str, Any] = {
@@ -71,11 +74,12 @@ def headline(reports: Path, params: dict | None = None) -> tuple[dict[str, Any],
         "weak_coverage": combined.get("coverage"),
         "weak_accuracy": combined.get("accuracy_vs_gold"),
         "classifier": clf.get("final_model"),
-        "training_units": clf.get("n_units"),
-        "f1_by_doc": doc.get("selected_macro_f1"),
-        "f1_by_province": prov.get("selected_macro_f1"),
-        "f1_majority": doc.get("majority_macro_f1"),
-        "f1_dictionary": doc.get("dictionary_macro_f1"),
+        "gold_units": clf.get("n_gold_units"),
+        "f1_base_only": f1("base_only"),
+        "f1_by_doc": f1("by_document"),
+        "f1_by_province": f1("by_province"),
+        "f1_majority": f1("by_document", "majority"),
+        "f1_dictionary": f1("by_document", "dictionary"),
         "topics_k": (top.get("lda") or {}).get("k"),
         "topics_c_v": (top.get("lda") or {}).get("c_v"),
         "f1_seeded_lda": (top.get("seeded_eval") or {}).get("macro_f1"),
@@ -91,11 +95,10 @@ def headline(reports: Path, params: dict | None = None) -> tuple[dict[str, Any],
             "seeded LDA and of the shares against gold is not measured"
         )
     paths = project_paths(params or {})
-    if params is not None and paths["training"] != paths["annotations"]:
+    if weak and not weak.get("gold_available"):
         warnings.append(
-            f"the classifier was trained and cross-validated on {paths['training']} "
-            "(paths.training), not on this corpus's own gold labels: its scores say how well it "
-            "does on those reports"
+            "the classifier was trained on the shipped base set alone and is not evaluated on "
+            f"this corpus: label some of its units ({paths['annotations']}, `research annotate`)"
         )
     warnings += [str(w) for w in ana.get("glm_warnings") or []]
     warnings += [str(n) for n in ana.get("notes") or []]
@@ -107,7 +110,7 @@ def summary_metrics(numbers: dict[str, Any]) -> dict[str, float | int]:
     return {
         k: v
         for k, v in numbers.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "training_units"
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "gold_units"
     }
 
 

@@ -49,7 +49,7 @@ PLACES = [
 #: params that keep a run cheap (a few seconds per stage)
 LIGHT = {
     "tokenize": {"cache": False},
-    "train": {"models": ["lr_plain"], "cv_inner_folds": 2, "n_jobs": 1},
+    "train": {"candidates": ["lr_plain"], "base_set_sample": 400, "n_boot": 50, "n_jobs": 1},
     "topics": {
         "sweep": True,
         "k": 3,

@@ -191,9 +191,6 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
             cv = cv[cv["gold"].astype(str).isin(ids)].reset_index(drop=True)
             if inp.units is not None and "n_chars" not in cv:
                 cv = cv.merge(inp.units[["unit_id", "n_chars"]], on="unit_id", how="left")
-            if "n_chars" in cv and cv["n_chars"].isna().any():
-                # CV units from another corpus (the training table, e.g. the bundled one)
-                cv["n_chars"] = cv["n_chars"].fillna(cv["unit_id"].map(_training_lengths(params)))
             if "n_chars" in cv:
                 cv["n_chars"] = cv["n_chars"].fillna(0)
             inp.cv = cv
@@ -206,19 +203,6 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
             if c not in df:
                 df[c] = df["text"].astype(str).str.len()
     return inp
-
-
-def _training_lengths(params: dict) -> pd.Series:
-    """unit_id → characters of the classifier's training table (``paths.training``)."""
-    from research.config import project_paths
-
-    path = Path(project_paths(params)["training"])
-    if not path.exists():
-        return pd.Series(dtype=float)
-    t = read_table(path)
-    if not {"unit_id", "text"} <= set(t.columns):
-        return pd.Series(dtype=float)
-    return t.set_index(t["unit_id"].astype(str))["text"].astype(str).str.len()
 
 
 def document_meta(inp: AnalysisInputs) -> pd.DataFrame:

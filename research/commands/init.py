@@ -1,9 +1,9 @@
 """``research init DIR``: scaffold a project for your own corpus.
 
 Writes ``params.yaml`` (paths pointing into the project), an editable copy of the codebook,
-a manifest template with its columns documented, an empty annotations file (the stages that
-need gold labels skip until it is filled), the bundled training table the classifier learns
-from until you have your own gold, ``dvc.yaml``, ``.gitignore``, and runs ``dvc init`` with
+a manifest template with its columns documented, an empty annotations file (until it holds
+gold labels the classifier trains on the shipped base set alone and the stages that need
+gold skip), ``dvc.yaml``, ``.gitignore``, and runs ``dvc init`` with
 analytics off (skipped with a message when DVC is not installed).
 """
 
@@ -59,12 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-dvc", action="store_true", help="do not run `dvc init`")
     p.set_defaults(func=run)
-
-
-def bundled_training_table() -> Path:
-    """The labelled paragraphs shipped with the package (the classifier's training set for
-    a corpus without gold labels of its own)."""
-    return Path(__file__).resolve().parent.parent / "data" / "seed_gold.csv"
 
 
 def params_text(paths: dict[str, str]) -> str:
@@ -137,19 +131,16 @@ def run(args: argparse.Namespace) -> int:
         root / "annotations.csv",
         lambda p: pd.DataFrame(columns=ANNOTATION_COLUMNS).to_csv(p, index=False),
     )
-    training = f"training/{bundled_training_table().name}"
-    _keep(root / training, lambda p: shutil.copyfile(bundled_training_table(), p))
     paths = {
         "corpus": corpus_ref,
         "codebook": codebook,
         "annotations": "annotations.csv",
-        "training": training,
         "data": "data",
         "reports": "reports",
         "models": "models",
     }
     _keep(root / "params.yaml", lambda p: write_text(params_text(paths), p))
-    _keep(root / "dvc.yaml", lambda p: write_text(dvc_yaml(code_deps=False), p))
+    _keep(root / "dvc.yaml", lambda p: write_text(dvc_yaml(code_deps=False, gold=False), p))
     _keep(root / ".gitignore", lambda p: write_text(GITIGNORE, p))
     if not args.no_dvc:
         dvc_init(root)

@@ -82,9 +82,16 @@ def report(args: argparse.Namespace) -> int:
 
 
 def write_dvc(args: argparse.Namespace) -> int:
+    from research.config import load_params
     from research.io import write_text
-    from research.pipeline import dvc_yaml
+    from research.pipeline import dvc_yaml, has_gold
 
-    write_text(dvc_yaml(code_deps=not args.no_code_deps), Path(args.output))
+    gold = has_gold(load_params(args.params))
+    write_text(dvc_yaml(code_deps=not args.no_code_deps, gold=gold), Path(args.output))
+    if not gold:
+        print(
+            "note: no gold labels yet: the outputs that need them are not declared "
+            "(run `research dvc-yaml` again once paths.annotations holds gold)"
+        )
     print(f"wrote {args.output}")
     return 0

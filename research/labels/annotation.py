@@ -521,6 +521,16 @@ def _flat_annotations(
     return df
 
 
+def has_labels(path: str | Path, column: str = "gold") -> bool:
+    """Whether the table at ``path`` exists and has at least one non-blank ``column`` value."""
+    from research.io import read_table
+
+    if not Path(path).exists():
+        return False
+    t = read_table(path)
+    return column in t.columns and bool(t[column].map(lambda v: not _is_blank(v)).any())
+
+
 def holds_labels(path: str | Path) -> bool:
     """Whether ``path`` exists and holds labels (a non-blank label/gold/pass/secondary
     column); unreadable files count as holding labels, to be safe."""
