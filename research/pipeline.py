@@ -353,7 +353,9 @@ def run_pipeline(
     from research.cli import main
     from research.config import load_params
     from research.errors import ResearchError
+    from research.settings import load_settings
 
+    load_settings(params_path)  # a bad params file stops here, before the first stage
     params = load_params(params_path)
     timings: list[tuple[str, float]] = []
     for st in select(only, start):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from research.corpus import segment as segment_module
 from research.cli import main
+from research.corpus import segment as segment_module
 from research.corpus.normalize import normalize_text
 from research.corpus.prepare import (
     PreparedCorpus,

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from research.config import project_paths
-
 ORDER = 32
 
 
@@ -54,18 +52,17 @@ def run(args: argparse.Namespace) -> int:
     from research.classify.data import load_training_table
     from research.classify.instrument import learning_curve
     from research.classify.persist import read_card
-    from research.config import load_params
     from research.io import write_table
     from research.labels.codebook import load_codebook, resolve_codebook_path
+    from research.settings import load_settings
 
-    params = load_params(args.params)
-    paths = project_paths(params)
-    tr = params.get("train") or {}
-    out = Path(args.reports or paths["reports"]) / "tables" / "learning_curve.csv"
+    params = load_settings(args.params)
+    tr = params.train
+    out = Path(args.reports or params.paths.reports) / "tables" / "learning_curve.csv"
     if args.skip_without_labels:
         from research.labels.annotation import has_labels
 
-        if not has_labels(args.annotations, tr.get("label_column", "gold")):
+        if not has_labels(args.annotations, tr.label_column):
             import pandas as pd
 
             print(f"learning-curve skipped: {args.annotations} has no gold labels yet")
@@ -74,14 +71,14 @@ def run(args: argparse.Namespace) -> int:
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     method = args.method
     if method is None:
-        card = read_card(args.model or Path(paths.get("models", "models")) / "classifier")
+        card = read_card(args.model or Path(params.paths.models) / "classifier")
         method = str(card.get("chosen", "svm_seeded"))
     gold = load_training_table(
         args.annotations,
         cb,
-        text_column=tr.get("text_column", "text"),
-        label_column=tr.get("label_column", "gold"),
-        group_column=tr.get("group_column", "doc_id"),
+        text_column=tr.text_column,
+        label_column=tr.label_column,
+        group_column=tr.group_column,
         units_path=args.units,
         min_examples=0,
         allow_missing_classes=True,
