@@ -234,11 +234,24 @@ def test_learning_curve_rows_cover_sizes_strategies_and_the_base_set(monkeypatch
 
     gold, base = _gold(n_docs=3, per_doc=12), _base(n=3)
     monkeypatch.setattr(instrument, "make_candidate", lambda *a, **k: KeywordModel())
-    params = {"seed": 1, "train": {"learning_curve": {"sizes": [0, 4, 8], "repeats": 2,
-                                                      "strategies": ["random", "uncertainty"]}}}
+    params = {
+        "seed": 1,
+        "train": {
+            "learning_curve": {
+                "sizes": [0, 4, 8],
+                "repeats": 2,
+                "strategies": ["random", "uncertainty"],
+            }
+        },
+    }
     lc = instrument.learning_curve(gold, base, load_codebook(None), params, "lr_plain")
     assert set(lc["n_labels"]) == {0, 4, 8}
     assert set(lc["strategy"]) == {"random", "uncertainty"}
     assert set(lc["with_base"]) == {True, False}
     assert (lc["n_test"] == len(gold)).all()  # every held-out unit scored once per row
-    assert lc[(lc["strategy"] == "random") & (lc["n_labels"] == 4) & lc["with_base"]]["repeat"].nunique() == 2
+    assert (
+        lc[(lc["strategy"] == "random") & (lc["n_labels"] == 4) & lc["with_base"]][
+            "repeat"
+        ].nunique()
+        == 2
+    )

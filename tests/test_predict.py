@@ -48,7 +48,10 @@ def test_model_card_written(model_dir: Path) -> None:
     ):
         assert key in card
     base = card["training_data"]["counts"]["base_set"]
-    assert card["n_train"] == 36 + sum(base.values()) and sum(card["training_data"]["counts"]["gold"].values()) == 36
+    assert (
+        card["n_train"] == 36 + sum(base.values())
+        and sum(card["training_data"]["counts"]["gold"].values()) == 36
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
@@ -211,7 +214,7 @@ def test_train_without_groups_skips_cv(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "evaluation on your gold is skipped" in out
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
-    # nothing to measure a choice on: the last candidate in train.candidates is the default
+    # nothing to measure a choice on: the first candidate in train.candidates is the default
     assert card["chosen"] == "svm_seeded" and card["gold_documents"] == 1
     assert card["training_data"]["base_set"] == "not used"
 

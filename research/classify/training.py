@@ -19,7 +19,7 @@ from research.classify.persist import data_hash, save_model
 from research.config import params_hash
 from research.io import write_table
 from research.provenance import write_metrics
-from research.settings import Settings, settings_of
+from research.settings import Params, Settings, settings_of
 
 
 @dataclass
@@ -108,13 +108,13 @@ def _choose(
             "fewer than two gold reports: the method is chosen on the base set (leave-one-writer-out)"
         )
         return select_candidate(base, codebook, st, names)[0], None, 1.0
-    return names[-1], None, 1.0
+    return names[0], None, 1.0
 
 
 def train_and_report(
     table: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     out_dir: str | Path,
     reports_dir: str | Path | None = None,
     source: str = "",

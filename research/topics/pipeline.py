@@ -42,6 +42,7 @@ from research.topics.seeded import (
 )
 from research.topics.selection import choose_k, coherence_scores, k_sweep
 from research.topics.stoplist import build_stoplist
+from research.topics.structure import run_structure, write_empty
 from research.topics.tables import (
     doc_topics,
     prevalence_order,
@@ -228,8 +229,6 @@ def run_topics(
         _run_seeded(tc, codebook, cfg, seeded_settings, seed, paths, res)
 
     # --- covariate, dynamic and correlated topic models (tomotopy) ------------------
-    from research.topics.structure import run_structure
-
     run_structure(tc, k, cfg, seed, prepared_dir, paths, res)
     write_metrics(res.metrics, paths["reports"] / "metrics" / "topics.json", params)
     w(paths["reports"] / "metrics" / "topics.json")
@@ -407,18 +406,22 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
         "seed_terms_in_vocab": int(run["seed_report"]["in_vocab"].sum()),
         "seed_terms_total": len(run["seed_report"]),
     }
-    if gold is None:
-        res.notes.append(f"no gold labels in {paths['annotations']}: seeded_eval.csv not written")
+    row = None if gold is None else score_seeded(out, codebook, gold, cfg["unit"], res, note=True)
+    if row is None:  # an empty table, so the declared output exists (dvc repro)
+        if gold is None:
+            res.notes.append(
+                f"no gold labels in {paths['annotations']}: seeded_eval.csv left empty"
+            )
+        row_cols = ["method", "cv", "n", "macro_f1", "accuracy"]
+        w(write_table(pd.DataFrame(columns=row_cols), tables / "seeded_eval.csv"))
     else:
-        row = score_seeded(out, codebook, gold, cfg["unit"], res, note=True)
-        if row is not None:
-            table = pd.DataFrame([row])
-            floats = [c for c in table.columns if table[c].dtype.kind == "f"]
-            table[floats] = table[floats].round(4)
-            w(write_table(table, tables / "seeded_eval.csv"))
-            res.metrics["seeded_eval"] = {
-                k: row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")
-            }
+        table = pd.DataFrame([row])
+        floats = [c for c in table.columns if table[c].dtype.kind == "f"]
+        table[floats] = table[floats].round(4)
+        w(write_table(table, tables / "seeded_eval.csv"))
+        res.metrics["seeded_eval"] = {
+            k: row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")
+        }
     _compare_classifier(out, domain_ids, run["n_tokens"], paths, res)
     return out
 
@@ -430,12 +433,17 @@ def _compare_classifier(out, domain_ids, n_tokens, paths, res) -> None:
         res.notes.append(
             f"{pred_path} absent (predict stage not run): seeded-vs-classifier comparison skipped"
         )
+        tables = paths["reports"] / "tables"
+        for name in ("seeded_vs_classifier", "seeded_vs_classifier_shares"):
+            write_empty(res, tables / f"{name}.csv", ["domain"])
         return
     from research.topics.keyword import classifier_agreement
 
     corr, shares = classifier_agreement(out, read_table(pred_path), domain_ids, n_tokens)
     if corr.empty or shares.empty:
         res.notes.append(f"no units in common with {pred_path}: comparison skipped")
+        for name in ("seeded_vs_classifier", "seeded_vs_classifier_shares"):
+            write_empty(res, paths["reports"] / "tables" / f"{name}.csv", ["domain"])
         return
     tables = paths["reports"] / "tables"
     res.written.append(write_table(corr, tables / "seeded_vs_classifier.csv"))
@@ -478,7 +486,7 @@ def score_seeded(
     if unit == "document":
         if note:
             res.notes.append(
-                "unit=document: gold labels are per paragraph, seeded_eval.csv not written"
+                "unit=document: gold labels are per paragraph, seeded_eval.csv left empty"
             )
         return None
     from research.labels.evaluation import evaluate_labels
@@ -487,7 +495,7 @@ def score_seeded(
     if df.empty:
         if note:
             res.notes.append(
-                "no unit ids in common with the gold labels: seeded_eval.csv not written"
+                "no unit ids in common with the gold labels: seeded_eval.csv left empty"
             )
         return None
     pcols = [f"p_{c}" for c in codebook.ids]

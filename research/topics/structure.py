@@ -38,6 +38,13 @@ def _labels(tw: np.ndarray, vocab: list[str], n: int = 4) -> dict[int, str]:
     }
 
 
+def write_empty(res, path: Path, columns: list[str]) -> None:
+    """An empty table for a skipped model, so every declared output exists (dvc repro)."""
+    import pandas as pd
+
+    res.written.append(write_table(pd.DataFrame(columns=columns), path))
+
+
 def run_structure(tc, k: int, cfg: dict, seed: int, prepared_dir: Path, paths: dict, res) -> None:
     """Fit and write the covariate, dynamic and correlated models (see module docstring)."""
     from research.topics.covariates import build_design, estimate_effects
@@ -64,6 +71,8 @@ def run_structure(tc, k: int, cfg: dict, seed: int, prepared_dir: Path, paths: d
     if design is not None and cfg.get("covariate_model", True):
         if not design.categorical and not design.year:
             res.notes.append("covariate model skipped: no covariate with two or more values")
+            for name in ("covariate_topic_terms", "topic_prevalence", "topic_prevalence_contrasts"):
+                write_empty(res, tables / f"{name}.csv", ["topic"])
         else:
             t0 = time.perf_counter()
             fit, prev, contr = estimate_effects(
@@ -137,6 +146,8 @@ def run_structure(tc, k: int, cfg: dict, seed: int, prepared_dir: Path, paths: d
         res.seconds["dynamic model (DTM)"] = time.perf_counter() - t0
         if out is None:
             res.notes.append("dynamic model skipped: fewer than two periods with a year")
+            for name in ("dynamic_topic_terms", "dynamic_topic_prevalence"):
+                write_empty(res, tables / f"{name}.csv", ["topic", "period"])
         else:
             terms, prev = out
             w(write_table(terms, tables / "dynamic_topic_terms.csv"))
