@@ -262,7 +262,14 @@ def test_model_card_round_trip_and_mismatches(tmp_path, data: pd.DataFrame) -> N
     save_model(m, tmp_path / "m", card)
     model, card2 = load_model(tmp_path / "m", CB)
     assert np.allclose(model.predict_proba(data), m.predict_proba(data))
-    assert set(card2["library_versions"]) == {"python", "sklearn", "jieba", "numpy", "pandas"}
+    assert set(card2["library_versions"]) == {
+        "python",
+        "sklearn",
+        "jieba",
+        "segmenter",
+        "numpy",
+        "pandas",
+    }
 
     def edit(**kw):
         path = tmp_path / "m" / "model_card.json"

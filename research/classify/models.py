@@ -35,7 +35,15 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
 from threadpoolctl import threadpool_limits
 
-from research.classify.features import JiebaAnalyzer, SeedTermScores, as_units, char_preprocess
+from research.classify.features import (
+    CharNgramTfidf,
+    JiebaAnalyzer,
+    SeedTermScores,
+    VocabTfidf,
+    as_units,
+    char_preprocess,
+    on_distinct,
+)
 
 MODEL_KINDS = ("lr", "svm", "cnb")
 
@@ -81,9 +89,24 @@ class TextTfidf(BaseEstimator, TransformerMixin):
             dtype=np.float64,
         )
 
+    def _fast(self) -> bool:
+        """Whether the exact numpy char n-gram TF-IDF can stand in for sklearn's."""
+        return (
+            isinstance(self.analyzer, str)
+            and self.analyzer == "char"
+            and self.max_features is None
+            and isinstance(self.min_df, int)
+            and 1 <= self.ngram_range[0] <= self.ngram_range[1] <= 3
+        )
+
     def fit(self, X: Any, y: Any = None) -> TextTfidf:
         texts = as_units(X)[self.column].tolist()
-        self.vectorizer_ = self._vectorizer()
+        if self._fast():
+            self.vectorizer_ = CharNgramTfidf(
+                tuple(self.ngram_range), self.min_df, self.sublinear_tf
+            )
+        else:
+            self.vectorizer_ = self._vectorizer()
         try:
             self.vectorizer_.fit(texts)
             self.empty_ = False
@@ -91,12 +114,45 @@ class TextTfidf(BaseEstimator, TransformerMixin):
             self.empty_ = True
         return self
 
+    def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
+        if not self._fast():
+            return self.fit(X).transform(X)
+        texts = as_units(X)[self.column].tolist()
+        self.vectorizer_ = CharNgramTfidf(tuple(self.ngram_range), self.min_df, self.sublinear_tf)
+        try:
+            out = self.vectorizer_.fit_transform(texts)
+            self.empty_ = False
+        except ValueError:  # empty vocabulary (e.g. no headings at all)
+            self.empty_ = True
+            return sp.csr_matrix((len(texts), 1))
+        return out * float(self.scale) if self.scale != 1.0 else out
+
     def transform(self, X: Any) -> sp.csr_matrix:
         texts = as_units(X)[self.column].tolist()
         if self.empty_:
             return sp.csr_matrix((len(texts), 1))
-        out = self.vectorizer_.transform(texts)
+        vec = self.vectorizer_
+        if isinstance(vec, TfidfVectorizer) and VocabTfidf.applies(vec):
+            fast = self.__dict__.get("_fast_vec")
+            if fast is None or fast.vec is not vec:
+                fast = self.__dict__["_fast_vec"] = VocabTfidf(vec)
+            vec = fast
+        out = on_distinct(vec.transform, texts)
         return out * float(self.scale) if self.scale != 1.0 else out
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state.pop("_fast_vec", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        # Models saved with sklearn's char vectorizer transform with the exact numpy one.
+        vec = state.get("vectorizer_")
+        if isinstance(vec, TfidfVectorizer) and not state.get("empty_", False):
+            fast = CharNgramTfidf.from_sklearn(vec)
+            if fast is not None:
+                state = {**state, "vectorizer_": fast}
+        super().__setstate__(state)
 
 
 class DomainClassifier(BaseEstimator, ClassifierMixin):
@@ -416,9 +472,7 @@ _FEATURE_CACHE: OrderedDict[str, tuple[FeatureUnion, sp.csr_matrix]] = OrderedDi
 _FEATURE_CACHE_MAX = 48
 
 
-def _fit_features(
-    est: DomainClassifier, units: pd.DataFrame
-) -> tuple[FeatureUnion, sp.csr_matrix]:
+def _fit_features(est: DomainClassifier, units: pd.DataFrame) -> tuple[FeatureUnion, sp.csr_matrix]:
     h = hashlib.sha1()
     h.update(repr([(k, getattr(est, k)) for k in _FEATURE_PARAMS]).encode("utf-8"))
     for t, hd in zip(units["text"], units["heading"]):

@@ -36,10 +36,13 @@ def library_versions() -> dict[str, str]:
     import numpy
     import sklearn
 
+    from research.corpus.tokenize import default_segmenter, segmenter_version
+
     return {
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
         "jieba": str(jieba.__version__),
+        "segmenter": segmenter_version(default_segmenter()),
         "numpy": numpy.__version__,
         "pandas": pd.__version__,
     }
