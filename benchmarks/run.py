@@ -27,6 +27,7 @@ generated from them — no number in it is typed by hand.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -63,6 +64,7 @@ FIELDS = [
     "ratio_wall",
     "ratio_cpu",
     "peak_rss_mb",
+    "load1",
     "note",
 ]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -113,24 +115,70 @@ def _text_chars(path: Path) -> int:
     )
 
 
-def worker_jieba_floor(a: dict) -> dict:
+def _floor_texts(a: dict) -> list[str]:
+    """The texts a floor segments: documents' normalised text, or the body units' text."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    texts = (
+    if a.get("source") == "units":
+        t = pq.read_table(Path(a["prepared"]) / "paragraphs.parquet", columns=["kind", "text"])
+        return t.filter(pc.equal(t["kind"], "body")).column("text").to_pylist()
+    return (
         pq.read_table(Path(a["prepared"]) / "documents.parquet", columns=["text"])
         .column("text")
         .to_pylist()
     )
-    import jieba
 
-    jieba.setLogLevel(60)
-    t = _clock()
-    jieba.initialize()
+
+def worker_seg_floor(a: dict) -> dict:
+    """Bare segmentation of the same texts, default dictionary, its load included:
+    ``rjieba`` (the project's segmenter, the floor) or ``jieba`` (the old one, a yardstick)."""
+    texts = _floor_texts(a)
+    if a.get("segmenter", "rjieba") == "rjieba":
+        import rjieba
+
+        t = _clock()
+        cut = rjieba.Jieba().cut
+    else:
+        import jieba
+
+        jieba.setLogLevel(60)
+        t = _clock()
+        jieba.initialize()
+        cut = jieba.lcut
     n = 0
     for x in texts:
-        n += len(jieba.lcut(x))
+        n += len(cut(x))
     res = _since(t)
-    res.update(docs=len(texts), chars=sum(map(len, texts)), tokens=n)
+    res.update(docs=len(texts), units=len(texts), chars=sum(map(len, texts)), tokens=n)
+    return res
+
+
+def worker_predict_inproc(a: dict) -> dict:
+    """``predict_frame`` in process on up to N distinct body units, model loaded, one core."""
+    import pandas as pd
+
+    from research.classify.persist import load_model
+    from research.classify.predict import predict_frame
+    from research.config import load_params
+    from research.labels.codebook import load_codebook
+
+    units = _load_units_for_predict(a["prepared"])
+    units = units.drop_duplicates("text").head(int(a.get("n", 20000)))
+    X = pd.DataFrame(
+        {
+            "text": units["text"].astype(str).tolist(),
+            "heading": units["heading"].astype(str).tolist(),
+        }
+    )
+    cb = load_codebook()
+    model, card = load_model(a["model"], cb)
+    params = load_params(ROOT / "params.yaml")
+    predict_frame(model, X.head(20), card["labels"], cb.other_id, params=params, normalize=False)
+    t = _clock()
+    predict_frame(model, X, card["labels"], cb.other_id, params=params, normalize=False)
+    res = _since(t)
+    res.update(units=len(X), chars=int(X["text"].str.len().sum()))
     return res
 
 
@@ -154,7 +202,7 @@ def worker_tokenize(a: dict) -> dict:
 
         Parallel(n_jobs=a["jobs"])(delayed(_warm)(settings) for _ in range(a["jobs"] * 2))
     else:
-        get_tokenizer(settings).jieba
+        _ = get_tokenizer(settings).jieba
     t = _clock()
     c0 = _children_cpu()
     tokenize_many(texts, settings, n_jobs=a["jobs"], cache_dir=a.get("cache"))
@@ -167,7 +215,7 @@ def worker_tokenize(a: dict) -> dict:
 def _warm(settings) -> int:
     from research.corpus.tokenize import get_tokenizer
 
-    get_tokenizer(settings).jieba
+    _ = get_tokenizer(settings).jieba
     return os.getpid()
 
 
@@ -235,57 +283,6 @@ def worker_predict(a: dict) -> dict:
     return res
 
 
-def _feature_unions(obj, depth: int = 0, seen: set | None = None) -> list:
-    """Fitted feature transforms (``features_``) inside a model, ensembles included."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen or depth > 4:
-        return []
-    seen.add(id(obj))
-    found = []
-    feats = getattr(obj, "features_", None)
-    if feats is not None and hasattr(feats, "transform"):
-        found.append(feats)
-    children = (
-        obj if isinstance(obj, (list, tuple)) else list(getattr(obj, "__dict__", {}).values())
-    )
-    for child in children:
-        if hasattr(child, "__dict__") or isinstance(child, (list, tuple)):
-            found += _feature_unions(child, depth + 1, seen)
-    return found
-
-
-def worker_predict_floor(a: dict) -> dict:
-    """The fitted model's feature transform(s) alone on the same units (no normalisation)."""
-    import pandas as pd
-
-    from research.classify.persist import load_model
-    from research.labels.codebook import load_codebook
-
-    model, _ = load_model(a["model"], load_codebook())
-    # One vectoriser: an ensemble's members share jieba's token cache, so transforming
-    # every member would count the tokenisation several times; the first member's feature
-    # union (word/char TF-IDF, seed-term scores, jieba tokenisation) is the floor.
-    unions = _feature_unions(model)[:1]
-    if not unions:
-        return {"error": f"model {type(model).__name__} has no features_ transform"}
-    units = _load_units_for_predict(a["prepared"])
-    X = pd.DataFrame(
-        {
-            "text": units["text"].astype(str).tolist(),
-            "heading": units["heading"].astype(str).tolist(),
-        }
-    )
-    for f in unions:
-        f.transform(X.head(20))
-    t = _clock()
-    for start in range(0, len(X), 5000):
-        for f in unions:
-            f.transform(X.iloc[start : start + 5000])
-    res = _since(t)
-    res.update(units=len(X), n_transforms=len(unions))
-    return res
-
-
 def worker_lda(a: dict) -> dict:
     from research.config import load_params
     from research.corpus.tokenize import TokenizerSettings
@@ -349,10 +346,8 @@ def measure_cmd(
                 procs = [ps, *ps.children(recursive=True)]
                 rss = 0
                 for p in procs:
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         rss += p.memory_info().rss
-                    except psutil.Error:
-                        pass
                 peak = max(peak, rss)
             except psutil.Error:
                 pass
@@ -395,6 +390,8 @@ class Bench:
 
     def add(self, **row) -> dict:
         row = {k: row.get(k, "") for k in FIELDS}
+        if row["load1"] == "":
+            row["load1"] = round(os.getloadavg()[0], 1)  # the machine is shared: note its load
         for k in ("wall_s", "cpu_s", "floor_wall_s", "floor_cpu_s"):
             if isinstance(row[k], float):
                 row[k] = round(row[k], 3)
@@ -408,12 +405,32 @@ class Bench:
         self.log(f"  {shown}")
         return row
 
+    def add_measured(
+        self, res: dict, corpus: str, stage: str, note: str, by: str = "chars", per: str = "wall_s"
+    ) -> dict:
+        """A one-process row from a worker's result; rate = ``by`` per ``per``."""
+        unit = {"chars": "chars/s", "units": "units/s"}[by]
+        return self.add(
+            corpus=corpus,
+            stage=stage,
+            jobs=1,
+            docs=res.get("docs", "") if by == "chars" else "",
+            units=res.get("units", "") if by == "units" else "",
+            chars=res.get("chars", ""),
+            wall_s=res["wall_s"],
+            cpu_s=res["cpu_s"],
+            rate=res[by] / res[per],
+            rate_unit=unit if per == "wall_s" else f"{by} per CPU-second",
+            peak_rss_mb=res["peak_rss_mb"],
+            note=note,
+        )
+
     # -------------------------------------------------------------- per corpus
     def prepare(self, name: str, corpus: Path) -> Path | None:
         reps = 1 if name.startswith("generated") else self.args.repeats
         best = None
         floor = None
-        for r in range(reps):  # alternate stage and floor; keep the fastest of each
+        for _r in range(reps):  # alternate stage and floor; keep the fastest of each
             out = self.tmp / f"prepared-{name}"
             if out.exists():
                 shutil.rmtree(out)
@@ -421,7 +438,7 @@ class Bench:
             if "error" in res:
                 self.add(corpus=name, stage="prepare", jobs=1, note=f"failed: {res['error']}")
                 return None
-            fl = measure("jieba_floor", {"prepared": str(out)})
+            fl = measure("seg_floor", {"prepared": str(out), "segmenter": "rjieba"})
             best = res if best is None or res["cpu_s"] < best["cpu_s"] else best
             floor = fl if floor is None or fl["cpu_s"] < floor["cpu_s"] else floor
         self.add(
@@ -435,7 +452,7 @@ class Bench:
             cpu_s=best["cpu_s"],
             rate=best["chars"] / best["wall_s"],
             rate_unit="chars/s",
-            floor="jieba.lcut",
+            floor="rjieba.cut",
             floor_wall_s=floor["wall_s"],
             floor_cpu_s=floor["cpu_s"],
             ratio_wall=best["wall_s"] / floor["wall_s"],
@@ -443,18 +460,11 @@ class Bench:
             peak_rss_mb=best["peak_rss_mb"],
             note=f"best of {reps}; streaming prepare_to_dir, no token cache",
         )
-        self.add(
-            corpus=name,
-            stage="jieba.lcut (floor)",
-            jobs=1,
-            docs=floor["docs"],
-            chars=floor["chars"],
-            wall_s=floor["wall_s"],
-            cpu_s=floor["cpu_s"],
-            rate=floor["chars"] / floor["wall_s"],
-            rate_unit="chars/s",
-            peak_rss_mb=floor["peak_rss_mb"],
-            note="bare jieba, default dictionary",
+        self.add_measured(
+            floor,
+            name,
+            "rjieba.cut (floor)",
+            "bare rjieba over the documents' normalised text, default dictionary",
         )
         if self.args.jobs > 1:
             out2 = self.tmp / f"prepared-{name}-j"
@@ -545,10 +555,13 @@ class Bench:
         if "error" in res:
             self.add(corpus=name, stage="predict", note=f"failed: {res['error']}")
             return
-        fl = measure("predict_floor", {"prepared": str(prepared), "model": self.model})
+        fl = measure("seg_floor", {"prepared": str(prepared), "source": "units"})
+        jb = measure(
+            "seg_floor", {"prepared": str(prepared), "source": "units", "segmenter": "jieba"}
+        )
         row = dict(
             corpus=name,
-            stage="predict",
+            stage="predict (CLI)",
             jobs=1,
             units=res["units"],
             chars=res["chars"],
@@ -560,18 +573,48 @@ class Bench:
             note=f"research predict on body units (streamed row batches), model {res.get('model', '')}; "
             "RSS of the whole predict process (read table, predict, write)",
         )
+        for f, what in ((fl, "rjieba.cut"), (jb, "jieba.lcut")):
+            if "error" in f:
+                row["note"] += f"; {what} floor not measured: {f['error']}"
+                continue
+            self.add_measured(
+                f,
+                name,
+                f"{what} (floor, body units)",
+                "bare segmentation of the same texts, default dictionary, load included",
+                by="units",
+            )
         if "error" not in fl:
-            row["note"] += "; floor = the (first member's) fitted feature union transform"
             row.update(
-                floor="features_.transform",
+                floor="rjieba.cut",
                 floor_wall_s=fl["wall_s"],
                 floor_cpu_s=fl["cpu_s"],
                 ratio_wall=res["wall_s"] / fl["wall_s"],
                 ratio_cpu=res["cpu_s"] / fl["cpu_s"],
             )
-        else:
-            row["note"] += f"; floor not measured: {fl['error']}"
+        if "error" not in jb:
+            row["note"] += (
+                f"; ÷ bare jieba.lcut on the same texts: {res['cpu_s'] / jb['cpu_s']:.2f}× (CPU), "
+                f"{res['wall_s'] / jb['wall_s']:.2f}× (wall)"
+            )
+            self.extra.setdefault("predict_vs_jieba", {})[name] = {
+                "cpu": res["cpu_s"] / jb["cpu_s"],
+                "wall": res["wall_s"] / jb["wall_s"],
+            }
         self.add(**row)
+        ip = measure("predict_inproc", {"prepared": str(prepared), "model": self.model})
+        if "error" in ip:
+            self.add(corpus=name, stage="predict (in process)", note=f"failed: {ip['error']}")
+            return
+        self.add_measured(
+            ip,
+            name,
+            "predict (in process)",
+            "predict_frame on up to 20,000 distinct body units, model loaded, no normalisation "
+            "(prepared text); rate per CPU second = per core",
+            by="units",
+            per="cpu_s",
+        )
 
     def lda(self, name: str, prepared: Path) -> None:
         try:

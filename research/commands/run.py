@@ -19,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--from", dest="start", default=None, help="start at this stage")
     p.add_argument("--only", nargs="+", default=None, help="run only these stages")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run every selected stage even if its inputs, params and code are unchanged",
+    )
     p.set_defaults(func=run)
     d = sub.add_parser(
         "dvc-yaml",
@@ -30,9 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from research.pipeline import run_pipeline
+    from research.runcache import run_cached
 
-    timings = run_pipeline(args.params, only=args.only, start=args.start)
+    timings = run_cached(args.params, only=args.only, start=args.start, force=args.force)
     print("\n=== research run: done")
     for name, secs in timings:
         print(f"  {name:<12} {secs:6.1f} s")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from research.viz.registry import SkipFigure, read_input_table, register_figure
 from research.viz.style import (
+    DEFAULT_FORMATS,
     SEQUENTIAL_CMAP,
     category_label,
     domain_colors,
@@ -157,7 +158,7 @@ def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
         data,
         out_dir,
         name,
-        tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
+        tuple(fig_p.get("formats", DEFAULT_FORMATS)),
         int(fig_p.get("dpi", 300)),
     )
 

@@ -14,7 +14,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from research.viz.registry import read_input_table, register_figure
-from research.viz.style import SEQUENTIAL_CMAP, category_label, load_codebook_or_none, save_figure
+from research.viz.style import (
+    DEFAULT_FORMATS,
+    SEQUENTIAL_CMAP,
+    category_label,
+    load_codebook_or_none,
+    save_figure,
+)
 
 DEFAULT_IDS = ["ideology", "employment", "rights", "family", "organization", "other"]
 METHOD_LABELS = {
@@ -46,7 +52,7 @@ def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
         data,
         out_dir,
         name,
-        tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
+        tuple(fig_p.get("formats", DEFAULT_FORMATS)),
         int(fig_p.get("dpi", 300)),
     )
 
