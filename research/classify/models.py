@@ -33,7 +33,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from research.classify.features import (
     CharNgramTfidf,
@@ -46,6 +46,16 @@ from research.classify.features import (
 )
 
 MODEL_KINDS = ("lr", "svm", "cnb")
+_THREADPOOLS: ThreadpoolController | None = None
+
+
+def one_blas_thread() -> Any:
+    """Context limiting BLAS/OpenMP to one thread; the thread pools are found once per
+    process (``threadpool_limits`` rediscovers them on every call: ~5-30 ms per fit)."""
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1)
 
 
 class TextTfidf(BaseEstimator, TransformerMixin):
@@ -347,7 +357,7 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> DomainClassifier:
         # One BLAS thread: multi-threaded BLAS on these small problems is up to 20x slower
         # (oversubscription), and results stay identical across machines.
-        with threadpool_limits(1):
+        with one_blas_thread():
             return self._fit(X, y, sample_weight)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> DomainClassifier:
@@ -399,7 +409,7 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, len(classes_)) probabilities; unseen labels get 0; rows sum to 1."""
-        with threadpool_limits(1):
+        with one_blas_thread():
             return self._predict_proba(X)
 
     def _predict_proba(self, X: Any) -> np.ndarray:
