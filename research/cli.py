@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from research import __version__
 from research.errors import ResearchError
+from research.io import output_set
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.func(args) or 0)
+        from research.settings import load_settings
+
+        load_settings(args.params)  # the whole params file is checked before any stage runs
+        with output_set():  # a stage's outputs are replaced together, or not at all
+            return int(args.func(args) or 0)
     except ResearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -283,7 +283,9 @@ def run_pipeline(
     """Run the stages in this process, in order; return (stage, seconds) pairs."""
     from research.cli import main
     from research.errors import ResearchError
+    from research.settings import load_settings
 
+    load_settings(params_path)  # a bad params file stops here, before the first stage
     timings: list[tuple[str, float]] = []
     todo = stages()
     if start:

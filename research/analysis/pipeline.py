@@ -30,25 +30,7 @@ from research.analysis.regression import fractional_logit
 from research.analysis.shares import one_hot, prob_columns
 from research.io import round_floats, write_table
 from research.provenance import write_metrics
-
-DEFAULTS: dict[str, Any] = {
-    "n_boot": 1000,
-    "ci": 0.95,
-    "bases": ["units", "chars"],
-    "group_by": ["province", "level", "year"],
-    "glm_covariates": ["province", "level", "year"],
-    "min_docs_per_param": 10,
-    "adjust_method": "constrained",
-    "primary_sources": ["gold", "classifier", "classifier_pacc", "seeded_lda"],
-    "distinctive_prior": 0.01,
-    "distinctive_top_n": 15,
-    "distinctive_by": ["province", "year", "level"],
-    "min_term_count": 2,
-    "distinctive_min_chars": 2,
-    "min_group_docs": 2,
-    "quote_min_chars": 2,
-    "quote_max_chars": 20,
-}
+from research.settings import settings_of
 
 TABLES = {
     "shares": "shares.csv",
@@ -129,12 +111,12 @@ def run_analysis(
     echo: Callable[[str], None] | None = print,
 ) -> dict[str, Any]:
     """Run every measure on the inputs that exist; write tables + metrics; return a summary."""
-    paths = params.get("paths") or {}
-    data_dir = Path(data_dir or paths.get("data", "data"))
-    reports_dir = Path(reports_dir or paths.get("reports", "reports"))
+    s = settings_of(params)
+    data_dir = Path(data_dir or s.paths.data)
+    reports_dir = Path(reports_dir or s.paths.reports)
     tables = reports_dir / "tables"
-    cfg = {**DEFAULTS, **(params.get("analyse") or {})}
-    seed = int(params.get("seed", 0))
+    cfg = s.analyse.model_dump()  # defaults live in the schema (research/settings.py)
+    seed = s.seed
     say = echo or (lambda s: None)
     inp = load_inputs(params, data_dir, reports_dir, echo)
     ids = inp.ids
@@ -303,10 +285,10 @@ def _tokenize(texts: list[str], params: dict, data_dir: Path) -> list[list[str]]
     """Tokens from the project tokeniser (cached under data/cache when tokenize.cache is on)."""
     from research.corpus.tokenize import TokenizerSettings, tokenize_many
 
-    tok = params.get("tokenize") or {}
+    tok = settings_of(params).tokenize
     settings = TokenizerSettings.from_params(tok)
-    cache = data_dir / "cache" if tok.get("cache", False) else None
+    cache = data_dir / "cache" if tok.cache else None
     return tokenize_many(texts, settings, n_jobs=1, cache_dir=cache)
 
 
-__all__ = ["DEFAULTS", "TABLES", "compute_shares", "hard_scores", "primary_source", "run_analysis"]
+__all__ = ["TABLES", "compute_shares", "hard_scores", "primary_source", "run_analysis"]

@@ -13,6 +13,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from research.classify.features import as_units
+from research.settings import WeakLabelSettings
+
+_WL = WeakLabelSettings()
 
 
 class MajorityClassifier(BaseEstimator, ClassifierMixin):
@@ -53,8 +56,8 @@ class DictionaryBaseline(BaseEstimator, ClassifierMixin):
         codebook_path: str | None = None,
         labels: list[str] | None = None,
         other_id: str = "other",
-        min_score: float = 1.0,
-        min_margin: float = 0.5,
+        min_score: float = _WL.min_score,
+        min_margin: float = _WL.min_margin,
         tokenize: dict | None = None,
     ) -> None:
         self.codebook_path = codebook_path

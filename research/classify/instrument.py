@@ -30,6 +30,7 @@ from sklearn.base import clone
 
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier
 from research.classify.models import DomainClassifier
+from research.settings import Settings, settings_of
 
 # Candidate configurations of DomainClassifier compared on real gold. Each is a family of
 # the existing feature blocks; the grid is small on purpose (each point is one fit per fold).
@@ -80,19 +81,34 @@ def make_candidate(name: str, codebook: Any, tokenize: dict | None, seed: int) -
     )
 
 
-def _baselines(codebook: Any, params: dict) -> dict[str, Any]:
-    wl = params.get("weak_labels") or {}
+def baseline_estimators(codebook: Any, params: Settings | dict) -> dict[str, Any]:
+    """The baselines reported beside the candidates: majority class, dictionary alone."""
+    s = settings_of(params)
     return {
         MAJORITY: MajorityClassifier(labels=list(codebook.ids)),
         DICTIONARY: DictionaryBaseline(
             codebook_path=str(codebook.path),
             labels=list(codebook.ids),
             other_id=codebook.other_id,
-            min_score=float(wl.get("min_score", 2.0)),
-            min_margin=float(wl.get("min_margin", 0.5)),
-            tokenize=params.get("tokenize"),
+            min_score=s.weak_labels.min_score,
+            min_margin=s.weak_labels.min_margin,
+            tokenize=s.tokenize.model_dump(),
         ),
     }
+
+
+def model_params(model: Any) -> dict[str, Any]:
+    """JSON-ready parameters of a fitted model (seed terms summarised, not listed)."""
+    from research.classify.models import TemperedClassifier
+    from research.config import params_hash
+
+    if isinstance(model, TemperedClassifier):
+        return {**model_params(model.estimator), "temperature": model.temperature}
+    p = model.get_params()
+    out = {k: v for k, v in p.items() if k not in ("seed_terms", "heading_cues", "labels")}
+    out["n_seed_terms"] = sum(len(v) for v in (p.get("seed_terms") or {}).values())
+    out["params_hash"] = params_hash({k: v for k, v in p.items()})
+    return out
 
 
 def _proba(model: Any, X: pd.DataFrame, labels: list[str]) -> np.ndarray:
@@ -129,16 +145,18 @@ def select_candidate(
 
     from research.labels.evaluation import evaluate_labels
 
-    tr = params.get("train") or {}
+    st = settings_of(params)
+    tr = st.train
     labels = list(codebook.ids)
-    seed = int(params.get("seed", 0))
+    seed = st.seed
+    tokenize = st.tokenize.model_dump()
     groups = base["group"].to_numpy()
     writers = sorted(set(groups))
     b = base.assign(weight=1.0)
     jobs = [(n, g) for n in names for g in writers]
-    probas = Parallel(n_jobs=int(tr.get("n_jobs", 1)))(
+    probas = Parallel(n_jobs=tr.n_jobs)(
         delayed(_fit_proba)(
-            make_candidate(n, codebook, params.get("tokenize"), seed),
+            make_candidate(n, codebook, tokenize, seed),
             b[groups != g],
             b[groups == g],
             labels,
@@ -161,7 +179,7 @@ def select_candidate(
         )
     table = pd.DataFrame(rows)
     best = table["writer_cv_macro_f1"].max()
-    tol = float(tr.get("select_tol", 0.005))
+    tol = tr.select_tol
     chosen = next(r.candidate for r in table.itertuples() if r.writer_cv_macro_f1 >= best - tol)
     table["chosen"] = table["candidate"] == chosen
     table["rule"] = (
@@ -553,24 +571,25 @@ def evaluate_on_gold(
     log: Callable[[str], None] = lambda s: None,
 ) -> GoldEvaluation:
     """The full comparison on real gold (nested selection), and the final model's choice."""
-    tr = params.get("train") or {}
+    st = settings_of(params)
+    tr = st.train
     labels = list(codebook.ids)
-    seed = int(params.get("seed", 0))
-    tol = float(tr.get("select_tol", 0.005))
-    names = list(tr.get("candidates") or list(CANDIDATES))
+    seed = st.seed
+    tol = tr.select_tol
+    names = list(tr.candidates)
     if PLAIN not in names:
         names = [PLAIN] + names
-    fallback, selection = str(tr.get("method_without_base", names[-1])), pd.DataFrame()
+    fallback, selection = names[-1], pd.DataFrame()
     if base is not None and len(base):
         fallback, selection = select_candidate(base, codebook, params, names)
         log(f"base-set choice (leave-one-writer-out): {fallback}")
-    estimators: dict[str, Any] = dict(_baselines(codebook, params))
+    estimators: dict[str, Any] = dict(baseline_estimators(codebook, st))
     for name in names:
-        estimators[name] = make_candidate(name, codebook, params.get("tokenize"), seed)
-    fits = HeldOutFits(gold, base, estimators, labels, float(tr.get("gold_weight", 3.0)))
+        estimators[name] = make_candidate(name, codebook, st.tokenize.model_dump(), seed)
+    fits = HeldOutFits(gold, base, estimators, labels, tr.gold_weight)
     keys = needed_fits(fits, list(estimators), names, SCHEMES)
     log(f"fitting {len(set(keys))} models on held-out splits …")
-    fits.compute(keys, n_jobs=int(tr.get("n_jobs", 1)))
+    fits.compute(keys, n_jobs=tr.n_jobs)
     preds = predict_schemes(
         fits, list(estimators), {"names": names, "fallback": fallback, "tol": tol}, log=log
     )
@@ -579,8 +598,8 @@ def evaluate_on_gold(
     scores, per_class, paired, calib, other = score_tables(
         preds,
         labels,
-        int(tr.get("n_boot", 1000)),
-        float(tr.get("ci", 0.95)),
+        tr.n_boot,
+        tr.ci,
         seed,
         codebook.other_id,
     )
@@ -633,15 +652,16 @@ def learning_curve(
     """
     from research.labels.evaluation import evaluate_labels
 
-    tr = params.get("train") or {}
-    lc = tr.get("learning_curve") or {}
-    sizes = [int(s) for s in lc.get("sizes", [0, 10, 25, 50])]
-    repeats = int(lc.get("repeats", 2))
-    strategies = list(lc.get("strategies", ["random", "uncertainty"]))
-    seed = int(params.get("seed", 0))
+    st = settings_of(params)
+    tr = st.train
+    lc = tr.learning_curve
+    sizes = list(lc.sizes)
+    repeats = lc.repeats
+    strategies = list(lc.strategies)
+    seed = st.seed
     labels = list(codebook.ids)
-    gw = float(tr.get("gold_weight", 3.0))
-    est = make_candidate(method, codebook, params.get("tokenize"), seed)
+    gw = tr.gold_weight
+    est = make_candidate(method, codebook, st.tokenize.model_dump(), seed)
     gold = gold.reset_index(drop=True)
     docs = gold["group"].astype(str).to_numpy()
     base_w = base.assign(weight=1.0) if base is not None and len(base) else None

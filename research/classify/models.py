@@ -546,53 +546,11 @@ def _transform(features: FeatureUnion, units: pd.DataFrame) -> sp.csr_matrix:
     return Xf
 
 
-class EnsembleClassifier(BaseEstimator, ClassifierMixin):
-    """Soft voting: the (weighted) mean of the members' probabilities over the same labels.
-
-    Members are unfitted classifiers with ``predict_proba`` over identical ``classes_``
-    (e.g. DomainClassifiers with the same ``labels``); they are cloned at fit time.
-    """
-
-    def __init__(
-        self, members: list[Any] | None = None, weights: list[float] | None = None
-    ) -> None:
-        self.members = members
-        self.weights = weights
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EnsembleClassifier:
-        if not self.members:
-            raise ValueError("EnsembleClassifier: no members")
-        self.members_ = [clone(m).fit(X, y, sample_weight=sample_weight) for m in self.members]
-        self.classes_ = np.asarray(self.members_[0].classes_, dtype=object)
-        for m in self.members_[1:]:
-            if [str(c) for c in m.classes_] != [str(c) for c in self.classes_]:
-                raise ValueError("EnsembleClassifier: members disagree on classes_")
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        w = (
-            np.ones(len(self.members_))
-            if self.weights is None
-            else np.asarray(self.weights, dtype=float)
-        )
-        p = sum(wi * m.predict_proba(X) for wi, m in zip(w, self.members_)) / w.sum()
-        return p / p.sum(axis=1, keepdims=True)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def warm(self, X: Any) -> EnsembleClassifier:
-        for m in self.members or []:
-            if hasattr(m, "warm"):
-                m.warm(X)
-        return self
-
-
 class TemperedClassifier(BaseEstimator, ClassifierMixin):
     """A classifier whose probabilities are tempered: p^(1/T), renormalised.
 
     ``temperature`` is chosen outside (log-loss on out-of-fold probabilities from grouped
-    CV, see ``research.classify.cv.fit_temperature``); T < 1 sharpens under-confident
+    CV, see ``research.classify.calibration.fit_temperature``); T < 1 sharpens under-confident
     probabilities, T > 1 softens over-confident ones. Argmax labels do not change.
     """
 
@@ -606,7 +564,7 @@ class TemperedClassifier(BaseEstimator, ClassifierMixin):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        from research.classify.cv import temper
+        from research.classify.calibration import temper
 
         return temper(self.estimator_.predict_proba(X), float(self.temperature))
 

@@ -66,9 +66,17 @@ def save_model(model: Any, model_dir: str | Path, card: dict[str, Any]) -> list[
     card = {**card, "library_versions": library_versions(), "model_file": MODEL_FILE}
     with atomic_path(model_dir / MODEL_FILE) as tmp:
         joblib.dump(model, tmp, compress=3)
-    card["model_sha256"] = hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
+        card["model_sha256"] = _sha256(tmp)
     write_json(card, model_dir / CARD_FILE)
     return [model_dir / MODEL_FILE, model_dir / CARD_FILE]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_card(model_dir: str | Path) -> dict[str, Any]:
@@ -137,6 +145,12 @@ def load_model(
     model_dir = Path(model_dir)
     card = read_card(model_dir)
     check_card(card, codebook, allow_mismatch, where=str(model_dir))
+    want, got = card.get("model_sha256"), _sha256(model_dir / MODEL_FILE)
+    if want != got:  # never loaded: a pickle runs code, so only the file the card vouches for
+        raise ResearchError(
+            f"{model_dir / MODEL_FILE}: sha256 {got[:12]}… does not match the model card "
+            f"({str(want)[:12]}…): the file was changed or replaced after training; retrain"
+        )
     try:
         model = joblib.load(model_dir / MODEL_FILE)
     except Exception as exc:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from research.classify.data import _blank, normalizer, require_columns
 from research.classify.features import has_chinese
+from research.workers import in_worker
 
 
 @dataclass
@@ -70,7 +71,7 @@ def predict_frame(
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=n_jobs, backend="loky")(
-            delayed(_proba_batch)(model, X, labels) for X in frames
+            delayed(in_worker(_proba_batch))(model, X, labels) for X in frames
         )
     else:
         results = [_proba_batch(model, X, labels) for X in frames]

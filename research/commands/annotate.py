@@ -1,9 +1,13 @@
-"""``research annotate {export,import,agreement,suggest}``: the annotation workflow."""
+"""``research annotate {export,import,agreement,suggest,reanchor}``: the annotation workflow."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from research.settings import PathsSettings
 
 ORDER = 15
 
@@ -96,7 +100,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default=None, help="output CSV (default: <data>/annotation/suggested.csv)"
     )
     s.set_defaults(func=run_suggest)
-    for action in (e, i, a, s):  # also accept --codebook after the action name
+
+    r = asub.add_parser(
+        "reanchor",
+        help="move gold labels to the units with the same text (after re-segmentation)",
+        description="Unit ids follow segmentation: after a prepare setting changes, the same "
+        "id can name another paragraph. This re-points every annotated row at the unit whose "
+        "text (CJK, letters, digits) is the same, and lists rows whose text no unit has.",
+    )
+    r.add_argument(
+        "--annotations", default=None, help="annotation table (default: params paths.annotations)"
+    )
+    r.add_argument(
+        "--units", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)"
+    )
+    r.add_argument("--out", default=None, help="where to write (default: over --annotations)")
+    r.add_argument(
+        "--drop-unmatched",
+        action="store_true",
+        help="leave out rows whose text matches no single unit (default: refuse and list them)",
+    )
+    r.set_defaults(func=run_reanchor)
+    for action in (e, i, a, s, r):  # also accept --codebook after the action name
         action.add_argument(
             "--codebook",
             default=argparse.SUPPRESS,
@@ -106,12 +131,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ctx(args: argparse.Namespace):
-    from research.config import load_params
     from research.labels.codebook import load_codebook, resolve_codebook_path
+    from research.settings import load_settings
 
-    params = load_params(args.params)
+    params = load_settings(args.params)
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
-    return params, params.get("paths") or {}, cb
+    return params, params.paths, cb
 
 
 def _body_units(path: Path):
@@ -129,10 +154,10 @@ def _body_units(path: Path):
     return units.reset_index(drop=True)
 
 
-def _annotated_ids(paths: dict) -> set[str]:
+def _annotated_ids(paths: PathsSettings) -> set[str]:
     from research.io import read_table
 
-    ann = Path(paths.get("annotations", "seeds/annotations.csv"))
+    ann = Path(paths.annotations)
     if not ann.exists():
         return set()
     t = read_table(ann)
@@ -153,7 +178,7 @@ def run_export(args: argparse.Namespace) -> int:
     )
 
     params, paths, cb = _ctx(args)
-    data = Path(paths.get("data", "data"))
+    data = Path(paths.data)
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")
     out_dir = Path(args.out_dir or data / "annotation")
     units = _body_units(src)
@@ -163,7 +188,7 @@ def run_export(args: argparse.Namespace) -> int:
         done = _annotated_ids(paths)
         units = units[~units["unit_id"].astype(str).isin(done)]
     if args.sample is not None and args.sample < len(units):
-        units = units.sample(n=args.sample, random_state=int(params.get("seed", 0)))
+        units = units.sample(n=args.sample, random_state=params.seed)
     units = order_units(units)
     if units.empty:
         raise InputError(src, "no units to export")
@@ -182,7 +207,7 @@ def run_import(args: argparse.Namespace) -> int:
     from research.labels.annotation import read_annotations
 
     params, paths, cb = _ctx(args)
-    out = Path(args.out or Path(paths.get("data", "data")) / "annotation" / "imported.csv")
+    out = Path(args.out or Path(paths.data) / "annotation" / "imported.csv")
     frames = [
         read_annotations(
             f,
@@ -224,7 +249,7 @@ def run_agreement(args: argparse.Namespace) -> int:
     )
 
     params, paths, cb = _ctx(args)
-    reports = Path(args.reports or paths.get("reports", "reports"))
+    reports = Path(args.reports or paths.reports)
     wide, raters = wide_from_files(
         args.files, cb, columns=args.columns, label_column=args.label_column
     )
@@ -254,8 +279,8 @@ def run_suggest(args: argparse.Namespace) -> int:
     from research.labels.annotation import export_csv, order_units
 
     params, paths, cb = _ctx(args)
-    data = Path(paths.get("data", "data"))
-    model_dir = Path(args.model or Path(paths.get("models", "models")) / "classifier")
+    data = Path(paths.data)
+    model_dir = Path(args.model or Path(paths.models) / "classifier")
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")
     out = Path(args.out or data / "annotation" / "suggested.csv")
     try:
@@ -268,7 +293,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     units = _body_units(src)
     done = _annotated_ids(paths)
     pool = order_units(units[~units["unit_id"].astype(str).isin(done)])
-    picked = suggest(model_dir, pool, int(args.n), int(params.get("seed", 0)))
+    picked = suggest(model_dir, pool, int(args.n), params.seed)
     picked = picked.merge(
         pool.drop(columns=[c for c in picked.columns if c != "unit_id" and c in pool.columns]),
         on="unit_id",
@@ -277,5 +302,34 @@ def run_suggest(args: argparse.Namespace) -> int:
     extra = [c for c in ("uncertainty",) if c in picked.columns]
     export_csv(picked, out, extra=extra)
     print(f"annotate suggest: {len(picked)} of {len(pool)} unlabelled units (model {model_dir})")
+    print(f"wrote: {out}")
+    return 0
+
+
+def run_reanchor(args: argparse.Namespace) -> int:
+    from research.errors import InputError
+    from research.io import read_table, write_table
+    from research.labels.anchors import reanchor
+
+    _, paths, _ = _ctx(args)
+    ann_path = Path(args.annotations or paths.annotations)
+    units_path = Path(args.units or Path(paths.data) / "prepared" / "paragraphs.parquet")
+    out = Path(args.out or ann_path)
+    ann = read_table(ann_path)
+    for col in ("unit_id", "text"):
+        if col not in ann.columns:
+            raise InputError(ann_path, f"missing column {col!r}: labels cannot be re-anchored")
+    table, moved, lost = reanchor(ann, read_table(units_path), args.drop_unmatched)
+    if lost and not args.drop_unmatched:
+        raise InputError(
+            ann_path,
+            f"{len(lost)} row(s) have a text that no single unit of {units_path} has "
+            f"({', '.join(lost[:10])}{' …' if len(lost) > 10 else ''}); re-annotate them, "
+            "or give --drop-unmatched to leave them out",
+        )
+    write_table(table, out)
+    print(f"annotate reanchor: {len(moved)} of {len(ann)} rows moved, {len(lost)} left out")
+    for m in moved[:20]:
+        print(f"  {m}")
     print(f"wrote: {out}")
     return 0

@@ -252,6 +252,22 @@ def _to_int(value: object) -> int | None:
     raise ValueError(s)
 
 
+def _leaves_folder(name: str) -> bool:
+    """True for absolute paths (POSIX or Windows) and paths that climb out with ``..``."""
+    p = name.replace("\\", "/")
+    if p.startswith("/") or re.match(r"^[A-Za-z]:", p):
+        return True
+    depth = 0
+    for part in p.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
 def read_manifest(corpus_dir: Path) -> pd.DataFrame:
     """Read and validate ``manifest.csv``; all problems are reported together."""
     path = corpus_dir / "manifest.csv"
@@ -277,8 +293,14 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
             problems.append(f"line {line}: empty doc_id")
         elif not _DOC_ID.match(did):
             problems.append(f"line {line}: doc_id {did!r} must be letters, digits, _ . -")
-        if not row["file"].strip():
+        fname = row["file"].strip()
+        if not fname:
             problems.append(f"line {line}: empty file")
+        elif _leaves_folder(fname):
+            problems.append(
+                f"line {line}: file {fname!r} leaves the corpus folder "
+                "(give a path inside it, without a leading / or ../)"
+            )
         level = row["level"].strip()
         if level and level not in LEVELS:
             problems.append(f"line {line}: unknown level {level!r} (use {'|'.join(LEVELS)})")

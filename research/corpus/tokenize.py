@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from research.config import repo_root
+from research.errors import InputError
+from research.settings import TokenizeSettings, as_section
+from research.workers import in_worker
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]")
@@ -115,16 +118,27 @@ class _FilterMemo(dict):
         return kept
 
 
-def _resolve(path: str | Path | None, default: str) -> Path:
+def _resolve(path: str | Path | None, default: str, key: str) -> Path:
+    """The file a ``tokenize`` setting names; a missing file is an error (it would silently
+    change the tokens). Relative paths are tried from the working directory, then the repo."""
     if path is None:
         return RESOURCES / default
     p = Path(path)
-    if p.is_absolute():
-        return p
-    if p.exists():
-        return p.resolve()
-    candidate = repo_root() / p
-    return candidate.resolve() if candidate.exists() else p
+    for candidate in (p,) if p.is_absolute() else (p, repo_root() / p):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise InputError(
+        p,
+        f"tokenize.{key}: file not found (fix the path in params.yaml, or "
+        "remove the key to use the bundled file)",
+    )
+
+
+def _existing(path: str, key: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, f"tokenize.{key}: file not found")
+    return p
 
 
 @dataclass(frozen=True)
@@ -148,17 +162,19 @@ class TokenizerSettings:
             object.__setattr__(self, "segmenter", "jieba")  # fallback: rjieba not installed
 
     @classmethod
-    def from_params(cls, tok: dict | None, extra_words: Iterable[str] = ()) -> TokenizerSettings:
+    def from_params(
+        cls, tok: TokenizeSettings | dict | None, extra_words: Iterable[str] = ()
+    ) -> TokenizerSettings:
         """Build from the ``tokenize`` section of params.yaml."""
-        tok = tok or {}
+        t = as_section(TokenizeSettings, tok)
         return cls(
-            user_dict=str(_resolve(tok.get("user_dict"), "userdict.txt")),
-            stopwords=str(_resolve(tok.get("stopwords"), "stopwords.txt")),
-            hmm=bool(tok.get("hmm", True)),
-            min_token_chars=int(tok.get("min_token_chars", 1)),
-            keep_numbers=bool(tok.get("keep_numbers", False)),
+            user_dict=str(_resolve(t.user_dict, "userdict.txt", "user_dict")),
+            stopwords=str(_resolve(t.stopwords, "stopwords.txt", "stopwords")),
+            hmm=t.hmm,
+            min_token_chars=t.min_token_chars,
+            keep_numbers=t.keep_numbers,
             extra_words=tuple(sorted(set(extra_words))),
-            segmenter=str(tok.get("segmenter") or default_segmenter()),
+            segmenter=t.segmenter or default_segmenter(),
         )
 
     def fingerprint(self) -> str:
@@ -201,9 +217,7 @@ class Tokenizer:
             jieba.setLogLevel(logging.WARNING)
             t = jieba.Tokenizer()
             t.initialize()
-            udict = Path(self.settings.user_dict)
-            if udict.exists():
-                t.load_userdict(str(udict))
+            t.load_userdict(str(_existing(self.settings.user_dict, "user_dict")))
             for w in self.settings.extra_words:
                 t.add_word(w, freq=500)
             self._jieba = t
@@ -212,13 +226,12 @@ class Tokenizer:
     @property
     def stopwords(self) -> frozenset[str]:
         if self._stop is None:
-            path = Path(self.settings.stopwords)
+            path = _existing(self.settings.stopwords, "stopwords")
             words: set[str] = set()
-            if path.exists():
-                for line in path.read_text(encoding="utf-8").splitlines():
-                    line = line.strip()
-                    if line and not line.startswith("#"):
-                        words.add(line)
+            for line in path.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    words.add(line)
             self._stop = frozenset(words)
         return self._stop
 
@@ -397,7 +410,8 @@ def tokenize_many(
                 from joblib import Parallel, delayed
 
                 parts = Parallel(n_jobs=n_jobs)(
-                    delayed(_tokenize_chunk)(settings, [todo[i] for i in c]) for c in chunks
+                    delayed(in_worker(_tokenize_chunk))(settings, [todo[i] for i in c])
+                    for c in chunks
                 )
             else:
                 parts = [_tokenize_chunk(settings, [todo[i] for i in c]) for c in chunks]

@@ -36,6 +36,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from research.labels.codebook import Codebook, load_codebook
+from research.settings import WeakLabelSettings, as_section
+
+_WL = WeakLabelSettings()  # estimator defaults come from the schema (one place)
 
 PRECEDENCES = ("dict_first", "heading_first")
 
@@ -110,10 +113,10 @@ def _fits_tokens(start: int, end: int, bounds: set[int]) -> bool:
 
 
 def _default_tokenizer() -> Any:
-    from research.config import load_params
+    """The tokenizer with the schema's default settings (bundled dictionary and stopwords)."""
     from research.corpus.tokenize import TokenizerSettings, get_tokenizer
 
-    return get_tokenizer(TokenizerSettings.from_params(load_params().get("tokenize")))
+    return get_tokenizer(TokenizerSettings.from_params(None))
 
 
 def decide(
@@ -150,9 +153,9 @@ class DictionaryLabeller(BaseEstimator):
         self,
         codebook: Codebook | None = None,
         tokenizer: Any = None,
-        min_score: float = 1.0,
-        min_margin: float = 0.5,
-        substring_min_chars: int = 3,
+        min_score: float = _WL.min_score,
+        min_margin: float = _WL.min_margin,
+        substring_min_chars: int = _WL.substring_min_chars,
         smoothing: float = 0.1,
     ) -> None:
         self.codebook = codebook
@@ -209,7 +212,7 @@ def _s(x: Any) -> str:
 
 
 def heading_scores(
-    headings: Sequence[str], codebook: Codebook, cue_weight: float = 2.0
+    headings: Sequence[str], codebook: Codebook, cue_weight: float = _WL.heading_cue_weight
 ) -> pd.DataFrame:
     """Score each heading per domain: each heading cue found counts ``cue_weight``, each seed
     term its weight; cues and terms share one longest-first matcher (no double counting)."""
@@ -236,9 +239,9 @@ def heading_scores(
 def heading_labels(
     units: pd.DataFrame,
     codebook: Codebook | None = None,
-    min_score: float = 2.0,
-    min_margin: float = 1.0,
-    cue_weight: float = 2.0,
+    min_score: float = _WL.heading_min_score,
+    min_margin: float = _WL.heading_min_margin,
+    cue_weight: float = _WL.heading_cue_weight,
 ) -> pd.Series:
     """Domain id inherited from each unit's section heading (``""`` = no clear mapping).
 
@@ -287,31 +290,31 @@ def weak_label_table(
     units: pd.DataFrame,
     codebook: Codebook,
     tokenizer: Any = None,
-    settings: dict | None = None,
+    settings: WeakLabelSettings | dict | None = None,
 ) -> pd.DataFrame:
     """The weak-label table for ``units`` (needs unit_id, doc_id, text; heading optional).
 
     Columns: unit_id, doc_id, dict_label, dict_score, dict_margin, heading_label,
     weak_label, weak_source; sorted by unit_id; scores rounded to 3 decimals.
     """
-    st = settings or {}
+    st = as_section(WeakLabelSettings, settings)
     lab = DictionaryLabeller(
         codebook,
         tokenizer=tokenizer,
-        min_score=float(st.get("min_score", 1.0)),
-        min_margin=float(st.get("min_margin", 0.5)),
-        substring_min_chars=int(st.get("substring_min_chars", 3)),
+        min_score=st.min_score,
+        min_margin=st.min_margin,
+        substring_min_chars=st.substring_min_chars,
     ).fit()
     scores = lab.score(units["text"].tolist())
     dl, best, margin = decide(scores, lab.min_score, lab.min_margin)
     hl = heading_labels(
         units,
         codebook,
-        min_score=float(st.get("heading_min_score", 2.0)),
-        min_margin=float(st.get("heading_min_margin", 1.0)),
-        cue_weight=float(st.get("heading_cue_weight", 2.0)),
+        min_score=st.heading_min_score,
+        min_margin=st.heading_min_margin,
+        cue_weight=st.heading_cue_weight,
     ).tolist()
-    wl, ws = combine_weak_labels(dl, hl, str(st.get("precedence", "dict_first")))
+    wl, ws = combine_weak_labels(dl, hl, st.precedence)
     out = pd.DataFrame(
         {
             "unit_id": units["unit_id"].astype(str).to_numpy(),

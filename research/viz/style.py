@@ -257,16 +257,14 @@ def category_label(cid: str, language: str = "en", codebook: Any = None, short: 
     return label
 
 
-def load_codebook_or_none(path: str | Path | None = None) -> Any:
-    """The project codebook if it can be loaded (for labels), else None."""
-    try:
-        from research.labels.codebook import load_codebook
-    except ImportError:
-        return None
-    try:
-        return load_codebook(path)
-    except Exception:
-        return None
+def load_project_codebook(path: str | Path | None = None) -> Any:
+    """The project codebook (params ``paths.codebook``; ``None`` = bundled) for labels.
+
+    A broken or missing user codebook is an error, never a quiet fall-back to other labels.
+    """
+    from research.labels.codebook import load_codebook, resolve_codebook_path
+
+    return load_codebook(resolve_codebook_path(path))
 
 
 # --- saving ---------------------------------------------------------------------------
