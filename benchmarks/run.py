@@ -541,6 +541,8 @@ class Bench:
                 )
 
     def predict(self, name: str, prepared: Path) -> None:
+        if self.model is None and (ROOT / "models" / "classifier" / "model.joblib").exists():
+            self.model = str(ROOT / "models" / "classifier")  # looked up as late as possible
         if self.model is None:
             self.add(corpus=name, stage="predict", note="skipped: no trained model")
             return
@@ -700,8 +702,6 @@ class Bench:
         if not a.skip_run:
             self.log("research run (seeds, end to end)")
             self.research_run()
-        if self.model is None and (ROOT / "models" / "classifier" / "model.joblib").exists():
-            self.model = str(ROOT / "models" / "classifier")
         corpora = [("seeds", SEEDS)]
         if GOV.exists():
             corpora.append(("gov-reports", GOV))
@@ -855,10 +855,52 @@ def render_report(rows: list[dict], extra: dict, args: argparse.Namespace) -> st
             )
             + " |"
         )
+    lines += segmenter_section()
     lines += ["", "## Targets", ""]
     lines += targets(rows, extra)
     lines.append("")
     return "\n".join(lines)
+
+
+def segmenter_section() -> list[str]:
+    """rjieba vs jieba (from benchmarks/bench_segmenter.py's results, when present)."""
+    path = RESULTS / "segmenter.json"
+    if not path.exists():
+        return []
+    seg = json.loads(path.read_text(encoding="utf-8"))
+    lines = [
+        "",
+        "## Segmenter: rjieba vs jieba",
+        "",
+        "From `python benchmarks/bench_segmenter.py --train` (results/segmenter.json): share of "
+        "lines whose tokens are identical, and jieba's CPU time ÷ rjieba's on the same lines.",
+        "",
+        "| corpus | dictionary | lines | raw tokens identical | content tokens identical | "
+        "speed-up (CPU) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in seg.get("agreement", []):
+        lines.append(
+            f"| {r['corpus']} | {r['dictionary']} | {r['lines']:,} | {r['raw_identical']:.2%} | "
+            f"{r['content_identical']:.2%} | {r['speedup_cpu']:.1f}× |"
+        )
+    train = seg.get("train") or {}
+    if train:
+        lines += [
+            "",
+            "Classifier macro-F1 on real gold (pipeline up to `train` on the seeds, the two "
+            "runs differing only in `tokenize.segmenter`):",
+            "",
+            "| score | jieba | rjieba |",
+            "|---|---|---|",
+        ]
+        j, r = (train.get(k, {}).get("metrics", {}) for k in ("jieba", "rjieba"))
+        for key in sorted(set(j) | set(r)):
+            lines.append(f"| {key} | {_fmt(j.get(key), 4)} | {_fmt(r.get(key), 4)} |")
+        for k in ("jieba", "rjieba"):
+            if "error" in train.get(k, {}):
+                lines.append(f"\n{k} run failed: {train[k]['error']}")
+    return lines
 
 
 def targets(rows: list[dict], extra: dict) -> list[str]:
@@ -908,6 +950,16 @@ def targets(rows: list[dict], extra: dict) -> list[str]:
     return out
 
 
+def _parse(v: str):
+    """A CSV cell back as int, float or str (as ``Bench.add`` wrote it)."""
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+
+
 # ====================================================================== CLI
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -925,6 +977,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--run-timeout", type=float, default=1800)
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="re-write BENCHMARKS.md from benchmarks/results/ without measuring",
+    )
     args = ap.parse_args(argv)
     if args.worker:
         res = WORKERS[args.worker](json.loads(args.worker_args or "{}"))
@@ -932,6 +989,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.docs = args.docs or (1000 if args.quick else 10_000)
     args.repeats = args.repeats or (1 if args.quick else 2)
+    if args.report_only:
+        with (RESULTS / "bench.csv").open(encoding="utf-8") as fh:
+            rows = [{k: _parse(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+        extra = json.loads((RESULTS / "bench_extra.json").read_text(encoding="utf-8"))
+        args.docs = (extra.get("generated") or {}).get("documents", args.docs)
+        REPORT.write_text(render_report(rows, extra, args), encoding="utf-8")
+        print(f"wrote {REPORT}")
+        return 0
     bench = Bench(args)
     try:
         bench.run()
