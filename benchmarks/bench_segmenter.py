@@ -1,13 +1,17 @@
 """rjieba vs jieba: token agreement, speed, and the classifier's macro-F1 with each.
 
     python benchmarks/bench_segmenter.py            # agreement + speed (about a minute)
-    python benchmarks/bench_segmenter.py --train    # also `research run` up to train, twice
+    python benchmarks/bench_segmenter.py --f1       # + each candidate fitted on the base set
+                                                    #   with each segmenter, scored on the seed gold
+    python benchmarks/bench_segmenter.py --train    # + `research run` up to train, twice (slow)
 
 Agreement is measured on every non-empty line of the seed reports and of the government
 work reports, with the project dictionary, without and with the codebook's seed terms
 added (as the classifier's word features do): the share of lines whose raw token
 sequence, and whose content tokens, are identical. Speed is the ratio of the two
-segmenters' CPU time over the same lines, measured interleaved. ``--train`` runs the
+segmenters' CPU time over the same lines, measured interleaved. ``--f1`` fits every
+classifier candidate on the shipped base set once per segmenter and scores it on the seed
+reports' real gold (the instrument's base-only scheme: no gold in training). ``--train`` runs the
 pipeline up to the train stage on the seeds in two scratch folders that differ only in
 ``tokenize.segmenter`` and reads the real-gold macro-F1 of the selected model from each.
 Results go to benchmarks/results/segmenter.json, which ``benchmarks/run.py`` puts into
@@ -87,6 +91,44 @@ def agreement(lines: dict[str, list[str]]) -> list[dict]:
     return rows
 
 
+def base_only_f1() -> dict:
+    """Macro-F1 on the seed gold of each candidate fitted on the base set, per segmenter."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import f1_score
+
+    from research.classify.base_set import load_base_set
+    from research.classify.instrument import make_candidate
+    from research.config import load_params
+    from research.corpus.prepare import prepare_corpus
+    from research.labels.codebook import load_codebook
+    from research.settings import CANDIDATES
+
+    cb, params = load_codebook(), load_params(ROOT / "params.yaml")
+    base = load_base_set(labels=list(cb.ids))
+    units = prepare_corpus(SEEDS, {"tokenize": {"cache": False}}, progress=False).paragraphs
+    gold = pd.read_csv(SEEDS / "annotations.csv")[["unit_id", "gold"]].dropna()
+    gold = gold.merge(units[["unit_id", "text", "heading"]], on="unit_id")
+    out: dict = {}
+    for seg in ("jieba", "rjieba"):
+        tok = {**(params.get("tokenize") or {}), "segmenter": seg}
+        for name in CANDIDATES:
+            est = make_candidate(name, cb, tok, int(params.get("seed", 0)))
+            est.fit(base[["text", "heading"]], base["label"].to_numpy())
+            pred = est.predict(gold[["text", "heading"]])
+            out.setdefault(name, {})[seg] = {
+                "macro_f1": float(f1_score(gold["gold"], pred, average="macro")),
+                "labels": list(map(str, pred)),
+            }
+            print(seg, name, round(out[name][seg]["macro_f1"], 4), flush=True)
+    for r in out.values():
+        same = np.mean([a == b for a, b in zip(r["jieba"]["labels"], r["rjieba"]["labels"])])
+        r["same_labels"] = float(same)
+        for seg in ("jieba", "rjieba"):
+            r[seg].pop("labels")
+    return {"units": len(gold), "candidates": out}
+
+
 def train_f1(segmenter: str, work: Path) -> dict:
     """Run the pipeline up to train on the seeds with ``segmenter``; the real-gold scores."""
     import yaml
@@ -140,8 +182,11 @@ def _scores(metrics: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", action="store_true", help="also compare the train stage's macro-F1")
+    ap.add_argument("--f1", action="store_true", help="also compare base-only macro-F1 on the gold")
     args = ap.parse_args(argv)
     result = {"agreement": agreement(corpus_lines())}
+    if args.f1:
+        result["base_only"] = base_only_f1()
     if args.train:
         result["train"] = {}
         for seg in ("jieba", "rjieba"):
@@ -149,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
                 result["train"][seg] = train_f1(seg, Path(tmp))
                 print(seg, result["train"][seg].get("seconds"), flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    if OUT.exists() and not args.train:  # keep an earlier --train result
-        result.setdefault("train", json.loads(OUT.read_text()).get("train"))
+    if OUT.exists():  # keep earlier results of the optional parts
+        old = json.loads(OUT.read_text())
+        for key in ("train", "base_only"):
+            if key not in result and old.get(key):
+                result[key] = old[key]
     OUT.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")
     return 0

@@ -884,6 +884,22 @@ def segmenter_section() -> list[str]:
             f"| {r['corpus']} | {r['dictionary']} | {r['lines']:,} | {r['raw_identical']:.2%} | "
             f"{r['content_identical']:.2%} | {r['speedup_cpu']:.1f}× |"
         )
+    base = seg.get("base_only") or {}
+    if base:
+        lines += [
+            "",
+            f"Classifier macro-F1 on the seed reports' real gold ({base['units']} units), each "
+            "candidate fitted on the shipped base set only (no gold in training), once per "
+            "segmenter:",
+            "",
+            "| candidate | jieba | rjieba | same labels |",
+            "|---|---|---|---|",
+        ]
+        for name, r in base["candidates"].items():
+            lines.append(
+                f"| {name} | {r['jieba']['macro_f1']:.4f} | {r['rjieba']['macro_f1']:.4f} | "
+                f"{r['same_labels']:.1%} |"
+            )
     train = seg.get("train") or {}
     if train:
         lines += [
