@@ -48,7 +48,10 @@ def test_model_card_written(model_dir: Path) -> None:
     ):
         assert key in card
     base = card["training_data"]["counts"]["base_set"]
-    assert card["n_train"] == 36 + sum(base.values()) and sum(card["training_data"]["counts"]["gold"].values()) == 36
+    assert (
+        card["n_train"] == 36 + sum(base.values())
+        and sum(card["training_data"]["counts"]["gold"].values()) == 36
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(4.0), 41))
 
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from itertools import accumulate, chain
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from research.corpus.tokenize import TokenizerSettings, get_tokenizer
+from research.labels.matcher import TermMatcher, token_boundaries
 
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _NON_CJK_RUN = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]+")
@@ -53,10 +55,12 @@ def as_units(X: Any) -> pd.DataFrame:
         text = X
         heading = pd.Series([""] * len(X))
     else:
+        if hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
+            X = np.asarray(X)
         text = pd.Series(list(X), dtype=object)
         heading = pd.Series([""] * len(text))
 
-    def clean(s: Any) -> list[str]:
+    def clean(s: Iterable[Any]) -> list[str]:
         return [
             "" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v) for v in s
         ]
@@ -64,6 +68,17 @@ def as_units(X: Any) -> pd.DataFrame:
     out = pd.DataFrame({"text": clean(text), "heading": clean(heading)}, dtype=object)
     out.attrs["units"] = True
     return out
+
+
+class TextInputMixin:
+    """scikit-learn tags of estimators over texts: input is a unit table or a list of
+    strings (not a 2-D numeric array), so the numeric-array checks do not apply."""
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
 
 
 def char_preprocess(text: str) -> str:
@@ -132,8 +147,7 @@ class JiebaAnalyzer:
         return list(hit)
 
     def _content(self, text: str) -> list[str]:
-        keep = self._tokenizer()._keep  # the tokeniser's memoised filter: once per distinct token
-        return [t for t in map(keep.__getitem__, self.raw(text)) if t]
+        return self._tokenizer().content(self.raw(text))  # the one token filter
 
     def _tokenizer(self) -> Any:
         tok = self.__dict__.get("_tok")
@@ -143,7 +157,7 @@ class JiebaAnalyzer:
 
     def boundaries(self, text: str) -> set[int]:
         """Character offsets where segmenter tokens start or end."""
-        return set(accumulate(map(len, self.raw(text)), initial=0))
+        return token_boundaries(self.raw(text))
 
     def warm(self, texts: Iterable[str]) -> None:
         """Tokenise ``texts`` into the cache ahead of time (e.g. once before CV)."""
@@ -157,45 +171,12 @@ class JiebaAnalyzer:
         return toks
 
 
-class ColumnText(BaseEstimator, TransformerMixin):
-    """Select one text column (``text`` or ``heading``) of a unit table as a list of str."""
-
-    def __init__(self, column: str = "text") -> None:
-        self.column = column
-
-    def fit(self, X: Any, y: Any = None) -> ColumnText:
-        return self
-
-    def transform(self, X: Any) -> list[str]:
-        return as_units(X)[self.column].tolist()
-
-
-def compile_terms(
-    seed_terms: dict[str, dict[str, float]],
-) -> tuple[re.Pattern | None, dict[str, np.ndarray], list[str]]:
-    """One alternation regex over all seed terms (longest first) and each term's weight vector."""
-    domains = list(seed_terms)
-    weights: dict[str, np.ndarray] = {}
-    for j, dom in enumerate(domains):
-        for term, w in (seed_terms.get(dom) or {}).items():
-            term = str(term).strip()
-            if not term:
-                continue
-            vec = weights.setdefault(term, np.zeros(len(domains)))
-            vec[j] += float(w)
-    if not weights:
-        return None, weights, domains
-    terms = sorted(weights, key=lambda t: (-len(t), t))
-    return re.compile("|".join(re.escape(t) for t in terms)), weights, domains
-
-
-class SeedTermScores(BaseEstimator, TransformerMixin):
+class SeedTermScores(TextInputMixin, TransformerMixin, BaseEstimator):
     """Per-domain weighted counts of the codebook's seed terms in a text column.
 
-    Matching as in the weak labeller: longest-first, non-overlapping occurrences; a term
-    shorter than ``substring_min_chars`` counts only where both its ends fall on jieba
-    token boundaries (so 家政 is not found inside 国家|政策), longer terms count anywhere
-    (美丽庭院 inside 美丽庭院示范户). Output columns, one block per domain: ``log1p(score)``
+    Counted by :class:`research.labels.matcher.TermMatcher`, the same matcher as the weak
+    labels and the dictionary baseline (short terms must align with the ``analyzer``'s
+    jieba tokens: 家政 is not found inside 国家|政策; longer terms count anywhere). Output columns, one block per domain: ``log1p(score)``
     and the domain's share of all matched weight; multiplied by ``scale`` so a regularised
     linear model can afford to use them. ``extra_terms`` (e.g. heading cues) are added.
     """
@@ -218,29 +199,19 @@ class SeedTermScores(BaseEstimator, TransformerMixin):
         self.analyzer = analyzer
         self.substring_min_chars = substring_min_chars
 
-    def fit(self, X: Any, y: Any = None) -> SeedTermScores:
-        self.pattern_, self.weights_, self.domains_ = compile_terms(self.seed_terms or {})
+    def fit(self, X: Any = None, y: Any = None) -> SeedTermScores:
+        bounds = self.analyzer.boundaries if self.analyzer is not None else None
+        self.matcher_ = TermMatcher(self.seed_terms or {}, bounds, self.substring_min_chars)
+        self.domains_ = list(self.matcher_.domains)
         return self
 
     def raw_scores(self, texts: Sequence[str]) -> np.ndarray:
         """(n, n_domains) summed seed-term weights per text."""
-        out = np.zeros((len(texts), len(self.domains_)))
-        if self.pattern_ is None:
-            return out
-        short = self.substring_min_chars
-        for i, t in enumerate(texts):
-            bounds = None
-            for m in self.pattern_.finditer(t):
-                term = m.group(0)
-                if self.analyzer is not None and len(term) < short:
-                    if bounds is None:
-                        bounds = self.analyzer.boundaries(t)
-                    if m.start() not in bounds or m.end() not in bounds:
-                        continue
-                out[i] += self.weights_[term]
-        return out
+        check_is_fitted(self, "matcher_")
+        return self.matcher_.score_matrix(list(texts))
 
     def transform(self, X: Any) -> sp.csr_matrix:
+        check_is_fitted(self, "matcher_")
         texts = as_units(X)[self.column].tolist()
         raw = on_distinct(self.raw_scores, texts)
         blocks = [np.log1p(raw)]

@@ -30,7 +30,8 @@ from sklearn.base import clone
 
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier
 from research.classify.models import DomainClassifier
-from research.settings import Settings, settings_of
+from research.settings import Params, Settings, settings_of
+from research.workers import in_worker
 
 # Candidate configurations of DomainClassifier compared on real gold. Each is a family of
 # the existing feature blocks; the grid is small on purpose (each point is one fit per fold).
@@ -50,6 +51,7 @@ DICTIONARY = "dictionary"
 MAJORITY = "majority"
 SELECTED = "selected"
 SCHEMES = ("base_only", "by_document", "by_province")
+GOLD_ONLY = "_gold_only"  # suffix: the same candidate trained on the gold alone (no base set)
 
 
 @dataclass
@@ -133,7 +135,7 @@ def _fit(est: Any, train: pd.DataFrame) -> Any:
 
 # ------------------------------------------------------------------ selection (base set only)
 def select_candidate(
-    base: pd.DataFrame, codebook: Any, params: dict, names: list[str]
+    base: pd.DataFrame, codebook: Any, params: Params, names: list[str]
 ) -> tuple[str, pd.DataFrame]:
     """Leave-one-writer-out macro-F1 of each candidate on the base set; the best is chosen.
 
@@ -155,7 +157,7 @@ def select_candidate(
     b = base.assign(weight=1.0)
     jobs = [(n, g) for n in names for g in writers]
     probas = Parallel(n_jobs=tr.n_jobs)(
-        delayed(_fit_proba)(
+        delayed(in_worker(_fit_proba))(
             make_candidate(n, codebook, tokenize, seed),
             b[groups != g],
             b[groups == g],
@@ -253,7 +255,9 @@ class HeldOutFits:
 
         todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
         results = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_proba)(self.estimators[name], self._train(held), self.gold, self.labels)
+            delayed(in_worker(_fit_proba))(
+                self.estimators[name], self._train(held), self.gold, self.labels
+            )
             for name, held in todo
         )
         self._cache.update(zip(todo, results))
@@ -490,33 +494,28 @@ def score_tables(
                     "n_gold_domain": int((df["gold"] == lab).sum()),
                 }
             )
-    paired = []
+    point = {(s["method"], s["cv"]): s["macro_f1"] for s in scores}
     methods = sorted(preds["method"].unique())
+    pairs = [(m, v) for v in (DICTIONARY, PLAIN) for m in methods if m != v]
+    pairs += [(m[: -len(GOLD_ONLY)], m) for m in methods if m.endswith(GOLD_ONLY)]
+    paired = []
     for scheme in sorted(preds["cv"].unique()):
-        for versus in (DICTIONARY, PLAIN):
-            if (versus, scheme) not in boots:
+        for m, versus in pairs:
+            if (m, scheme) not in boots or (versus, scheme) not in boots:
                 continue
-            for m in methods:
-                if m == versus or (m, scheme) not in boots:
-                    continue
-                d = boots[(m, scheme)] - boots[(versus, scheme)]
-                point = next(
-                    s["macro_f1"] for s in scores if s["method"] == m and s["cv"] == scheme
-                ) - next(
-                    s["macro_f1"] for s in scores if s["method"] == versus and s["cv"] == scheme
-                )
-                lo, hi = _ci(d, level)
-                paired.append(
-                    {
-                        "method": m,
-                        "versus": versus,
-                        "cv": scheme,
-                        "diff": point,
-                        "ci_low": lo,
-                        "ci_high": hi,
-                        "share_boot_le_0": float(np.mean(d <= 0)),
-                    }
-                )
+            d = boots[(m, scheme)] - boots[(versus, scheme)]
+            lo, hi = _ci(d, level)
+            paired.append(
+                {
+                    "method": m,
+                    "versus": versus,
+                    "cv": scheme,
+                    "diff": point[(m, scheme)] - point[(versus, scheme)],
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "share_boot_le_0": float(np.mean(d <= 0)),
+                }
+            )
     return (
         pd.DataFrame(scores),
         pd.DataFrame(per_class),
@@ -567,7 +566,7 @@ def evaluate_on_gold(
     gold: pd.DataFrame,
     base: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     log: Callable[[str], None] = lambda s: None,
 ) -> GoldEvaluation:
     """The full comparison on real gold (nested selection), and the final model's choice."""
@@ -593,6 +592,13 @@ def evaluate_on_gold(
     preds = predict_schemes(
         fits, list(estimators), {"names": names, "fallback": fallback, "tol": tol}, log=log
     )
+    if base is not None and len(base):  # what the base set adds: the candidates on gold alone
+        alone = HeldOutFits(gold, None, {n: estimators[n] for n in names}, labels, tr.gold_weight)
+        p2 = predict_schemes(alone, names, schemes=("by_document", "by_province"), log=log)
+        if len(p2):
+            preds = pd.concat(
+                [preds, p2.assign(method=p2["method"] + GOLD_ONLY)], ignore_index=True
+            )
     final = nested_choice(fits, names, frozenset(), fallback, tol)
     log(f"final model: {final} (selection rule applied to all gold documents)")
     scores, per_class, paired, calib, other = score_tables(
@@ -637,7 +643,7 @@ def learning_curve(
     gold: pd.DataFrame,
     base: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     method: str,
     log: Callable[[str], None] = lambda s: None,
 ) -> pd.DataFrame:

@@ -35,7 +35,7 @@ def cli_reference() -> str:
     from research.cli import build_parser
 
     parser = build_parser()
-    _fixed_width(parser, 100)  # the same text whatever the terminal (no global COLUMNS)
+    _fixed_width(parser, 98)  # the same text whatever the terminal (no global COLUMNS)
     parts = ["```text", parser.format_help().rstrip(), "```"]
     for name, sub in _subparsers(parser).items():
         parts += ["", f"#### `research {name}`", "", "```text", sub.format_help().rstrip(), "```"]

@@ -51,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
             "  seed share error (MAE vs gold): "
             + ", ".join(f"{k} {v:.3f}" for k, v in s["adjustment_mae"].items())
         )
-    for name, path in s["written"].items():
+    for path in s["written"].values():
         print(f"  wrote {path}")
     return 0

@@ -245,11 +245,11 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of ``text``: no punctuation, whitespace, stopwords or bare numbers."""
-        return [
-            t
-            for t in map(self._keep.__getitem__, self.jieba.lcut(text, HMM=self.settings.hmm))
-            if t
-        ]
+        return self.content(self.jieba.lcut(text, HMM=self.settings.hmm))
+
+    def content(self, raw: Iterable[str]) -> list[str]:
+        """The content tokens among raw tokens (the one token filter of the project)."""
+        return [t for t in map(self._keep.__getitem__, raw) if t]
 
     def _filter(self, tok: str) -> str:
         """The content form of one raw token, or "" when it is dropped."""
@@ -298,7 +298,7 @@ def _tokenize_chunk(settings: TokenizerSettings, texts: Sequence[str]) -> list[l
     return [tok.tokens(t) for t in texts]
 
 
-def text_key(text: str) -> bytes:
+def text_digest(text: str) -> bytes:
     """Cache key of one text: its SHA-1 digest."""
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
 
@@ -390,7 +390,7 @@ def tokenize_many(
     settings = settings or TokenizerSettings()
     cache = TokenCache(cache_dir, settings) if cache_dir is not None else None
     try:
-        keys = [text_key(t) for t in texts]
+        keys = [text_digest(t) for t in texts]
         known = cache.get_many(keys) if cache is not None else {}
         todo_keys: list[bytes] = []
         todo: list[str] = []

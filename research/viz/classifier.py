@@ -26,6 +26,9 @@ METHOD_LABELS = {
     "svm_calibrated": ("Seeded SVM (calibrated)", "种子词 SVM(校准)"),
     "cnb": ("Seeded complement NB", "种子词 CNB"),
     "svm_seeded": ("Seeded SVM (calibrated)", "种子词 SVM(校准)"),
+    "lr_plain_gold_only": ("TF-IDF + LR, gold only", "TF-IDF + LR(仅金标准)"),
+    "lr_seeded_gold_only": ("Seeded LR, gold only", "种子词 LR(仅金标准)"),
+    "svm_seeded_gold_only": ("Seeded SVM, gold only", "种子词 SVM(仅金标准)"),
     "selected": ("Selected (nested)", "嵌套选择"),
     "lr_seeded+weak": ("Seeded LR + weak labels", "种子词 LR + 弱标签"),
 }

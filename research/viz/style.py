@@ -22,9 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg", force=False)
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib import font_manager
@@ -307,8 +304,6 @@ def save_figure(
             written.append(path)
     if data is not None:
         written.append(write_table(round_floats(data), out_dir / f"{name}.csv"))
-    for path in written:  # temp files are created 0600; figures are meant to be shared
-        path.chmod(0o644)
     if close:
         plt.close(fig)
     return written
