@@ -43,7 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import contextlib  # noqa: E402
 
 from benchmarks.corpora import GOV, SEEDS, generate_corpus  # noqa: E402
 
