@@ -729,6 +729,8 @@ class Bench:
                 self.tokenize(name, p)
             self.log(f"{name}: predict")
             self.predict(name, p)
+            if a.no_lda:
+                continue
             if name != "seeds" and (not name.startswith("generated") or a.lda_large):
                 self.log(f"{name}: LDA")
                 self.lda(name, p)
@@ -994,6 +996,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--run-timeout", type=float, default=1800)
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--no-lda", action="store_true", help="do not time LDA training")
+    ap.add_argument(
+        "--prepare-rows",
+        default=None,
+        help="bench.csv of an earlier run whose prepare rows on a generated corpus are kept "
+        "(marked as such), e.g. 10,000 documents measured separately",
+    )
     ap.add_argument(
         "--report-only",
         action="store_true",
@@ -1015,6 +1024,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {REPORT}")
         return 0
     bench = Bench(args)
+    if args.prepare_rows:
+        with open(args.prepare_rows, encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                if r["corpus"].startswith("generated") and r["stage"] in (
+                    "prepare",
+                    "rjieba.cut (floor)",
+                ):
+                    r = {k: _parse(v) for k, v in r.items()}
+                    r["note"] = f"{r['note']} [kept from an earlier run: {args.prepare_rows}]"
+                    bench.rows.append(r)
     try:
         bench.run()
         bench.write()
