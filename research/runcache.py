@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 _SKIP = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -54,26 +52,21 @@ def _section(params: dict, dotted: str) -> Any:
 
 
 def code_hash() -> str:
-    """The package's code and shipped resources, and the versions that shape results."""
+    """The package's code and shipped resources, and the versions that shape results
+    (read from package metadata: importing them would cost more than the check)."""
     import platform
-
-    import numpy
-    import pandas
-    import sklearn
+    from importlib import metadata
 
     import research
-    from research.corpus.tokenize import default_segmenter, segmenter_version
 
     h = hashlib.sha256()
     _hash_path(h, Path(research.__file__).resolve().parent)
-    for v in (
-        platform.python_version(),
-        numpy.__version__,
-        pandas.__version__,
-        sklearn.__version__,
-        segmenter_version(default_segmenter()),
-    ):
-        h.update(v.encode() + b"\0")
+    h.update(platform.python_version().encode())
+    for name in ("numpy", "pandas", "scipy", "scikit-learn", "rjieba", "jieba", "gensim"):
+        try:
+            h.update(f"{name}=={metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{name} absent\0".encode())
     return h.hexdigest()
 
 
@@ -81,36 +74,45 @@ class RunCache:
     """Keys of the stages' last runs, in ``<data>/cache/runcache.json``."""
 
     def __init__(self, params_path: str | None, root: Path | None = None) -> None:
+        from research.config import load_params, project_paths
+
         self.root = Path(root or Path.cwd())
-        path = Path(params_path or "params.yaml")
-        self.params = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-        self.params = self.params or {}
-        data = (self.params.get("paths") or {}).get("data", "data")
-        self.file = self.root / data / "cache" / "runcache.json"
+        self.params = load_params(params_path) or {}
+        self.file = self.root / project_paths(self.params)["data"] / "cache" / "runcache.json"
         try:
             self.entries: dict[str, dict] = json.loads(self.file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             self.entries = {}
         self._code: str | None = None
 
+    def _paths(self, paths: Iterable[str]) -> list[str]:
+        """Stage paths with ``${paths.*}`` filled from params (as the commands get them)."""
+        from research.pipeline import render
+
+        return [render(p, self.params) for p in paths]
+
     def key(self, stage: Any) -> str:
         """Hash of the stage's command, deps, params sections, paths and code."""
         if self._code is None:
             self._code = code_hash()
         h = hashlib.sha256()
-        h.update(stage.command.encode() + b"\0" + self._code.encode())
+        cmd = " ".join(self._paths(stage.cmd))
+        h.update(cmd.encode() + b"\0" + self._code.encode())
         sections = {s: _section(self.params, s) for s in ("paths", *stage.params)}
         h.update(json.dumps(sections, sort_keys=True, default=str).encode())
-        h.update(hash_paths(stage.deps, self.root).encode())
+        h.update(hash_paths(self._paths(stage.deps), self.root).encode())
         return h.hexdigest()
 
     def outs_hash(self, stage: Any) -> str:
-        return hash_paths((*stage.outs, *stage.metrics, *stage.plots), self.root)
+        return hash_paths(self._outs(stage), self.root)
+
+    def _outs(self, stage: Any) -> list[str]:
+        return self._paths((*stage.outs, *stage.metrics, *stage.plots))
 
     def fresh(self, stage: Any, key: str) -> bool:
         """Did the stage last run with this key, and are its outs as it left them?"""
         entry = self.entries.get(stage.name)
-        outs = [*stage.outs, *stage.metrics, *stage.plots]
+        outs = self._outs(stage)
         return (
             entry is not None
             and entry.get("key") == key
@@ -137,21 +139,13 @@ def run_cached(
     """Run the selected stages like ``run_pipeline``, skipping those whose key is unchanged.
 
     A stage's key is computed just before it would run, so a stage whose deps an earlier
-    stage rewrote sees the new contents. Skipped stages report 0.0 seconds.
+    stage rewrote sees the new contents. A skipped stage reports the seconds its check took.
     """
     import time
 
-    from research.errors import ResearchError
-    from research.pipeline import run_pipeline, stages
+    from research.pipeline import run_pipeline, select
 
-    todo = stages()
-    names = [s.name for s in todo]
-    if start:
-        if start not in names:
-            raise ResearchError(f"unknown stage {start!r}; stages: {', '.join(names)}")
-        todo = todo[names.index(start) :]
-    if only:
-        todo = [s for s in todo if s.name in only]
+    todo = select(only, start)
     cache = RunCache(params_path)
     timings: list[tuple[str, float]] = []
     for st in todo:

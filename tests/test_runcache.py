@@ -15,7 +15,9 @@ from research.runcache import RunCache, run_cached
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(runcache, "code_hash", lambda: "code-v1")
-    (tmp_path / "params.yaml").write_text("paths: {data: data}\nprepare: {a: 1}\nother: {b: 1}\n")
+    (tmp_path / "params.yaml").write_text(
+        "paths: {data: data}\nprepare: {join_window: 40}\ntopics: {no_below: 2}\n"
+    )
     (tmp_path / "in.txt").write_text("x")
     return tmp_path
 
@@ -35,11 +37,17 @@ def test_fresh_only_when_deps_params_code_and_outs_are_unchanged(project, monkey
     (project / "out.txt").write_text("y")
     cache.record(STAGE, key)
     assert _fresh()
-    (project / "params.yaml").write_text("paths: {data: data}\nprepare: {a: 1}\nother: {b: 2}\n")
+    (project / "params.yaml").write_text(
+        "paths: {data: data}\nprepare: {join_window: 40}\ntopics: {no_below: 3}\n"
+    )
     assert _fresh()  # a section the stage does not read
-    (project / "params.yaml").write_text("paths: {data: data}\nprepare: {a: 2}\nother: {b: 2}\n")
+    (project / "params.yaml").write_text(
+        "paths: {data: data}\nprepare: {join_window: 41}\ntopics: {no_below: 3}\n"
+    )
     assert not _fresh()  # its params
-    (project / "params.yaml").write_text("paths: {data: data}\nprepare: {a: 1}\nother: {b: 2}\n")
+    (project / "params.yaml").write_text(
+        "paths: {data: data}\nprepare: {join_window: 40}\ntopics: {no_below: 3}\n"
+    )
     (project / "in.txt").write_text("changed")
     assert not _fresh()  # its deps
     (project / "in.txt").write_text("x")
