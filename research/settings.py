@@ -130,9 +130,9 @@ class TrainSettings(_Section):
     base_set_sample: PosInt | None = None
     gold_weight: PosFloat = 3.0
     candidates: list[Literal[CANDIDATES]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["lr_plain", "lr_seeded", "svm_seeded"], min_length=1
+        default_factory=lambda: ["svm_seeded", "lr_seeded", "lr_plain"], min_length=1
     )
-    select_tol: NonNegFloat = 0.005
+    select_tol: NonNegFloat = 0.01
     n_boot: PosInt = 1000
     ci: Annotated[float, Field(gt=0, lt=1)] = 0.95
     min_examples_per_class: PosInt = 3
