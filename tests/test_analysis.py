@@ -180,10 +180,15 @@ def test_emphasis_index_ranks_and_first_position():
         }
     )
     e = emphasis_index(ds, ids=IDS).set_index(["doc_id", "domain"])
-    assert e.loc[("d1", "a"), "corpus_mean"] == pytest.approx(0.4)
-    assert e.loc[("d1", "a"), "emphasis"] == pytest.approx(1.5)
-    assert e.loc[("d2", "a"), "emphasis"] == pytest.approx(0.5)
+    # leave-one-out yardstick: d1 is compared with d2 only, and vice versa
+    assert e.loc[("d1", "a"), "corpus_mean"] == pytest.approx(0.2)
+    assert e.loc[("d1", "a"), "emphasis"] == pytest.approx(3.0)
+    assert e.loc[("d2", "a"), "emphasis"] == pytest.approx(0.2 / 0.6)
     assert e.loc[("d2", "b"), "emphasis"] == pytest.approx(1.0)
+    # without `c`, the rest renormalised: d2 becomes a 1/3, b 2/3
+    w = emphasis_index(ds, ids=IDS, exclude=["c"]).set_index(["doc_id", "domain"])
+    assert "c" not in set(w.index.get_level_values("domain"))
+    assert w.loc[("d1", "a"), "emphasis"] == pytest.approx(0.6 / (1 / 3))
     r = domain_ranks(ds).set_index(["doc_id", "domain"])
     assert r.loc[("d1", "a"), "rank"] == 1 and r.loc[("d1", "c"), "rank"] == 3
     assert r.loc[("d2", "b"), "rank"] == 1 and r.loc[("d2", "c"), "rank"] == 1  # tie
@@ -208,8 +213,9 @@ def test_emphasis_interval_from_draws():
     )
     draws = {"d1": np.array([[0.8, 0.2], [0.6, 0.4]]), "d2": np.array([[0.2, 0.8], [0.2, 0.8]])}
     e = emphasis_index(ds, draws, ["a", "b"], ci=0.5).set_index(["doc_id", "domain"])
-    # draw 1: 0.8/0.5 = 1.6; draw 2: 0.6/0.4 = 1.5 -> 50% interval inside [1.5, 1.6]
-    assert 1.5 <= e.loc[("d1", "a"), "ci_low"] <= e.loc[("d1", "a"), "ci_high"] <= 1.6
+    # leave-one-out: draw 1: 0.8/0.2 = 4; draw 2: 0.6/0.2 = 3 -> 50% interval inside [3, 4]
+    assert 3.0 <= e.loc[("d1", "a"), "ci_low"] <= e.loc[("d1", "a"), "ci_high"] <= 4.0
+    assert e.loc[("d1", "a"), "ci_low"] < e.loc[("d1", "a"), "ci_high"]
 
 
 # --- distinctive terms --------------------------------------------------------------------
@@ -413,7 +419,7 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
     s = run_analysis(params)
     tables = tmp_path / "reports" / "tables"
     for name in (
-        "shares",
+        "documents",
         "adjusted_eval",
         "adjusted_eval_summary",
         "group_shares",
@@ -424,13 +430,20 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
         "glm",
     ):
         assert (tables / f"{name}.csv").exists(), name
-    shares = pd.read_csv(tables / "shares.csv")
-    assert set(shares["source"]) == {"gold", "classifier", "classifier_acc", "classifier_pacc"}
-    gold = shares.query("source == 'gold' and basis == 'units'")
-    assert gold.groupby("doc_id")["share"].sum().round(4).eq(1).all()
-    assert gold["n_units"].eq(12).all()  # the heading is not a body unit
-    assert s["primary_source"] == "gold"
-    assert "weak inference" in capsys.readouterr().out
+    docs = pd.read_csv(tables / "documents.csv")
+    assert set(docs["basis"]) == {"units", "chars"} and set(docs["source"]) == {"gold"}
+    gold = docs.query("basis == 'units'")
+    assert gold.groupby("doc_id")["estimate"].sum().round(4).eq(1).all()
+    assert gold["n_units"].eq(12).all() and gold["n_gold"].eq(12).all()  # heading not a body unit
+    assert (gold["interval"] == "wilson").all()
+    assert {"province", "year", "place"} <= set(docs.columns)
+    ev = pd.read_csv(tables / "adjusted_eval_summary.csv")
+    assert set(ev["method"]) == {"cc", "pcc", "acc", "pacc", "em", "ppi"}
+    assert s["estimator"]["chars"] in set(ev["method"])
+    glm = pd.read_csv(tables / "glm.csv")
+    assert glm["p_value"].isna().all() and not glm["significant"].eq("yes").any()  # 4 documents
+    out = capsys.readouterr().out
+    assert "weak inference" in out and "no p-value" in out
     assert "seeded_units.parquet missing" in " ".join(s["notes"])
     names = pd.read_csv(tables / "campaign_names.csv")
     assert (names.query("name == '巧媳妇'")["domain"] == "employment").all()
@@ -456,6 +469,7 @@ def test_run_analysis_with_nothing_present(tmp_path):
         echo=None,
     )
     assert s["sources"] == [] and len(s["notes"]) >= 4
+    assert not (tmp_path / "reports" / "tables" / "documents.csv").exists()
     assert (tmp_path / "reports" / "metrics" / "analysis.json").exists()
 
 
@@ -480,3 +494,56 @@ def test_cv_predictions_with_several_methods_uses_the_selected_one(tmp_path):
     pd.concat([cv.assign(method="selected"), other]).to_csv(path, index=False)
     inp = load_inputs(params, tmp_path / "data", tmp_path / "reports", echo=None)
     assert len(inp.cv) == len(cv) and (inp.cv["method"] == "selected").all()
+
+
+def test_partial_gold_uses_gold_then_cross_fitted_then_model_predictions(tmp_path):
+    """Gold for two reports and five units of a third: every unit still counts, each from
+    the right source, and trained units carry their held-out (not in-sample) prediction."""
+    from research.analysis.pipeline import run_analysis
+    from research.analysis.units import label_units
+
+    params = _synthetic_project(tmp_path)
+    ann = pd.read_csv(params["paths"]["annotations"])
+    keep = ann["doc_id"].isin(["h1", "h2"]) | ann["unit_id"].isin(
+        [f"s1:p{i:03d}" for i in range(5)]
+    )
+    ann[keep].to_csv(params["paths"]["annotations"], index=False)
+    cv_path = tmp_path / "reports/tables/cv_predictions.csv"
+    cv = pd.read_csv(cv_path)
+    cv = cv[cv["unit_id"].isin(ann[keep]["unit_id"])]
+    cv.to_csv(cv_path, index=False)
+    pred_path = tmp_path / "data/predictions/units.parquet"
+    pred = pd.read_parquet(pred_path)
+    ids = ["ideology", "employment", "rights", "family", "organization", "other"]
+    trained = pred["unit_id"].isin(ann[keep]["unit_id"])
+    for i in ids:  # in-sample predictions of trained units are perfect (memorised)
+        pred.loc[trained, f"p_{i}"] = (
+            pred.loc[trained, "unit_id"].map(ann.set_index("unit_id")["gold"]) == i
+        ).astype(float)
+    pred.to_parquet(pred_path)
+
+    units = pd.read_parquet(tmp_path / "data/prepared/paragraphs.parquet").query("kind == 'body'")
+    lab = label_units(units, ids, ann[keep], pred, cv)
+    u = lab.set_index("unit_id")
+    assert u.loc["s1:p000", "source"] == "gold" and u.loc["s1:p009", "source"] == "predicted"
+    assert u.loc["s1:p000", "pred_source"] == "cross_fitted"  # trained: held-out prediction
+    assert u.loc["s2:p000", "pred_source"] == "model"
+    held = cv.set_index("unit_id").loc["s1:p000", [f"p_{i}" for i in ids]].to_numpy(float)
+    assert np.allclose(u.loc["s1:p000", [f"q_{i}" for i in ids]].to_numpy(float), held)
+
+    s = run_analysis(params, echo=None)
+    docs = pd.read_csv(tmp_path / "reports/tables/documents.csv").query("basis == 'units'")
+    per = docs.drop_duplicates("doc_id").set_index("doc_id")
+    assert per["source"].to_dict() == {"h1": "gold", "h2": "gold", "s1": "mixed", "s2": "predicted"}
+    assert per.loc["s1", "n_gold"] == 5 and per.loc["s1", "n_predicted"] == 7
+    assert per["n_units"].eq(12).all()  # every report from all of its body units
+    assert per.loc["s2", "interval"] == "bootstrap" and per.loc["h1", "interval"] == "wilson"
+    assert np.allclose(docs.groupby("doc_id")["estimate"].sum(), 1, atol=1e-5)
+    ok = docs.dropna(subset=["ci_low"])
+    assert (
+        (ok["ci_low"] <= ok["estimate"] + 1e-9) & (ok["estimate"] <= ok["ci_high"] + 1e-9)
+    ).all()
+    assert s["document_sources"] == {"gold": 2, "mixed": 1, "predicted": 1}
+    g = pd.read_csv(tmp_path / "reports/tables/group_shares.csv")
+    assert (g.query("variable == 'all'")["source"] == "mixed").all()
+    assert g.query("variable == 'province'")["ci_low"].isna().all()  # 2 reports each: no interval

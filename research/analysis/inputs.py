@@ -25,7 +25,10 @@ from research.analysis.shares import (
 )
 from research.io import read_table
 
-META_COLUMNS = ["doc_id", "province", "place", "level", "year", "organisation", "title"]
+META_COLUMNS = [
+    "doc_id", "province", "place", "level", "year", "period_start", "period_end", "genre",
+    "organisation", "title",
+]  # fmt: skip
 
 
 @dataclass
