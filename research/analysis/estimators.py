@@ -138,7 +138,12 @@ def fit_corrections(
         return Corrections.identity(len(ids), 1 + n_boot)
     G = one_hot(d["gold"], ids).to_numpy()
     Q = d[prob_columns(ids)].to_numpy(dtype=float)
-    w = d["n_chars"].to_numpy(dtype=float) if basis == "chars" else np.ones(len(d))
+    if basis != "chars":
+        w = np.ones(len(d))
+    elif "n_chars" in d:
+        w = d["n_chars"].fillna(0).to_numpy(dtype=float)
+    else:
+        w = d["text"].astype(str).str.len().to_numpy(dtype=float)
     rows = [_params(G, Q, w)]
     if n_boot:
         rng = rng or np.random.default_rng(0)

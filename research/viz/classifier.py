@@ -87,12 +87,12 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
     ax.set_xticks(range(len(ids)), labels, rotation=35, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(len(ids)), [f"{lab} ({int(s)})" for lab, s in zip(labels, support[:, 0])])
     ax.set_xlabel("Predicted" if language == "en" else "预测类别")
-    ax.set_ylabel("Gold (n)" if language == "en" else "人工标注 (n)")
+    ax.set_ylabel("Gold (n)" if language == "en" else "金标准（语言模型标注）(n)")
     ax.tick_params(length=0)
     for s in ax.spines.values():
         s.set_visible(False)
     cbar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
-    cbar.set_label("Share of gold class" if language == "en" else "占人工类别比例")
+    cbar.set_label("Share of gold class" if language == "en" else "占金标准类别比例")
     cbar.outline.set_visible(False)
     data = d.assign(
         share_of_gold=[
