@@ -172,7 +172,7 @@ def stages() -> list[Stage]:
             params=("seed", "analyse", "tokenize"),
             outs=tables(
                 "method_comparison",
-                "shares",
+                "documents",
                 "adjusted_eval",
                 "adjusted_eval_summary",
                 "group_shares",
@@ -189,7 +189,7 @@ def stages() -> list[Stage]:
             "figures",
             ("figures",),
             deps=(T, cb, f"{CODE}/viz", f"{cmd}/figures.py"),
-            params=("figures", "analyse.primary_sources"),
+            params=("figures", "analyse.bases"),
             outs=("reports/figures",),
             help="publication figures (PDF, SVG, 300-dpi PNG + data)",
         ),

@@ -146,7 +146,7 @@ def test_acc_and_pacc_on_units_with_a_known_classifier():
     gold, pred, pa = [], [], []
     # training documents: 100 a (always right), 100 b (30 called a)
     for doc, (na, nb) in {"t1": (50, 50), "t2": (50, 50), "test": (20, 80)}.items():
-        for i in range(na):
+        for _ in range(na):
             gold.append((doc, "a"))
             pred.append("a")
             pa.append(0.9)
@@ -447,9 +447,12 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
     assert "seeded_units.parquet missing" in " ".join(s["notes"])
     names = pd.read_csv(tables / "campaign_names.csv")
     assert (names.query("name == '巧媳妇'")["domain"] == "employment").all()
-    digest = lambda: {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.glob("*.csv"))
-    }
+
+    def digest() -> dict[str, str]:
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.glob("*.csv"))
+        }
+
     first = digest()
     run_analysis(params, echo=None)
     assert digest() == first
@@ -547,3 +550,91 @@ def test_partial_gold_uses_gold_then_cross_fitted_then_model_predictions(tmp_pat
     g = pd.read_csv(tmp_path / "reports/tables/group_shares.csv")
     assert (g.query("variable == 'all'")["source"] == "mixed").all()
     assert g.query("variable == 'province'")["ci_low"].isna().all()  # 2 reports each: no interval
+
+
+# --- new estimators, intervals, tests -------------------------------------------------------
+def test_em_ppi_and_pacc_recover_a_shifted_prevalence():
+    """Classifier calibrated on a 50/50 gold sample (x ~ N(±1, 1), p = sigmoid(2x)); a test
+    set at 20/80: naive PCC is biased toward the training prior, the corrected estimators
+    recover the truth."""
+    from research.analysis.estimators import estimate, fit_corrections
+
+    rng = np.random.default_rng(0)
+
+    def sample(n, share_a):
+        y = rng.random(n) < share_a
+        x = rng.normal(np.where(y, 1.0, -1.0), 1.0)
+        pa = 1 / (1 + np.exp(-2 * x))
+        return y, np.column_stack([pa, 1 - pa])
+
+    gy, gq = sample(4000, 0.5)
+    cv = pd.DataFrame(
+        {
+            "doc_id": np.repeat([f"g{i}" for i in range(40)], 100),
+            "gold": np.where(gy, "a", "b"),
+            "p_a": gq[:, 0],
+            "p_b": gq[:, 1],
+            "n_chars": 1,
+        }
+    )
+    corr = fit_corrections(cv, ["a", "b"], "units")
+    ty, tq = sample(4000, 0.2)
+    w = np.ones((1, len(tq)))
+    pcc = estimate("pcc", tq, w, corr)[0, 0]
+    assert pcc > 0.27  # biased toward 0.5
+    for m in ("pacc", "acc", "em"):
+        assert estimate(m, tq, w, corr)[0, 0] == pytest.approx(0.2, abs=0.03), m
+    ppi = estimate("ppi", tq, w, corr)[0, 0]
+    # a calibrated classifier has no mean gap on the gold sample: PPI's rectifier is ~0 and
+    # cannot fix prior shift (it targets a constant error, not a change of prevalence)
+    assert ppi == pytest.approx(pcc, abs=0.01)
+
+
+def test_wilson_interval_is_inside_zero_one_and_not_degenerate():
+    from research.analysis.documents import wilson
+
+    lo, hi = wilson(np.array([1 / 15, 0.0]), 15)
+    assert lo[0] > 0 and hi[0] < 0.35  # percentile bootstrap would give 0 as the lower bound
+    assert lo[1] == 0 and hi[1] > 0.1
+
+
+def test_glm_reports_t_inference_only_with_enough_residual_df():
+    ds, meta = _glm_data(5, seed=3)
+    tab, _ = fractional_logit(ds, meta, ["year"], ["a", "b"])
+    assert tab["p_value"].isna().all() and (tab["status"] == "insufficient_df").all()
+    assert tab["significant"].fillna("").eq("").all()
+    ds, meta = _glm_data(60, seed=1)
+    tab, _ = fractional_logit(ds, meta, ["year"], ["a", "b"])
+    a = tab[tab["domain"] == "a"].set_index("term")
+    assert a.loc["year_centred", "df_resid"] == 58 and np.isfinite(a.loc["year_centred", "p_value"])
+    assert a.loc["year_centred", "significant"] in {"yes", "no"}
+
+
+def test_distinctive_terms_drop_names_and_test_at_document_level():
+    from research.analysis.distinctive import distinctive_documents, stoplist
+
+    meta = pd.DataFrame(
+        {
+            "doc_id": [f"d{i:02d}" for i in range(20)],
+            "province": ["河南"] * 10 + ["山东"] * 10,
+            "place": ["郑州市"] * 10 + ["济南市"] * 10,
+            "organisation": ["郑州市妇联"] * 10 + ["济南市妇联"] * 10,
+        }
+    )
+    stop = stoplist(meta)
+    assert {"郑州", "郑州市", "河南", "济南"} <= stop
+    rng = np.random.default_rng(1)
+    common = ["妇女", "工作", "发展", "家庭", "培训", "组织"]
+    toks = {}
+    for i, d in enumerate(meta["doc_id"]):
+        t = list(rng.choice(common, 60))
+        t += ["郑州"] * 5 if i < 10 else ["济南"] * 5
+        if i < 10:
+            t += ["巧媳妇"] * 4  # planted in every Henan report
+        toks[d] = t
+    toks["d19"] = toks["d19"] + ["孤词"] * 30  # one document only: never a candidate
+    dt = distinctive_documents(toks, meta, ["province"], n_perm=400, stop=stop, seed=0)
+    assert not dt["term"].isin(["郑州", "济南", "孤词"]).any()
+    hen = dt[dt["group"] == "河南"].set_index("term")
+    assert hen.loc["巧媳妇", "significant"] == "yes" and hen.loc["巧媳妇", "q_value"] < 0.05
+    assert (dt[dt["term"] != "巧媳妇"]["significant"] == "no").all()

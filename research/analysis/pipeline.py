@@ -16,11 +16,17 @@ import pandas as pd
 from research.analysis.bootstrap import rng_for
 from research.analysis.campaigns import campaign_names, summarise_campaigns
 from research.analysis.comparison import method_comparison
-from research.analysis.distinctive import distinctive_by
+from research.analysis.distinctive import distinctive_documents, stoplist
 from research.analysis.documents import _doc_estimate, document_table, group_means, period_weights
 from research.analysis.emphasis import domain_ranks, emphasis_index, first_positions
 from research.analysis.estimators import ESTIMATORS, PRIOR_SHIFT, Corrections, fit_corrections
-from research.analysis.inputs import META_COLUMNS, AnalysisInputs, document_meta, load_inputs
+from research.analysis.inputs import (
+    META_COLUMNS,
+    AnalysisInputs,
+    codebook_ids,
+    document_meta,
+    load_inputs,
+)
 from research.analysis.quantify import choose_estimator, evaluate_adjustment, summarise_adjustment
 from research.analysis.regression import fractional_logit
 from research.analysis.shares import one_hot, unit_weights
@@ -44,7 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "distinctive_prior": 0.01,
     "distinctive_top_n": 15,
     "distinctive_by": ["province", "year", "level"],
-    "min_term_count": 2,
+    "distinctive_min_docs": 2,
+    "distinctive_n_perm": 200,
+    "distinctive_stop_seed_terms": False,
     "distinctive_min_chars": 2,
     "quote_min_chars": 2,
     "quote_max_chars": 20,
@@ -251,14 +259,17 @@ def run_analysis(
                 cfg["distinctive_min_chars"]
             )  # single characters are mostly function words/numerals
             tokens = [[w for w in toks if len(w) >= k] for toks in tokens]
-            dt = distinctive_by(
-                tu,
-                tokens,
-                variables,
-                float(cfg["distinctive_prior"]),
-                int(cfg["distinctive_top_n"]),
-                int(cfg["min_term_count"]),
-            )
+            doc_tokens: dict[str, list[str]] = {}
+            for d, toks in zip(tu["doc_id"].astype(str), tokens):
+                doc_tokens.setdefault(d, []).extend(toks)
+            _, cb = codebook_ids((params.get("paths") or {}).get("codebook"))
+            stop = stoplist(meta, cb, bool(cfg["distinctive_stop_seed_terms"]))
+            dt = distinctive_documents(
+                doc_tokens, meta, variables, float(cfg["distinctive_prior"]),
+                int(cfg["distinctive_top_n"]), int(cfg["distinctive_min_docs"]),
+                int(cfg["distinctive_n_perm"]), seed,
+                stop=stop,
+            )  # fmt: skip
             written["distinctive_terms"] = write_table(
                 round_floats(dt), tables / TABLES["distinctive_terms"]
             )

@@ -633,7 +633,8 @@ def distinctive_terms(reports_dir: Path, out_dir: Path, params: dict, language: 
     for ax, g in zip(axes, groups):
         s = d[d["group"].astype(str) == g].sort_values("rank")
         yy = np.arange(len(s))[::-1]
-        ax.barh(yy, s["z"], color="#0072B2", height=0.7)
+        sig = s["significant"].eq("yes") if "significant" in s else pd.Series(False, s.index)
+        ax.barh(yy, s["z"], color=np.where(sig, "#0072B2", "#9DBFD9"), height=0.7)
         ax.set_yticks(yy, s["term"].tolist())
         ax.tick_params(axis="y", length=0)
         ax.set_title(province_label(g, language), fontsize=plt.rcParams["axes.labelsize"], pad=2)
@@ -641,6 +642,8 @@ def distinctive_terms(reports_dir: Path, out_dir: Path, params: dict, language: 
     for ax in axes[len(groups) :]:
         ax.set_visible(False)
     fig.supxlabel(t("z", language), fontsize=plt.rcParams["axes.labelsize"])
+    _note(fig, "dark bars: q < 0.05 (document permutation test, Benjamini–Hochberg); no fixed z line"
+          if language == "en" else "深色：q < 0.05（文件置换检验，BH 校正）")  # fmt: skip
     data = d.sort_values(["group", "rank"], kind="mergesort")
     return _save(fig, data, out_dir, "distinctive_terms", fig_p)
 
