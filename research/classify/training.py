@@ -13,15 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from research.classify.experiment import (
-    SELECTED,
-    CVReport,
-    _weak_augment,
-    fit_final,
-    model_params,
-    run_cv,
-    select_final,
-)
+from research.classify.experiment import model_params
+from research.classify.instrument import SELECTED
 from research.classify.persist import data_hash, save_model
 from research.config import params_hash
 from research.io import write_table
@@ -35,7 +28,7 @@ class TrainResult:
     model: Any
     card: dict[str, Any]
     written: list[Path] = field(default_factory=list)
-    report: CVReport | None = None
+    report: Any = None
 
 
 def weak_pool(units: pd.DataFrame, codebook: Any, params: dict) -> pd.DataFrame:
@@ -61,30 +54,41 @@ def weak_pool(units: pd.DataFrame, codebook: Any, params: dict) -> pd.DataFrame:
     return m.rename(columns={"doc_id": "group"}).fillna("")
 
 
-def _cv_outputs(rep: CVReport, reports_dir: Path, labels: list[str]) -> list[Path]:
+def _evaluation_outputs(ev: Any, reports_dir: Path, data_dir: Path | None) -> list[Path]:
+    """Tables of the evaluation on real gold (reports/) and the cross-fitted predictions."""
     tables = reports_dir / "tables"
-    written = [write_table(rep.table, tables / "classifier_cv.csv")]
-    conf = rep.confusion
-    main_cv = "by_document"
-    written.append(
-        write_table(conf[conf["cv"] == main_cv].drop(columns="cv"), tables / "confusion_matrix.csv")
-    )
-    written.append(write_table(conf, tables / "confusion_matrix_all.csv"))
-    pred = rep.predictions
-    sel = pred[(pred["method"] == SELECTED) & (pred["cv"] == main_cv)]
-    cols = (
-        ["unit_id", "doc_id", "province", "gold", "pred"]
-        + [f"p_{i}" for i in labels]
-        + ["method", "cv"]
+    written = [
+        write_table(ev.scores, tables / "classifier_cv.csv"),
+        write_table(ev.per_class, tables / "classifier_per_class.csv"),
+        write_table(ev.paired, tables / "classifier_paired.csv"),
+        write_table(ev.calibration, tables / "classifier_calibration.csv"),
+        write_table(ev.other_confusion, tables / "classifier_other_confusion.csv"),
+    ]
+    if len(ev.selection):
+        written.append(write_table(ev.selection, tables / "classifier_selection.csv"))
+    pred = ev.predictions.rename(columns={"group": "doc_id"})
+    conf = (
+        pred.groupby(["method", "cv", "gold", "pred"])
+        .size()
+        .rename("count")
+        .reset_index()
+        .rename(columns={"gold": "true"})
     )
     written.append(
         write_table(
-            sel[cols].sort_values("unit_id").reset_index(drop=True), tables / "cv_predictions.csv"
+            conf[conf["cv"] == "by_document"].drop(columns="cv"), tables / "confusion_matrix.csv"
+        )
+    )
+    written.append(write_table(conf, tables / "confusion_matrix_all.csv"))
+    sel = pred[(pred["method"] == SELECTED) & (pred["cv"] == "by_document")]
+    written.append(
+        write_table(
+            sel.sort_values("unit_id").reset_index(drop=True), tables / "cv_predictions.csv"
         )
     )
     written.append(
         write_table(
-            pred[cols].sort_values(["method", "cv", "unit_id"]).reset_index(drop=True),
+            pred.sort_values(["method", "cv", "unit_id"]).reset_index(drop=True),
             tables / "cv_predictions_all.csv",
         )
     )
@@ -92,129 +96,128 @@ def _cv_outputs(rep: CVReport, reports_dir: Path, labels: list[str]) -> list[Pat
 
 
 def train_and_report(
-    table: pd.DataFrame,
+    table: pd.DataFrame | None,
     codebook: Any,
     params: dict,
     out_dir: str | Path,
     reports_dir: str | Path | None = None,
-    unlabeled: pd.DataFrame | None = None,
     source: str = "",
     run_cv_flag: bool = True,
+    use_base_set: bool | None = None,
     log: Any = print,
 ) -> TrainResult:
-    """Grouped CV of every method (if ≥2 groups), choose, fit on all data, save with card."""
+    """Evaluate on the real gold in ``table`` (if ≥ 2 documents), choose, fit, save.
+
+    Training data = the shipped base set (unless ``use_base_set`` is False or
+    ``train.base_set`` is off) + the gold units of ``table`` weighted ``train.gold_weight``.
+    Evaluation uses real gold only (:mod:`research.classify.instrument`); with fewer than two
+    gold documents the method is chosen on the base set alone (leave-one-writer-out).
+    """
+    from research.classify.base_set import base_set_for, combine, describe
+    from research.classify.cv import fit_temperature
+    from research.classify.instrument import (
+        CANDIDATES,
+        evaluate_on_gold,
+        make_candidate,
+        select_candidate,
+    )
+    from research.classify.instrument import (
+        SELECTED as SEL,
+    )
+    from research.classify.models import TemperedClassifier
+
     t0 = time.time()
     labels = list(codebook.ids)
-    train = params.get("train") or {}
-    n_groups = table["group"].nunique()
-    rep = None
+    tr = params.get("train") or {}
+    if use_base_set is None:
+        use_base_set = bool(tr.get("base_set", True))
+    base = base_set_for(params, labels) if use_base_set else None
+    gold = table if table is not None and len(table) else None
+    n_docs = int(gold["group"].nunique()) if gold is not None else 0
     written: list[Path] = []
-    use_weak = False
-    summary: dict[str, Any] = {}
-    if run_cv_flag and n_groups >= 2:
-        log(f"grouped CV on {len(table)} units in {n_groups} groups …")
-        rep = run_cv(table, codebook, params, unlabeled=unlabeled, log=log)
-        by = {(r.method, r.cv): r for r in rep.table.itertuples()}
-        if ("lr_seeded+weak", "by_document") in by:
-            gain = (
-                by[("lr_seeded+weak", "by_document")].macro_f1
-                - by[("lr_seeded", "by_document")].macro_f1
+    ev = None
+    temperature = 1.0
+    names = list(tr.get("candidates") or CANDIDATES)
+    if run_cv_flag and gold is not None and n_docs >= 2:
+        log(
+            f"evaluation on real gold: {len(gold)} units in {n_docs} documents"
+            + (
+                f", base set of {len(base)} written paragraphs always in training"
+                if base is not None
+                else ""
             )
-            use_weak = bool(gain > 0)
-            log(
-                f"  weak-label augmentation: macro-F1 {gain:+.4f} by document → "
-                f"{'kept' if use_weak else 'not used'}"
-            )
-        for (m, cv), r in sorted(by.items()):
-            summary.setdefault(m, {})[cv] = {
-                "macro_f1": r.macro_f1,
-                "accuracy": r.accuracy,
-                "doc_share_mae": r.doc_share_mae,
-                "brier": r.brier,
-                "ece": r.ece,
-            }
-    elif run_cv_flag:
-        log("note: fewer than two groups — grouped CV skipped (give --group-column)")
-    cand, scores, temperature = select_final(table, codebook, params, unlabeled, use_weak)
-    aug = (
-        _weak_augment(table, unlabeled, float(train.get("weak_label_weight", 0.3)))
-        if use_weak
-        else None
+        )
+        ev = evaluate_on_gold(gold, base, codebook, params, log=log)
+        chosen = ev.selected
+        held = ev.predictions[
+            (ev.predictions["method"] == SEL) & (ev.predictions["cv"] == "by_document")
+        ]
+        temperature = fit_temperature(
+            held[[f"p_{lab}" for lab in labels]].to_numpy(), held["gold"], labels
+        )
+    elif base is not None:
+        log(
+            "no real gold in ≥ 2 documents: the method is chosen on the base set (leave-one-writer-out)"
+        )
+        chosen, _ = select_candidate(base, codebook, params, names)
+    else:
+        chosen = str(tr.get("method_without_base", "svm_seeded"))
+    train_table = combine(gold, base, float(tr.get("gold_weight", 3.0)))
+    est = make_candidate(chosen, codebook, params.get("tokenize"), int(params.get("seed", 0)))
+    model = TemperedClassifier(est, temperature).fit(
+        train_table[["text", "heading"]],
+        train_table["label"].to_numpy(),
+        sample_weight=train_table["weight"].to_numpy(),
     )
-    model = fit_final(cand, table, aug, temperature)
     card = {
         "task": "work-domain classification of report units",
         "source": source,
-        "n_train": len(table),
-        "n_weak": len(aug.y) if aug is not None else 0,
-        "groups": int(n_groups),
-        "label_counts": {k: int(v) for k, v in table["label"].value_counts().sort_index().items()},
-        "training_data_sha256": data_hash(table),
+        "training_data": {
+            "counts": describe(train_table),
+            "base_set": "written by language-model sessions, labelled blind by others (training data only)"
+            if base is not None
+            else "not used",
+            "gold_weight": float(tr.get("gold_weight", 3.0)),
+        },
+        "n_train": len(train_table),
+        "gold_documents": n_docs,
+        "training_data_sha256": data_hash(train_table),
         "codebook_path": str(codebook.path),
         "codebook_fingerprint": codebook.fingerprint(),
         "labels": labels,
-        "chosen": cand.key,
+        "chosen": chosen,
         "temperature": temperature,
-        "selection": {
-            "cv": "leave-one-document-out on all training data; highest macro-F1, "
-            "ties within 0.01 decided by the lower Brier score",
-            "macro_f1": {k: round(v[0], 4) for k, v in sorted(scores.items())},
-            "brier": {k: round(v[1], 4) for k, v in sorted(scores.items())},
-        },
+        "selection": "nested: leave-one-gold-document-out among the candidates (base set always in "
+        "training); without ≥ 2 gold documents, leave-one-writer-out on the base set",
         "params": model_params(model),
-        "train_params": train,
-        "train_params_hash": params_hash(train),
-        "metrics": summary,
-        "weak_labels_used": use_weak,
+        "train_params": tr,
+        "train_params_hash": params_hash(tr),
+        "evaluation": ev.summary if ev is not None else None,
     }
     written += save_model(model, out_dir, card)
-    if rep is not None:
+    if ev is not None:
         reports_dir = Path(reports_dir) if reports_dir else Path(out_dir) / "reports"
-        written += _cv_outputs(rep, reports_dir, labels)
+        written += _evaluation_outputs(ev, reports_dir, None)
+        scores = ev.scores.round(4)
         metrics = {
-            "n_units": len(table),
-            "n_groups": int(n_groups),
+            "n_gold_units": len(gold),
+            "n_gold_documents": n_docs,
+            "n_base_set": 0 if base is None else len(base),
             "labels": labels,
-            "methods": rep.metrics,
-            "chosen_per_fold": rep.chosen,
-            "final_model": cand.key,
-            "weak_labels_used": use_weak,
-            "comparison": _comparison(rep.table),
+            "final_model": chosen,
+            "temperature": temperature,
+            "scores": scores.to_dict(orient="records"),
+            "targets": ev.summary["targets"],
             "notes": [
-                "Outer CV: leave-one-document-out (by_document) and leave-one-province-out "
-                "(by_province); model family and hyper-parameters chosen by inner grouped CV on "
-                "the training documents of each outer fold only (nested).",
-                "'selected' is the selection procedure that produced the saved model; its "
-                "nested score is the honest estimate. Rows of single families also had their "
-                "hyper-parameters chosen by inner CV, but picking the best family after seeing "
-                "them would be optimistic.",
-                "'+weak' rows (if any) add weakly labelled units without gold labels (from the "
-                "prepared corpus, including held-out documents: transductive) at "
-                "train.weak_label_weight; no gold label of a test document is used.",
-                "doc_share_mae uses hard labels; doc_share_mae_proba probability-weighted shares.",
-                "Probabilities of every model method are tempered (p^(1/T)) with a temperature "
-                "fitted by log-loss on the inner out-of-fold probabilities of the training "
-                "folds (train.temperature); baselines are not tempered.",
+                "Evaluated on real gold only; the base set (written by language-model sessions) is "
+                "training data, never test data.",
+                "base_only: base set alone → every gold unit; by_document / by_province: one real "
+                "report (province) held out, the base set and the other reports' gold in training.",
+                "'selected' is the nested selection procedure (the candidate chosen on the training "
+                "documents of each fold); intervals: document-cluster bootstrap, paired for "
+                "differences (classifier_paired.csv).",
             ],
         }
         written.append(write_metrics(metrics, reports_dir / "metrics" / "classifier.json", params))
-    log(f"trained {cand.key} on {len(table)} units in {time.time() - t0:.1f}s")
-    return TrainResult(model=model, card=card, written=written, report=rep)
-
-
-def _comparison(tab: pd.DataFrame) -> list[dict[str, Any]]:
-    """Selected model vs plain TF-IDF + LR vs dictionary, per CV scheme."""
-    out = []
-    for cv in sorted(tab["cv"].unique()):
-        t = tab[tab["cv"] == cv].set_index("method")
-        if SELECTED not in t.index or "lr_plain" not in t.index:
-            continue
-        row = {"cv": cv}
-        for m in ("majority", "dictionary", "lr_plain", "lr_seeded", "lr_seeded+weak", SELECTED):
-            if m in t.index:
-                row[f"{m}_macro_f1"] = float(t.loc[m, "macro_f1"])
-        row["gain_over_lr_plain"] = round(
-            float(t.loc[SELECTED, "macro_f1"] - t.loc["lr_plain", "macro_f1"]), 4
-        )
-        out.append(row)
-    return out
+    log(f"trained {chosen} on {len(train_table)} units in {time.time() - t0:.1f}s")
+    return TrainResult(model=model, card=card, written=written, report=None)

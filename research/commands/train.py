@@ -26,7 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and the baselines by nested grouped cross-validation (by document and by province), "
         "and save the chosen model with a model card.",
     )
-    p.add_argument("annotations", help="annotated table (.csv, .parquet or .jsonl)")
+    p.add_argument(
+        "annotations",
+        nargs="?",
+        default=None,
+        help="your annotated table (.csv, .parquet or .jsonl); omit to train on the base set alone",
+    )
     p.add_argument("--out", default=None, help="model folder (default: <models>/classifier)")
     p.add_argument("--text-column", default=None, help="column with the unit text (default: text)")
     p.add_argument("--label-column", default=None, help="column with the label (default: gold)")
@@ -54,7 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="reports folder for CV metrics/tables (default: <MODEL_DIR>/reports)",
     )
-    p.add_argument("--no-cv", action="store_true", help="skip cross-validation (just fit and save)")
+    p.add_argument("--no-cv", action="store_true", help="skip the evaluation (just fit and save)")
+    p.add_argument(
+        "--no-base-set",
+        action="store_true",
+        help="train on your annotations only, without the shipped base training set",
+    )
     p.add_argument(
         "--allow-missing-classes",
         action="store_true",
@@ -65,9 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from research.classify.data import load_training_table
-    from research.classify.training import train_and_report, weak_pool
+    from research.classify.training import train_and_report
     from research.config import load_params, section
-    from research.io import read_table
     from research.labels.codebook import load_codebook, resolve_codebook_path
 
     params = load_params(args.params)
@@ -76,65 +85,56 @@ def run(args: argparse.Namespace) -> int:
     text_col = args.text_column or tr.get("text_column", "text")
     label_col = args.label_column or tr.get("label_column", "gold")
     group_col = args.group_column or tr.get("group_column", "doc_id")
-    if args.group_column is None and not args.units:
+    if args.annotations and args.group_column is None and not args.units:
         from research.io import read_table as _peek
 
         if group_col not in _peek(args.annotations).columns:
             print(
-                f"note: no {group_col!r} column (give --group-column): grouped CV is skipped "
-                "and the default model is trained"
+                f"note: no {group_col!r} column (give --group-column): the evaluation on your "
+                "gold is skipped and the method is chosen on the base set"
             )
             group_col = None
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     out = Path(args.out or Path(paths.get("models", "models")) / "classifier")
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        table = load_training_table(
-            args.annotations,
-            cb,
-            text_column=text_col,
-            label_column=label_col,
-            group_column=group_col,
-            province_column=args.province_column,
-            units_path=args.units,
-            min_examples=int(tr.get("min_examples_per_class", 3)),
-            allow_missing_classes=args.allow_missing_classes,
-            params=params,
-        )
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            print(f"warning: {w.message}")
-    unlabeled = None
-    if args.units:
-        unlabeled = weak_pool(read_table(args.units), cb, params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        res = train_and_report(
-            table,
-            cb,
-            params,
-            out,
-            reports_dir=args.reports,
-            unlabeled=unlabeled,
-            source=str(args.annotations),
-            run_cv_flag=not args.no_cv,
-        )
-    if res.report is not None:
-        t = res.report.table
-        show = t[t["cv"] == "by_document"][
-            ["method", "macro_f1", "accuracy", "doc_share_mae", "brier", "ece"]
-        ]
-        print("\nleave-one-document-out (nested):")
-        print(show.to_string(index=False))
-        prov = t[t["cv"] == "by_province"]
-        if len(prov):
-            print("\nleave-one-province-out (nested):")
+    table = None
+    if args.annotations:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = load_training_table(
+                args.annotations,
+                cb,
+                text_column=text_col,
+                label_column=label_col,
+                group_column=group_col,
+                province_column=args.province_column,
+                units_path=args.units,
+                min_examples=0 if not args.no_base_set else int(tr.get("min_examples_per_class", 3)),
+                allow_missing_classes=not args.no_base_set or args.allow_missing_classes,
+                params=params,
+            )
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                print(f"warning: {w.message}")
+    elif args.no_base_set:
+        print("error: --no-base-set needs an annotations table")
+        return 2
+    res = train_and_report(
+        table,
+        cb,
+        params,
+        out,
+        reports_dir=args.reports,
+        source=str(args.annotations or "base set"),
+        run_cv_flag=not args.no_cv,
+        use_base_set=False if args.no_base_set else None,
+    )
+    ev = (res.card or {}).get("evaluation")
+    if ev:
+        print("\ntargets on real gold (selected procedure):")
+        for name, t in ev["targets"].items():
             print(
-                prov[["method", "macro_f1", "accuracy", "doc_share_mae", "brier", "ece"]].to_string(
-                    index=False
-                )
+                f"  {name}: {t['value']} (target {t['target']}): {'met' if t['met'] else 'NOT met'}"
             )
     print(f"\nchosen model: {res.card['chosen']}")
     print("wrote:")

@@ -1,0 +1,699 @@
+"""How good is the instrument on REAL reports: evaluation on real gold labels only.
+
+Training data = the shipped base set (written paragraphs, see :mod:`base_set`) plus the
+real gold units of the training folds; test data = real gold units only. Three schemes:
+
+- ``base_only``: base set alone → every real gold unit (how the shipped model does on
+  reports it has never seen, before a user labels anything);
+- ``by_document``: leave one real report out, the base set and the other reports' gold in
+  training;
+- ``by_province``: leave one province's reports out, likewise.
+
+Methods: the majority class, the codebook dictionary alone, and the classifier candidates
+(plain word+char TF-IDF + LR and the codebook-informed variants). ``selected`` is the
+candidate chosen by leave-one-writer-out CV **on the base set only** — the rule the saved
+model uses — so no real gold label ever influences the choice it is judged by.
+
+Every score carries a document-cluster bootstrap interval, and differences between methods
+are paired (same resampled documents for both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from research.classify.baselines import DictionaryBaseline, MajorityClassifier
+from research.classify.models import DomainClassifier
+
+# Candidate configurations of DomainClassifier compared on real gold. Each is a family of
+# the existing feature blocks; the grid is small on purpose (each point is one fit per fold).
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "lr_plain": {
+        "model": "lr",
+        "C": 10.0,
+        "seed_scale": 0.0,
+        "seed_vocab": False,
+        "heading_scale": 0.0,
+    },
+    "lr_seeded": {"model": "lr", "C": 10.0},
+    "svm_seeded": {"model": "svm", "C": 1.0},
+}
+PLAIN = "lr_plain"
+DICTIONARY = "dictionary"
+MAJORITY = "majority"
+SELECTED = "selected"
+SCHEMES = ("base_only", "by_document", "by_province")
+
+
+@dataclass
+class GoldEvaluation:
+    """Tables of the evaluation on real gold (all tidy, one row per method × scheme …)."""
+
+    scores: pd.DataFrame
+    per_class: pd.DataFrame
+    paired: pd.DataFrame
+    calibration: pd.DataFrame
+    other_confusion: pd.DataFrame
+    selection: pd.DataFrame
+    predictions: pd.DataFrame
+    selected: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def make_candidate(name: str, codebook: Any, tokenize: dict | None, seed: int) -> DomainClassifier:
+    """An unfitted DomainClassifier for candidate ``name``."""
+    if name not in CANDIDATES:
+        raise ValueError(f"unknown classifier candidate {name!r} (use one of {sorted(CANDIDATES)})")
+    return DomainClassifier(
+        labels=list(codebook.ids),
+        seed_terms=codebook.seed_terms,
+        heading_cues=codebook.heading_cues,
+        tokenize=tokenize,
+        random_state=int(seed),
+        **CANDIDATES[name],
+    )
+
+
+def _baselines(codebook: Any, params: dict) -> dict[str, Any]:
+    wl = params.get("weak_labels") or {}
+    return {
+        MAJORITY: MajorityClassifier(labels=list(codebook.ids)),
+        DICTIONARY: DictionaryBaseline(
+            codebook_path=str(codebook.path),
+            labels=list(codebook.ids),
+            other_id=codebook.other_id,
+            min_score=float(wl.get("min_score", 2.0)),
+            min_margin=float(wl.get("min_margin", 0.5)),
+            tokenize=params.get("tokenize"),
+        ),
+    }
+
+
+def _proba(model: Any, X: pd.DataFrame, labels: list[str]) -> np.ndarray:
+    p = model.predict_proba(X[["text", "heading"]])
+    classes = [str(c) for c in model.classes_]
+    if classes == labels:
+        return np.asarray(p, dtype=float)
+    out = np.zeros((len(X), len(labels)))
+    for j, c in enumerate(classes):
+        out[:, labels.index(c)] = p[:, j]
+    return out
+
+
+def _fit(est: Any, train: pd.DataFrame) -> Any:
+    model = clone(est)
+    return model.fit(
+        train[["text", "heading"]],
+        train["label"].to_numpy(),
+        sample_weight=train["weight"].to_numpy(),
+    )
+
+
+# ------------------------------------------------------------------ selection (base set only)
+def select_candidate(
+    base: pd.DataFrame, codebook: Any, params: dict, names: list[str]
+) -> tuple[str, pd.DataFrame]:
+    """Leave-one-writer-out macro-F1 of each candidate on the base set; the best is chosen.
+
+    This is the rule when no real gold can inform the choice (a new user's corpus, and the
+    ``base_only`` scheme). Ties within ``train.select_tol`` go to the earlier name in
+    ``names``.
+    """
+    from joblib import Parallel, delayed
+
+    from research.labels.evaluation import evaluate_labels
+
+    tr = params.get("train") or {}
+    labels = list(codebook.ids)
+    seed = int(params.get("seed", 0))
+    groups = base["group"].to_numpy()
+    writers = sorted(set(groups))
+    b = base.assign(weight=1.0)
+    jobs = [(n, g) for n in names for g in writers]
+    probas = Parallel(n_jobs=int(tr.get("n_jobs", 1)))(
+        delayed(_fit_proba)(
+            make_candidate(n, codebook, params.get("tokenize"), seed),
+            b[groups != g],
+            b[groups == g],
+            labels,
+        )
+        for n, g in jobs
+    )
+    rows = []
+    for name in names:
+        pred = np.empty(len(base), dtype=object)
+        for (n, g), p in zip(jobs, probas):
+            if n == name and p is not None:
+                pred[groups == g] = np.asarray(labels, dtype=object)[p.argmax(1)]
+        ev = evaluate_labels(base["label"], pred, labels)
+        rows.append(
+            {
+                "candidate": name,
+                "writer_cv_macro_f1": round(ev["macro_f1"], 4),
+                "n_folds": len(writers),
+            }
+        )
+    table = pd.DataFrame(rows)
+    best = table["writer_cv_macro_f1"].max()
+    tol = float(tr.get("select_tol", 0.005))
+    chosen = next(r.candidate for r in table.itertuples() if r.writer_cv_macro_f1 >= best - tol)
+    table["chosen"] = table["candidate"] == chosen
+    table["rule"] = (
+        f"best leave-one-writer-out macro-F1 on the base set; ties within {tol} → earlier candidate"
+    )
+    return chosen, table
+
+
+# ------------------------------------------------------------------ schemes
+def scheme_folds(scheme: str, gold: pd.DataFrame) -> Iterator[tuple[str, frozenset[str]]]:
+    """(fold name, documents held out) for one scheme; base_only holds out every document."""
+    docs = gold["group"].astype(str)
+    if scheme == "base_only":
+        yield "all", frozenset(docs)
+        return
+    col = {"by_document": "group", "by_province": "province"}[scheme]
+    values = gold[col].astype(str)
+    for v in sorted(set(values)):
+        yield v, frozenset(docs[values == v])
+
+
+def _fit_proba(
+    est: Any, train: pd.DataFrame, test: pd.DataFrame, labels: list[str]
+) -> np.ndarray | None:
+    if train["label"].nunique() < 2:
+        return None
+    return _proba(_fit(est, train), test, labels)
+
+
+class HeldOutFits:
+    """Probabilities for every gold unit from a model trained without some documents.
+
+    ``proba(name, held_out)`` is estimator ``name`` fitted on the base set plus the gold
+    units of every document not in ``held_out`` (gold weighted ``gold_weight``), predicting
+    all gold units. Fits are cached, so outer folds and the inner folds of the nested
+    selection share them (the inner fold that drops documents {a, b} is fitted once), and
+    :meth:`compute` fits a batch of them in parallel processes (results do not depend on
+    ``n_jobs``).
+    """
+
+    def __init__(
+        self,
+        gold: pd.DataFrame,
+        base: pd.DataFrame | None,
+        estimators: dict[str, Any],
+        labels: list[str],
+        gold_weight: float,
+    ) -> None:
+        self.gold = gold.reset_index(drop=True)
+        self.base = base.assign(weight=1.0) if base is not None and len(base) else None
+        self.estimators = estimators
+        self.labels = labels
+        self.gold_weight = gold_weight
+        self.docs = self.gold["group"].astype(str).to_numpy()
+        self._cache: dict[tuple[str, frozenset[str]], np.ndarray | None] = {}
+
+    @property
+    def n_fits(self) -> int:
+        return len(self._cache)
+
+    def _train(self, held_out: frozenset[str]) -> pd.DataFrame:
+        keep = ~np.isin(self.docs, list(held_out))
+        parts = [self.gold[keep].assign(weight=float(self.gold_weight))]
+        if self.base is not None:
+            parts.append(self.base)
+        return pd.concat(parts, ignore_index=True)
+
+    def compute(self, keys: list[tuple[str, frozenset[str]]], n_jobs: int = 1) -> None:
+        """Fit every (name, held_out) in ``keys`` not cached yet (in ``n_jobs`` processes)."""
+        from joblib import Parallel, delayed
+
+        todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_proba)(self.estimators[name], self._train(held), self.gold, self.labels)
+            for name, held in todo
+        )
+        self._cache.update(zip(todo, results))
+
+    def proba(self, name: str, held_out: frozenset[str]) -> np.ndarray | None:
+        key = (name, held_out)
+        if key not in self._cache:
+            self.compute([key])
+        return self._cache[key]
+
+    def rows(self, held_out: frozenset[str]) -> np.ndarray:
+        return np.isin(self.docs, list(held_out))
+
+
+def needed_fits(
+    fits: HeldOutFits, methods: list[str], names: list[str], schemes: tuple[str, ...]
+) -> list[tuple[str, frozenset[str]]]:
+    """Every (estimator, held-out documents) fit the schemes and nested selection need."""
+    keys: list[tuple[str, frozenset[str]]] = []
+    outer = [
+        held
+        for s in schemes
+        if not (s == "base_only" and fits.base is None)
+        for _, held in scheme_folds(s, fits.gold)
+    ] + [frozenset()]
+    for held in outer:
+        if held:
+            keys += [(m, held) for m in methods]
+        remaining = sorted(set(fits.docs) - held)
+        if len(remaining) >= 2:
+            keys += [(n, held | {d}) for n in names for d in remaining]
+    return keys
+
+
+def nested_choice(
+    fits: HeldOutFits, names: list[str], held_out: frozenset[str], fallback: str, tol: float
+) -> str:
+    """The candidate the selection rule picks using only documents outside ``held_out``.
+
+    Inner CV: leave one of the remaining gold documents out at a time (base set always in
+    training), pooled macro-F1 over their units; fewer than two remaining documents → the
+    base-set choice ``fallback``. Ties within ``tol`` → the earlier candidate in ``names``.
+    """
+    from research.labels.evaluation import evaluate_labels
+
+    remaining = sorted(set(fits.docs) - held_out)
+    if len(remaining) < 2:
+        return fallback
+    rows = fits.rows(frozenset(remaining))
+    scores = {}
+    for name in names:
+        p = np.zeros((len(fits.gold), len(fits.labels)))
+        for d in remaining:
+            q = fits.proba(name, held_out | {d})
+            if q is None:
+                return fallback
+            m = fits.rows(frozenset({d}))
+            p[m] = q[m]
+        pred = np.asarray(fits.labels, dtype=object)[p[rows].argmax(1)]
+        scores[name] = evaluate_labels(fits.gold["label"][rows], pred, fits.labels)["macro_f1"]
+    best = max(scores.values())
+    return next(n for n in names if scores[n] >= best - tol)
+
+
+def predict_schemes(
+    fits: HeldOutFits,
+    methods: list[str],
+    selection: dict[str, Any] | None = None,
+    schemes: tuple[str, ...] = SCHEMES,
+    log: Callable[[str], None] = lambda s: None,
+) -> pd.DataFrame:
+    """Held-out probabilities of every method for every real gold unit, per scheme.
+
+    Long table: unit_id, group (document), province, gold, method, cv (the scheme), fold,
+    pred, p_<label>. In every scheme each gold unit is predicted exactly once, by a model
+    that never saw it (nor, for by_province, any report of its province). With
+    ``selection`` (names, fallback, tol) a ``selected`` method is added: in each outer fold
+    the candidate chosen by :func:`nested_choice` on that fold's training documents.
+    """
+    gold, labels = fits.gold, fits.labels
+    out = []
+    for scheme in schemes:
+        if scheme == "base_only" and fits.base is None:
+            continue
+        for fold, held in scheme_folds(scheme, gold):
+            rows = fits.rows(held)
+            todo = [(m, m) for m in methods]
+            if selection is not None:
+                chosen = nested_choice(
+                    fits, selection["names"], held, selection["fallback"], selection["tol"]
+                )
+                todo.append((SELECTED, chosen))
+            for method, name in todo:
+                p = fits.proba(name, held)
+                if p is None:
+                    continue
+                p = p[rows]
+                te = gold[rows]
+                df = pd.DataFrame(p, columns=[f"p_{lab}" for lab in labels])
+                df.insert(0, "pred", np.asarray(labels, dtype=object)[p.argmax(1)])
+                for col, val in (
+                    ("chosen", name),
+                    ("fold", fold),
+                    ("cv", scheme),
+                    ("method", method),
+                ):
+                    df.insert(0, col, val)
+                for col in ("gold", "province", "group", "unit_id"):
+                    df.insert(0, col, te["label" if col == "gold" else col].to_numpy())
+                out.append(df)
+            log(
+                f"  {scheme} fold {fold}: {int(rows.sum())} gold units held out ({fits.n_fits} fits so far)"
+            )
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+# ------------------------------------------------------------------ metrics
+def _macro_f1(cm: np.ndarray) -> float:
+    """Macro-F1 over classes present in gold or predictions (as evaluate_labels)."""
+    tp = np.diag(cm).astype(float)
+    support = cm.sum(1)
+    predicted = cm.sum(0)
+    present = (support + predicted) > 0
+    denom = support + predicted
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float(f1[present].mean()) if present.any() else float("nan")
+
+
+def _doc_confusions(df: pd.DataFrame, labels: list[str], docs: list[str]) -> np.ndarray:
+    """(n_docs, L, L) confusion counts per document."""
+    li = {lab: i for i, lab in enumerate(labels)}
+    di = {d: i for i, d in enumerate(docs)}
+    L = len(labels)
+    idx = (
+        df["group"].map(di).to_numpy() * L * L
+        + df["gold"].map(li).to_numpy() * L
+        + df["pred"].map(li).to_numpy()
+    )
+    return np.bincount(idx.astype(int), minlength=len(docs) * L * L).reshape(len(docs), L, L)
+
+
+def cluster_bootstrap(
+    preds: pd.DataFrame, labels: list[str], n_boot: int, seed: int
+) -> dict[tuple[str, str], np.ndarray]:
+    """Macro-F1 per (method, scheme) on ``n_boot`` document-cluster resamples.
+
+    The same resampled documents (with replacement) are used for every method within a
+    scheme, so differences between methods are paired.
+    """
+    out: dict[tuple[str, str], np.ndarray] = {}
+    rng = np.random.default_rng(seed)
+    for scheme, sdf in preds.groupby("cv", sort=True):
+        docs = sorted(sdf["group"].unique())
+        draws = rng.integers(0, len(docs), size=(n_boot, len(docs)))
+        weights = np.stack([np.bincount(d, minlength=len(docs)) for d in draws])  # (B, D)
+        for method, mdf in sdf.groupby("method", sort=True):
+            per_doc = _doc_confusions(mdf, labels, docs)  # (D, L, L)
+            cms = np.tensordot(weights, per_doc, axes=(1, 0))  # (B, L, L)
+            out[(str(method), str(scheme))] = np.array([_macro_f1(cm) for cm in cms])
+    return out
+
+
+def _ci(x: np.ndarray, level: float) -> tuple[float, float]:
+    a = (1 - level) / 2
+    return float(np.quantile(x, a)), float(np.quantile(x, 1 - a))
+
+
+def score_tables(
+    preds: pd.DataFrame, labels: list[str], n_boot: int, level: float, seed: int, other_id: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Scores with intervals, per-class numbers, paired differences, calibration bins and
+    the other-vs-domain confusion, from the long prediction table."""
+    from research.labels.evaluation import evaluate_labels
+
+    boots = cluster_bootstrap(preds, labels, n_boot, seed)
+    pcols = [f"p_{lab}" for lab in labels]
+    scores, per_class, calib, other = [], [], [], []
+    for (method, scheme), df in preds.groupby(["method", "cv"], sort=True):
+        ev = evaluate_labels(
+            df["gold"], df["pred"], labels, groups=df["group"], proba=df[pcols].to_numpy()
+        )
+        lo, hi = _ci(boots[(str(method), str(scheme))], level)
+        scores.append(
+            {
+                "method": method,
+                "cv": scheme,
+                "n_units": len(df),
+                "n_docs": df["group"].nunique(),
+                "macro_f1": ev["macro_f1"],
+                "ci_low": lo,
+                "ci_high": hi,
+                "accuracy": ev["accuracy"],
+                "min_recall": min(v["recall"] for v in ev["per_class"].values() if v["support"]),
+                "brier": ev["brier"],
+                "ece": ev["ece"],
+                "doc_share_mae": ev["doc_share_mae"],
+            }
+        )
+        for lab, v in ev["per_class"].items():
+            per_class.append({"method": method, "cv": scheme, "label": lab, **v})
+        conf = df[pcols].to_numpy().max(1)
+        correct = (df["gold"] == df["pred"]).to_numpy()
+        bins = np.minimum((conf * 10).astype(int), 9)
+        for b in range(10):
+            m = bins == b
+            if m.any():
+                calib.append(
+                    {
+                        "method": method,
+                        "cv": scheme,
+                        "bin": b,
+                        "bin_low": b / 10,
+                        "bin_high": (b + 1) / 10,
+                        "n": int(m.sum()),
+                        "confidence": float(conf[m].mean()),
+                        "accuracy": float(correct[m].mean()),
+                    }
+                )
+        for lab in labels:
+            if lab == other_id:
+                continue
+            other.append(
+                {
+                    "method": method,
+                    "cv": scheme,
+                    "domain": lab,
+                    "gold_other_pred_domain": int(
+                        ((df["gold"] == other_id) & (df["pred"] == lab)).sum()
+                    ),
+                    "gold_domain_pred_other": int(
+                        ((df["gold"] == lab) & (df["pred"] == other_id)).sum()
+                    ),
+                    "n_gold_other": int((df["gold"] == other_id).sum()),
+                    "n_gold_domain": int((df["gold"] == lab).sum()),
+                }
+            )
+    paired = []
+    methods = sorted(preds["method"].unique())
+    for scheme in sorted(preds["cv"].unique()):
+        for versus in (DICTIONARY, PLAIN):
+            if (versus, scheme) not in boots:
+                continue
+            for m in methods:
+                if m == versus or (m, scheme) not in boots:
+                    continue
+                d = boots[(m, scheme)] - boots[(versus, scheme)]
+                point = next(
+                    s["macro_f1"] for s in scores if s["method"] == m and s["cv"] == scheme
+                ) - next(
+                    s["macro_f1"] for s in scores if s["method"] == versus and s["cv"] == scheme
+                )
+                lo, hi = _ci(d, level)
+                paired.append(
+                    {
+                        "method": m,
+                        "versus": versus,
+                        "cv": scheme,
+                        "diff": point,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                        "share_boot_le_0": float(np.mean(d <= 0)),
+                    }
+                )
+    return (
+        pd.DataFrame(scores),
+        pd.DataFrame(per_class),
+        pd.DataFrame(paired),
+        pd.DataFrame(calib),
+        pd.DataFrame(other),
+    )
+
+
+def targets(scores: pd.DataFrame, paired: pd.DataFrame) -> dict[str, Any]:
+    """The issue's targets for the selected procedure, each with its number and met/not met."""
+
+    def get(scheme: str, col: str = "macro_f1") -> float | None:
+        r = scores[(scores["method"] == SELECTED) & (scores["cv"] == scheme)]
+        return float(r[col].iloc[0]) if len(r) else None
+
+    out: dict[str, Any] = {}
+    spec = [
+        ("base_only_macro_f1", get("base_only"), 0.85),
+        ("by_document_macro_f1", get("by_document"), 0.90),
+    ]
+    for name, val, target in spec:
+        out[name] = {"value": val, "target": target, "met": val is not None and val >= target}
+    rec = [get(s, "min_recall") for s in SCHEMES]
+    rec_vals = [r for r in rec if r is not None]
+    out["min_recall_all_schemes"] = {
+        "value": min(rec_vals) if rec_vals else None,
+        "target": 0.80,
+        "met": bool(rec_vals) and min(rec_vals) >= 0.80,
+    }
+    p = paired[
+        (paired["method"] == SELECTED)
+        & (paired["versus"] == DICTIONARY)
+        & (paired["cv"] == "by_province")
+    ]
+    if len(p):
+        r = p.iloc[0]
+        out["minus_dictionary_by_province"] = {
+            "value": float(r["diff"]),
+            "ci": [float(r["ci_low"]), float(r["ci_high"])],
+            "target": "interval above 0",
+            "met": bool(r["ci_low"] > 0),
+        }
+    return out
+
+
+def evaluate_on_gold(
+    gold: pd.DataFrame,
+    base: pd.DataFrame | None,
+    codebook: Any,
+    params: dict,
+    log: Callable[[str], None] = lambda s: None,
+) -> GoldEvaluation:
+    """The full comparison on real gold (nested selection), and the final model's choice."""
+    tr = params.get("train") or {}
+    labels = list(codebook.ids)
+    seed = int(params.get("seed", 0))
+    tol = float(tr.get("select_tol", 0.005))
+    names = list(tr.get("candidates") or list(CANDIDATES))
+    if PLAIN not in names:
+        names = [PLAIN] + names
+    fallback, selection = str(tr.get("method_without_base", names[-1])), pd.DataFrame()
+    if base is not None and len(base):
+        fallback, selection = select_candidate(base, codebook, params, names)
+        log(f"base-set choice (leave-one-writer-out): {fallback}")
+    estimators: dict[str, Any] = dict(_baselines(codebook, params))
+    for name in names:
+        estimators[name] = make_candidate(name, codebook, params.get("tokenize"), seed)
+    fits = HeldOutFits(gold, base, estimators, labels, float(tr.get("gold_weight", 3.0)))
+    keys = needed_fits(fits, list(estimators), names, SCHEMES)
+    log(f"fitting {len(set(keys))} models on held-out splits …")
+    fits.compute(keys, n_jobs=int(tr.get("n_jobs", 1)))
+    preds = predict_schemes(
+        fits, list(estimators), {"names": names, "fallback": fallback, "tol": tol}, log=log
+    )
+    final = nested_choice(fits, names, frozenset(), fallback, tol)
+    log(f"final model: {final} (selection rule applied to all gold documents)")
+    scores, per_class, paired, calib, other = score_tables(
+        preds,
+        labels,
+        int(tr.get("n_boot", 1000)),
+        float(tr.get("ci", 0.95)),
+        seed,
+        codebook.other_id,
+    )
+    return GoldEvaluation(
+        scores=scores,
+        per_class=per_class,
+        paired=paired,
+        calibration=calib,
+        other_confusion=other,
+        selection=selection,
+        predictions=preds,
+        selected=final,
+        summary={"targets": targets(scores, paired)},
+    )
+
+
+# ------------------------------------------------------------------ learning curve
+def _pick(
+    strategy: str, pool: pd.DataFrame, p_pool: np.ndarray, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices (into ``pool``) of the ``n`` units a user would label under ``strategy``."""
+    if strategy == "random":
+        return rng.choice(len(pool), size=n, replace=False)
+    if strategy == "stratified":  # equal numbers per document, random within
+        groups = pool["group"].to_numpy()
+        order = rng.permutation(len(pool))
+        ranks = pd.Series(groups[order]).groupby(groups[order]).cumcount().to_numpy()
+        return order[np.argsort(ranks, kind="stable")][:n]
+    top2 = np.sort(p_pool, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    return np.argsort(margin, kind="stable")[:n]  # uncertainty: smallest margin first
+
+
+def learning_curve(
+    gold: pd.DataFrame,
+    base: pd.DataFrame | None,
+    codebook: Any,
+    params: dict,
+    method: str,
+    log: Callable[[str], None] = lambda s: None,
+) -> pd.DataFrame:
+    """Macro-F1 on held-out real reports against the number of the user's own labels.
+
+    Simulated on the gold available: for each report held out in turn, ``n`` units are
+    drawn from the other reports' gold under each strategy (random, stratified by
+    document, or uncertainty = smallest margin of the model trained without them), the
+    model is trained on the base set plus those ``n`` units (and, for contrast, on the
+    ``n`` units alone), and scored on the held-out report; scores pool all held-out units.
+    Rows: strategy, with_base, n_labels, repeat, macro_f1, accuracy, n_test.
+    """
+    from research.labels.evaluation import evaluate_labels
+
+    tr = params.get("train") or {}
+    lc = tr.get("learning_curve") or {}
+    sizes = [int(s) for s in lc.get("sizes", [0, 10, 25, 50])]
+    repeats = int(lc.get("repeats", 2))
+    strategies = list(lc.get("strategies", ["random", "uncertainty"]))
+    seed = int(params.get("seed", 0))
+    labels = list(codebook.ids)
+    gw = float(tr.get("gold_weight", 3.0))
+    est = make_candidate(method, codebook, params.get("tokenize"), seed)
+    gold = gold.reset_index(drop=True)
+    docs = gold["group"].astype(str).to_numpy()
+    base_w = base.assign(weight=1.0) if base is not None and len(base) else None
+    preds: dict[tuple[str, bool, int, int], np.ndarray] = {}
+    p_base_all = _fit_proba(est, base_w, gold, labels) if base_w is not None else None
+    for d in sorted(set(docs)):
+        test, pool_m = docs == d, docs != d
+        pool = gold[pool_m].reset_index(drop=True)
+        for strategy in strategies:
+            for n in sizes:
+                n = min(n, len(pool))
+                reps = 1 if (strategy == "uncertainty" or n == 0) else repeats
+                for r in range(reps):
+                    rng = np.random.default_rng([seed, r, n, sorted(set(docs)).index(d)])
+                    p_pool = (
+                        p_base_all[pool_m]
+                        if p_base_all is not None
+                        else np.full((len(pool), len(labels)), 1 / len(labels))
+                    )
+                    if strategy == "uncertainty" and p_base_all is None:
+                        continue
+                    pick = pool.iloc[_pick(strategy, pool, p_pool, n, rng)].assign(weight=gw)
+                    for with_base in [True, False] if base_w is not None else [False]:
+                        train = pd.concat([pick, base_w], ignore_index=True) if with_base else pick
+                        if len(train) == 0 or train["label"].nunique() < 2:
+                            continue
+                        p = (
+                            p_base_all[test]
+                            if (with_base and n == 0 and p_base_all is not None)
+                            else _fit_proba(est, train, gold[test], labels)
+                        )
+                        if p is None:
+                            continue
+                        key = (strategy, with_base, n, r)
+                        full = preds.setdefault(key, np.full(len(gold), None, dtype=object))
+                        full[test] = np.asarray(labels, dtype=object)[p.argmax(1)]
+        log(f"  learning curve: report {d} done")
+    rows = []
+    for (strategy, with_base, n, r), pred in sorted(preds.items()):
+        m = np.array([v is not None for v in pred])
+        if m.sum() < len(gold):  # a report had no valid fit: the pooled score would not compare
+            continue
+        ev = evaluate_labels(gold["label"][m], pred[m], labels)
+        rows.append(
+            {
+                "strategy": strategy,
+                "with_base": with_base,
+                "n_labels": n,
+                "repeat": r,
+                "macro_f1": ev["macro_f1"],
+                "accuracy": ev["accuracy"],
+                "n_test": int(m.sum()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,77 @@
+"""``research learning-curve ANNOTATIONS``: how many of your own labels buy how much.
+
+Simulated on the real gold you have: each report is held out in turn, ``n`` units are
+drawn from the other reports' gold (random, stratified by document, or by uncertainty),
+the classifier is trained on the base set plus those units (and on the units alone), and
+scored on the held-out report. Writes ``<reports>/tables/learning_curve.csv``; the figure
+is drawn by ``research figures``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ORDER = 32
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "learning-curve",
+        help="macro-F1 against the number of your own labels (simulated on your gold)",
+        description="Simulate labelling n units of your corpus (random, stratified or by "
+        "uncertainty) and score the classifier on held-out reports, with and without the "
+        "shipped base training set.",
+    )
+    p.add_argument("annotations", help="your annotated table (.csv, .parquet or .jsonl)")
+    p.add_argument(
+        "--units", default=None, help="prepared paragraphs.parquet (headings, provinces)"
+    )
+    p.add_argument(
+        "--method", default=None, help="classifier candidate (default: the saved model's)"
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model folder whose card names the method (default: <models>/classifier)",
+    )
+    p.add_argument(
+        "--codebook", default=None, help="codebook YAML (default: params paths.codebook)"
+    )
+    p.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from research.classify.base_set import base_set_for
+    from research.classify.data import load_training_table
+    from research.classify.instrument import learning_curve
+    from research.classify.persist import read_card
+    from research.config import load_params
+    from research.io import write_table
+    from research.labels.codebook import load_codebook, resolve_codebook_path
+
+    params = load_params(args.params)
+    paths = params.get("paths") or {}
+    tr = params.get("train") or {}
+    cb = load_codebook(resolve_codebook_path(args.codebook, params))
+    method = args.method
+    if method is None:
+        card = read_card(args.model or Path(paths.get("models", "models")) / "classifier")
+        method = str(card.get("chosen", "svm_seeded"))
+    gold = load_training_table(
+        args.annotations,
+        cb,
+        text_column=tr.get("text_column", "text"),
+        label_column=tr.get("label_column", "gold"),
+        group_column=tr.get("group_column", "doc_id"),
+        units_path=args.units,
+        min_examples=0,
+        allow_missing_classes=True,
+        params=params,
+    )
+    base = base_set_for(params, list(cb.ids))
+    table = learning_curve(gold, base, cb, params, method, log=print)
+    out = Path(args.reports or paths.get("reports", "reports")) / "tables" / "learning_curve.csv"
+    print(f"wrote: {write_table(table, out)}")
+    return 0

@@ -1,0 +1,210 @@
+"""The base training set and the evaluation on real gold (research.classify.instrument)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from research.classify import instrument
+from research.classify.base_set import BASE_SET, combine, load_base_set
+from research.errors import InputError
+from research.labels.evaluation import evaluate_labels
+
+LABELS = ["ideology", "employment", "rights", "family", "organization", "other"]
+
+
+class KeywordModel(BaseEstimator, ClassifierMixin):
+    """Predicts the label whose training texts share most characters; records what it saw."""
+
+    seen: ClassVar[list[set[str]]] = []
+
+    def __init__(self, noise: float = 0.0) -> None:
+        self.noise = noise
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.array(sorted(set(y)), dtype=object)
+        self.chars_ = {c: set("".join(X["text"][np.asarray(y) == c])) for c in self.classes_}
+        KeywordModel.seen.append(set(X["text"]))
+        return self
+
+    def predict_proba(self, X):
+        rng = np.random.default_rng(0)
+        out = np.array(
+            [[len(set(t) & self.chars_[c]) + 1e-3 for c in self.classes_] for t in X["text"]], float
+        )
+        out += self.noise * rng.random(out.shape) * out.max()
+        return out / out.sum(1, keepdims=True)
+
+
+def _gold(n_docs: int = 4, per_doc: int = 6) -> pd.DataFrame:
+    words = {
+        "ideology": "宣讲理论",
+        "employment": "就业创业",
+        "rights": "维权法律",
+        "family": "家风家教",
+        "organization": "组织改革",
+        "other": "致辞感谢",
+    }
+    rows = []
+    for d in range(n_docs):
+        for i in range(per_doc):
+            lab = LABELS[(i + d) % len(LABELS)]
+            rows.append(
+                {
+                    "unit_id": f"d{d}:p{i}",
+                    "text": f"{words[lab]}第{d}{i}",
+                    "heading": "",
+                    "label": lab,
+                    "group": f"d{d}",
+                    "province": "甲" if d < n_docs // 2 else "乙",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _base(n: int = 4) -> pd.DataFrame:
+    g = _gold(n_docs=n, per_doc=6)
+    return g.assign(
+        unit_id="b" + g["unit_id"],
+        text="基础" + g["text"],
+        group="base:w" + (g.index % 2).astype(str),
+        province="",
+    )
+
+
+def test_shipped_base_set_loads_with_codebook_labels() -> None:
+    base = load_base_set(labels=LABELS)
+    assert len(base) >= 3000
+    assert set(base["label"]) == set(LABELS)
+    assert base["group"].str.startswith("base:").all() and (base["heading"] == "").all()
+    assert base["unit_id"].is_unique and base["text"].str.len().min() > 0
+    assert BASE_SET.parent.joinpath("DATA_CARD.md").exists()
+
+
+def test_base_set_with_unknown_label_names_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "b.csv"
+    pd.DataFrame(
+        [
+            {
+                c: "x"
+                for c in (
+                    "unit_id",
+                    "text",
+                    "secondary",
+                    "writer",
+                    "province",
+                    "level",
+                    "year",
+                    "genre",
+                )
+            }
+            | {"label": "sports"}
+        ]
+    ).to_csv(p, index=False)
+    with pytest.raises(InputError, match=r"b\.csv.*sports"):
+        load_base_set(p, LABELS)
+
+
+def test_combine_weights_gold_over_base() -> None:
+    t = combine(_gold(2, 3), _base(2), gold_weight=3.0)
+    assert set(t.loc[t["source"] == "gold", "weight"]) == {3.0}
+    assert set(t.loc[t["source"] == "base_set", "weight"]) == {1.0}
+    with pytest.raises(InputError):
+        combine(None, None, 1.0)
+
+
+def test_bootstrap_macro_f1_matches_evaluate_labels() -> None:
+    rng = np.random.default_rng(1)
+    gold = rng.choice(LABELS, 200)
+    pred = np.where(rng.random(200) < 0.7, gold, rng.choice(LABELS, 200))
+    cm = pd.crosstab(
+        pd.Categorical(gold, LABELS), pd.Categorical(pred, LABELS), dropna=False
+    ).to_numpy()
+    assert instrument._macro_f1(cm) == pytest.approx(
+        evaluate_labels(gold, pred, LABELS)["macro_f1"]
+    )
+
+
+def test_paired_bootstrap_of_identical_methods_is_zero_and_deterministic() -> None:
+    g = _gold()
+    df = pd.concat(
+        [
+            g.assign(
+                method=m, cv="by_document", gold=g["label"], pred=g["label"].iloc[::-1].to_numpy()
+            )
+            for m in ("a", "b")
+        ]
+    )
+    b1 = instrument.cluster_bootstrap(df, LABELS, 50, seed=3)
+    b2 = instrument.cluster_bootstrap(df, LABELS, 50, seed=3)
+    np.testing.assert_array_equal(b1[("a", "by_document")], b2[("a", "by_document")])
+    np.testing.assert_array_equal(b1[("a", "by_document")], b1[("b", "by_document")])
+    assert b1[("a", "by_document")].std() > 0  # resampling documents changes the score
+
+
+def test_every_gold_unit_is_predicted_once_per_scheme_by_a_model_that_never_saw_it() -> None:
+    gold, base = _gold(), _base()
+    KeywordModel.seen = []
+    fits = instrument.HeldOutFits(gold, base, {"kw": KeywordModel()}, LABELS, gold_weight=2.0)
+    preds = instrument.predict_schemes(fits, ["kw"])
+    for scheme in instrument.SCHEMES:
+        s = preds[preds["cv"] == scheme]
+        assert sorted(s["unit_id"]) == sorted(gold["unit_id"]), scheme
+    # a fit's training texts never include a held-out document's texts
+    for (_name, held), _ in fits._cache.items():
+        texts = set(fits._train(held)["text"])
+        assert not texts & set(gold.loc[gold["group"].isin(held), "text"])
+    assert set(base["text"]) <= set(fits._train(frozenset(gold["group"]))["text"])
+
+
+def test_nested_choice_uses_only_training_documents() -> None:
+    gold, base = _gold(), _base()
+    fits = instrument.HeldOutFits(
+        gold,
+        base,
+        {"good": KeywordModel(), "bad": KeywordModel(noise=50.0)},
+        LABELS,
+        gold_weight=1.0,
+    )
+    assert (
+        instrument.nested_choice(fits, ["bad", "good"], frozenset({"d0"}), "bad", tol=0.0) == "good"
+    )
+    # with fewer than two training documents the base-set choice is used
+    held = frozenset({"d0", "d1", "d2"})
+    assert instrument.nested_choice(fits, ["bad", "good"], held, "bad", tol=0.0) == "bad"
+    assert all(k[1] != frozenset({"d1", "d2", "d3"}) for k in fits._cache)
+
+
+def test_score_tables_and_targets_report_numbers_not_verdicts_only() -> None:
+    gold, base = _gold(), _base()
+    fits = instrument.HeldOutFits(
+        gold,
+        base,
+        {
+            "kw": KeywordModel(),
+            "dictionary": KeywordModel(noise=5.0),
+            "lr_plain": KeywordModel(noise=1.0),
+        },
+        LABELS,
+        2.0,
+    )
+    preds = instrument.predict_schemes(fits, ["kw", "dictionary", "lr_plain"])
+    preds = pd.concat([preds, preds[preds["method"] == "kw"].assign(method="selected")])
+    scores, per_class, paired, calib, other = instrument.score_tables(
+        preds, LABELS, 100, 0.95, 0, "other"
+    )
+    assert {"macro_f1", "ci_low", "ci_high", "min_recall"} <= set(scores.columns)
+    assert (scores["ci_low"] <= scores["macro_f1"] + 1e-9).all() and (
+        scores["macro_f1"] <= scores["ci_high"] + 1e-9
+    ).all()
+    assert set(paired["versus"]) == {"dictionary", "lr_plain"}
+    assert calib.groupby(["method", "cv"])["n"].sum().eq(len(gold)).all()
+    assert set(other["domain"]) == set(LABELS) - {"other"}
+    t = instrument.targets(scores, paired)
+    assert set(t) >= {"base_only_macro_f1", "by_document_macro_f1", "min_recall_all_schemes"}
+    assert all(isinstance(v["value"], float) for v in t.values())
