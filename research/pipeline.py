@@ -212,6 +212,7 @@ def stages() -> list[Stage]:
                 "campaign_names",
                 "campaign_summary",
                 "glm",
+                "multilevel",
             ),
             metrics=(f"{M}/analysis.json",),
             help="domain shares, adjusted shares, uncertainty, emphasis, distinctive terms",

@@ -638,3 +638,59 @@ def test_distinctive_terms_drop_names_and_test_at_document_level():
     hen = dt[dt["group"] == "河南"].set_index("term")
     assert hen.loc["巧媳妇", "significant"] == "yes" and hen.loc["巧媳妇", "q_value"] < 0.05
     assert (dt[dt["term"] != "巧媳妇"]["significant"] == "no").all()
+
+
+def test_multilevel_model_pools_provinces_and_recovers_a_trend():
+    from research.analysis.multilevel import multilevel_shares
+
+    rng = np.random.default_rng(5)
+    provs = [f"P{i}" for i in range(12)]
+    u = dict(zip(provs, rng.normal(0, 0.08, len(provs))))
+    rows, meta = [], []
+    for d in range(240):
+        p = provs[d % 12] if d < 230 else "P_one"  # P_one: a province with 10 reports
+        year = 2010 + d % 16
+        a = 0.4 + u.get(p, 0.15) + 0.05 * (year - 2017.5) / 10 + rng.normal(0, 0.04)
+        rows += [(f"d{d}", "a", a), (f"d{d}", "b", 1 - a)]
+        meta.append((f"d{d}", p, year, "city" if d % 2 else "county"))
+    docs = pd.DataFrame(rows, columns=["doc_id", "domain", "estimate"])
+    meta = pd.DataFrame(meta, columns=["doc_id", "province", "year", "level"])
+    ml = multilevel_shares(docs, meta, ["a", "b"], ["level"]).query("domain == 'a'")
+    ml = ml.set_index("term")
+    assert ml.loc["year_per_decade", "ci_low"] < 0.05 < ml.loc["year_per_decade", "ci_high"]
+    est = np.array([ml.loc[f"province[{p}]", "estimate"] for p in provs])
+    truth = np.array([u[p] for p in provs])
+    assert np.corrcoef(est, truth)[0, 1] > 0.9
+    assert ml.filter(like="province[", axis=0)["p_holm"].notna().all()
+
+
+def test_recovery_generator_and_scoring_on_a_tiny_corpus(tmp_path):
+    """The benchmark's pieces end to end on 14 reports (the full run is a benchmark)."""
+    from research.analysis import recovery as rec
+    from research.analysis.pipeline import run_analysis
+
+    ids = ["ideology", "employment", "rights", "family", "organization", "other"]
+    base = pd.read_csv(
+        Path(__file__).resolve().parent.parent / "research/resources/base_set/base_set.csv"
+    )
+    base = base[base["label"].isin(ids)]
+    pool = base[base["writer"] == "w1"]
+    model = rec.quick_classifier(base[base["writer"] == "w2"].head(150))
+    par = rec.planted(ids, seed=0)
+    corpus = rec.generate(pool, ids, par, n_docs=14, seed=1, gold_frac=0.2)
+    assert corpus["documents"]["province"].isin(rec.PROVINCES).all()
+    assert len(corpus["annotations"]) == round(0.2 * len(corpus["paragraphs"]))
+    rec.write_project(tmp_path, corpus, model, ids)
+    params = {
+        "paths": {"annotations": str(tmp_path / "annotations.csv"),
+                  "data": str(tmp_path / "data"), "reports": str(tmp_path / "reports")},
+        "analyse": {"n_boot": 20, "bases": ["units"], "estimator": "pacc",
+                    "distinctive_by": [], "me_replicates": 0},
+    }  # fmt: skip
+    s = run_analysis(params, echo=None)
+    assert s["document_sources"].get("mixed", 0) > 0
+    ml = pd.read_csv(tmp_path / "reports/tables/multilevel.csv")
+    sc = rec.score(ml, rec.truth(ids, par, n_mc=200)).assign(condition="corrected")
+    summ = rec.summarise(sc)
+    assert set(summ["kind"]) <= {"province_contrast", "year_trend"} and len(summ)
+    assert summ["coverage"].between(0, 1).all()

@@ -27,6 +27,7 @@ from research.analysis.inputs import (
     document_meta,
     load_inputs,
 )
+from research.analysis.multilevel import multilevel_shares
 from research.analysis.quantify import choose_estimator, evaluate_adjustment, summarise_adjustment
 from research.analysis.regression import fractional_logit
 from research.analysis.shares import one_hot, unit_weights
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "group_by": ["province", "level", "year"],
     "glm_covariates": ["province", "level", "year"],
     "glm_cluster": None,
+    "multilevel_covariates": ["level", "genre"],
     "min_docs_per_param": 10,
     "min_df": 10,
     "me_replicates": 20,
@@ -68,6 +70,7 @@ TABLES = {
     "campaign_names": "campaign_names.csv",
     "campaign_summary": "campaign_summary.csv",
     "glm": "glm.csv",
+    "multilevel": "multilevel.csv",
     "method_comparison": "method_comparison.csv",
 }
 
@@ -307,6 +310,11 @@ def run_analysis(
             sub, meta, cfg["glm_covariates"], ids, int(cfg["min_docs_per_param"]), ci,
             int(cfg["min_df"]), cfg.get("glm_cluster"), reps, value="estimate",
         )  # fmt: skip
+        ml = multilevel_shares(sub, meta, ids, cfg["multilevel_covariates"], reps, ci,
+                               int(cfg["min_df"]))  # fmt: skip
+        ml.insert(0, "estimator", chosen[primary_basis])
+        ml.insert(0, "basis", primary_basis)
+        written["multilevel"] = write_table(round_floats(ml), tables / TABLES["multilevel"])
         glm.insert(0, "estimator", chosen[primary_basis])
         glm.insert(0, "basis", primary_basis)
         written["glm"] = write_table(round_floats(glm), tables / TABLES["glm"])
