@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from research import __version__
 from research.errors import ResearchError
+from research.io import output_set
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for mod in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
         mod.register(sub)
+    _accept_params_anywhere(sub)
     return parser
+
+
+def _accept_params_anywhere(sub: argparse._SubParsersAction) -> None:
+    """Let ``--params`` also follow the subcommand (``research run --params p.yaml``)."""
+    for parser in set(sub.choices.values()):
+        if "--params" not in parser._option_string_actions:
+            parser.add_argument("--params", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_params_anywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.func(args) or 0)
+        from research.settings import load_settings
+
+        load_settings(args.params)  # the whole params file is checked before any stage runs
+        with output_set():  # a stage's outputs are replaced together, or not at all
+            return int(args.func(args) or 0)
     except ResearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

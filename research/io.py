@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,25 +16,119 @@ import pandas as pd
 
 from research.errors import InputError
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+TMP_SUFFIX = ".tmp"  # hidden temp files are ".<name>.<random>.tmp" (see clean_stale_tmp)
+
+
+def new_tmp_file(path: Path) -> Path:
+    """Create an empty hidden temp file beside ``path`` with the user's umask applied."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{TMP_SUFFIX}"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temp name beside {path}")
+
+
+# Output set of the running stage: (temp, final) pairs renamed together when it ends.
+_PENDING: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar(
+    "research_pending_outputs", default=None
+)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+def output_set() -> Iterator[None]:
+    """Make a stage's outputs atomic as a set.
+
+    Inside the block, files written through :func:`atomic_path` (tables, JSON, figures,
+    models) stay in their hidden temp files; they are renamed into place together when the
+    block succeeds, and all deleted when it fails, so a failed stage never leaves new
+    outputs beside old ones. Files a stage reads back itself are written with
+    ``atomic_path(..., defer=False)``. A nested set (``research run`` calling each stage)
+    is a set of its own: each stage commits when it ends.
+    """
+    pending: list[tuple[Path, Path]] = []
+    token = _PENDING.set(pending)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _PENDING.reset(token)
+    for tmp, path in pending:
+        os.replace(tmp, path)
+
+
+def commit_tmp(tmp: Path, path: Path, defer: bool = True) -> None:
+    """Rename a finished temp file onto ``path`` now, or at the end of the output set."""
+    pending = _PENDING.get() if defer else None
+    if pending is None:
+        os.replace(tmp, path)
+    else:
+        pending[:] = [(t, p) for t, p in pending if p != path]  # the last write wins
+        pending.append((tmp, path))
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, defer: bool = True) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; rename it onto ``path`` only if the block succeeds
+    (inside an :func:`output_set`, when the whole set succeeds, unless ``defer=False``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = new_tmp_file(path)
+    done = False
     try:
         yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get normal modes
-        os.replace(tmp_path, path)
+        commit_tmp(tmp_path, path, defer)
+        done = True
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        if not done:
+            tmp_path.unlink(missing_ok=True)
+
+
+_STALE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$|^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def clean_stale_tmp(folder: str | Path) -> list[Path]:
+    """Delete hidden temp files left in ``folder`` by an interrupted run (ENOSPC, SIGKILL).
+
+    Called when a stage starts, for each folder it writes to; only names of the form this
+    module (or an older ``mkstemp``) creates, ``.<name>.<random>.tmp``, are touched.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in folder.iterdir():
+        if p.is_file() and _STALE.match(p.name):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def check_output(path: str | Path, kind: str = "file") -> Path:
+    """Check up front that ``path`` can be written as a ``file`` or a ``dir`` (one clear line
+    instead of a traceback after the work), and clean stale temp files where it will go."""
+    path = Path(path)
+    if kind == "file" and path.is_dir():
+        raise InputError(path, "output is a folder; give a file name")
+    if kind == "dir" and path.exists() and not path.is_dir():
+        raise InputError(path, "output must be a folder, but a file has this name")
+    parent = path if kind == "dir" and path.exists() else path.parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(probe, f"cannot create {path}: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(probe, f"folder is not writable (output {path})")
+    if path.exists() and kind == "file" and not os.access(path, os.W_OK):
+        raise InputError(path, "output file is read-only")
+    clean_stale_tmp(parent)
+    return path
 
 
 def round_floats(df: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
@@ -90,8 +186,50 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a .csv, .parquet or .jsonl table; clear errors for missing or unreadable files."""
+def read_csv_text(path: str | Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV as Excel users save it: UTF-8 (with or without BOM) or GBK/GB18030, and
+    ``,``, ``;`` or tab separated (sniffed from the header line)."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                path, "neither UTF-8 nor GB18030 text: save it as 'CSV UTF-8' and try again"
+            ) from exc
+    header = text.split("\n", 1)[0]
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    sep = max(counts, key=counts.get) if any(counts.values()) else ","
+    import io
+
+    opts = {"keep_default_na": False, "na_values": [""], **kwargs}
+    return pd.read_csv(io.StringIO(text), sep=sep, **opts)
+
+
+def _jsonl_as_text(path: Path) -> pd.DataFrame:
+    """JSON Lines with numbers kept as their text (no float rounding, no int overflow)."""
+    rows = []
+    with path.open(encoding="utf-8-sig") as fh:
+        for line in fh:
+            if line.strip():
+                rec = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
+                rows.append(
+                    {
+                        k: "" if v is None else v if isinstance(v, str) else json.dumps(v)
+                        for k, v in rec.items()
+                    }
+                )
+    return pd.DataFrame(rows).fillna("")
+
+
+def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
+    """Read a .csv, .xlsx, .parquet or .jsonl table; clear errors for missing or unreadable files.
+
+    ``as_text`` keeps every CSV/JSONL cell as the text it was (``007`` stays ``007``, a
+    23-digit id stays a string; empty cells become ``""``); Parquet keeps its own types.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(path, "file not found")
@@ -99,10 +237,20 @@ def read_table(path: str | Path) -> pd.DataFrame:
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+        if suffix in {".csv", ".tsv"}:
+            if as_text:
+                return read_csv_text(path, dtype=str, na_values=None)
+            return read_csv_text(path)
+        if suffix == ".xlsx":
+            return pd.read_excel(
+                path, keep_default_na=False, na_values=[""], dtype=str if as_text else None
+            )
         if suffix in {".jsonl", ".json"}:
+            if as_text:
+                return _jsonl_as_text(path)
             return pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path, f"could not read table: {exc}") from exc
-    raise InputError(path, "table must be .csv, .parquet or .jsonl")
+    raise InputError(path, "table must be .csv, .xlsx, .parquet or .jsonl")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import pickle
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import clone
 
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier
-from research.classify.cv import Candidate, group_splits, nested_cv
 from research.classify.data import load_training_table
 from research.classify.features import JiebaAnalyzer, SeedTermScores
 from research.classify.models import DomainClassifier
@@ -142,85 +140,6 @@ def test_baselines(data: pd.DataFrame) -> None:
 
 
 # -- grouped CV -------------------------------------------------------------------------
-def test_group_splits_never_share_a_group() -> None:
-    g = np.array(["a", "a", "b", "c", "c", "d", "e"])
-    for n in (None, 2, 3):
-        splits = group_splits(g, n)
-        seen = np.concatenate([te for _, te in splits])
-        assert sorted(seen.tolist()) == list(range(len(g)))  # every unit tested once
-        for tr, te in splits:
-            assert not set(g[tr]) & set(g[te])
-    with pytest.raises(ResearchError):
-        group_splits(["a", "a"])
-
-
-FITS: list[set[str]] = []
-
-
-class Spy(BaseEstimator, ClassifierMixin):
-    """Records the units each fit saw (through the ``text`` column)."""
-
-    def __init__(self, labels=None, tag: int = 0) -> None:
-        self.labels = labels
-        self.tag = tag
-
-    def fit(self, X, y, sample_weight=None):
-        FITS.append(set(X["text"]))
-        self.classes_ = np.array(self.labels, dtype=object)
-        return self
-
-    def predict_proba(self, X):
-        return np.full((len(X), len(self.labels)), 1.0 / len(self.labels))
-
-
-def test_nested_cv_never_trains_or_selects_on_the_test_document(data: pd.DataFrame) -> None:
-    FITS.clear()
-    X = data[["text", "heading"]].copy()
-    X["text"] = data["unit_id"]  # make every unit identifiable
-    y = data["gold"].to_numpy(dtype=object)
-    docs = data["doc_id"].to_numpy(dtype=object)
-    cands = [Candidate("spy", Spy(LABELS, t), {"tag": t}) for t in (0, 1)]
-    res = nested_cv({"spy": cands}, X, y, docs, LABELS, inner_folds=2)
-    by_doc = {d: set(data.loc[data.doc_id == d, "unit_id"]) for d in set(docs)}
-    # 4 outer folds × (2 candidates × 2 inner folds + 1 refit)
-    assert len(FITS) == 4 * 5
-    it = iter(FITS)
-    for fold in res.chosen["spy"]:
-        test_units = set().union(*(by_doc[d] for d in fold["test_groups"]))
-        for _ in range(5):
-            assert not next(it) & test_units
-    assert res.proba["spy"].shape == (len(data), len(LABELS))
-
-
-def test_run_cv_end_to_end_small(data: pd.DataFrame, params: dict) -> None:
-    from research.classify.data import load_training_table  # noqa: F401
-    from research.classify.experiment import run_cv
-
-    table = data.rename(columns={"gold": "label", "doc_id": "group"})
-    p = {
-        **params,
-        "train": {
-            **params["train"],
-            "models": ["lr_plain", "lr_seeded"],
-            "grids": {
-                "lr_plain": {"C": [10.0]},
-                "lr_seeded": {"C": [10.0], "dict_prior": [0.0, 1.0]},
-            },
-        },
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rep = run_cv(table, CB, p, log=lambda *a: None)
-    methods = set(rep.table["method"])
-    assert {"majority", "dictionary", "lr_plain", "lr_seeded", "selected"} <= methods
-    assert set(rep.table["cv"]) == {"by_document", "by_province"}
-    assert rep.table["macro_f1"].between(0, 1).all()
-    sel = rep.metrics["selected"]["by_document"]
-    assert sel["macro_f1"] > 0.8 and "brier" in sel and "doc_share_mae" in sel
-    assert len(rep.chosen["by_province"]["selected"]) == 2
-
-
-# -- training tables --------------------------------------------------------------------
 def _write(df: pd.DataFrame, tmp_path, name="ann.csv"):
     path = tmp_path / name
     df.to_csv(path, index=False)
@@ -262,7 +181,9 @@ def test_model_card_round_trip_and_mismatches(tmp_path, data: pd.DataFrame) -> N
     save_model(m, tmp_path / "m", card)
     model, card2 = load_model(tmp_path / "m", CB)
     assert np.allclose(model.predict_proba(data), m.predict_proba(data))
-    assert set(card2["library_versions"]) == {"python", "sklearn", "jieba", "numpy", "pandas"}
+    from research.provenance import library_versions
+
+    assert card2["library_versions"] == library_versions()  # one definition for cards and metrics
 
     def edit(**kw):
         path = tmp_path / "m" / "model_card.json"
@@ -279,12 +200,12 @@ def test_model_card_round_trip_and_mismatches(tmp_path, data: pd.DataFrame) -> N
         load_model(tmp_path / "m", CB)
     with pytest.warns(UserWarning, match="codebook differs"):
         load_model(tmp_path / "m", CB, allow_mismatch=True)
-    edit(codebook_fingerprint=CB.fingerprint(), sklearn="0.1.0")
-    with pytest.raises(ResearchError, match="sklearn version differs.*0.1.0"):
+    edit(codebook_fingerprint=CB.fingerprint(), **{"scikit-learn": "0.1.0"})
+    with pytest.raises(ResearchError, match="scikit-learn version differs.*0.1.0"):
         load_model(tmp_path / "m", CB)
     import sklearn
 
-    edit(sklearn=sklearn.__version__, numpy="0.0.1")
+    edit(**{"scikit-learn": sklearn.__version__, "numpy": "0.0.1"})
     with pytest.warns(UserWarning, match="numpy version differs"):
         load_model(tmp_path / "m", CB)
     with pytest.raises(ResearchError, match="no trained model"):
@@ -330,7 +251,7 @@ def test_confusion_matrix_figure(tmp_path, params: dict) -> None:
 
 # -- calibration ------------------------------------------------------------------------
 def test_temperature_recovers_known_softening() -> None:
-    from research.classify.cv import fit_temperature, temper
+    from research.classify.calibration import fit_temperature, temper
 
     rng = np.random.default_rng(0)
     labels = ["a", "b", "c"]

@@ -208,3 +208,50 @@ def test_score_tables_and_targets_report_numbers_not_verdicts_only() -> None:
     t = instrument.targets(scores, paired)
     assert set(t) >= {"base_only_macro_f1", "by_document_macro_f1", "min_recall_all_schemes"}
     assert all(isinstance(v["value"], float) for v in t.values())
+
+
+def test_suggest_strategies_pick_what_they_say() -> None:
+    from research.classify.active_learning import pick
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(6), size=60)
+    docs = np.repeat(["a", "b", "c"], [40, 15, 5])
+    unc = pick(proba, docs, 10, "uncertainty")
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    assert set(unc) == set(np.argsort(margin)[:10])  # the smallest margins
+    strat = pick(proba, docs, 12, "stratified", seed=1)
+    assert pd.Series(docs[strat]).value_counts().to_dict() == {"a": 4, "b": 4, "c": 4}
+    rnd = pick(proba, docs, 20, "random", seed=1)
+    assert len(set(rnd)) == 20 and not np.array_equal(np.sort(rnd), np.sort(unc))
+    np.testing.assert_array_equal(rnd, pick(proba, docs, 20, "random", seed=1))  # seeded
+    with pytest.raises(InputError, match="unknown sampling strategy"):
+        pick(proba, docs, 5, "greedy")
+
+
+def test_learning_curve_rows_cover_sizes_strategies_and_the_base_set(monkeypatch) -> None:
+    from research.labels.codebook import load_codebook
+
+    gold, base = _gold(n_docs=3, per_doc=12), _base(n=3)
+    monkeypatch.setattr(instrument, "make_candidate", lambda *a, **k: KeywordModel())
+    params = {
+        "seed": 1,
+        "train": {
+            "learning_curve": {
+                "sizes": [0, 4, 8],
+                "repeats": 2,
+                "strategies": ["random", "uncertainty"],
+            }
+        },
+    }
+    lc = instrument.learning_curve(gold, base, load_codebook(None), params, "lr_plain")
+    assert set(lc["n_labels"]) == {0, 4, 8}
+    assert set(lc["strategy"]) == {"random", "uncertainty"}
+    assert set(lc["with_base"]) == {True, False}
+    assert (lc["n_test"] == len(gold)).all()  # every held-out unit scored once per row
+    assert (
+        lc[(lc["strategy"] == "random") & (lc["n_labels"] == 4) & lc["with_base"]][
+            "repeat"
+        ].nunique()
+        == 2
+    )

@@ -79,7 +79,7 @@ def test_token_cache_reused_after_unrelated_parameter_change(tmp_path, monkeypat
     n_unique = len(set(first.paragraphs["text"]))
     assert sum(calls) == n_unique  # repeated texts tokenised once
     calls.clear()
-    changed = {**params, "topics": {"k": 12}, "train": {"models": ["cnb"]}}
+    changed = {**params, "topics": {"k": 12}, "train": {"candidates": ["lr_plain"]}}
     again = prepare_corpus(ROOT / "seeds", changed, progress=False)
     assert calls == []  # nothing re-tokenised
     assert_same_tables(again, first)

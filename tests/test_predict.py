@@ -47,7 +47,11 @@ def test_model_card_written(model_dir: Path) -> None:
         "train_params_hash",
     ):
         assert key in card
-    assert card["n_train"] == 36
+    base = card["training_data"]["counts"]["base_set"]
+    assert (
+        card["n_train"] == 36 + sum(base.values())
+        and sum(card["training_data"]["counts"]["gold"].values()) == 36
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
@@ -72,7 +76,9 @@ def test_predict_table_forms(model_dir: Path, tmp_path: Path, suffix: str, capsy
     assert main(["predict", str(src), "--output", str(out), "--model", str(model_dir)]) == 0
     got = pd.read_parquet(out)
     _check(got, 3)
-    assert got["id"].tolist() == [1, 2, 3] and got["text"].tolist() == df["text"].tolist()
+    # pass-through columns keep their text (CSV/JSONL) or their Parquet type
+    want_ids = [1, 2, 3] if suffix == ".parquet" else ["1", "2", "3"]
+    assert got["id"].tolist() == want_ids and got["text"].tolist() == df["text"].tolist()
     assert got["domain"].tolist() == ["rights", "family", "organization"]
     assert "wrote" in capsys.readouterr().out
 
@@ -176,7 +182,8 @@ def test_train_errors(tmp_path: Path, capsys) -> None:
     assert main(["train", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "m")]) == 2
     assert "'sports' (1 rows)" in capsys.readouterr().err
     data[data.gold != "family"].to_csv(tmp_path / "few.csv", index=False)
-    assert main(["train", str(tmp_path / "few.csv"), "--out", str(tmp_path / "m")]) == 2
+    few = ["train", str(tmp_path / "few.csv"), "--out", str(tmp_path / "m"), "--no-base-set"]
+    assert main(few) == 2  # with the base set, a class missing from your gold is fine
     assert "too few examples" in capsys.readouterr().err
     data.head(0).to_csv(tmp_path / "empty.csv", index=False)
     assert main(["train", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "m")]) == 2
@@ -202,8 +209,47 @@ def test_train_errors(tmp_path: Path, capsys) -> None:
 def test_train_without_groups_skips_cv(tmp_path: Path, capsys) -> None:
     data = synthetic_units(n_docs=2, per_class=2, seed=4)[["text", "gold"]]
     data.to_csv(tmp_path / "ann.csv", index=False)
-    assert main(["train", str(tmp_path / "ann.csv"), "--out", str(tmp_path / "m")]) == 0
+    args = ["train", str(tmp_path / "ann.csv"), "--out", str(tmp_path / "m"), "--no-base-set"]
+    assert main(args) == 0
     out = capsys.readouterr().out
-    assert "grouped CV is skipped" in out
+    assert "evaluation on your gold is skipped" in out
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
-    assert card["chosen"] == "ensemble()" and card["groups"] == 1
+    # nothing to measure a choice on: the last candidate in train.candidates is the default
+    assert card["chosen"] == "svm_seeded" and card["gold_documents"] == 1
+    assert card["training_data"]["base_set"] == "not used"
+
+
+@pytest.mark.parametrize(("suffix", "out_suffix"), [(".csv", ".csv"), (".jsonl", ".parquet")])
+def test_pass_through_columns_keep_their_text(model_dir, tmp_path, suffix, out_suffix):
+    src = tmp_path / f"in{suffix}"
+    big = "12345678901234567890123"  # 23 digits: beyond int64
+    if suffix == ".csv":
+        src.write_text(f"id,code,text\n007,{big},深化妇联改革\n", encoding="utf-8")
+    else:
+        src.write_text(
+            f'{{"id": "007", "code": {big}, "text": "深化妇联改革"}}\n', encoding="utf-8"
+        )
+    out = tmp_path / f"out{out_suffix}"
+    assert main(["predict", str(src), "--output", str(out), "--model", str(model_dir)]) == 0
+    got = pd.read_csv(out, dtype=str) if out_suffix == ".csv" else pd.read_parquet(out)
+    assert got["id"].tolist() == ["007"] and got["code"].tolist() == [big]
+
+
+def test_predict_never_drops_rows_silently(model_dir, tmp_path, capsys):
+    units = pd.DataFrame(
+        {
+            "unit_id": ["d:p000", "d:p001", "d:p002"],
+            "kind": ["heading", "body", "body"],
+            "text": ["一、妇联改革", "深化妇联改革，完成换届", "寻找最美家庭"],
+        }
+    )
+    src = tmp_path / "paragraphs.parquet"
+    units.to_parquet(src)
+    args = ["predict", str(src), "--model", str(model_dir)]
+    assert main([*args, "--output", str(src)]) == 2  # onto itself: would lose the heading
+    assert "replace the input" in capsys.readouterr().err
+    assert len(pd.read_parquet(src)) == 3
+    out = tmp_path / "pred.parquet"
+    assert main([*args, "--output", str(out)]) == 0
+    assert len(pd.read_parquet(out)) == 2
+    assert "1 units of other kinds than body" in capsys.readouterr().out

@@ -14,9 +14,10 @@ import yaml
 from research.cli import main
 from research.corpus.tokenize import TokenizerSettings, get_tokenizer
 from research.labels.codebook import load_codebook
+from research.labels.matcher import TermMatcher
 from research.labels.weak_labels import (
     DictionaryLabeller,
-    TermMatcher,
+    TokenizerBoundaries,
     combine_weak_labels,
     decide,
     evaluate_weak_labels,
@@ -36,25 +37,24 @@ def cb():
 
 
 def test_short_terms_need_token_boundaries_long_terms_match_as_substrings(tok):
-    m = TermMatcher({"employment": {"家政": 3.0}, "ideology": {"思想引领": 3.0}}, tok)
+    m = TermMatcher(
+        {"employment": {"家政": 3.0}, "ideology": {"思想引领": 3.0}}, TokenizerBoundaries(tok)
+    )
     assert tok.raw_tokens("思想引领") != ["思想引领"]  # jieba splits it ...
-    assert m.scores("加强思想引领工作") == {"employment": 0.0, "ideology": 3.0}  # ... still found
-    assert m.scores("落实国家政策") == {"employment": 0.0, "ideology": 0.0}  # 国家|政策, not 家政
+    assert m.score_vector("加强思想引领工作").tolist() == [0.0, 3.0]  # ... still found
+    assert m.score_vector("落实国家政策").tolist() == [0.0, 0.0]  # 国家|政策, not 家政
     assert tok.raw_tokens("家政服务") == ["家政服务"]
-    assert m.scores("开展家政培训，家政服务") == {"employment": 6.0, "ideology": 0.0}
+    assert m.score_vector("开展家政培训，家政服务").tolist() == [6.0, 0.0]
 
 
 def test_overlapping_terms_count_longest_once(tok):
     m = TermMatcher(
-        {"rights": {"家庭暴力": 3.0, "两癌": 3.0, "两癌筛查": 3.0}, "family": {"家庭": 1.0}}, tok
+        {"rights": {"家庭暴力": 3.0, "两癌": 3.0, "两癌筛查": 3.0}, "family": {"家庭": 1.0}},
+        TokenizerBoundaries(tok),
     )
     hits = m.matches("预防家庭暴力，开展两癌筛查，关心家庭")
-    assert [(t, d) for _, _, t, d, _ in hits] == [
-        ("家庭暴力", "rights"),
-        ("两癌筛查", "rights"),
-        ("家庭", "family"),
-    ]
-    assert m.scores("预防家庭暴力，开展两癌筛查，关心家庭") == {"rights": 6.0, "family": 1.0}
+    assert [t for _, _, t in hits] == ["家庭暴力", "两癌筛查", "家庭"]
+    assert m.score_vector("预防家庭暴力，开展两癌筛查，关心家庭").tolist() == [6.0, 1.0]
 
 
 def test_decide_abstains_below_score_on_ties_and_small_margins():
@@ -83,7 +83,7 @@ def test_dictionary_labeller_on_bundled_codebook(cb, tok):
         "ideology",
         "",
     ]
-    scores = lab.score(texts)
+    scores = lab.domain_scores(texts)
     assert list(scores.columns) == cb.domain_ids
     assert scores.loc[5].sum() == 0
     proba = lab.predict_proba(texts)
@@ -105,7 +105,7 @@ def test_dictionary_labeller_exact_scores_on_custom_codebook(tmp_path, tok):
     p = tmp_path / "mini.yaml"
     p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     lab = DictionaryLabeller(load_codebook(p), tokenizer=tok, min_score=1.0, min_margin=0.6)
-    s = lab.fit().score(["维权维权普法，家风", "家风", "普法，家风"])
+    s = lab.fit().domain_scores(["维权维权普法，家风", "家风", "普法，家风"])
     assert s["rights"].tolist() == [5.5, 0.0, 1.5]
     assert s["family"].tolist() == [1.0, 1.0, 1.0]
     assert list(lab.predict(["维权维权普法，家风", "家风", "普法，家风"])) == [
@@ -286,3 +286,24 @@ def test_cli_rejects_unknown_gold_label(tmp_path, capsys):
     assert main(["--params", str(pfile), "weak-label", "--input", str(src)]) == 2
     err = capsys.readouterr().err
     assert "annotations.csv" in err and "sports" in err
+
+
+@pytest.mark.parametrize("text", ["家政服务", "弘扬好家风", "开展家政培训，落实国家政策", ""])
+def test_one_matcher_for_weak_labels_baseline_and_features(cb, tok, text):
+    """The issue's cases (家政服务 scored 3.0 vs 0.0, 弘扬好家风 1.0 vs 0.0): one count now."""
+    from research.classify.baselines import DictionaryBaseline
+    from research.classify.features import JiebaAnalyzer, SeedTermScores
+
+    weak = DictionaryLabeller(cb, tokenizer=tok).fit().domain_scores([text]).to_numpy()[0]
+    feats = SeedTermScores(cb.seed_terms, analyzer=JiebaAnalyzer()).fit().raw_scores([text])[0]
+    base = DictionaryBaseline(str(cb.path)).fit().labeller_.domain_scores([text]).to_numpy()[0]
+    assert weak.tolist() == feats.tolist() == base.tolist()
+    if text == "家政服务":
+        assert weak.sum() > 0
+
+
+def test_predict_never_fits(cb, tok):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DictionaryLabeller(cb, tokenizer=tok).predict(["家风"])

@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 from research.analysis.shares import (
-    DEFAULT_IDS,
     ids_from_columns,
     normalise_rows,
     one_hot,
     prob_columns,
 )
 from research.io import read_table
+from research.labels.anchors import check_anchors
+from research.settings import settings_of
 
 META_COLUMNS = [
     "doc_id", "province", "place", "level", "year", "period_start", "period_end", "genre",
@@ -60,15 +61,12 @@ def input_path(name: str, data_dir: Path | str, reports_dir: Path | str) -> Path
     return Path(data_dir if root == "data" else reports_dir) / rel
 
 
-def codebook_ids(path: str | Path | None = None) -> tuple[list[str], object | None]:
-    """Category ids of the codebook (and the codebook); the default ids if it cannot load."""
-    try:
-        from research.labels.codebook import load_codebook
+def codebook_ids(path: str | Path | None = None) -> tuple[list[str], object]:
+    """Category ids of the codebook (and the codebook); a broken codebook is an error."""
+    from research.labels.codebook import load_codebook, resolve_codebook_path
 
-        cb = load_codebook(path)
-        return list(cb.ids), cb
-    except Exception:
-        return list(DEFAULT_IDS), None
+    cb = load_codebook(resolve_codebook_path(path))
+    return list(cb.ids), cb
 
 
 def _para_id(unit_id: str) -> int:
@@ -143,8 +141,8 @@ def prob_units(
 
 def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> AnalysisInputs:
     """Read whatever of prepared units, gold, predictions, seeded LDA and CV predictions exists."""
-    paths = params.get("paths") or {}
-    ids, _ = codebook_ids(paths.get("codebook"))
+    paths = settings_of(params).paths
+    ids, _ = codebook_ids(paths.codebook)
     inp = AnalysisInputs(ids=ids)
 
     def note(msg: str) -> None:
@@ -163,10 +161,12 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
     else:
         note(f"{paras_path} missing: shares use the sources' own units")
 
-    ann_path = Path(paths.get("annotations", "seeds/annotations.csv"))
+    ann_path = Path(paths.annotations)
     if ann_path.exists():
         ann = read_table(ann_path)
         if "gold" in ann and "unit_id" in ann:
+            if inp.units is not None:
+                check_anchors(ann, inp.units, ann_path, paras_path)
             g = gold_units(ann, inp.units, ids)
             if len(g):
                 inp.sources["gold"] = g

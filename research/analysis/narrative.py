@@ -23,10 +23,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def sections(project: Path | str, reports: str = "reports") -> dict[str, str]:
-    """Markdown per section: question, sources, estimator, shares, groups, emphasis,
-    regression, caveats (a section whose table is missing says so)."""
-    root = Path(project) / reports
+def sections(reports_dir: Path | str) -> dict[str, str]:
+    """Markdown per section of a reports folder: question, sources, estimator, shares,
+    groups, emphasis, regression, caveats (a section whose table is missing says so)."""
+    root = Path(reports_dir)
     t = root / "tables"
     m = root / "metrics" / "analysis.json"
     met = json.loads(m.read_text(encoding="utf-8")) if m.exists() else {}

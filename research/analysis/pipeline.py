@@ -34,31 +34,7 @@ from research.analysis.shares import one_hot, unit_weights
 from research.analysis.units import label_units, pred_columns
 from research.io import round_floats, write_table
 from research.provenance import write_metrics
-
-DEFAULTS: dict[str, Any] = {
-    "n_boot": 1000,
-    "ci": 0.95,
-    "bases": ["chars", "units"],  # the first is the primary basis (regression, figures)
-    "estimator": "auto",
-    "group_by": ["province", "level", "year"],
-    "glm_covariates": ["province", "level", "year"],
-    "glm_cluster": None,
-    "multilevel_covariates": ["level", "genre"],
-    "min_docs_per_param": 10,
-    "min_df": 10,
-    "me_replicates": 20,
-    "min_interval_docs": 5,
-    "emphasis_exclude": ["other"],
-    "distinctive_prior": 0.01,
-    "distinctive_top_n": 15,
-    "distinctive_by": ["province", "year", "level"],
-    "distinctive_min_docs": 2,
-    "distinctive_n_perm": 200,
-    "distinctive_stop_seed_terms": False,
-    "distinctive_min_chars": 2,
-    "quote_min_chars": 2,
-    "quote_max_chars": 20,
-}
+from research.settings import settings_of
 
 TABLES = {
     "documents": "documents.csv",
@@ -147,12 +123,12 @@ def run_analysis(
     echo: Callable[[str], None] | None = print,
 ) -> dict[str, Any]:
     """Run every measure on the inputs that exist; write tables + metrics; return a summary."""
-    paths = params.get("paths") or {}
-    data_dir = Path(data_dir or paths.get("data", "data"))
-    reports_dir = Path(reports_dir or paths.get("reports", "reports"))
+    s = settings_of(params)
+    data_dir = Path(data_dir or s.paths.data)
+    reports_dir = Path(reports_dir or s.paths.reports)
     tables = reports_dir / "tables"
-    cfg = {**DEFAULTS, **(params.get("analyse") or {})}
-    seed = int(params.get("seed", 0))
+    cfg = s.analyse.model_dump()  # defaults live in the schema (research/settings.py)
+    seed = s.seed
     say = echo or (lambda s: None)
     inp = load_inputs(params, data_dir, reports_dir, echo)
     ids = inp.ids
@@ -265,7 +241,7 @@ def run_analysis(
             doc_tokens: dict[str, list[str]] = {}
             for d, toks in zip(tu["doc_id"].astype(str), tokens):
                 doc_tokens.setdefault(d, []).extend(toks)
-            _, cb = codebook_ids((params.get("paths") or {}).get("codebook"))
+            _, cb = codebook_ids(s.paths.codebook)
             stop = stoplist(meta, cb, bool(cfg["distinctive_stop_seed_terms"]))
             dt = distinctive_documents(
                 doc_tokens, meta, variables, float(cfg["distinctive_prior"]),
@@ -336,10 +312,10 @@ def _tokenize(texts: list[str], params: dict, data_dir: Path) -> list[list[str]]
     """Tokens from the project tokeniser (cached under data/cache when tokenize.cache is on)."""
     from research.corpus.tokenize import TokenizerSettings, tokenize_many
 
-    tok = params.get("tokenize") or {}
+    tok = settings_of(params).tokenize
     settings = TokenizerSettings.from_params(tok)
-    cache = data_dir / "cache" if tok.get("cache", False) else None
+    cache = data_dir / "cache" if tok.cache else None
     return tokenize_many(texts, settings, n_jobs=1, cache_dir=cache)
 
 
-__all__ = ["DEFAULTS", "TABLES", "estimator_evidence", "run_analysis"]
+__all__ = ["TABLES", "estimator_evidence", "run_analysis"]

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-DEFAULT_IDS = ["ideology", "employment", "rights", "family", "organization", "other"]
 BASES = ("units", "chars")
 
 

@@ -1,9 +1,9 @@
-"""Domain classifiers: features, models, baselines, grouped CV, persistence.
+"""Domain classifiers: features, models, baselines, the base set, evaluation on real gold, persistence.
 
 Public API::
 
     from research.classify import DomainClassifier, MajorityClassifier, DictionaryBaseline
-    from research.classify import load_model, save_model, run_training
+    from research.classify.persist import load_model, save_model
 """
 
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier

@@ -1,10 +1,18 @@
-"""Uncertainty sampling: which unlabeled units would teach the classifier most.
+"""Which units to annotate next: uncertainty, random or stratified sampling.
 
-``suggest`` ranks a pool of units by how unsure the saved model is about them — the
-margin between its two most probable categories (small margin = unsure), with the
-entropy of the full distribution as the second key — so a researcher's next hour of
-annotation goes to the units that sit on the model's decision boundaries. Remaining ties
-are broken by a random order drawn from ``seed`` (deterministic).
+``suggest`` picks ``n`` units of a pool by one of three strategies:
+
+- ``uncertainty``: how unsure the saved model is — the margin between its two most
+  probable categories (small margin = unsure), entropy as the second key — so an hour of
+  annotation teaches the classifier most. Units chosen this way are NOT a sample of the
+  corpus: never use them to estimate accuracy or shares.
+- ``random``: a simple random sample of units — use it to estimate accuracy and to
+  correct shares for classifier error.
+- ``stratified``: the same number of units from every document (random within each) —
+  also a valid sample for estimates (weight units by their document's size), and it
+  spreads the work over reports.
+
+Ties and draws use a random order from ``seed`` (deterministic).
 """
 
 from __future__ import annotations
@@ -36,6 +44,29 @@ def rank_uncertain(proba: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return order[: max(0, int(n))]
 
 
+STRATEGIES = ("uncertainty", "random", "stratified")
+
+
+def rank_stratified(docs: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Row indices of ``n`` rows spread evenly over documents (random within each)."""
+    order = np.random.default_rng(seed).permutation(len(docs))
+    ranks = pd.Series(docs[order]).groupby(docs[order]).cumcount().to_numpy()
+    return order[np.argsort(ranks, kind="stable")][: max(0, int(n))]
+
+
+def pick(proba: np.ndarray, docs: np.ndarray, n: int, strategy: str, seed: int = 0) -> np.ndarray:
+    """Row indices of the ``n`` units ``strategy`` chooses (see the module docstring)."""
+    if strategy == "uncertainty":
+        return rank_uncertain(proba, n, seed)
+    if strategy == "random":
+        return np.random.default_rng(seed).permutation(len(docs))[: max(0, int(n))]
+    if strategy == "stratified":
+        return rank_stratified(docs, n, seed)
+    raise InputError(
+        "strategy", f"unknown sampling strategy {strategy!r} (use one of {', '.join(STRATEGIES)})"
+    )
+
+
 def suggest(
     model_dir: str | Path,
     units: pd.DataFrame,
@@ -43,8 +74,9 @@ def suggest(
     seed: int = 0,
     codebook: object = None,
     params: dict | None = None,
+    strategy: str = "uncertainty",
 ) -> pd.DataFrame:
-    """The ``n`` units of ``units`` the model at ``model_dir`` is least sure about.
+    """The ``n`` units of ``units`` to annotate next, chosen by ``strategy``.
 
     Returns unit_id, doc_id, text, uncertainty (margin-based, 1 = a tie between two
     categories), entropy, predicted (the model's best guess) and p_<id> columns, in the
@@ -70,7 +102,12 @@ def suggest(
         }
     )
     proba = model.predict_proba(X)
-    order = rank_uncertain(proba, n, seed)
+    docs = (
+        pool["doc_id"].astype(str).to_numpy()
+        if "doc_id" in pool
+        else np.zeros(len(pool), dtype=object)
+    )
+    order = pick(proba, docs, n, strategy, seed)
     margin, ent = uncertainty_scores(proba)
     out = pd.DataFrame(
         {
@@ -86,4 +123,5 @@ def suggest(
     )
     for j, lab in enumerate(labels):
         out[f"p_{lab}"] = np.round(proba[order, j], 6)
+    out["strategy"] = strategy
     return out.reset_index(drop=True)

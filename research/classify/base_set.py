@@ -73,13 +73,15 @@ def sample_base_set(base: pd.DataFrame, n: int | None, seed: int) -> pd.DataFram
     return pd.concat(parts).sort_values("unit_id").reset_index(drop=True)
 
 
-def base_set_for(params: dict, labels: list[str]) -> pd.DataFrame | None:
+def base_set_for(params: Any, labels: list[str]) -> pd.DataFrame | None:
     """The base set as ``params['train']`` asks: off, the shipped one, a file, or a sample."""
-    tr = params.get("train") or {}
-    if not tr.get("base_set", True):
+    from research.settings import settings_of
+
+    st = settings_of(params)
+    if not st.train.base_set:
         return None
-    base = load_base_set(tr.get("base_set_path"), labels)
-    return sample_base_set(base, tr.get("base_set_sample"), int(params.get("seed", 0)))
+    base = load_base_set(st.train.base_set_path, labels)
+    return sample_base_set(base, st.train.base_set_sample, st.seed)
 
 
 def combine(

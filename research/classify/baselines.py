@@ -6,41 +6,86 @@ evaluated with exactly the same code as the models.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 
-from research.classify.features import as_units
+from research.classify.features import TextInputMixin, as_units
+from research.settings import WeakLabelSettings
+
+_WL = WeakLabelSettings()
 
 
-class MajorityClassifier(BaseEstimator, ClassifierMixin):
+def _check_labels(y: Any, n: int) -> np.ndarray:
+    """``y`` as a 1-D array of class labels (their type kept) for ``n`` units, or an error."""
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it is ravelled",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got shape {y.shape}")
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise ValueError("Input y contains NaN.")
+    if len(y) != n:
+        raise ValueError(f"X has {n} units but y has {len(y)} labels")
+    if n == 0:
+        raise ValueError("no training examples (0 samples)")
+    check_classification_targets(y)
+    return y
+
+
+def _check_weights(sample_weight: Any, n: int) -> np.ndarray:
+    """Sample weights as a float array of length ``n`` (ones when None), or an error."""
+    if sample_weight is None:
+        return np.ones(n)
+    w = np.asarray(sample_weight, dtype=float)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)")
+    if not w.sum() > 0:
+        raise ValueError("sample weights sum to zero: nothing to learn from")
+    return w
+
+
+class MajorityClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
     """Predicts the most frequent training label; probabilities = training label frequencies."""
 
     def __init__(self, labels: list[str] | None = None) -> None:
         self.labels = labels
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MajorityClassifier:
-        y = pd.Series([str(v) for v in y])
-        labels = list(self.labels) if self.labels is not None else sorted(set(y))
-        self.classes_ = np.array(labels, dtype=object)
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        freq = pd.Series(w).groupby(y.to_numpy()).sum()
+        y = _check_labels(y, len(as_units(X)))
+        labels = list(self.labels) if self.labels is not None else sorted(set(y.tolist()))
+        self.classes_ = np.asarray(labels)
+        w = _check_weights(sample_weight, len(y))
+        freq = pd.Series(w).groupby(y).sum()
         self.prior_ = np.array([float(freq.get(lab, 0.0)) for lab in labels])
         self.prior_ = self.prior_ / self.prior_.sum()
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "prior_")
         n = len(as_units(X))
         return np.tile(self.prior_, (n, 1))
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "prior_")
         n = len(as_units(X))
-        return np.array([self.classes_[int(np.argmax(self.prior_))]] * n, dtype=object)
+        return np.repeat(self.classes_[int(np.argmax(self.prior_))], n)
 
 
-class DictionaryBaseline(BaseEstimator, ClassifierMixin):
+class DictionaryBaseline(TextInputMixin, ClassifierMixin, BaseEstimator):
     """The codebook's dictionary labeller alone (no training); abstentions → ``other_id``.
 
     Uses :class:`research.labels.weak_labels.DictionaryLabeller`. Probabilities: the labeller's
@@ -53,8 +98,8 @@ class DictionaryBaseline(BaseEstimator, ClassifierMixin):
         codebook_path: str | None = None,
         labels: list[str] | None = None,
         other_id: str = "other",
-        min_score: float = 1.0,
-        min_margin: float = 0.5,
+        min_score: float = _WL.min_score,
+        min_margin: float = _WL.min_margin,
         tokenize: dict | None = None,
     ) -> None:
         self.codebook_path = codebook_path
@@ -81,6 +126,7 @@ class DictionaryBaseline(BaseEstimator, ClassifierMixin):
         return as_units(X)["text"].tolist()
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "labeller_")
         pred = np.asarray(self.labeller_.predict(self._texts(X)), dtype=object)
         return np.array([p if p else self.other_id for p in pred], dtype=object)
 

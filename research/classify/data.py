@@ -14,6 +14,8 @@ import pandas as pd
 
 from research.errors import InputError
 from research.io import read_table
+from research.labels.anchors import check_anchors
+from research.settings import Params, settings_of
 
 
 def _blank(v: Any) -> bool:
@@ -31,11 +33,11 @@ def require_columns(df: pd.DataFrame, columns: list[str], path: str | Path) -> N
         )
 
 
-def normalizer(params: dict | None) -> Any:
+def normalizer(params: Params | None) -> Any:
     """``normalize_text`` bound to the prepare params (same normalisation as ``prepare``)."""
     from research.corpus.normalize import normalize_params, normalize_text
 
-    kw = normalize_params((params or {}).get("prepare"))
+    kw = normalize_params(settings_of(params).prepare)
 
     def norm(text: str) -> str:
         return normalize_text(text, **kw) if text else ""
@@ -53,7 +55,7 @@ def load_training_table(
     units_path: str | Path | None = None,
     min_examples: int = 3,
     allow_missing_classes: bool = False,
-    params: dict | None = None,
+    params: Params | None = None,
 ) -> pd.DataFrame:
     """Read an annotated table into columns unit_id, text, heading, label, group, province.
 
@@ -70,6 +72,7 @@ def load_training_table(
         units = read_table(units_path)
         require_columns(units, ["unit_id", "doc_id", "text"], units_path)
         require_columns(df, ["unit_id"], path)
+        check_anchors(df, units, path, units_path)
         keep = ["unit_id", "doc_id", "heading", "text"]
         u = units[[c for c in keep if c in units.columns]].rename(
             columns={"doc_id": "_doc_id", "heading": "_heading", "text": "_unit_text"}

@@ -21,14 +21,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
-from research.corpus.tokenize import (
-    _KEEP,
-    _NUMERIC,
-    _NUMERIC_NAMES,
-    TokenizerSettings,
-    get_tokenizer,
-)
+from research.corpus.tokenize import TokenizerSettings, get_tokenizer
+from research.labels.matcher import TermMatcher, token_boundaries
 
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _NON_CJK_RUN = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]+")
@@ -51,12 +47,28 @@ def as_units(X: Any) -> pd.DataFrame:
         text = X
         heading = pd.Series([""] * len(X))
     else:
+        if hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
+            X = np.asarray(X)
         text = pd.Series(list(X), dtype=object)
         heading = pd.Series([""] * len(text))
-    clean = lambda s: [
-        "" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v) for v in s
-    ]
+
+    def clean(s: Iterable[Any]) -> list[str]:
+        return [
+            "" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v) for v in s
+        ]
+
     return pd.DataFrame({"text": clean(text), "heading": clean(heading)})
+
+
+class TextInputMixin:
+    """scikit-learn tags of estimators over texts: input is a unit table or a list of
+    strings (not a 2-D numeric array), so the numeric-array checks do not apply."""
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
 
 
 def char_preprocess(text: str) -> str:
@@ -123,26 +135,11 @@ class JiebaAnalyzer:
         return list(hit)
 
     def _content(self, text: str) -> list[str]:
-        tok = get_tokenizer(self.settings)
-        s = self.settings
-        stop = tok.stopwords
-        out = []
-        for t in self.raw(text):
-            t = t.strip()
-            if len(t) < s.min_token_chars or not _KEEP.search(t) or t in stop:
-                continue
-            if not s.keep_numbers and _NUMERIC.match(t) and t not in _NUMERIC_NAMES:
-                continue
-            out.append(t)
-        return out
+        return get_tokenizer(self.settings).content(self.raw(text))  # the one token filter
 
     def boundaries(self, text: str) -> set[int]:
         """Character offsets where jieba tokens start or end."""
-        pos, out = 0, {0}
-        for t in self.raw(text):
-            pos += len(t)
-            out.add(pos)
-        return out
+        return token_boundaries(self.raw(text))
 
     def warm(self, texts: Iterable[str]) -> None:
         """Tokenise ``texts`` into the cache ahead of time (e.g. once before CV)."""
@@ -156,45 +153,12 @@ class JiebaAnalyzer:
         return toks
 
 
-class ColumnText(BaseEstimator, TransformerMixin):
-    """Select one text column (``text`` or ``heading``) of a unit table as a list of str."""
-
-    def __init__(self, column: str = "text") -> None:
-        self.column = column
-
-    def fit(self, X: Any, y: Any = None) -> ColumnText:
-        return self
-
-    def transform(self, X: Any) -> list[str]:
-        return as_units(X)[self.column].tolist()
-
-
-def compile_terms(
-    seed_terms: dict[str, dict[str, float]],
-) -> tuple[re.Pattern | None, dict[str, np.ndarray], list[str]]:
-    """One alternation regex over all seed terms (longest first) and each term's weight vector."""
-    domains = list(seed_terms)
-    weights: dict[str, np.ndarray] = {}
-    for j, dom in enumerate(domains):
-        for term, w in (seed_terms.get(dom) or {}).items():
-            term = str(term).strip()
-            if not term:
-                continue
-            vec = weights.setdefault(term, np.zeros(len(domains)))
-            vec[j] += float(w)
-    if not weights:
-        return None, weights, domains
-    terms = sorted(weights, key=lambda t: (-len(t), t))
-    return re.compile("|".join(re.escape(t) for t in terms)), weights, domains
-
-
-class SeedTermScores(BaseEstimator, TransformerMixin):
+class SeedTermScores(TextInputMixin, TransformerMixin, BaseEstimator):
     """Per-domain weighted counts of the codebook's seed terms in a text column.
 
-    Matching as in the weak labeller: longest-first, non-overlapping occurrences; a term
-    shorter than ``substring_min_chars`` counts only where both its ends fall on jieba
-    token boundaries (so 家政 is not found inside 国家|政策), longer terms count anywhere
-    (美丽庭院 inside 美丽庭院示范户). Output columns, one block per domain: ``log1p(score)``
+    Counted by :class:`research.labels.matcher.TermMatcher`, the same matcher as the weak
+    labels and the dictionary baseline (short terms must align with the ``analyzer``'s
+    jieba tokens: 家政 is not found inside 国家|政策; longer terms count anywhere). Output columns, one block per domain: ``log1p(score)``
     and the domain's share of all matched weight; multiplied by ``scale`` so a regularised
     linear model can afford to use them. ``extra_terms`` (e.g. heading cues) are added.
     """
@@ -217,29 +181,19 @@ class SeedTermScores(BaseEstimator, TransformerMixin):
         self.analyzer = analyzer
         self.substring_min_chars = substring_min_chars
 
-    def fit(self, X: Any, y: Any = None) -> SeedTermScores:
-        self.pattern_, self.weights_, self.domains_ = compile_terms(self.seed_terms or {})
+    def fit(self, X: Any = None, y: Any = None) -> SeedTermScores:
+        bounds = self.analyzer.boundaries if self.analyzer is not None else None
+        self.matcher_ = TermMatcher(self.seed_terms or {}, bounds, self.substring_min_chars)
+        self.domains_ = list(self.matcher_.domains)
         return self
 
     def raw_scores(self, texts: Sequence[str]) -> np.ndarray:
         """(n, n_domains) summed seed-term weights per text."""
-        out = np.zeros((len(texts), len(self.domains_)))
-        if self.pattern_ is None:
-            return out
-        short = self.substring_min_chars
-        for i, t in enumerate(texts):
-            bounds = None
-            for m in self.pattern_.finditer(t):
-                term = m.group(0)
-                if self.analyzer is not None and len(term) < short:
-                    if bounds is None:
-                        bounds = self.analyzer.boundaries(t)
-                    if m.start() not in bounds or m.end() not in bounds:
-                        continue
-                out[i] += self.weights_[term]
-        return out
+        check_is_fitted(self, "matcher_")
+        return self.matcher_.score_matrix(list(texts))
 
     def transform(self, X: Any) -> sp.csr_matrix:
+        check_is_fitted(self, "matcher_")
         texts = as_units(X)[self.column].tolist()
         raw = self.raw_scores(texts)
         blocks = [np.log1p(raw)]

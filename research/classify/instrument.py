@@ -30,6 +30,8 @@ from sklearn.base import clone
 
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier
 from research.classify.models import DomainClassifier
+from research.settings import Params, Settings, settings_of
+from research.workers import in_worker
 
 # Candidate configurations of DomainClassifier compared on real gold. Each is a family of
 # the existing feature blocks; the grid is small on purpose (each point is one fit per fold).
@@ -49,6 +51,7 @@ DICTIONARY = "dictionary"
 MAJORITY = "majority"
 SELECTED = "selected"
 SCHEMES = ("base_only", "by_document", "by_province")
+GOLD_ONLY = "_gold_only"  # suffix: the same candidate trained on the gold alone (no base set)
 
 
 @dataclass
@@ -80,19 +83,34 @@ def make_candidate(name: str, codebook: Any, tokenize: dict | None, seed: int) -
     )
 
 
-def _baselines(codebook: Any, params: dict) -> dict[str, Any]:
-    wl = params.get("weak_labels") or {}
+def baseline_estimators(codebook: Any, params: Settings | dict) -> dict[str, Any]:
+    """The baselines reported beside the candidates: majority class, dictionary alone."""
+    s = settings_of(params)
     return {
         MAJORITY: MajorityClassifier(labels=list(codebook.ids)),
         DICTIONARY: DictionaryBaseline(
             codebook_path=str(codebook.path),
             labels=list(codebook.ids),
             other_id=codebook.other_id,
-            min_score=float(wl.get("min_score", 2.0)),
-            min_margin=float(wl.get("min_margin", 0.5)),
-            tokenize=params.get("tokenize"),
+            min_score=s.weak_labels.min_score,
+            min_margin=s.weak_labels.min_margin,
+            tokenize=s.tokenize.model_dump(),
         ),
     }
+
+
+def model_params(model: Any) -> dict[str, Any]:
+    """JSON-ready parameters of a fitted model (seed terms summarised, not listed)."""
+    from research.classify.models import TemperedClassifier
+    from research.config import params_hash
+
+    if isinstance(model, TemperedClassifier):
+        return {**model_params(model.estimator), "temperature": model.temperature}
+    p = model.get_params()
+    out = {k: v for k, v in p.items() if k not in ("seed_terms", "heading_cues", "labels")}
+    out["n_seed_terms"] = sum(len(v) for v in (p.get("seed_terms") or {}).values())
+    out["params_hash"] = params_hash({k: v for k, v in p.items()})
+    return out
 
 
 def _proba(model: Any, X: pd.DataFrame, labels: list[str]) -> np.ndarray:
@@ -117,7 +135,7 @@ def _fit(est: Any, train: pd.DataFrame) -> Any:
 
 # ------------------------------------------------------------------ selection (base set only)
 def select_candidate(
-    base: pd.DataFrame, codebook: Any, params: dict, names: list[str]
+    base: pd.DataFrame, codebook: Any, params: Params, names: list[str]
 ) -> tuple[str, pd.DataFrame]:
     """Leave-one-writer-out macro-F1 of each candidate on the base set; the best is chosen.
 
@@ -129,16 +147,18 @@ def select_candidate(
 
     from research.labels.evaluation import evaluate_labels
 
-    tr = params.get("train") or {}
+    st = settings_of(params)
+    tr = st.train
     labels = list(codebook.ids)
-    seed = int(params.get("seed", 0))
+    seed = st.seed
+    tokenize = st.tokenize.model_dump()
     groups = base["group"].to_numpy()
     writers = sorted(set(groups))
     b = base.assign(weight=1.0)
     jobs = [(n, g) for n in names for g in writers]
-    probas = Parallel(n_jobs=int(tr.get("n_jobs", 1)))(
-        delayed(_fit_proba)(
-            make_candidate(n, codebook, params.get("tokenize"), seed),
+    probas = Parallel(n_jobs=tr.n_jobs)(
+        delayed(in_worker(_fit_proba))(
+            make_candidate(n, codebook, tokenize, seed),
             b[groups != g],
             b[groups == g],
             labels,
@@ -161,7 +181,7 @@ def select_candidate(
         )
     table = pd.DataFrame(rows)
     best = table["writer_cv_macro_f1"].max()
-    tol = float(tr.get("select_tol", 0.005))
+    tol = tr.select_tol
     chosen = next(r.candidate for r in table.itertuples() if r.writer_cv_macro_f1 >= best - tol)
     table["chosen"] = table["candidate"] == chosen
     table["rule"] = (
@@ -235,7 +255,9 @@ class HeldOutFits:
 
         todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
         results = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_proba)(self.estimators[name], self._train(held), self.gold, self.labels)
+            delayed(in_worker(_fit_proba))(
+                self.estimators[name], self._train(held), self.gold, self.labels
+            )
             for name, held in todo
         )
         self._cache.update(zip(todo, results))
@@ -472,33 +494,28 @@ def score_tables(
                     "n_gold_domain": int((df["gold"] == lab).sum()),
                 }
             )
-    paired = []
+    point = {(s["method"], s["cv"]): s["macro_f1"] for s in scores}
     methods = sorted(preds["method"].unique())
+    pairs = [(m, v) for v in (DICTIONARY, PLAIN) for m in methods if m != v]
+    pairs += [(m[: -len(GOLD_ONLY)], m) for m in methods if m.endswith(GOLD_ONLY)]
+    paired = []
     for scheme in sorted(preds["cv"].unique()):
-        for versus in (DICTIONARY, PLAIN):
-            if (versus, scheme) not in boots:
+        for m, versus in pairs:
+            if (m, scheme) not in boots or (versus, scheme) not in boots:
                 continue
-            for m in methods:
-                if m == versus or (m, scheme) not in boots:
-                    continue
-                d = boots[(m, scheme)] - boots[(versus, scheme)]
-                point = next(
-                    s["macro_f1"] for s in scores if s["method"] == m and s["cv"] == scheme
-                ) - next(
-                    s["macro_f1"] for s in scores if s["method"] == versus and s["cv"] == scheme
-                )
-                lo, hi = _ci(d, level)
-                paired.append(
-                    {
-                        "method": m,
-                        "versus": versus,
-                        "cv": scheme,
-                        "diff": point,
-                        "ci_low": lo,
-                        "ci_high": hi,
-                        "share_boot_le_0": float(np.mean(d <= 0)),
-                    }
-                )
+            d = boots[(m, scheme)] - boots[(versus, scheme)]
+            lo, hi = _ci(d, level)
+            paired.append(
+                {
+                    "method": m,
+                    "versus": versus,
+                    "cv": scheme,
+                    "diff": point[(m, scheme)] - point[(versus, scheme)],
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "share_boot_le_0": float(np.mean(d <= 0)),
+                }
+            )
     return (
         pd.DataFrame(scores),
         pd.DataFrame(per_class),
@@ -549,38 +566,46 @@ def evaluate_on_gold(
     gold: pd.DataFrame,
     base: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     log: Callable[[str], None] = lambda s: None,
 ) -> GoldEvaluation:
     """The full comparison on real gold (nested selection), and the final model's choice."""
-    tr = params.get("train") or {}
+    st = settings_of(params)
+    tr = st.train
     labels = list(codebook.ids)
-    seed = int(params.get("seed", 0))
-    tol = float(tr.get("select_tol", 0.005))
-    names = list(tr.get("candidates") or list(CANDIDATES))
+    seed = st.seed
+    tol = tr.select_tol
+    names = list(tr.candidates)
     if PLAIN not in names:
         names = [PLAIN] + names
-    fallback, selection = str(tr.get("method_without_base", names[-1])), pd.DataFrame()
+    fallback, selection = names[-1], pd.DataFrame()
     if base is not None and len(base):
         fallback, selection = select_candidate(base, codebook, params, names)
         log(f"base-set choice (leave-one-writer-out): {fallback}")
-    estimators: dict[str, Any] = dict(_baselines(codebook, params))
+    estimators: dict[str, Any] = dict(baseline_estimators(codebook, st))
     for name in names:
-        estimators[name] = make_candidate(name, codebook, params.get("tokenize"), seed)
-    fits = HeldOutFits(gold, base, estimators, labels, float(tr.get("gold_weight", 3.0)))
+        estimators[name] = make_candidate(name, codebook, st.tokenize.model_dump(), seed)
+    fits = HeldOutFits(gold, base, estimators, labels, tr.gold_weight)
     keys = needed_fits(fits, list(estimators), names, SCHEMES)
     log(f"fitting {len(set(keys))} models on held-out splits …")
-    fits.compute(keys, n_jobs=int(tr.get("n_jobs", 1)))
+    fits.compute(keys, n_jobs=tr.n_jobs)
     preds = predict_schemes(
         fits, list(estimators), {"names": names, "fallback": fallback, "tol": tol}, log=log
     )
+    if base is not None and len(base):  # what the base set adds: the candidates on gold alone
+        alone = HeldOutFits(gold, None, {n: estimators[n] for n in names}, labels, tr.gold_weight)
+        p2 = predict_schemes(alone, names, schemes=("by_document", "by_province"), log=log)
+        if len(p2):
+            preds = pd.concat(
+                [preds, p2.assign(method=p2["method"] + GOLD_ONLY)], ignore_index=True
+            )
     final = nested_choice(fits, names, frozenset(), fallback, tol)
     log(f"final model: {final} (selection rule applied to all gold documents)")
     scores, per_class, paired, calib, other = score_tables(
         preds,
         labels,
-        int(tr.get("n_boot", 1000)),
-        float(tr.get("ci", 0.95)),
+        tr.n_boot,
+        tr.ci,
         seed,
         codebook.other_id,
     )
@@ -618,7 +643,7 @@ def learning_curve(
     gold: pd.DataFrame,
     base: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     method: str,
     log: Callable[[str], None] = lambda s: None,
 ) -> pd.DataFrame:
@@ -633,15 +658,16 @@ def learning_curve(
     """
     from research.labels.evaluation import evaluate_labels
 
-    tr = params.get("train") or {}
-    lc = tr.get("learning_curve") or {}
-    sizes = [int(s) for s in lc.get("sizes", [0, 10, 25, 50])]
-    repeats = int(lc.get("repeats", 2))
-    strategies = list(lc.get("strategies", ["random", "uncertainty"]))
-    seed = int(params.get("seed", 0))
+    st = settings_of(params)
+    tr = st.train
+    lc = tr.learning_curve
+    sizes = list(lc.sizes)
+    repeats = lc.repeats
+    strategies = list(lc.strategies)
+    seed = st.seed
     labels = list(codebook.ids)
-    gw = float(tr.get("gold_weight", 3.0))
-    est = make_candidate(method, codebook, params.get("tokenize"), seed)
+    gw = tr.gold_weight
+    est = make_candidate(method, codebook, st.tokenize.model_dump(), seed)
     gold = gold.reset_index(drop=True)
     docs = gold["group"].astype(str).to_numpy()
     base_w = base.assign(weight=1.0) if base is not None and len(base) else None

@@ -18,6 +18,7 @@ label absent from the training data, so downstream shares have every category.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections import OrderedDict
 from typing import Any
 
@@ -33,14 +34,23 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from research.classify.features import JiebaAnalyzer, SeedTermScores, as_units, char_preprocess
+from research.classify.baselines import _check_labels, _check_weights
+from research.classify.features import (
+    JiebaAnalyzer,
+    SeedTermScores,
+    TextInputMixin,
+    as_units,
+    char_preprocess,
+)
+from research.labels.matcher import dictionary_proba
 
 MODEL_KINDS = ("lr", "svm", "cnb")
 
 
-class TextTfidf(BaseEstimator, TransformerMixin):
+class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
     """TF-IDF of one text column, scaled; an all-empty column gives one zero feature."""
 
     def __init__(
@@ -92,6 +102,7 @@ class TextTfidf(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: Any) -> sp.csr_matrix:
+        check_is_fitted(self, "vectorizer_")
         texts = as_units(X)[self.column].tolist()
         if self.empty_:
             return sp.csr_matrix((len(texts), 1))
@@ -99,7 +110,7 @@ class TextTfidf(BaseEstimator, TransformerMixin):
         return out * float(self.scale) if self.scale != 1.0 else out
 
 
-class DomainClassifier(BaseEstimator, ClassifierMixin):
+class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
     """Domain classifier over text (+ heading) with codebook seed-term features.
 
     Args:
@@ -296,49 +307,41 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
 
     def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> DomainClassifier:
         units = as_units(X)
-        y = np.asarray([str(v) for v in y], dtype=object)
-        if len(y) != len(units):
-            raise ValueError("DomainClassifier.fit: X and y differ in length")
-        if len(y) == 0:
-            raise ValueError("DomainClassifier.fit: no training examples")
+        y = _check_labels(y, len(units))  # labels keep their type (str ids, ints, ...)
         labels = list(self.labels) if self.labels is not None else sorted(set(y))
         unknown = sorted(set(y) - set(labels))
         if unknown:
             raise ValueError(f"DomainClassifier.fit: labels not in `labels`: {unknown}")
-        self.classes_ = np.array(labels, dtype=object)
-        sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.classes_ = np.asarray(labels)
+        sw = _check_weights(sample_weight, len(y))
         if self.model == "cnb" and self.class_weight == "balanced":
             sw = sw * compute_sample_weight("balanced", y)
-        self.seen_ = sorted(set(y))
-        self.features_, Xf = _fit_features(self, units)
-        if self.dict_prior:
-            self.dict_scorer_ = SeedTermScores(
-                self.seed_terms or {}, "text", analyzer=self.analyzer()
-            ).fit(None)
+        self.seen_ = sorted(set(y[sw > 0].tolist()))  # labels with weight to learn from
+        self.features_key_, self.features_, Xf = _fit_features(self, units)
+        self.dict_scorer_ = SeedTermScores(
+            self.seed_terms or {}, "text", analyzer=self.analyzer()
+        ).fit()
         if len(self.seen_) == 1:
             self.learner_ = None
             return self
-        lkey = _learner_key(self, Xf, y, sw)
-        hit = _LEARNER_CACHE.get(lkey)
-        if hit is not None and hit[0] is self.features_:
-            _LEARNER_CACHE.move_to_end(lkey)
-            self.learner_ = hit[1]
+        lkey = _learner_key(self, y, sw)
+        hit = _cache_get(_LEARNER_CACHE, lkey)
+        if hit is not None:
+            self.learner_ = hit
             return self
-        if True:
-            self._dup_singletons_ = False
-            self.learner_ = self._learner(y)
-            if getattr(self, "_dup_singletons_", False):
-                # A class with one example cannot be split into calibration folds; its
-                # example is duplicated for fitting (it only affects calibration).
-                counts = pd.Series(y).value_counts()
-                extra = np.flatnonzero(np.isin(y, counts[counts < 2].index.to_numpy()))
-                Xf = sp.vstack([Xf, Xf[extra]]).tocsr()
-                y = np.concatenate([y, y[extra]])
-                sw = np.concatenate([sw, sw[extra]])
-            self.learner_.fit(Xf, y, sample_weight=sw)
-        _LEARNER_CACHE[lkey] = (self.features_, self.learner_)
-        if len(_LEARNER_CACHE) > _FEATURE_CACHE_MAX:
-            _LEARNER_CACHE.popitem(last=False)
+        self._dup_singletons_ = False
+        self.learner_ = self._learner(y)
+        if self._dup_singletons_:
+            # A class with one example cannot be split into calibration folds; its
+            # example is duplicated for fitting (it only affects calibration).
+            counts = pd.Series(y).value_counts()
+            extra = np.flatnonzero(np.isin(y, counts[counts < 2].index.to_numpy()))
+            Xf = sp.vstack([Xf, Xf[extra]]).tocsr()
+            y = np.concatenate([y, y[extra]])
+            sw = np.concatenate([sw, sw[extra]])
+        keep = sw > 0  # zero-weight rows teach nothing (and can stall the solver)
+        self.learner_.fit(Xf[keep], y[keep], sample_weight=sw[keep])
+        _cache_put(_LEARNER_CACHE, lkey, self.learner_)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -347,15 +350,16 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
             return self._predict_proba(X)
 
     def _predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "features_")
         units = as_units(X)
         out = np.zeros((len(units), len(self.classes_)))
-        col = {lab: j for j, lab in enumerate(self.classes_)}
+        col = {lab: j for j, lab in enumerate(self.classes_.tolist())}
         if self.learner_ is None:
             out[:, col[self.seen_[0]]] = 1.0
             return out
-        p = self.learner_.predict_proba(_transform(self.features_, units))
-        for j, lab in enumerate(self.learner_.classes_):
-            out[:, col[str(lab)]] = p[:, j]
+        p = self.learner_.predict_proba(_transform(self.features_key_, self.features_, units))
+        for j, lab in enumerate(self.learner_.classes_.tolist()):
+            out[:, col[lab]] = p[:, j]
         if self.dict_prior:
             out = out * self.dictionary_proba(units) ** float(self.dict_prior)
         tot = out.sum(axis=1, keepdims=True)
@@ -368,19 +372,15 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         residual category) gets ``dict_min_score`` (the evidence needed to leave it), all
         get ``dict_smoothing``; rows normalised — as ``DictionaryLabeller.predict_proba``.
         """
-        units = as_units(X)
-        if not hasattr(self, "dict_scorer_"):
-            self.dict_scorer_ = SeedTermScores(
-                self.seed_terms or {}, "text", analyzer=self.analyzer()
-            ).fit(None)
-        raw = self.dict_scorer_.raw_scores(units["text"].tolist())
-        doms = {d: j for j, d in enumerate(self.dict_scorer_.domains_)}
-        out = np.full((len(units), len(self.classes_)), float(self.dict_min_score))
-        for k, lab in enumerate(self.classes_):
-            if lab in doms:
-                out[:, k] = raw[:, doms[lab]]
-        out += float(self.dict_smoothing)
-        return out / out.sum(axis=1, keepdims=True)
+        check_is_fitted(self, "dict_scorer_")
+        raw = self.dict_scorer_.raw_scores(as_units(X)["text"].tolist())
+        return dictionary_proba(
+            raw,
+            self.dict_scorer_.domains_,
+            self.classes_.tolist(),
+            self.dict_min_score,
+            self.dict_smoothing,
+        )
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable label per unit (ties → first in ``labels`` order)."""
@@ -394,9 +394,12 @@ class DomainClassifier(BaseEstimator, ClassifierMixin):
         return self
 
 
-# Fitted feature blocks shared between estimators that differ only in learner settings
-# (C, alpha, model): keyed by the feature parameters and a hash of the training texts, so
-# a grid over C inside cross-validation fits the TF-IDF vocabularies once per fold.
+# Caches that make a grid over learner settings cheap inside cross-validation, without
+# ever sharing a fitted object between estimators: the TF-IDF blocks fitted on a training
+# fold (keyed by the feature parameters and the training texts) and fitted learners (keyed
+# by that, the learner parameters, y and the weights) are stored as pickled bytes, and each
+# hit unpickles a private copy — as ``Pipeline(memory=...)`` does with its disk cache.
+# Transformed matrices (plain data, read-only) are keyed by the fitted features' key.
 _FEATURE_PARAMS = (
     "labels",
     "seed_terms",
@@ -412,32 +415,6 @@ _FEATURE_PARAMS = (
     "min_df",
     "max_features",
 )
-_FEATURE_CACHE: OrderedDict[str, tuple[FeatureUnion, sp.csr_matrix]] = OrderedDict()
-_FEATURE_CACHE_MAX = 48
-
-
-def _fit_features(
-    est: DomainClassifier, units: pd.DataFrame
-) -> tuple[FeatureUnion, sp.csr_matrix]:
-    h = hashlib.sha1()
-    h.update(repr([(k, getattr(est, k)) for k in _FEATURE_PARAMS]).encode("utf-8"))
-    for t, hd in zip(units["text"], units["heading"]):
-        h.update(t.encode("utf-8") + b"\x00" + hd.encode("utf-8") + b"\x01")
-    key = h.hexdigest()
-    hit = _FEATURE_CACHE.get(key)
-    if hit is not None:
-        _FEATURE_CACHE.move_to_end(key)
-        return hit
-    features = est._features()
-    Xf = features.fit_transform(units).tocsr()
-    _FEATURE_CACHE[key] = (features, Xf)
-    if len(_FEATURE_CACHE) > _FEATURE_CACHE_MAX:
-        _FEATURE_CACHE.popitem(last=False)
-    return features, Xf
-
-
-# Fitted learners, shared between estimators that differ only in ``dict_prior`` (a
-# predict-time combination): keyed by the fitted features, learner settings, y and weights.
 _LEARNER_PARAMS = (
     "model",
     "C",
@@ -447,88 +424,79 @@ _LEARNER_PARAMS = (
     "calibrate_lr",
     "random_state",
 )
-_LEARNER_CACHE: OrderedDict[str, tuple[FeatureUnion, Any]] = OrderedDict()
+_CACHE_MAX = 48
+_FEATURE_CACHE: OrderedDict[str, bytes] = OrderedDict()
+_LEARNER_CACHE: OrderedDict[str, bytes] = OrderedDict()
+_TRANSFORM_CACHE: OrderedDict[tuple[str, str], sp.csr_matrix] = OrderedDict()
 
 
-def _learner_key(est: DomainClassifier, Xf: sp.csr_matrix, y: np.ndarray, sw: np.ndarray) -> str:
+def _cache_get(cache: OrderedDict, key: Any) -> Any:
+    """A private copy of the cached object (None on a miss)."""
+    blob = cache.get(key)
+    if blob is None:
+        return None
+    cache.move_to_end(key)
+    return pickle.loads(blob)
+
+
+def _cache_put(cache: OrderedDict, key: Any, obj: Any) -> None:
+    cache[key] = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(cache) > _CACHE_MAX:
+        cache.popitem(last=False)
+
+
+def _texts_hash(h: Any, units: pd.DataFrame) -> str:
+    for t, hd in zip(units["text"], units["heading"]):
+        h.update(t.encode("utf-8") + b"\x00" + hd.encode("utf-8") + b"\x01")
+    return h.hexdigest()
+
+
+def _fit_features(
+    est: DomainClassifier, units: pd.DataFrame
+) -> tuple[str, FeatureUnion, sp.csr_matrix]:
+    """(key, fitted feature union, training matrix); the union is this estimator's own."""
+    h = hashlib.sha1()
+    h.update(repr([(k, getattr(est, k)) for k in _FEATURE_PARAMS]).encode("utf-8"))
+    key = _texts_hash(h, units)
+    hit = _cache_get(_FEATURE_CACHE, key)
+    if hit is not None:
+        return key, hit[0], hit[1]
+    features = est._features()
+    Xf = features.fit_transform(units).tocsr()
+    _cache_put(_FEATURE_CACHE, key, (features, Xf))
+    return key, features, Xf
+
+
+def _learner_key(est: DomainClassifier, y: np.ndarray, sw: np.ndarray) -> str:
     h = hashlib.sha1()
     h.update(repr([(k, getattr(est, k)) for k in _LEARNER_PARAMS]).encode("utf-8"))
-    h.update(str(id(est.features_)).encode())
-    h.update(repr(Xf.shape).encode())
-    h.update("\x00".join(map(str, y)).encode("utf-8"))
+    h.update(est.features_key_.encode())
+    h.update(repr(y.tolist()).encode("utf-8"))
     h.update(np.ascontiguousarray(sw, dtype=float).tobytes())
     return h.hexdigest()
 
 
-# Transformed test sets, keyed by the fitted FeatureUnion object and the texts: candidates
-# that share fitted features (see above) do not recompute n-grams of the same test fold.
-_TRANSFORM_CACHE: OrderedDict[tuple[int, str], tuple[FeatureUnion, sp.csr_matrix]] = OrderedDict()
-
-
-def _transform(features: FeatureUnion, units: pd.DataFrame) -> sp.csr_matrix:
+def _transform(key: str, features: FeatureUnion, units: pd.DataFrame) -> sp.csr_matrix:
+    """``features.transform(units)``, shared by estimators whose features have ``key``."""
     if len(units) > 5000:  # large prediction batches are not worth caching
         return features.transform(units)
-    h = hashlib.sha1()
-    for t, hd in zip(units["text"], units["heading"]):
-        h.update(t.encode("utf-8") + b"\x00" + hd.encode("utf-8") + b"\x01")
-    key = (id(features), h.hexdigest())
-    hit = _TRANSFORM_CACHE.get(key)
-    if hit is not None and hit[0] is features:
-        return hit[1]
+    tkey = (key, _texts_hash(hashlib.sha1(), units))
+    hit = _TRANSFORM_CACHE.get(tkey)
+    if hit is not None:
+        _TRANSFORM_CACHE.move_to_end(tkey)
+        return hit
     Xf = features.transform(units)
-    _TRANSFORM_CACHE[key] = (features, Xf)
-    if len(_TRANSFORM_CACHE) > _FEATURE_CACHE_MAX:
+    _TRANSFORM_CACHE[tkey] = Xf
+    if len(_TRANSFORM_CACHE) > _CACHE_MAX:
         _TRANSFORM_CACHE.popitem(last=False)
     return Xf
 
 
-class EnsembleClassifier(BaseEstimator, ClassifierMixin):
-    """Soft voting: the (weighted) mean of the members' probabilities over the same labels.
-
-    Members are unfitted classifiers with ``predict_proba`` over identical ``classes_``
-    (e.g. DomainClassifiers with the same ``labels``); they are cloned at fit time.
-    """
-
-    def __init__(
-        self, members: list[Any] | None = None, weights: list[float] | None = None
-    ) -> None:
-        self.members = members
-        self.weights = weights
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EnsembleClassifier:
-        if not self.members:
-            raise ValueError("EnsembleClassifier: no members")
-        self.members_ = [clone(m).fit(X, y, sample_weight=sample_weight) for m in self.members]
-        self.classes_ = np.asarray(self.members_[0].classes_, dtype=object)
-        for m in self.members_[1:]:
-            if [str(c) for c in m.classes_] != [str(c) for c in self.classes_]:
-                raise ValueError("EnsembleClassifier: members disagree on classes_")
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        w = (
-            np.ones(len(self.members_))
-            if self.weights is None
-            else np.asarray(self.weights, dtype=float)
-        )
-        p = sum(wi * m.predict_proba(X) for wi, m in zip(w, self.members_)) / w.sum()
-        return p / p.sum(axis=1, keepdims=True)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def warm(self, X: Any) -> EnsembleClassifier:
-        for m in self.members or []:
-            if hasattr(m, "warm"):
-                m.warm(X)
-        return self
-
-
-class TemperedClassifier(BaseEstimator, ClassifierMixin):
+class TemperedClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
     """A classifier whose probabilities are tempered: p^(1/T), renormalised.
 
     ``temperature`` is chosen outside (log-loss on out-of-fold probabilities from grouped
-    CV, see ``research.classify.cv.fit_temperature``); T < 1 sharpens under-confident
+    CV, see ``research.classify.calibration.fit_temperature``); T < 1 sharpens under-confident
     probabilities, T > 1 softens over-confident ones. Argmax labels do not change.
     """
 
@@ -542,9 +510,11 @@ class TemperedClassifier(BaseEstimator, ClassifierMixin):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        from research.classify.cv import temper
+        from research.classify.calibration import temper
 
+        check_is_fitted(self, "estimator_")
         return temper(self.estimator_.predict_proba(X), float(self.temperature))
 
     def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_, dtype=object)[np.argmax(self.predict_proba(X), axis=1)]
+        check_is_fitted(self, "estimator_")
+        return np.asarray(self.classes_)[np.argmax(self.predict_proba(X), axis=1)]

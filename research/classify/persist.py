@@ -14,7 +14,6 @@ caller passes ``allow_mismatch=True`` (``--force`` on the CLI); other library di
 from __future__ import annotations
 
 import hashlib
-import platform
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,25 +23,12 @@ import pandas as pd
 
 from research.errors import ResearchError
 from research.io import atomic_path, write_json
+from research.provenance import library_versions
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
-STRICT_LIBS = ("sklearn",)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose behaviour the model depends on."""
-    import jieba
-    import numpy
-    import sklearn
-
-    return {
-        "python": platform.python_version(),
-        "sklearn": sklearn.__version__,
-        "jieba": str(jieba.__version__),
-        "numpy": numpy.__version__,
-        "pandas": pd.__version__,
-    }
+STRICT_LIBS = ("scikit-learn",)
+_OLD_NAMES = {"sklearn": "scikit-learn"}  # cards written before one library_versions()
 
 
 def data_hash(
@@ -63,9 +49,17 @@ def save_model(model: Any, model_dir: str | Path, card: dict[str, Any]) -> list[
     card = {**card, "library_versions": library_versions(), "model_file": MODEL_FILE}
     with atomic_path(model_dir / MODEL_FILE) as tmp:
         joblib.dump(model, tmp, compress=3)
-    card["model_sha256"] = hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
+        card["model_sha256"] = _sha256(tmp)
     write_json(card, model_dir / CARD_FILE)
     return [model_dir / MODEL_FILE, model_dir / CARD_FILE]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_card(model_dir: str | Path) -> dict[str, Any]:
@@ -110,7 +104,8 @@ def check_card(
                 f"label ids differ: model {card.get('labels')} vs codebook {list(codebook.ids)}"
             )
     have = library_versions()
-    for lib, trained in sorted((card.get("library_versions") or {}).items()):
+    for old, trained in sorted((card.get("library_versions") or {}).items()):
+        lib = _OLD_NAMES.get(old, old)
         now = have.get(lib)
         if now is None or str(trained) == str(now):
             continue
@@ -134,6 +129,12 @@ def load_model(
     model_dir = Path(model_dir)
     card = read_card(model_dir)
     check_card(card, codebook, allow_mismatch, where=str(model_dir))
+    want, got = card.get("model_sha256"), _sha256(model_dir / MODEL_FILE)
+    if want != got:  # never loaded: a pickle runs code, so only the file the card vouches for
+        raise ResearchError(
+            f"{model_dir / MODEL_FILE}: sha256 {got[:12]}… does not match the model card "
+            f"({str(want)[:12]}…): the file was changed or replaced after training; retrain"
+        )
     try:
         model = joblib.load(model_dir / MODEL_FILE)
     except Exception as exc:

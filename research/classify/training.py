@@ -13,12 +13,13 @@ from typing import Any
 
 import pandas as pd
 
-from research.classify.experiment import model_params
-from research.classify.instrument import SELECTED
+from research.classify.calibration import fit_warnings
+from research.classify.instrument import SELECTED, model_params
 from research.classify.persist import data_hash, save_model
 from research.config import params_hash
 from research.io import write_table
 from research.provenance import write_metrics
+from research.settings import Params, Settings, settings_of
 
 
 @dataclass
@@ -29,29 +30,6 @@ class TrainResult:
     card: dict[str, Any]
     written: list[Path] = field(default_factory=list)
     report: Any = None
-
-
-def weak_pool(units: pd.DataFrame, codebook: Any, params: dict) -> pd.DataFrame:
-    """Weak labels (dictionary + heading) for body units: unit_id, text, heading, group, weak_label."""
-    from research.corpus.tokenize import TokenizerSettings, get_tokenizer
-    from research.labels.weak_labels import weak_label_table
-
-    u = units
-    if "kind" in u.columns:
-        u = u[u["kind"] == "body"]
-    u = u.reset_index(drop=True)
-    if len(u) == 0:
-        return pd.DataFrame(columns=["unit_id", "text", "heading", "group", "weak_label"])
-    if "heading" not in u.columns:
-        u = u.assign(heading="")
-    tok = get_tokenizer(TokenizerSettings.from_params(params.get("tokenize")))
-    wl = weak_label_table(u, codebook, tokenizer=tok, settings=params.get("weak_labels") or {})
-    m = (
-        u[["unit_id", "doc_id", "text", "heading"]]
-        .astype(str)
-        .merge(wl[["unit_id", "weak_label"]].astype(str), on="unit_id", how="left")
-    )
-    return m.rename(columns={"doc_id": "group"}).fillna("")
 
 
 def _evaluation_outputs(ev: Any, reports_dir: Path, data_dir: Path | None) -> list[Path]:
@@ -95,10 +73,48 @@ def _evaluation_outputs(ev: Any, reports_dir: Path, data_dir: Path | None) -> li
     return written
 
 
+def _choose(
+    gold: pd.DataFrame | None,
+    base: pd.DataFrame | None,
+    codebook: Any,
+    st: Settings,
+    evaluate: bool,
+    log: Any,
+) -> tuple[str, Any, float]:
+    """(candidate, evaluation or None, temperature) by the rule in the module docstring."""
+    from research.classify.calibration import fit_temperature
+    from research.classify.instrument import evaluate_on_gold, select_candidate
+
+    labels = list(codebook.ids)
+    names = list(st.train.candidates)
+    n_docs = int(gold["group"].nunique()) if gold is not None else 0
+    if evaluate and gold is not None and n_docs >= 2:
+        where = (
+            f", base set of {len(base)} written paragraphs always in training"
+            if base is not None
+            else ""
+        )
+        log(f"evaluation on real gold: {len(gold)} units in {n_docs} documents{where}")
+        ev = evaluate_on_gold(gold, base, codebook, st, log=log)
+        held = ev.predictions[
+            (ev.predictions["method"] == SELECTED) & (ev.predictions["cv"] == "by_document")
+        ]
+        temperature = fit_temperature(
+            held[[f"p_{lab}" for lab in labels]].to_numpy(), held["gold"], labels
+        )
+        return ev.selected, ev, temperature
+    if evaluate and base is not None:
+        log(
+            "fewer than two gold reports: the method is chosen on the base set (leave-one-writer-out)"
+        )
+        return select_candidate(base, codebook, st, names)[0], None, 1.0
+    return names[-1], None, 1.0
+
+
 def train_and_report(
     table: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     out_dir: str | Path,
     reports_dir: str | Path | None = None,
     source: str = "",
@@ -114,61 +130,28 @@ def train_and_report(
     gold documents the method is chosen on the base set alone (leave-one-writer-out).
     """
     from research.classify.base_set import base_set_for, combine, describe
-    from research.classify.cv import fit_temperature
-    from research.classify.instrument import (
-        CANDIDATES,
-        evaluate_on_gold,
-        make_candidate,
-        select_candidate,
-    )
-    from research.classify.instrument import (
-        SELECTED as SEL,
-    )
+    from research.classify.instrument import make_candidate
     from research.classify.models import TemperedClassifier
 
     t0 = time.time()
     labels = list(codebook.ids)
-    tr = params.get("train") or {}
+    st = settings_of(params)
+    tr = st.train
     if use_base_set is None:
-        use_base_set = bool(tr.get("base_set", True))
-    base = base_set_for(params, labels) if use_base_set else None
+        use_base_set = tr.base_set
+    base = base_set_for(st, labels) if use_base_set else None
     gold = table if table is not None and len(table) else None
     n_docs = int(gold["group"].nunique()) if gold is not None else 0
     written: list[Path] = []
-    ev = None
-    temperature = 1.0
-    names = list(tr.get("candidates") or CANDIDATES)
-    if run_cv_flag and gold is not None and n_docs >= 2:
-        log(
-            f"evaluation on real gold: {len(gold)} units in {n_docs} documents"
-            + (
-                f", base set of {len(base)} written paragraphs always in training"
-                if base is not None
-                else ""
-            )
+    with fit_warnings() as convergence:
+        chosen, ev, temperature = _choose(gold, base, codebook, st, run_cv_flag, log)
+        train_table = combine(gold, base, tr.gold_weight)
+        est = make_candidate(chosen, codebook, st.tokenize.model_dump(), st.seed)
+        model = TemperedClassifier(est, temperature).fit(
+            train_table[["text", "heading"]],
+            train_table["label"].to_numpy(),
+            sample_weight=train_table["weight"].to_numpy(),
         )
-        ev = evaluate_on_gold(gold, base, codebook, params, log=log)
-        chosen = ev.selected
-        held = ev.predictions[
-            (ev.predictions["method"] == SEL) & (ev.predictions["cv"] == "by_document")
-        ]
-        temperature = fit_temperature(
-            held[[f"p_{lab}" for lab in labels]].to_numpy(), held["gold"], labels
-        )
-    elif base is not None:
-        log(
-            "no real gold in ≥ 2 documents: the method is chosen on the base set (leave-one-writer-out)"
-        )
-        chosen, _ = select_candidate(base, codebook, params, names)
-    else:
-        chosen = str(tr.get("method_without_base", "svm_seeded"))
-    train_table = combine(gold, base, float(tr.get("gold_weight", 3.0)))
-    est = make_candidate(chosen, codebook, params.get("tokenize"), int(params.get("seed", 0)))
-    model = TemperedClassifier(est, temperature).fit(
-        train_table[["text", "heading"]],
-        train_table["label"].to_numpy(),
-        sample_weight=train_table["weight"].to_numpy(),
-    )
     card = {
         "task": "work-domain classification of report units",
         "source": source,
@@ -177,7 +160,7 @@ def train_and_report(
             "base_set": "written by language-model sessions, labelled blind by others (training data only)"
             if base is not None
             else "not used",
-            "gold_weight": float(tr.get("gold_weight", 3.0)),
+            "gold_weight": tr.gold_weight,
         },
         "n_train": len(train_table),
         "gold_documents": n_docs,
@@ -190,9 +173,10 @@ def train_and_report(
         "selection": "nested: leave-one-gold-document-out among the candidates (base set always in "
         "training); without ≥ 2 gold documents, leave-one-writer-out on the base set",
         "params": model_params(model),
-        "train_params": tr,
-        "train_params_hash": params_hash(tr),
+        "train_params": tr.model_dump(),
+        "train_params_hash": params_hash(tr.model_dump()),
         "evaluation": ev.summary if ev is not None else None,
+        "convergence_warnings": convergence,
     }
     written += save_model(model, out_dir, card)
     if ev is not None:

@@ -8,7 +8,7 @@ that the committed README matches, so the reference cannot go stale.
 from __future__ import annotations
 
 import argparse
-import os
+import functools
 import re
 import sys
 from pathlib import Path
@@ -24,12 +24,18 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
     return {}
 
 
+def _fixed_width(parser: argparse.ArgumentParser, width: int) -> None:
+    parser.formatter_class = functools.partial(parser.formatter_class, width=width)
+    for sub in _subparsers(parser).values():
+        _fixed_width(sub, width)
+
+
 def cli_reference() -> str:
     """Markdown: ``research --help`` and the help of every subcommand (and sub-subcommand)."""
     from research.cli import build_parser
 
-    os.environ["COLUMNS"] = "100"
     parser = build_parser()
+    _fixed_width(parser, 98)  # the same text whatever the terminal (no global COLUMNS)
     parts = ["```text", parser.format_help().rstrip(), "```"]
     for name, sub in _subparsers(parser).items():
         parts += ["", f"#### `research {name}`", "", "```text", sub.format_help().rstrip(), "```"]

@@ -4,6 +4,7 @@ campaign names and models across regions and years → reports/tables/, reports/
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 ORDER = 60
 
@@ -28,10 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from research.analysis.pipeline import run_analysis
     from research.config import load_params
+    from research.io import check_output
+    from research.settings import settings_of
 
     params = load_params(args.params)
     if args.n_boot is not None:
         params.setdefault("analyse", {})["n_boot"] = args.n_boot
+    paths = settings_of(params).paths  # also validates the --n-boot override
+    check_output(Path(args.reports or paths.reports) / "tables", "dir")
+    check_output(Path(args.reports or paths.reports) / "metrics", "dir")
     print("analyse:")
     s = run_analysis(params, args.data, args.reports)
     est = ", ".join(f"{b} {m}" for b, m in (s.get("estimator") or {}).items())
@@ -46,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
             "  held-out share error (MAE vs gold): "
             + ", ".join(f"{k} {v:.3f}" for k, v in s["adjustment_mae"].items())
         )
-    for name, path in s["written"].items():
+    for path in s["written"].values():
         print(f"  wrote {path}")
     return 0

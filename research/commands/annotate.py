@@ -1,9 +1,14 @@
-"""``research annotate {export,import,agreement,suggest}``: the annotation workflow."""
+"""``research annotate {export,import,agreement,suggest,reanchor}``: the annotation workflow."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from research.settings import PathsSettings
+
 
 ORDER = 15
 
@@ -30,7 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="units table (default: <data>/prepared/paragraphs.parquet; body units)",
     )
-    e.add_argument("--out-dir", default=None, help="output folder (default: <data>/annotation)")
+    e.add_argument(
+        "--out",
+        "--out-dir",
+        dest="out",
+        default=None,
+        help="output folder (default: <data>/annotation)",
+    )
     e.add_argument(
         "--name", default="units", help="file stem for <name>.csv and <name>.label_studio.json"
     )
@@ -51,16 +62,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument(
         "files",
         nargs="+",
-        help="filled annotation CSV/Parquet/JSONL or Label Studio .json export(s)",
+        help="filled annotation CSV/XLSX/Parquet/JSONL, or Label Studio JSON, JSON-MIN or "
+        "CSV export(s)",
     )
     i.add_argument(
         "--out", default=None, help="output table (default: <data>/annotation/imported.csv)"
     )
     i.add_argument(
-        "--label-column", default="label", help="primary label column of CSV input (default: label)"
+        "--label-column",
+        default=None,
+        help="primary label column/field (default: label; Label Studio: from the config or "
+        "the export)",
     )
+    i.add_argument("--secondary-column", default="secondary", help="secondary label column/field")
     i.add_argument(
-        "--secondary-column", default="secondary", help="secondary label column of CSV input"
+        "--config",
+        default=None,
+        help="Label Studio labeling config XML naming the fields (default: label_config.xml "
+        "beside the export, if any)",
     )
     i.add_argument(
         "--annotator", default=None, help="annotator name (default: from the file or Label Studio)"
@@ -76,7 +95,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="label columns of ONE file to compare (e.g. pass1 pass2)",
     )
     a.add_argument(
-        "--label-column", default="label", help="label column when comparing files (default: label)"
+        "--annotator-column",
+        default=None,
+        help="long table (e.g. from `annotate import`): the column naming the annotator; each "
+        "annotator is a rater (default: params annotate.annotator_column when the file has it)",
+    )
+    a.add_argument(
+        "--label-column",
+        default=None,
+        help="label column when comparing files or a long table (default: label)",
+    )
+    a.add_argument(
+        "--skip-without-labels",
+        action="store_true",
+        help="(pipeline) fewer than two raters' labels → write empty outputs, say why, exit 0",
     )
     a.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
     a.add_argument(
@@ -96,7 +128,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default=None, help="output CSV (default: <data>/annotation/suggested.csv)"
     )
     s.set_defaults(func=run_suggest)
-    for action in (e, i, a, s):  # also accept --codebook after the action name
+    for action in (e, i, s):
+        action.add_argument(
+            "--force",
+            action="store_true",
+            help="overwrite output files that hold labels (default: write a new numbered name)",
+        )
+
+    r = asub.add_parser(
+        "reanchor",
+        help="move gold labels to the units with the same text (after re-segmentation)",
+        description="Unit ids follow segmentation: after a prepare setting changes, the same "
+        "id can name another paragraph. This re-points every annotated row at the unit whose "
+        "text (CJK, letters, digits) is the same, and lists rows whose text no unit has.",
+    )
+    r.add_argument(
+        "--annotations", default=None, help="annotation table (default: params paths.annotations)"
+    )
+    r.add_argument(
+        "--units", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)"
+    )
+    r.add_argument("--out", default=None, help="where to write (default: over --annotations)")
+    r.add_argument(
+        "--drop-unmatched",
+        action="store_true",
+        help="leave out rows whose text matches no single unit (default: refuse and list them)",
+    )
+    r.set_defaults(func=run_reanchor)
+    for action in (e, i, a, s, r):  # also accept --codebook after the action name
         action.add_argument(
             "--codebook",
             default=argparse.SUPPRESS,
@@ -106,12 +165,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ctx(args: argparse.Namespace):
-    from research.config import load_params
     from research.labels.codebook import load_codebook, resolve_codebook_path
+    from research.settings import load_settings
 
-    params = load_params(args.params)
+    params = load_settings(args.params)
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
-    return params, params.get("paths") or {}, cb
+    return params, params.paths, cb
+
+
+def _safe(path: Path, force: bool) -> Path:
+    """The output path, or a new numbered name when ``path`` holds labels (no ``--force``)."""
+    from research.labels.annotation import safe_output
+
+    out = safe_output(path, force)
+    if out != path:
+        print(f"note: {path} holds labels; writing {out} instead (--force overwrites)")
+    return out
 
 
 def _body_units(path: Path):
@@ -129,10 +198,10 @@ def _body_units(path: Path):
     return units.reset_index(drop=True)
 
 
-def _annotated_ids(paths: dict) -> set[str]:
+def _annotated_ids(paths: PathsSettings) -> set[str]:
     from research.io import read_table
 
-    ann = Path(paths.get("annotations", "seeds/annotations.csv"))
+    ann = Path(paths.annotations)
     if not ann.exists():
         return set()
     t = read_table(ann)
@@ -153,9 +222,9 @@ def run_export(args: argparse.Namespace) -> int:
     )
 
     params, paths, cb = _ctx(args)
-    data = Path(paths.get("data", "data"))
+    data = Path(paths.data)
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")
-    out_dir = Path(args.out_dir or data / "annotation")
+    out_dir = Path(args.out or data / "annotation")
     units = _body_units(src)
     if args.doc:
         units = units[units["doc_id"].astype(str).isin(args.doc)]
@@ -163,12 +232,12 @@ def run_export(args: argparse.Namespace) -> int:
         done = _annotated_ids(paths)
         units = units[~units["unit_id"].astype(str).isin(done)]
     if args.sample is not None and args.sample < len(units):
-        units = units.sample(n=args.sample, random_state=int(params.get("seed", 0)))
+        units = units.sample(n=args.sample, random_state=params.seed)
     units = order_units(units)
     if units.empty:
         raise InputError(src, "no units to export")
-    csv = export_csv(units, out_dir / f"{args.name}.csv")
-    ls = export_label_studio(units, out_dir / f"{args.name}.label_studio.json")
+    csv = export_csv(units, _safe(out_dir / f"{args.name}.csv", args.force))
+    ls = export_label_studio(units, csv.with_name(f"{csv.stem}.label_studio.json"))
     xml = write_text(label_config_xml(cb), out_dir / "label_config.xml")
     print(f"annotate export: {len(units)} units from {src}; labels: {', '.join(cb.ids)}")
     print(f"wrote: {csv}, {ls}, {xml}")
@@ -182,7 +251,7 @@ def run_import(args: argparse.Namespace) -> int:
     from research.labels.annotation import read_annotations
 
     params, paths, cb = _ctx(args)
-    out = Path(args.out or Path(paths.get("data", "data")) / "annotation" / "imported.csv")
+    out = Path(args.out or Path(paths.data) / "annotation" / "imported.csv")
     frames = [
         read_annotations(
             f,
@@ -190,6 +259,7 @@ def run_import(args: argparse.Namespace) -> int:
             label_column=args.label_column,
             secondary_column=args.secondary_column,
             annotator=args.annotator,
+            config=args.config,
         )
         for f in args.files
     ]
@@ -203,6 +273,15 @@ def run_import(args: argparse.Namespace) -> int:
             f"unit_id {dup['unit_id'].iloc[0]!r} labelled twice by annotator "
             f"{dup['annotator'].iloc[0]!r} across the input files",
         )
+    if tidy.empty:
+        from research.errors import InputError
+
+        raise InputError(
+            args.files[0],
+            "nothing labelled: no unit has a primary label (check --label-column / --config, "
+            "or whether the tasks were annotated)",
+        )
+    out = _safe(out, args.force)
     write_table(tidy.reset_index(drop=True), out)
     counts = tidy["label"].value_counts()
     print(
@@ -214,7 +293,28 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def agreement_layout(args: argparse.Namespace, params: dict) -> dict:
+    """How to read raters from the files: explicit flags first, else the file's own layout
+    (an annotator column → long table; the params' agreement columns → wide table)."""
+    from research.io import read_table
+
+    ann = params.annotate
+    label = args.label_column or ann.label_column
+    if args.columns or args.annotator_column or len(args.files) != 1:
+        return {"columns": args.columns, "annotator_column": args.annotator_column, "label": label}
+    path = Path(args.files[0])
+    have = set(read_table(path).columns) if path.suffix.lower() != ".json" else set()
+    who = ann.annotator_column
+    cols = list(ann.agreement_columns)
+    if who in have:
+        return {"columns": None, "annotator_column": who, "label": label}
+    if cols and set(cols) <= have:
+        return {"columns": cols, "annotator_column": None, "label": label}
+    return {"columns": None, "annotator_column": None, "label": label}
+
+
 def run_agreement(args: argparse.Namespace) -> int:
+    from research.errors import InputError
     from research.io import write_table
     from research.labels.annotation import (
         agreement,
@@ -222,21 +322,45 @@ def run_agreement(args: argparse.Namespace) -> int:
         disagreements,
         wide_from_files,
     )
+    from research.provenance import write_metrics
 
     params, paths, cb = _ctx(args)
-    reports = Path(args.reports or paths.get("reports", "reports"))
-    wide, raters = wide_from_files(
-        args.files, cb, columns=args.columns, label_column=args.label_column
+    reports = Path(args.reports or paths.reports)
+    outs = (
+        reports / "metrics" / f"{args.name}.json",
+        reports / "tables" / f"{args.name}_by_category.csv",
+        reports / "tables" / f"{args.name}_disagreements.csv",
     )
+    try:
+        if not all(Path(f).exists() for f in args.files):
+            missing = next(f for f in args.files if not Path(f).exists())
+            raise InputError(missing, "file not found")
+        layout = agreement_layout(args, params)
+        wide, raters = wide_from_files(
+            args.files,
+            cb,
+            columns=layout["columns"],
+            label_column=layout["label"],
+            annotator_column=layout["annotator_column"],
+        )
+    except InputError as exc:
+        if not args.skip_without_labels:
+            raise
+        reason = f"skipped: {exc}"
+        print(f"annotate agreement {reason}")
+        import pandas as pd
+
+        write_metrics({"skipped": reason, "files": [str(f) for f in args.files]}, outs[0], params)
+        write_table(pd.DataFrame(columns=["category", "n_units", "kappa", "alpha"]), outs[1])
+        write_table(pd.DataFrame(columns=["unit_id", "doc_id", "text"]), outs[2])
+        return 0
     res = agreement(wide, raters, cb)
     res["files"] = [str(f) for f in args.files]
     dis = disagreements(wide, raters)
     res["n_disagreements"] = len(dis)
-    from research.provenance import write_metrics
-
-    m = write_metrics(res, reports / "metrics" / f"{args.name}.json", params)
-    t = write_table(by_category_table(res), reports / "tables" / f"{args.name}_by_category.csv")
-    d = write_table(dis, reports / "tables" / f"{args.name}_disagreements.csv")
+    m = write_metrics(res, outs[0], params)
+    t = write_table(by_category_table(res), outs[1])
+    d = write_table(dis, outs[2])
     print(f"annotate agreement: raters {', '.join(raters)}; {res['n_units']} units labelled by all")
     print(
         f"  percent agreement {res['percent_agreement']}, Cohen's kappa {res['kappa']}, "
@@ -254,10 +378,10 @@ def run_suggest(args: argparse.Namespace) -> int:
     from research.labels.annotation import export_csv, order_units
 
     params, paths, cb = _ctx(args)
-    data = Path(paths.get("data", "data"))
-    model_dir = Path(args.model or Path(paths.get("models", "models")) / "classifier")
+    data = Path(paths.data)
+    model_dir = Path(args.model or Path(paths.models) / "classifier")
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")
-    out = Path(args.out or data / "annotation" / "suggested.csv")
+    out = _safe(Path(args.out or data / "annotation" / "suggested.csv"), args.force)
     try:
         from research.classify.active_learning import suggest  # provided by the classifier owner
     except ImportError as exc:
@@ -268,7 +392,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     units = _body_units(src)
     done = _annotated_ids(paths)
     pool = order_units(units[~units["unit_id"].astype(str).isin(done)])
-    picked = suggest(model_dir, pool, int(args.n), int(params.get("seed", 0)))
+    picked = suggest(model_dir, pool, int(args.n), params.seed)
     picked = picked.merge(
         pool.drop(columns=[c for c in picked.columns if c != "unit_id" and c in pool.columns]),
         on="unit_id",
@@ -277,5 +401,34 @@ def run_suggest(args: argparse.Namespace) -> int:
     extra = [c for c in ("uncertainty",) if c in picked.columns]
     export_csv(picked, out, extra=extra)
     print(f"annotate suggest: {len(picked)} of {len(pool)} unlabelled units (model {model_dir})")
+    print(f"wrote: {out}")
+    return 0
+
+
+def run_reanchor(args: argparse.Namespace) -> int:
+    from research.errors import InputError
+    from research.io import read_table, write_table
+    from research.labels.anchors import reanchor
+
+    _, paths, _ = _ctx(args)
+    ann_path = Path(args.annotations or paths.annotations)
+    units_path = Path(args.units or Path(paths.data) / "prepared" / "paragraphs.parquet")
+    out = Path(args.out or ann_path)
+    ann = read_table(ann_path)
+    for col in ("unit_id", "text"):
+        if col not in ann.columns:
+            raise InputError(ann_path, f"missing column {col!r}: labels cannot be re-anchored")
+    table, moved, lost = reanchor(ann, read_table(units_path), args.drop_unmatched)
+    if lost and not args.drop_unmatched:
+        raise InputError(
+            ann_path,
+            f"{len(lost)} row(s) have a text that no single unit of {units_path} has "
+            f"({', '.join(lost[:10])}{' …' if len(lost) > 10 else ''}); re-annotate them, "
+            "or give --drop-unmatched to leave them out",
+        )
+    write_table(table, out)
+    print(f"annotate reanchor: {len(moved)} of {len(ann)} rows moved, {len(lost)} left out")
+    for m in moved[:20]:
+        print(f"  {m}")
     print(f"wrote: {out}")
     return 0

@@ -34,18 +34,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import matplotlib
+
     from research.config import load_params
     from research.errors import ResearchError
+    from research.settings import settings_of
     from research.viz.registry import discover, run_figures
 
+    matplotlib.use("Agg")  # the CLI only writes files (the API leaves the backend alone)
     params = load_params(args.params)
     if args.list:
         for name, spec in discover().items():
             print(f"{name:24s} {spec.module}  needs: {', '.join(spec.requires) or '-'}")
         return 0
-    fig_p = params.get("figures") or {}
-    language = args.language or fig_p.get("language", "en")
-    reports = Path(args.reports or (params.get("paths") or {}).get("reports", "reports"))
+    s = settings_of(params)
+    language = args.language or s.figures.language
+    reports = Path(args.reports or s.paths.reports)
     out = Path(args.out) if args.out else reports / "figures"
     print(f"figures ({language}):")
     try:

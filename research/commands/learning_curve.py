@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--codebook", default=None, help="codebook YAML (default: params paths.codebook)"
     )
     p.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
+    p.add_argument(
+        "--skip-without-labels",
+        action="store_true",
+        help="(pipeline) no gold labels yet → write an empty table, say why, exit 0",
+    )
     p.set_defaults(func=run)
 
 
@@ -47,24 +52,33 @@ def run(args: argparse.Namespace) -> int:
     from research.classify.data import load_training_table
     from research.classify.instrument import learning_curve
     from research.classify.persist import read_card
-    from research.config import load_params
     from research.io import write_table
     from research.labels.codebook import load_codebook, resolve_codebook_path
+    from research.settings import load_settings
 
-    params = load_params(args.params)
-    paths = params.get("paths") or {}
-    tr = params.get("train") or {}
+    params = load_settings(args.params)
+    tr = params.train
+    out = Path(args.reports or params.paths.reports) / "tables" / "learning_curve.csv"
+    if args.skip_without_labels:
+        from research.labels.annotation import has_labels
+
+        if not has_labels(args.annotations, tr.label_column):
+            import pandas as pd
+
+            print(f"learning-curve skipped: {args.annotations} has no gold labels yet")
+            write_table(pd.DataFrame(columns=["n", "strategy", "macro_f1"]), out)
+            return 0
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     method = args.method
     if method is None:
-        card = read_card(args.model or Path(paths.get("models", "models")) / "classifier")
+        card = read_card(args.model or Path(params.paths.models) / "classifier")
         method = str(card.get("chosen", "svm_seeded"))
     gold = load_training_table(
         args.annotations,
         cb,
-        text_column=tr.get("text_column", "text"),
-        label_column=tr.get("label_column", "gold"),
-        group_column=tr.get("group_column", "doc_id"),
+        text_column=tr.text_column,
+        label_column=tr.label_column,
+        group_column=tr.group_column,
         units_path=args.units,
         min_examples=0,
         allow_missing_classes=True,
@@ -72,6 +86,5 @@ def run(args: argparse.Namespace) -> int:
     )
     base = base_set_for(params, list(cb.ids))
     table = learning_curve(gold, base, cb, params, method, log=print)
-    out = Path(args.reports or paths.get("reports", "reports")) / "tables" / "learning_curve.csv"
     print(f"wrote: {write_table(table, out)}")
     return 0

@@ -23,7 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`p_<id>` (probabilities summing to 1) for each codebook category.",
     )
     p.add_argument("input", help="table (.csv/.parquet/.jsonl) or corpus folder with manifest.csv")
-    p.add_argument("--output", "-o", required=True, help="output table (.csv or .parquet)")
+    p.add_argument(
+        "--out",
+        "--output",
+        "-o",
+        dest="output",
+        required=True,
+        help="output table (.csv or .parquet)",
+    )
     p.add_argument("--model", default=None, help="model folder (default: <models>/classifier)")
     p.add_argument("--text-column", default="text", help="column with the text (default: text)")
     p.add_argument(
@@ -37,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with a prepared paragraphs table, predict every unit, not only body units",
     )
     p.add_argument(
+        "--jobs",
         "--n-jobs",
+        dest="n_jobs",
         type=int,
         default=1,
         help="processes for large inputs (tokenisation is the bottleneck; default 1)",
@@ -47,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=20000,
         help="rows per batch when streaming a .parquet input (default 20000)",
+    )
+    p.add_argument(
+        "--infer-types",
+        action="store_true",
+        help="read CSV/JSONL columns with type inference (default: every column passes "
+        "through as the text it was, so ids like 007 or 23-digit numbers survive)",
     )
     p.add_argument(
         "--force",
@@ -61,17 +76,23 @@ def run(args: argparse.Namespace) -> int:
 
     from research.classify.persist import load_model
     from research.classify.predict import corpus_units, predict_frame
-    from research.config import load_params
     from research.errors import InputError
-    from research.io import read_table
+    from research.io import check_output, read_table
     from research.labels.codebook import load_codebook, resolve_codebook_path
+    from research.settings import load_settings
 
-    params = load_params(args.params)
-    paths = params.get("paths") or {}
+    params = load_settings(args.params)
     src, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise InputError(out, "output must end in .csv or .parquet")
-    model_dir = Path(args.model or Path(paths.get("models", "models")) / "classifier")
+    check_output(out)
+    if src.exists() and out.resolve() == src.resolve() and not args.all_kinds:
+        raise InputError(
+            out,
+            "output would replace the input; write to another file (units of other kinds "
+            "than body are not predicted, so rows would be lost) or give --all-kinds",
+        )
+    model_dir = Path(args.model or Path(params.paths.models) / "classifier")
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -81,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     labels = list(card["labels"])
+    skipped = [0]  # rows of a prepared units table that are not body units
     if src.is_dir():
         if not (src / "manifest.csv").exists():
             raise InputError(src, "a corpus folder needs a manifest.csv (or give a table file)")
@@ -89,12 +111,13 @@ def run(args: argparse.Namespace) -> int:
         what = f"body units of corpus {src}"
     elif src.suffix.lower() == ".parquet" and src.exists():
         # streamed in row batches, so memory stays flat however large the table is
-        frames = _parquet_batches(src, args.batch_rows, body_only=not args.all_kinds)
+        frames = _parquet_batches(src, args.batch_rows, not args.all_kinds, skipped)
         text_col, normalize = args.text_column, True
         what = f"units of {src}"
     else:
-        df = read_table(src)
+        df = read_table(src, as_text=not args.infer_types)
         if "kind" in df.columns and "unit_id" in df.columns and not args.all_kinds:
+            skipped[0] += int((df["kind"] != "body").sum())
             df = df[df["kind"] == "body"].reset_index(drop=True)
         frames = iter([df])
         text_col, normalize = args.text_column, True
@@ -129,14 +152,20 @@ def run(args: argparse.Namespace) -> int:
             f"warning: {n_empty} of {n_rows} texts are empty or have no Chinese "
             f"characters; they were assigned '{cb.other_id}'"
         )
+    if skipped[0]:
+        print(
+            f"note: {skipped[0]} units of other kinds than body (headings, captions, …) were "
+            "not predicted and are not in the output; --all-kinds predicts every unit"
+        )
     dist = ", ".join(f"{lab} {counts.get(lab, 0)}" for lab in labels)
     print(f"predicted {n_rows} {what} with {card.get('chosen', 'model')} in {secs:.1f}s: {dist}")
     print(f"wrote {out}")
     return 0
 
 
-def _parquet_batches(path: Path, batch_rows: int, body_only: bool):
-    """Row batches of a Parquet table (body units only for a prepared paragraphs table)."""
+def _parquet_batches(path: Path, batch_rows: int, body_only: bool, skipped: list[int]):
+    """Row batches of a Parquet table (body units only for a prepared paragraphs table;
+    the other units are counted in ``skipped[0]``)."""
     import pyarrow.parquet as pq
 
     from research.errors import InputError
@@ -150,7 +179,9 @@ def _parquet_batches(path: Path, batch_rows: int, body_only: bool):
     for batch in pf.iter_batches(batch_size=batch_rows):
         df = batch.to_pandas()
         if body_only:
-            df = df[df["kind"] == "body"].reset_index(drop=True)
+            body = df["kind"] == "body"
+            skipped[0] += int((~body).sum())
+            df = df[body].reset_index(drop=True)
         yield df
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from research.config import load_params
+from research.io import check_output
+from research.settings import load_settings, with_overrides
 
 ORDER = 10
 
@@ -39,14 +40,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from research.corpus.prepare import prepare_to_dir
 
-    params = load_params(args.params)
+    s = load_settings(args.params)
     if getattr(args, "jobs", None) is not None:
-        params = {**params, "tokenize": {**(params.get("tokenize") or {}), "n_jobs": args.jobs}}
-    paths = params.get("paths") or {}
-    corpus = Path(args.corpus or paths.get("corpus", "seeds"))
-    out = Path(args.out or Path(paths.get("data", "data")) / "prepared")
+        s = s.model_copy(update={"tokenize": with_overrides(s.tokenize, n_jobs=args.jobs)})
+    corpus = Path(args.corpus or s.paths.corpus)
+    out = Path(args.out or Path(s.paths.data) / "prepared")
+    check_output(out, "dir")
     # streaming: chunk by chunk into Parquet row groups, renamed into place at the end
-    written, stats = prepare_to_dir(corpus, out, params, progress=not args.quiet)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        written, stats = prepare_to_dir(corpus, out, s, progress=not args.quiet)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"warning: {w.message}")
     print(stats.summary())
     print("wrote: " + ", ".join(str(p) for p in written))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 ORDER = 50
 
@@ -44,9 +45,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from research.config import load_params
+    from research.io import check_output
+    from research.settings import settings_of
     from research.topics.pipeline import run_topics
 
     params = load_params(args.params)
+    paths = settings_of(params).paths
+    for folder in (Path(paths.data) / "topics", Path(paths.models) / "topics"):
+        check_output(folder, "dir")
+    for sub in ("tables", "metrics", "topics", "figures"):
+        check_output(Path(paths.reports) / sub, "dir")
     res = run_topics(
         params, args.prepared, unit=args.unit, k=args.k, backend=args.backend, sweep=args.sweep
     )

@@ -76,15 +76,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from research.classify.data import load_training_table
     from research.classify.training import train_and_report
-    from research.config import load_params, section
+    from research.io import check_output
+    from research.labels.annotation import has_labels
     from research.labels.codebook import load_codebook, resolve_codebook_path
+    from research.settings import load_settings
 
-    params = load_params(args.params)
-    paths = params.get("paths") or {}
-    tr = section(params, "train")
-    text_col = args.text_column or tr.get("text_column", "text")
-    label_col = args.label_column or tr.get("label_column", "gold")
-    group_col = args.group_column or tr.get("group_column", "doc_id")
+    params = load_settings(args.params)
+    tr = params.train
+    text_col = args.text_column or tr.text_column
+    label_col = args.label_column or tr.label_column
+    group_col = args.group_column or tr.group_column
+    if args.annotations and not args.no_base_set and not has_labels(args.annotations, label_col):
+        print(
+            f"note: {args.annotations} has no {label_col!r} labels yet: training on the base set "
+            "alone (the evaluation on real gold of this corpus is skipped)"
+        )
+        args.annotations = None
     if args.annotations and args.group_column is None and not args.units:
         from research.io import read_table as _peek
 
@@ -95,7 +102,11 @@ def run(args: argparse.Namespace) -> int:
             )
             group_col = None
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
-    out = Path(args.out or Path(paths.get("models", "models")) / "classifier")
+    out = Path(args.out or Path(params.paths.models) / "classifier")
+    check_output(out, "dir")  # before minutes of fitting, not after
+    reports = Path(args.reports) if args.reports else out / "reports"
+    for sub in ("tables", "metrics"):
+        check_output(reports / sub, "dir")
 
     table = None
     if args.annotations:
@@ -109,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 group_column=group_col,
                 province_column=args.province_column,
                 units_path=args.units,
-                min_examples=0 if not args.no_base_set else int(tr.get("min_examples_per_class", 3)),
+                min_examples=0 if not args.no_base_set else tr.min_examples_per_class,
                 allow_missing_classes=not args.no_base_set or args.allow_missing_classes,
                 params=params,
             )

@@ -26,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--input", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)"
     )
     p.add_argument(
-        "--output", default=None, help="output table (default: <data>/labels/weak_labels.parquet)"
+        "--out",
+        "--output",
+        dest="output",
+        default=None,
+        help="output table (default: <data>/labels/weak_labels.parquet)",
     )
     p.add_argument(
         "--annotations",
@@ -43,26 +47,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from research.config import load_params, section
     from research.corpus.tokenize import TokenizerSettings, get_tokenizer
     from research.errors import InputError
-    from research.io import read_table, write_table
+    from research.io import check_output, read_table, write_table
+    from research.labels.anchors import check_anchors
     from research.labels.codebook import load_codebook, resolve_codebook_path
     from research.labels.weak_labels import (
         evaluate_weak_labels,
         per_class_vs_gold,
         weak_label_table,
     )
+    from research.settings import load_settings
 
-    params = load_params(args.params)
-    paths = params.get("paths") or {}
-    data = Path(paths.get("data", "data"))
-    reports = Path(args.reports or paths.get("reports", "reports"))
+    params = load_settings(args.params)
+    paths = params.paths
+    data = Path(paths.data)
+    reports = Path(args.reports or paths.reports)
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")
     out = Path(args.output or data / "labels" / "weak_labels.parquet")
-    settings = section(params, "weak_labels")
+    settings = params.weak_labels
+    check_output(out)
+    for sub in ("tables", "metrics"):
+        check_output(reports / sub, "dir")
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
-    tok = get_tokenizer(TokenizerSettings.from_params(params.get("tokenize")))
+    tok = get_tokenizer(TokenizerSettings.from_params(params.tokenize))
 
     units = read_table(src)
     for col in ("unit_id", "doc_id", "text"):
@@ -80,11 +88,12 @@ def run(args: argparse.Namespace) -> int:
     write_table(weak, out)
 
     gold = None
-    ann_path = Path(args.annotations or paths.get("annotations", "seeds/annotations.csv"))
+    ann_path = Path(args.annotations or paths.annotations)
     note = ""
     if ann_path.exists():
         ann = read_table(ann_path)
         if "gold" in ann.columns and "unit_id" in ann.columns:
+            check_anchors(ann, units, ann_path, src)
             g = ann.set_index(ann["unit_id"].astype(str))["gold"].fillna("").astype(str).str.strip()
             g = g[g != ""]
             unknown = sorted(set(g) - set(cb.ids))
@@ -103,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = {
         "n_units": len(weak),
         "codebook": {"path": str(cb.path), "fingerprint": cb.fingerprint(), "version": cb.version},
-        "settings": {k: settings[k] for k in sorted(settings)},
+        "settings": dict(sorted(settings.model_dump().items())),
         "label_counts": {
             src_col: {k: int(v) for k, v in sorted(weak[src_col].value_counts().items()) if k}
             for src_col in ("dict_label", "heading_label", "weak_label")

@@ -11,7 +11,8 @@ import errno
 import json
 import os
 import re
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,18 @@ import pandas as pd
 from research.errors import InputError
 
 DOC_SUFFIXES = {".txt", ".html", ".htm", ".docx", ".pdf"}
-LEVELS = ("province", "city", "county", "district")
+#: administrative levels of federations; extend with params ``prepare.extra_levels``
+LEVELS = (
+    "national",
+    "province",
+    "city",
+    "county",
+    "district",
+    "township",
+    "street",
+    "village",
+    "community",
+)
 SCRIPTS = ("simplified", "traditional", "mixed")
 MANIFEST_COLUMNS = [
     "file",
@@ -38,7 +50,26 @@ MANIFEST_COLUMNS = [
     "note",
 ]
 REQUIRED_COLUMNS = ("file", "doc_id")
+#: what each manifest column means (``research init`` writes it beside the template)
+MANIFEST_DOC = {
+    "file": "path of the document inside the corpus folder (.txt, .html, .docx, .pdf with a "
+    "text layer); / or \\ separators",
+    "doc_id": "your stable id (letters, digits, _ . -)",
+    "title": "title of the report",
+    "organisation": "issuing federation, e.g. 郑州市妇联",
+    "province": "province, e.g. 河南 (regional analyses need it)",
+    "place": "city/county/... name, e.g. 郑州",
+    "level": "national, province, city, county, district, township, street, village or "
+    "community (more: params prepare.extra_levels)",
+    "year": "year the document was issued (yearly trends need it)",
+    "period_start": "first year of the work it reviews",
+    "period_end": "last year of the work it reviews",
+    "script": "simplified, traditional or mixed (informative; conversion is automatic)",
+    "source": "where it came from (URL, archive, …)",
+    "note": "anything a reader should know",
+}
 YEAR_RANGE = (1900, 2100)
+_ENTITY = re.compile(r"&(?:[A-Za-z]{2,8}|#\d{2,6}|#x[0-9A-Fa-f]{2,5});")
 _DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -65,19 +96,13 @@ def _truncated_tail(exc: UnicodeDecodeError, data: bytes) -> bool:
     return exc.reason in _TRUNCATED and exc.end == len(data) and len(data) - exc.start <= 3
 
 
-def decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
+def decode_document_bytes(data: bytes, path: Path) -> tuple[str, str, str]:
     """Decode bytes: BOM → UTF-8/UTF-16; else strict UTF-8, then strict GB18030.
 
-    A file cut off in the middle of its last character (a truncated download) is decoded
-    without that incomplete character (see :func:`decode_document_bytes` for what was
-    dropped); any other undecodable byte is an :class:`InputError`.
+    Returns (text, encoding, what was dropped: "" if nothing). A file cut off in the middle
+    of its last character (a truncated download) is decoded without that incomplete
+    character; any other undecodable byte is an :class:`InputError`.
     """
-    text, enc, _ = decode_document_bytes(data, path)
-    return text, enc
-
-
-def decode_document_bytes(data: bytes, path: Path) -> tuple[str, str, str]:
-    """Like :func:`decode_bytes` and also say which trailing bytes were dropped ("" if none)."""
     if not data:
         raise InputError(path, "file is empty (0 bytes)")
     if data.startswith(codecs.BOM_UTF8):
@@ -238,6 +263,10 @@ def read_document(path: str | Path) -> RawDocument:
     text, enc, dropped = decode_document_bytes(data, path)
     if suffix in {".html", ".htm"}:
         return RawDocument(path, html_to_text(text), enc, "html", dropped)
+    if _ENTITY.search(text):  # text copied from web pages: &nbsp; &ldquo; &#12288; …
+        import html
+
+        text = html.unescape(text)
     return RawDocument(path, text, enc, "txt", dropped)
 
 
@@ -252,15 +281,42 @@ def _to_int(value: object) -> int | None:
     raise ValueError(s)
 
 
-def read_manifest(corpus_dir: Path) -> pd.DataFrame:
-    """Read and validate ``manifest.csv``; all problems are reported together."""
+def _leaves_folder(name: str) -> bool:
+    """True for absolute paths (POSIX or Windows) and paths that climb out with ``..``."""
+    p = name.replace("\\", "/")
+    if p.startswith("/") or re.match(r"^[A-Za-z]:", p):
+        return True
+    depth = 0
+    for part in p.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def read_manifest(corpus_dir: Path, extra_levels: Iterable[str] = ()) -> pd.DataFrame:
+    """Read and validate ``manifest.csv``; all problems are reported together.
+
+    Windows paths (``sub\\a.txt``) are read as ``sub/a.txt``; ``extra_levels`` extends
+    :data:`LEVELS`. A manifest without ``year`` or ``province`` values is accepted with a
+    warning naming the analyses that will be missing.
+    """
+    levels = (*LEVELS, *extra_levels)
     path = corpus_dir / "manifest.csv"
     if not path.exists():
         raise InputError(path, "manifest.csv not found in the corpus folder")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    from research.io import read_csv_text
+
+    try:  # Excel's UTF-8 or GBK/GB18030, `,` or `;` separated
+        df = read_csv_text(path, dtype=str, na_values=None)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path, f"not a readable CSV: {exc}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(path, f"missing required column(s): {', '.join(missing)}")
@@ -277,11 +333,20 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
             problems.append(f"line {line}: empty doc_id")
         elif not _DOC_ID.match(did):
             problems.append(f"line {line}: doc_id {did!r} must be letters, digits, _ . -")
-        if not row["file"].strip():
+        fname = row["file"].strip()
+        if not fname:
             problems.append(f"line {line}: empty file")
+        elif _leaves_folder(fname):
+            problems.append(
+                f"line {line}: file {fname!r} leaves the corpus folder "
+                "(give a path inside it, without a leading / or ../)"
+            )
         level = row["level"].strip()
-        if level and level not in LEVELS:
-            problems.append(f"line {line}: unknown level {level!r} (use {'|'.join(LEVELS)})")
+        if level and level not in levels:
+            problems.append(
+                f"line {line}: unknown level {level!r} (use {'|'.join(levels)}, or add it to "
+                "params prepare.extra_levels)"
+            )
         script = row["script"].strip()
         if script and script not in SCRIPTS:
             problems.append(f"line {line}: unknown script {script!r} (use {'|'.join(SCRIPTS)})")
@@ -307,6 +372,21 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
         problems.append(f"file(s) listed twice: {', '.join(sorted(set(dupf)))}")
     if problems:
         raise InputError(path, "; ".join(problems))
+    df["file"] = df["file"].str.replace("\\", "/", regex=False)
+    for col, what in (
+        ("year", "yearly trends and the year term of the share model"),
+        (
+            "province",
+            "provincial comparisons, the province heatmap and distinctive terms by province",
+        ),
+    ):
+        blank = int((df[col].str.strip() == "").sum())
+        if blank:
+            warnings.warn(
+                f"{path}: {blank} of {len(df)} document(s) have no {col}; missing for them: {what}",
+                UserWarning,
+                stacklevel=2,
+            )
     for col in ("year", "period_start", "period_end"):
         df[col] = [_to_int(v) for v in df[col]]
         df[col] = df[col].astype("Int64")
@@ -415,18 +495,3 @@ def iter_jsonl_documents(path: Path, text_field: str = "content") -> Iterator[Ra
             text = _SURROGATE.sub("", text)
             dropped = f"{k} lone surrogate code point(s) (invalid Unicode escapes in the JSON)"
         yield RawDocument(path, text, "utf-8", "jsonl", dropped)
-
-
-def read_jsonl_corpus(
-    path: Path, text_field: str = "content"
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Adapter for a JSONL corpus (one document per line) → (manifest, {doc_id: text}).
-
-    Used for e.g. the government work reports (``title``, ``url``, ``content``, ``year``).
-    Holds every text in memory; the streaming prepare uses :func:`iter_jsonl_documents`.
-    """
-    df = read_jsonl_manifest(path, text_field)
-    texts = {
-        did: raw.text for did, raw in zip(df["doc_id"], iter_jsonl_documents(path, text_field))
-    }
-    return df, texts

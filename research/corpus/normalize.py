@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from research.settings import PrepareSettings, as_section
+
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{CJK}]")
 _PINYIN_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńňǹḿêếềɑ"
@@ -175,10 +177,7 @@ def normalize_text(
     return normalize_with_log(text, to_simplified_mode, opencc_config).text
 
 
-def normalize_params(prepare: dict | None) -> dict:
+def normalize_params(prepare: PrepareSettings | dict | None) -> dict:
     """Keyword arguments for :func:`normalize_text` from the params ``prepare`` section."""
-    prepare = prepare or {}
-    return {
-        "to_simplified_mode": prepare.get("to_simplified", "always"),
-        "opencc_config": prepare.get("opencc_config", "t2s"),
-    }
+    p = as_section(PrepareSettings, prepare)
+    return {"to_simplified_mode": p.to_simplified, "opencc_config": p.opencc_config}

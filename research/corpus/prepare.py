@@ -18,9 +18,7 @@ and units tokenised, in joblib worker processes; the result does not depend on i
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +44,9 @@ from research.corpus.normalize import (
 from research.corpus.segment import SegmentSettings, segment
 from research.corpus.tokenize import TokenizerSettings, tokenize_many
 from research.errors import InputError
+from research.io import commit_tmp, new_tmp_file
+from research.settings import Params, PrepareSettings, Settings, as_section, settings_of
+from research.workers import in_worker
 
 UNIT_KINDS = ("body", "heading", "caption", "byline", "meta", "duplicate")
 TABLES = ("documents", "paragraphs", "items", "removed")
@@ -103,9 +104,6 @@ _INT_COLUMNS = {
 }
 _YEAR_COLUMNS = ("year", "period_start", "period_end")
 _SPACE = re.compile(r"\s+")
-# A chunk of the streaming path closes after this many documents or characters.
-CHUNK_DOCS = 500
-CHUNK_CHARS = 2_000_000
 
 
 # ---------------------------------------------------------------- tables and summary
@@ -178,7 +176,9 @@ class Source:
     where: Path  # the file (or the .jsonl) named in error messages
 
 
-def open_corpus(corpus: str | Path) -> tuple[pd.DataFrame, Iterator[tuple[Source, RawDocument]]]:
+def open_corpus(
+    corpus: str | Path, extra_levels: Iterable[str] = ()
+) -> tuple[pd.DataFrame, Iterator[tuple[Source, RawDocument]]]:
     """Validate a corpus (folder + manifest, or .jsonl) and stream its documents.
 
     Everything that can be checked without reading documents (manifest, missing and
@@ -199,7 +199,7 @@ def open_corpus(corpus: str | Path) -> tuple[pd.DataFrame, Iterator[tuple[Source
         raise InputError(corpus, "corpus folder not found")
     if not corpus.is_dir():
         raise InputError(corpus, "corpus must be a folder with manifest.csv or a .jsonl file")
-    manifest = read_manifest(corpus)
+    manifest = read_manifest(corpus, extra_levels)
     files = set(list_corpus_files(corpus))
     listed = set(manifest["file"])
     unlisted = sorted(files - listed)
@@ -234,9 +234,11 @@ class DocResult:
     removed: list[dict]
 
 
-def process_document(source: Source, raw: RawDocument, prep: dict | None = None) -> DocResult:
+def process_document(
+    source: Source, raw: RawDocument, prep: PrepareSettings | dict | None = None
+) -> DocResult:
     """Normalise and segment one document into its rows. Pure: no cross-document state."""
-    prep = prep or {}
+    prep = as_section(PrepareSettings, prep)
     meta, where = source.meta, source.where
     doc_id = meta["doc_id"]
     text = raw.text
@@ -245,8 +247,7 @@ def process_document(source: Source, raw: RawDocument, prep: dict | None = None)
     norm = normalize_with_log(text, **normalize_params(prep))
     n_cjk = cjk_count(norm.text)
     n_nonspace = _nonspace(norm.text)
-    min_cjk_ratio = float(prep.get("min_cjk_ratio", 0.05))
-    if n_cjk == 0 or n_cjk < min_cjk_ratio * n_nonspace:
+    if n_cjk == 0 or n_cjk < prep.min_cjk_ratio * n_nonspace:
         raise InputError(where, f"no Chinese text ({n_cjk} CJK characters of {n_nonspace})")
     seg = segment(norm.text, SegmentSettings.from_params(prep))
     digest = hashlib.sha1(seg.text.encode("utf-8")).hexdigest()
@@ -337,7 +338,7 @@ def process_document(source: Source, raw: RawDocument, prep: dict | None = None)
 
 def _process_batch(
     batch: list[tuple[Source, RawDocument]],
-    prep: dict,
+    prep: PrepareSettings,
     tok: dict | None = None,
 ) -> list[DocResult] | tuple[str, str]:
     """Process (and, given ``tok``, tokenise) documents; the unit of work of a process.
@@ -373,14 +374,12 @@ def _mark_duplicate_documents(results: Iterable[DocResult], seen_hash: dict[str,
         res.doc["n_body"] = sum(1 for u in res.units if u["kind"] == "body")
 
 
-def _jobs(params: dict) -> int:
-    tok = params.get("tokenize") or {}
-    prep = params.get("prepare") or {}
-    return int(prep.get("n_jobs", tok.get("n_jobs", 1)) or 1)
+def _jobs(s: Settings) -> int:
+    return s.prepare.n_jobs if s.prepare.n_jobs is not None else s.tokenize.n_jobs
 
 
 def _process_chunk(
-    chunk: list[tuple[Source, RawDocument]], params: dict, seen_hash: dict[str, str]
+    chunk: list[tuple[Source, RawDocument]], params: Settings, seen_hash: dict[str, str]
 ) -> PreparedCorpus:
     """Process, tokenise and check a chunk of documents into four DataFrames.
 
@@ -390,14 +389,13 @@ def _process_chunk(
     cluster instead. Results are concatenated in manifest order, so they do not depend on
     the number of jobs.
     """
-    prep = params.get("prepare") or {}
-    tok_params = params.get("tokenize") or {}
-    data_dir = Path((params.get("paths") or {}).get("data", "data"))
+    s = settings_of(params)
+    prep = s.prepare
     tok = {
-        "settings": TokenizerSettings.from_params(tok_params),
-        "cache_dir": data_dir / "cache" if tok_params.get("cache", False) else None,
+        "settings": TokenizerSettings.from_params(s.tokenize),
+        "cache_dir": Path(s.paths.data) / "cache" if s.tokenize.cache else None,
     }
-    n_jobs = _jobs(params)
+    n_jobs = _jobs(s)
     workers = 1
     if n_jobs != 1 and len(chunk) > 1:
         from joblib import effective_n_jobs
@@ -407,7 +405,9 @@ def _process_chunk(
         from joblib import Parallel, delayed
 
         batches = _split_by_chars(chunk, min(len(chunk), 4 * workers))
-        parts = Parallel(n_jobs=n_jobs)(delayed(_process_batch)(b, prep, tok) for b in batches)
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(in_worker(_process_batch))(b, prep, tok) for b in batches
+        )
     else:
         parts = [_process_batch(chunk, prep, tok)]
     results: list[DocResult] = []
@@ -470,27 +470,26 @@ def _chunks(
 
 def iter_prepared_chunks(
     corpus: str | Path,
-    params: dict | None = None,
+    params: Params | None = None,
     progress: bool = True,
     chunk_docs: int | None = None,
     chunk_chars: int | None = None,
 ) -> Iterator[PreparedCorpus]:
     """Prepare a corpus chunk by chunk (streaming); each chunk is checked for provenance."""
-    params = params or {}
-    prep = params.get("prepare") or {}
-    chunk_docs = int(chunk_docs or prep.get("chunk_docs", CHUNK_DOCS))
-    chunk_chars = int(chunk_chars or prep.get("chunk_chars", CHUNK_CHARS))
-    manifest, docs = open_corpus(corpus)
+    s = settings_of(params)
+    chunk_docs = int(chunk_docs or s.prepare.chunk_docs)
+    chunk_chars = int(chunk_chars or s.prepare.chunk_chars)
+    manifest, docs = open_corpus(corpus, s.prepare.extra_levels)
     seen_hash: dict[str, str] = {}
     with tqdm(total=len(manifest), desc="prepare", disable=not progress, unit="doc") as bar:
         for chunk in _chunks(docs, chunk_docs, chunk_chars):
-            tables = _process_chunk(chunk, params, seen_hash)
+            tables = _process_chunk(chunk, s, seen_hash)
             bar.update(len(chunk))
             yield tables
 
 
 def prepare_corpus(
-    corpus: str | Path, params: dict | None = None, progress: bool = True
+    corpus: str | Path, params: Params | None = None, progress: bool = True
 ) -> PreparedCorpus:
     """Read, normalise and segment a corpus; return the tables (nothing written)."""
     parts = list(iter_prepared_chunks(corpus, params, progress))
@@ -546,10 +545,9 @@ class _ParquetSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = new_tmp_file(path)
         self.writer = None
+        self.committed = False
 
     def write(self, df: pd.DataFrame) -> None:
         import pyarrow as pa
@@ -569,15 +567,14 @@ class _ParquetSink:
 
     def commit(self) -> Path:
         self.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; tables are for everyone
-        os.replace(self.tmp, self.path)
+        commit_tmp(self.tmp, self.path)
+        self.committed = True
         return self.path
 
     def discard(self) -> None:
         self.close()
-        self.tmp.unlink(missing_ok=True)
+        if not self.committed:
+            self.tmp.unlink(missing_ok=True)
 
 
 def write_chunks(
@@ -609,7 +606,7 @@ def write_chunks(
 def prepare_to_dir(
     corpus: str | Path,
     out_dir: str | Path,
-    params: dict | None = None,
+    params: Params | None = None,
     progress: bool = True,
     chunk_docs: int | None = None,
     chunk_chars: int | None = None,

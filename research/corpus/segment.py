@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from research.corpus.normalize import CJK
+from research.settings import PrepareSettings, as_section
 
 _CLOSED = re.compile(r"[。！？!?；;…][”’」』）)\]》]*$")
 _COMMA_END = re.compile(r"[，、：,:（(“‘《「—-]$")
@@ -167,13 +168,13 @@ class SegmentSettings:
     join_window: int = 40
 
     @classmethod
-    def from_params(cls, prepare: dict | None) -> SegmentSettings:
-        p = prepare or {}
+    def from_params(cls, prepare: PrepareSettings | dict | None) -> SegmentSettings:
+        p = as_section(PrepareSettings, prepare)
         return cls(
-            heading_max_chars=int(p.get("heading_max_chars", 60)),
-            caption_max_chars=int(p.get("caption_max_chars", 40)),
-            duplicate_min_chars=int(p.get("duplicate_min_chars", 12)),
-            join_window=int(p.get("join_window", 40)),
+            heading_max_chars=p.heading_max_chars,
+            caption_max_chars=p.caption_max_chars,
+            duplicate_min_chars=p.duplicate_min_chars,
+            join_window=p.join_window,
         )
 
 

@@ -17,10 +17,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
 
 from research.config import repo_root
+from research.errors import InputError
+from research.settings import TokenizeSettings, as_section
+from research.workers import in_worker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -43,16 +50,27 @@ class _FilterMemo(dict):
         return kept
 
 
-def _resolve(path: str | Path | None, default: str) -> Path:
+def _resolve(path: str | Path | None, default: str, key: str) -> Path:
+    """The file a ``tokenize`` setting names; a missing file is an error (it would silently
+    change the tokens). Relative paths are tried from the working directory, then the repo."""
     if path is None:
         return RESOURCES / default
     p = Path(path)
-    if p.is_absolute():
-        return p
-    if p.exists():
-        return p.resolve()
-    candidate = repo_root() / p
-    return candidate.resolve() if candidate.exists() else p
+    for candidate in (p,) if p.is_absolute() else (p, repo_root() / p):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise InputError(
+        p,
+        f"tokenize.{key}: file not found (fix the path in params.yaml, or "
+        "remove the key to use the bundled file)",
+    )
+
+
+def _existing(path: str, key: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, f"tokenize.{key}: file not found")
+    return p
 
 
 @dataclass(frozen=True)
@@ -67,15 +85,17 @@ class TokenizerSettings:
     extra_words: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_params(cls, tok: dict | None, extra_words: Iterable[str] = ()) -> TokenizerSettings:
+    def from_params(
+        cls, tok: TokenizeSettings | dict | None, extra_words: Iterable[str] = ()
+    ) -> TokenizerSettings:
         """Build from the ``tokenize`` section of params.yaml."""
-        tok = tok or {}
+        t = as_section(TokenizeSettings, tok)
         return cls(
-            user_dict=str(_resolve(tok.get("user_dict"), "userdict.txt")),
-            stopwords=str(_resolve(tok.get("stopwords"), "stopwords.txt")),
-            hmm=bool(tok.get("hmm", True)),
-            min_token_chars=int(tok.get("min_token_chars", 1)),
-            keep_numbers=bool(tok.get("keep_numbers", False)),
+            user_dict=str(_resolve(t.user_dict, "userdict.txt", "user_dict")),
+            stopwords=str(_resolve(t.stopwords, "stopwords.txt", "stopwords")),
+            hmm=t.hmm,
+            min_token_chars=t.min_token_chars,
+            keep_numbers=t.keep_numbers,
             extra_words=tuple(sorted(set(extra_words))),
         )
 
@@ -111,9 +131,7 @@ class Tokenizer:
         if self._jieba is None:
             t = jieba.Tokenizer()
             t.initialize()
-            udict = Path(self.settings.user_dict)
-            if udict.exists():
-                t.load_userdict(str(udict))
+            t.load_userdict(str(_existing(self.settings.user_dict, "user_dict")))
             for w in self.settings.extra_words:
                 t.add_word(w, freq=500)
             self._jieba = t
@@ -122,13 +140,12 @@ class Tokenizer:
     @property
     def stopwords(self) -> frozenset[str]:
         if self._stop is None:
-            path = Path(self.settings.stopwords)
+            path = _existing(self.settings.stopwords, "stopwords")
             words: set[str] = set()
-            if path.exists():
-                for line in path.read_text(encoding="utf-8").splitlines():
-                    line = line.strip()
-                    if line and not line.startswith("#"):
-                        words.add(line)
+            for line in path.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    words.add(line)
             self._stop = frozenset(words)
         return self._stop
 
@@ -138,11 +155,11 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of ``text``: no punctuation, whitespace, stopwords or bare numbers."""
-        return [
-            t
-            for t in map(self._keep.__getitem__, self.jieba.lcut(text, HMM=self.settings.hmm))
-            if t
-        ]
+        return self.content(self.jieba.lcut(text, HMM=self.settings.hmm))
+
+    def content(self, raw: Iterable[str]) -> list[str]:
+        """The content tokens among raw tokens (the one token filter of the project)."""
+        return [t for t in map(self._keep.__getitem__, raw) if t]
 
     def _filter(self, tok: str) -> str:
         """The content form of one raw token, or "" when it is dropped."""
@@ -191,7 +208,7 @@ def _tokenize_chunk(settings: TokenizerSettings, texts: Sequence[str]) -> list[l
     return [tok.tokens(t) for t in texts]
 
 
-def text_key(text: str) -> bytes:
+def text_digest(text: str) -> bytes:
     """Cache key of one text: its SHA-1 digest."""
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
 
@@ -283,7 +300,7 @@ def tokenize_many(
     settings = settings or TokenizerSettings()
     cache = TokenCache(cache_dir, settings) if cache_dir is not None else None
     try:
-        keys = [text_key(t) for t in texts]
+        keys = [text_digest(t) for t in texts]
         known = cache.get_many(keys) if cache is not None else {}
         todo_keys: list[bytes] = []
         todo: list[str] = []
@@ -303,7 +320,8 @@ def tokenize_many(
                 from joblib import Parallel, delayed
 
                 parts = Parallel(n_jobs=n_jobs)(
-                    delayed(_tokenize_chunk)(settings, [todo[i] for i in c]) for c in chunks
+                    delayed(in_worker(_tokenize_chunk))(settings, [todo[i] for i in c])
+                    for c in chunks
                 )
             else:
                 parts = [_tokenize_chunk(settings, [todo[i] for i in c]) for c in chunks]

@@ -33,6 +33,19 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIRED_TOP = ("name", "version", "language", "categories")
 _REQUIRED_CAT = ("id", "name_zh", "name_en", "definition")
 _LIST_FIELDS = ("includes", "excludes", "rules", "heading_cues")
+_KNOWN_TOP = (*_REQUIRED_TOP, "instructions", "rules", "description")
+_KNOWN_CAT = (*_REQUIRED_CAT, *_LIST_FIELDS, "department", "seed_terms", "residual")
+
+
+def _check_keys(raw: dict, known: tuple[str, ...], where: str, p: Path) -> None:
+    """Refuse unknown keys (a typo such as ``heading_cue:`` would otherwise be ignored)."""
+    import difflib
+
+    for k in raw:
+        if k not in known:
+            guess = difflib.get_close_matches(str(k), known, n=1)
+            hint = f"; did you mean {guess[0]!r}?" if guess else f" (known: {', '.join(known)})"
+            raise InputError(p, f"{where}unknown field {k!r}{hint}")
 
 
 @dataclass(frozen=True)
@@ -122,13 +135,15 @@ class Codebook:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
-def resolve_codebook_path(path: str | Path | None = None, params: dict | None = None) -> Path:
+def resolve_codebook_path(path: str | Path | None = None, params: Any = None) -> Path:
     """The codebook to use: explicit path, else ``params.paths.codebook``, else the bundled one.
 
     Relative paths that do not exist from the working directory are tried from the repo root.
     """
     if path is None and params:
-        path = (params.get("paths") or {}).get("codebook")
+        from research.settings import settings_of
+
+        path = settings_of(params).paths.codebook
     if path is None:
         return BUNDLED
     p = Path(path)
@@ -162,6 +177,7 @@ def _parse(raw: Any, p: Path) -> Codebook:
         raise InputError(
             p, "codebook must be a YAML mapping with name, version, language, categories"
         )
+    _check_keys(raw, _KNOWN_TOP, "", p)
     missing = [k for k in _REQUIRED_TOP if k not in raw or raw[k] in (None, "")]
     if missing:
         raise InputError(p, f"codebook is missing required field(s): {', '.join(missing)}")
@@ -216,6 +232,7 @@ def _parse_category(c: Any, i: int, p: Path) -> Category:
         raise InputError(p, f"{where} must be a mapping")
     if isinstance(c.get("id"), str):
         where = f"category {c['id']!r}"
+    _check_keys(c, _KNOWN_CAT, f"{where}: ", p)
     missing = [k for k in _REQUIRED_CAT if k not in c or c[k] in (None, "")]
     if missing:
         raise InputError(p, f"{where} is missing required field(s): {', '.join(missing)}")

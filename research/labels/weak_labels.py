@@ -9,14 +9,8 @@ Two cheap sources of domain labels for units nobody annotated:
 * :func:`heading_labels` lets a unit inherit the domain of its section heading when the
   heading maps clearly to one domain through the codebook's heading cues and seed terms.
 
-Matching (why it is not a plain token lookup): jieba splits many multi-word seed terms
-(思想引领 → 思想|引领) and a plain substring search finds short terms across word
-boundaries (家政 inside 国家|政策). So a term matches where it occurs in the text and
-either (a) it has at least ``substring_min_chars`` characters (default 3; such terms are
-distinctive enough to trust as substrings) or (b) it lies inside one token of the
-tokeniser's segmentation and starts or ends on a token boundary (家政 in 开展|家政|培训 and
-in the token 家政服务, never across 国家|政策). Overlapping matches are resolved longest-first, so 两癌筛查
-counts once for rights and 家庭暴力 does not also count 家庭 for family.
+Matching: :class:`research.labels.matcher.TermMatcher`, the one seed-term matcher that the
+dictionary baseline and the classifier's seed-term features use too.
 
 Combination (:func:`combine_weak_labels`), precedence ``dict_first`` (default): when both
 sources give a label and agree → that label (source ``agree``); when only one gives a
@@ -34,86 +28,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from research.labels.codebook import Codebook, load_codebook
+from research.labels.matcher import TermMatcher, dictionary_proba, token_boundaries
+from research.settings import WeakLabelSettings, as_section
+
+_WL = WeakLabelSettings()  # estimator defaults come from the schema (one place)
 
 PRECEDENCES = ("dict_first", "heading_first")
 
 
-class TermMatcher:
-    """Find weighted, non-overlapping seed-term matches in a text (see module docstring)."""
+class TokenizerBoundaries:
+    """Token boundaries of a text under a project tokenizer (picklable, for the matcher)."""
 
-    def __init__(
-        self,
-        terms: dict[str, dict[str, float]],
-        tokenizer: Any = None,
-        substring_min_chars: int = 3,
-    ) -> None:
-        self.terms = terms
+    def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
-        self.substring_min_chars = substring_min_chars
-        flat = [(t, d, w) for d, ts in terms.items() for t, w in ts.items()]
-        # Longest first, then deterministic by term text.
-        self._flat = sorted(flat, key=lambda x: (-len(x[0]), x[0]))
 
-    def _boundaries(self, text: str) -> set[int] | None:
-        if self.tokenizer is None:
-            return None
-        pos, out = 0, {0}
-        for tok in self.tokenizer.raw_tokens(text):
-            pos += len(tok)
-            out.add(pos)
-        return out
-
-    def matches(
-        self, text: str, align_all: bool | None = None
-    ) -> list[tuple[int, int, str, str, float]]:
-        """Accepted matches as (start, end, term, domain, weight), sorted by start.
-
-        ``align_all=False`` accepts every substring occurrence (used for short headings
-        without a tokenizer); by default short terms must align with token boundaries.
-        """
-        if not text:
-            return []
-        bounds = None if align_all is False else self._boundaries(text)
-        taken = np.zeros(len(text) + 1, dtype=bool)
-        out = []
-        for term, dom, w in self._flat:
-            start = text.find(term)
-            while start != -1:
-                end = start + len(term)
-                ok = (
-                    bounds is None
-                    or len(term) >= self.substring_min_chars
-                    or _fits_tokens(start, end, bounds)
-                )
-                if ok and not taken[start:end].any():
-                    taken[start:end] = True
-                    out.append((start, end, term, dom, w))
-                start = text.find(term, start + 1)
-        return sorted(out)
-
-    def scores(self, text: str, align_all: bool | None = None) -> dict[str, float]:
-        """Summed weights per domain."""
-        s = dict.fromkeys(self.terms, 0.0)
-        for _, _, _, dom, w in self.matches(text, align_all):
-            s[dom] += w
-        return s
-
-
-def _fits_tokens(start: int, end: int, bounds: set[int]) -> bool:
-    """A short match is trusted when no token boundary falls inside it and it starts or
-    ends on one: 家政 in 开展|家政|培训 or in 家政服务 (one token), not in 国家|政策."""
-    if any(i in bounds for i in range(start + 1, end)):
-        return False
-    return start in bounds or end in bounds
+    def __call__(self, text: str) -> set[int]:
+        return token_boundaries(self.tokenizer.raw_tokens(text))
 
 
 def _default_tokenizer() -> Any:
-    from research.config import load_params
+    """The tokenizer with the schema's default settings (bundled dictionary and stopwords)."""
     from research.corpus.tokenize import TokenizerSettings, get_tokenizer
 
-    return get_tokenizer(TokenizerSettings.from_params(load_params().get("tokenize")))
+    return get_tokenizer(TokenizerSettings.from_params(None))
 
 
 def decide(
@@ -150,9 +90,9 @@ class DictionaryLabeller(BaseEstimator):
         self,
         codebook: Codebook | None = None,
         tokenizer: Any = None,
-        min_score: float = 1.0,
-        min_margin: float = 0.5,
-        substring_min_chars: int = 3,
+        min_score: float = _WL.min_score,
+        min_margin: float = _WL.min_margin,
+        substring_min_chars: int = _WL.substring_min_chars,
         smoothing: float = 0.1,
     ) -> None:
         self.codebook = codebook
@@ -166,24 +106,24 @@ class DictionaryLabeller(BaseEstimator):
         """Build the term matcher (``texts``/``y`` are ignored; present for the sklearn API)."""
         self.codebook_ = self.codebook if self.codebook is not None else load_codebook()
         tok = self.tokenizer if self.tokenizer is not None else _default_tokenizer()
-        self.matcher_ = TermMatcher(self.codebook_.seed_terms, tok, self.substring_min_chars)
         self.domains_ = list(self.codebook_.domain_ids)
+        terms = {d: self.codebook_.seed_terms.get(d, {}) for d in self.domains_}
+        self.matcher_ = TermMatcher(terms, TokenizerBoundaries(tok), self.substring_min_chars)
         self.classes_ = np.asarray(self.codebook_.ids, dtype=object)
         return self
 
-    def _check(self) -> None:
-        if not hasattr(self, "matcher_"):
-            self.fit()
+    def domain_scores(self, texts: Sequence[str]) -> pd.DataFrame:
+        """Weighted seed-term score per domain: one row per text, one column per domain id.
 
-    def score(self, texts: Sequence[str]) -> pd.DataFrame:  # type: ignore[override]
-        """Weighted seed-term score per domain: one row per text, one column per domain id."""
-        self._check()
-        rows = [self.matcher_.scores(_s(t)) for t in texts]
-        return pd.DataFrame(rows, columns=self.domains_, dtype=float).reset_index(drop=True)
+        (Not ``score``: in scikit-learn ``score(X, y)`` is a metric.)
+        """
+        check_is_fitted(self, "matcher_")
+        mat = self.matcher_.score_matrix([_s(t) for t in texts])
+        return pd.DataFrame(mat, columns=self.domains_, dtype=float)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """Domain id per text, ``""`` where the labeller abstains."""
-        labels, _, _ = decide(self.score(texts), self.min_score, self.min_margin)
+        labels, _, _ = decide(self.domain_scores(texts), self.min_score, self.min_margin)
         return labels
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -193,15 +133,10 @@ class DictionaryLabeller(BaseEstimator):
         needed to leave it), every class gets ``smoothing``; rows are normalised. A text
         with no matches therefore leans to the residual category.
         """
-        s = self.score(texts)
-        mat = np.zeros((len(s), len(self.classes_)))
-        for j, cid in enumerate(self.classes_):
-            if cid in s.columns:
-                mat[:, j] = s[cid].to_numpy()
-            else:
-                mat[:, j] = max(float(self.min_score), 0.0)
-        mat += self.smoothing
-        return mat / mat.sum(axis=1, keepdims=True)
+        s = self.domain_scores(texts)
+        return dictionary_proba(
+            s.to_numpy(), self.domains_, self.classes_, self.min_score, self.smoothing
+        )
 
 
 def _s(x: Any) -> str:
@@ -209,7 +144,7 @@ def _s(x: Any) -> str:
 
 
 def heading_scores(
-    headings: Sequence[str], codebook: Codebook, cue_weight: float = 2.0
+    headings: Sequence[str], codebook: Codebook, cue_weight: float = _WL.heading_cue_weight
 ) -> pd.DataFrame:
     """Score each heading per domain: each heading cue found counts ``cue_weight``, each seed
     term its weight; cues and terms share one longest-first matcher (no double counting)."""
@@ -228,17 +163,17 @@ def heading_scores(
         if len(who) > 1:
             for cid in who:
                 table[cid].pop(t, None)
-    matcher = TermMatcher(table, tokenizer=None)
-    rows = [matcher.scores(_s(h), align_all=False) for h in headings]
-    return pd.DataFrame(rows, columns=list(table), dtype=float).reset_index(drop=True)
+    matcher = TermMatcher(table)  # headings: every occurrence counts (no tokenizer)
+    mat = matcher.score_matrix([_s(h) for h in headings])
+    return pd.DataFrame(mat, columns=list(table), dtype=float)
 
 
 def heading_labels(
     units: pd.DataFrame,
     codebook: Codebook | None = None,
-    min_score: float = 2.0,
-    min_margin: float = 1.0,
-    cue_weight: float = 2.0,
+    min_score: float = _WL.heading_min_score,
+    min_margin: float = _WL.heading_min_margin,
+    cue_weight: float = _WL.heading_cue_weight,
 ) -> pd.Series:
     """Domain id inherited from each unit's section heading (``""`` = no clear mapping).
 
@@ -287,31 +222,31 @@ def weak_label_table(
     units: pd.DataFrame,
     codebook: Codebook,
     tokenizer: Any = None,
-    settings: dict | None = None,
+    settings: WeakLabelSettings | dict | None = None,
 ) -> pd.DataFrame:
     """The weak-label table for ``units`` (needs unit_id, doc_id, text; heading optional).
 
     Columns: unit_id, doc_id, dict_label, dict_score, dict_margin, heading_label,
     weak_label, weak_source; sorted by unit_id; scores rounded to 3 decimals.
     """
-    st = settings or {}
+    st = as_section(WeakLabelSettings, settings)
     lab = DictionaryLabeller(
         codebook,
         tokenizer=tokenizer,
-        min_score=float(st.get("min_score", 1.0)),
-        min_margin=float(st.get("min_margin", 0.5)),
-        substring_min_chars=int(st.get("substring_min_chars", 3)),
+        min_score=st.min_score,
+        min_margin=st.min_margin,
+        substring_min_chars=st.substring_min_chars,
     ).fit()
-    scores = lab.score(units["text"].tolist())
+    scores = lab.domain_scores(units["text"].tolist())
     dl, best, margin = decide(scores, lab.min_score, lab.min_margin)
     hl = heading_labels(
         units,
         codebook,
-        min_score=float(st.get("heading_min_score", 2.0)),
-        min_margin=float(st.get("heading_min_margin", 1.0)),
-        cue_weight=float(st.get("heading_cue_weight", 2.0)),
+        min_score=st.heading_min_score,
+        min_margin=st.heading_min_margin,
+        cue_weight=st.heading_cue_weight,
     ).tolist()
-    wl, ws = combine_weak_labels(dl, hl, str(st.get("precedence", "dict_first")))
+    wl, ws = combine_weak_labels(dl, hl, st.precedence)
     out = pd.DataFrame(
         {
             "unit_id": units["unit_id"].astype(str).to_numpy(),

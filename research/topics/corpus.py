@@ -171,7 +171,7 @@ def _write_tokens(
     chunk_size: int,
 ) -> None:
     """Tokenise in chunks and append each unit's tokens as one line."""
-    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
+    with atomic_path(path, defer=False) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
         for start in range(0, len(texts), chunk_size):
             chunk = list(texts[start : start + chunk_size])
             for toks in tokenize_many(chunk, settings, n_jobs=n_jobs, cache_dir=cache_dir):
@@ -226,7 +226,10 @@ def build_corpus(
     vocab = dictionary.token2id
     tokens_path = out_dir / "tokens.txt"
     n_tokens = []
-    with atomic_path(tokens_path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
+    with (
+        atomic_path(tokens_path, defer=False) as tmp,
+        tmp.open("w", encoding="utf-8", newline="\n") as fh,
+    ):
         for toks in TokenFile(raw_path):
             kept = [t for t in toks if t in vocab]
             n_tokens.append(len(kept))

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from gensim.corpora import Dictionary
 
+from research.settings import TopicsSettings, as_section
+
 BACKENDS = ("gensim", "tomotopy")
 
 
@@ -42,19 +44,18 @@ class LdaSettings:
     tomotopy_burn_in: int = 50
 
     @classmethod
-    def from_params(cls, topics: dict[str, Any]) -> LdaSettings:
-        alpha = topics.get("alpha", "symmetric")
-        eta = topics.get("eta")
+    def from_params(cls, topics: TopicsSettings | dict[str, Any] | None) -> LdaSettings:
+        t = as_section(TopicsSettings, topics)
         return cls(
-            passes=int(topics.get("passes", 20)),
-            iterations=int(topics.get("iterations", 200)),
-            chunksize=int(topics.get("chunksize", 2000)),
-            alpha=alpha if isinstance(alpha, str) else float(alpha),
-            eta=None if eta in (None, "symmetric") else float(eta),
-            backend=str(topics.get("backend", "gensim")),
-            seeded_init=bool(topics.get("seeded_init", True)),
-            tomotopy_iterations=int(topics.get("tomotopy_iterations", 1000)),
-            tomotopy_burn_in=int(topics.get("tomotopy_burn_in", 50)),
+            passes=t.passes,
+            iterations=t.iterations,
+            chunksize=t.chunksize,
+            alpha=t.alpha,
+            eta=None if t.eta in (None, "symmetric") else float(t.eta),
+            backend=t.backend,
+            seeded_init=t.seeded_init,
+            tomotopy_iterations=t.tomotopy_iterations,
+            tomotopy_burn_in=t.tomotopy_burn_in,
         )
 
     def base_eta(self, k: int) -> float:

@@ -140,6 +140,4 @@ def write_offline_html(
         data=_script_safe(prepared.to_json()),
         lam=f"{float(lam):g}",
     )
-    out = write_text(page, path)
-    out.chmod(0o644)  # a page meant to be opened and shared (temp files are created 0600)
-    return out
+    return write_text(page, path)

@@ -28,6 +28,7 @@ from research.config import params_hash, section
 from research.corpus.tokenize import TokenizerSettings
 from research.io import read_table, write_table
 from research.provenance import write_metrics
+from research.settings import settings_of
 from research.topics.corpus import TopicCorpus, build_corpus, load_units
 from research.topics.lda import FittedLDA, LdaSettings, available_backend, fit_lda
 from research.topics.ldavis import prepare_vis, write_offline_html
@@ -47,30 +48,6 @@ from research.topics.tables import (
     unit_topics,
 )
 
-DEFAULTS: dict[str, Any] = {
-    "unit": "paragraph",
-    "no_below": 2,
-    "no_above": 0.5,
-    "keep_n": 100000,
-    "extra_stopwords": [],
-    "k_grid": [4, 6, 8, 10, 12],
-    "k": 8,
-    "stability_seeds": 3,
-    "heldout_fraction": 0.2,
-    "heldout_by": "unit",
-    "relevance_lambda": 0.6,
-    "frex_weight": 0.5,
-    "top_n": 15,
-    "coherence_topn": 10,
-    "vis_terms": 30,
-    "seeded_free_topics": 3,
-    "seeded_weight": 3.0,
-    "seeded_min_share": 0.2,
-    "seeded_backend": "gensim",
-    "sweep": True,
-    "html": True,
-}
-
 
 @dataclass
 class TopicsResult:
@@ -82,23 +59,21 @@ class TopicsResult:
 
 
 def topics_config(params: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """The ``topics`` section with defaults filled in."""
-    cfg = dict(DEFAULTS)
-    cfg.update(section(params, "topics", **overrides))
-    return cfg
+    """The ``topics`` section with defaults filled in (schema: research/settings.py)."""
+    return section(params, "topics", **overrides)
 
 
 def _paths(params: dict[str, Any]) -> dict[str, Path]:
-    p = params.get("paths") or {}
-    data = Path(p.get("data", "data"))
+    p = settings_of(params).paths
+    data = Path(p.data)
     return {
         "data": data,
         "prepared": data / "prepared",
         "topics": data / "topics",
         "cache": data / "cache",
-        "reports": Path(p.get("reports", "reports")),
-        "models": Path(p.get("models", "models")),
-        "annotations": Path(p.get("annotations", "seeds/annotations.csv")),
+        "reports": Path(p.reports),
+        "models": Path(p.models),
+        "annotations": Path(p.annotations),
     }
 
 
@@ -128,8 +103,8 @@ def run_topics(
     cfg = topics_config(params, **overrides)
     paths = _paths(params)
     prepared_dir = Path(prepared_dir) if prepared_dir is not None else paths["prepared"]
-    seed = int(params.get("seed", 0))
-    tok_params = params.get("tokenize") or {}
+    seed = settings_of(params).seed
+    tok_params = settings_of(params).tokenize
     res = TopicsResult()
     for key in ("backend", "seeded_backend"):
         if cfg.get(key):
@@ -141,11 +116,7 @@ def run_topics(
     tables = paths["reports"] / "tables"
 
     # --- corpus -------------------------------------------------------------------
-    codebook = None
-    try:
-        codebook = _load_codebook(params)
-    except Exception as exc:
-        res.notes.append(f"codebook unavailable ({exc}); seeded LDA skipped")
+    codebook = _load_codebook(params)  # a broken user codebook is an error, not a skip
     seed_words = (
         sorted({t for d in codebook.domain_ids for t in codebook.seed_terms[d]}) if codebook else []
     )
@@ -157,11 +128,11 @@ def run_topics(
         tok_settings,
         no_below=int(cfg["no_below"]),
         no_above=float(cfg["no_above"]),
-        keep_n=cfg.get("keep_n"),
-        extra_stopwords=cfg.get("extra_stopwords") or [],
+        keep_n=cfg["keep_n"],
+        extra_stopwords=cfg["extra_stopwords"],
         keep_terms=seed_words,
-        n_jobs=int(tok_params.get("n_jobs", 1)),
-        cache_dir=paths["cache"] if tok_params.get("cache", False) else None,
+        n_jobs=tok_params.n_jobs,
+        cache_dir=paths["cache"] if tok_params.cache else None,
     )
     w(write_table(tc.units, paths["topics"] / "units.parquet"))
     w(paths["topics"] / "corpus.mm")
@@ -178,7 +149,7 @@ def run_topics(
 
     # --- K sweep ------------------------------------------------------------------
     k = int(cfg["k"])
-    if cfg.get("sweep", True):
+    if cfg["sweep"]:
         sweep = k_sweep(
             tc,
             cfg["k_grid"],
@@ -215,7 +186,7 @@ def run_topics(
         fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"])
     )
     res.metrics["lda"] = {"k": k, **{m: round(v, 4) for m, v in coh.items()}}
-    if cfg.get("html", True):
+    if cfg["html"]:
         w(
             _write_vis(
                 fitted,
@@ -234,9 +205,7 @@ def run_topics(
 
     # --- seeded LDA ---------------------------------------------------------------
     if codebook is not None:
-        seeded_settings = LdaSettings.from_params(
-            {**cfg, "backend": cfg.get("seeded_backend") or settings.backend}
-        )
+        seeded_settings = LdaSettings.from_params({**cfg, "backend": cfg["seeded_backend"]})
         _run_seeded(tc, codebook, cfg, seeded_settings, seed, paths, res)
     write_metrics(res.metrics, paths["reports"] / "metrics" / "topics.json", params)
     w(paths["reports"] / "metrics" / "topics.json")
@@ -309,7 +278,7 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
     )
     w(write_table(terms, tables / "seeded_topic_terms.csv"))
     w(write_table(doc_topics(theta, tc.units, tids), tables / "seeded_doc_topics.csv"))
-    if cfg.get("html", True):
+    if cfg["html"]:
         w(
             _write_vis(
                 fitted,
@@ -320,8 +289,8 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
                 cfg,
                 paths["reports"] / "topics" / "seeded_lda.html",
                 title=f"Seeded LDA ({len(domain_ids)} domain topics + {n_free} free)",
-                note="Topics 1–%d are the codebook domains in order: %s; the rest are free topics."
-                % (len(domain_ids), ", ".join(domain_ids)),
+                note=f"Topics 1–{len(domain_ids)} are the codebook domains in order: "
+                f"{', '.join(domain_ids)}; the rest are free topics.",
             )
         )
 
@@ -360,34 +329,57 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
         "seed_terms_total": len(seed_report),
     }
     evaluate_seeded(
-        out, codebook, paths["annotations"], tables / "seeded_eval.csv", cfg["unit"], res
+        out,
+        codebook,
+        paths["annotations"],
+        tables / "seeded_eval.csv",
+        cfg["unit"],
+        res,
+        prepared=paths["prepared"],
     )
 
 
-def load_gold(path: Path) -> pd.DataFrame | None:
-    """unit_id → gold label from the annotations file, or None when not available."""
+def load_gold(path: Path, prepared: Path | None = None) -> pd.DataFrame | None:
+    """unit_id → gold label from the annotations file, or None when not available.
+
+    With ``prepared``, the labelled texts are checked against its paragraphs (anchors).
+    """
     if not path.exists():
         return None
     ann = read_table(path)
     if "gold" not in ann.columns or "unit_id" not in ann.columns:
         return None
+    paras = prepared / "paragraphs.parquet" if prepared is not None else None
+    if paras is not None and paras.exists():
+        from research.labels.anchors import check_anchors
+
+        check_anchors(ann, read_table(paras), path, paras)
     ann = ann[["unit_id", "gold"]].astype(str)
     ann = ann[(ann["gold"].str.strip() != "") & (ann["gold"] != "nan")]
     return ann if len(ann) else None
 
 
 def evaluate_seeded(
-    units: pd.DataFrame, codebook, ann_path: Path, out_path: Path, unit: str, res
+    units: pd.DataFrame,
+    codebook,
+    ann_path: Path,
+    out_path: Path,
+    unit: str,
+    res,
+    prepared: Path | None = None,
 ) -> None:
     """Score seeded labels against gold with the shared evaluator; one comparison-table row."""
-    gold = load_gold(ann_path)
-    if gold is None:
-        res.notes.append(f"no gold labels in {ann_path}: seeded_eval.csv not written")
-        return
-    if unit == "document":
-        res.notes.append(
-            "unit=document: gold labels are per paragraph, seeded_eval.csv not written"
-        )
+    gold = load_gold(ann_path, prepared)
+    why = (
+        f"no gold labels in {ann_path}"
+        if gold is None
+        else "unit=document: gold labels are per paragraph"
+        if unit == "document"
+        else ""
+    )
+    if why:  # an empty table, so the declared output exists (dvc repro) and says nothing
+        res.notes.append(f"{why}: seeded_eval.csv left empty")
+        write_table(pd.DataFrame(columns=["method", "cv", "n", "macro_f1", "accuracy"]), out_path)
         return
     from research.labels.evaluation import evaluate_labels
 

@@ -20,12 +20,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from research.settings import FiguresSettings, settings_of
 from research.viz.registry import SkipFigure, read_input_table, register_figure
 from research.viz.style import (
     SEQUENTIAL_CMAP,
     category_label,
     domain_colors,
-    load_codebook_or_none,
+    load_project_codebook,
     save_figure,
 )
 
@@ -161,9 +162,9 @@ def doc_label(row: pd.Series, language: str) -> str:
 _table = read_input_table
 
 
-def _context(params: dict) -> tuple[dict, list[str], object]:
-    fig_p = params.get("figures") or {}
-    cb = load_codebook_or_none((params.get("paths") or {}).get("codebook"))
+def _context(params: dict) -> tuple[FiguresSettings, list[str], object]:
+    fig_p = settings_of(params).figures
+    cb = load_project_codebook(settings_of(params).paths.codebook)
     ids = (
         list(cb.ids)
         if cb is not None
@@ -174,7 +175,7 @@ def _context(params: dict) -> tuple[dict, list[str], object]:
 
 def _basis(params: dict) -> str:
     """The primary basis: the first of ``analyse.bases`` (characters by default)."""
-    return str(((params.get("analyse") or {}).get("bases") or ["chars"])[0])
+    return str(settings_of(params).analyse.bases[0])
 
 
 def mix_note(sources: pd.Series, estimator: str | None, language: str) -> str:
@@ -210,8 +211,8 @@ def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
         data,
         out_dir,
         name,
-        tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
-        int(fig_p.get("dpi", 300)),
+        tuple(fig_p.formats),
+        fig_p.dpi,
     )
 
 
@@ -261,7 +262,7 @@ def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str)
     docs = _sort_docs(d)
     meta = d.drop_duplicates("doc_id").set_index("doc_id")
     colors = domain_colors(ids)
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     n = len(docs)
     fig, ax = plt.subplots(figsize=(width, min(1.6 + 0.24 * n, 9.0)))
     y = np.arange(n)[::-1]
@@ -329,7 +330,7 @@ def province_heatmap(reports_dir: Path, out_dir: Path, params: dict, language: s
         index="group", columns="domain", values="mean_share", aggfunc="first"
     ).reindex(index=provs, columns=ids)
     ndocs = d.drop_duplicates("group").set_index("group")["n_docs"].reindex(provs)
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, min(1.4 + 0.32 * len(provs), 9.0)))
     vmax = max(0.05, float(np.nanmax(M.to_numpy())))
     im = ax.imshow(M.to_numpy(), cmap=SEQUENTIAL_CMAP, vmin=0, vmax=vmax, aspect="auto")
@@ -396,7 +397,7 @@ def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -
     except SkipFigure:
         g = pd.DataFrame(columns=["year", "domain", "mean_share", "ci_low", "ci_high"])
     colors = domain_colors(ids)
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     ncols = 2
     nrows = int(np.ceil(len(ids) / ncols))
     fig, axes = plt.subplots(
@@ -483,7 +484,7 @@ def province_tiles(reports_dir: Path, out_dir: Path, params: dict, language: str
     tot = M.sum(axis=0)
     other = (tot - M) / max(len(M) - 1, 1)
     E = M / other.where(other > 0)
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     ncols = 2
     nrows = int(np.ceil(len(ids) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, 0.8 + 1.45 * nrows), squeeze=False)
@@ -540,7 +541,7 @@ def emphasis(reports_dir: Path, out_dir: Path, params: dict, language: str) -> l
     docs = _sort_docs(d)
     meta = d.drop_duplicates("doc_id").set_index("doc_id")
     colors = domain_colors(ids)
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     n = len(docs)
     ncols = 2
     nrows = int(np.ceil(len(ids) / ncols))
@@ -619,10 +620,10 @@ def distinctive_terms(reports_dir: Path, out_dir: Path, params: dict, language: 
     d = df[df["variable"] == "province"].copy()
     if d.empty:
         raise SkipFigure("no province terms in distinctive_terms.csv")
-    top = int(fig_p.get("distinctive_top_n", 10))
+    top = fig_p.distinctive_top_n
     d = d[d["rank"] <= top]
     groups = sorted(d["group"].astype(str).unique())
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     ncols = min(2, len(groups))
     nrows = int(np.ceil(len(groups) / ncols))
     fig, axes = plt.subplots(
@@ -658,7 +659,7 @@ def share_adjustment(reports_dir: Path, out_dir: Path, params: dict, language: s
     order = ("cc", "pcc", "acc", "pacc", "em", "ppi")
     methods = [m for m in order if m in set(d["method"])]
     agg = d.groupby(["method", "domain"], sort=True)["abs_error"].mean().reset_index()
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, width * 0.75))
     colors = domain_colors(ids)
     bw = 0.8 / len(ids)
@@ -695,7 +696,7 @@ def campaign_names(reports_dir: Path, out_dir: Path, params: dict, language: str
     the domain of the paragraphs they appear in most; names in ≥ 2 reports, most widespread first."""
     fig_p, ids, cb = _context(params)
     df = _table(reports_dir, "campaign_names.csv")
-    top = int(fig_p.get("campaign_top_n", 20))
+    top = fig_p.campaign_top_n
     per = df.groupby("name")["doc_id"].nunique()
     mentions = df.groupby("name").size()
     names = sorted(per[per >= 2].index, key=lambda n: (-per[n], -mentions[n], n))[:top]
@@ -713,7 +714,7 @@ def campaign_names(reports_dir: Path, out_dir: Path, params: dict, language: str
         .reset_index()
     )
     colors = domain_colors(ids)
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, min(1.6 + 0.2 * len(names), 9.0)))
     xi = {dd: i for i, dd in enumerate(docs)}
     yi = {n: len(names) - 1 - i for i, n in enumerate(names)}

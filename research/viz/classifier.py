@@ -13,10 +13,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from research.settings import FiguresSettings, settings_of
 from research.viz.registry import read_input_table, register_figure
-from research.viz.style import SEQUENTIAL_CMAP, category_label, load_codebook_or_none, save_figure
+from research.viz.style import SEQUENTIAL_CMAP, category_label, load_project_codebook, save_figure
 
-DEFAULT_IDS = ["ideology", "employment", "rights", "family", "organization", "other"]
 METHOD_LABELS = {
     "majority": ("Majority class", "多数类"),
     "dictionary": ("Dictionary alone", "词典"),
@@ -26,15 +26,18 @@ METHOD_LABELS = {
     "svm_calibrated": ("Seeded SVM (calibrated)", "种子词 SVM(校准)"),
     "cnb": ("Seeded complement NB", "种子词 CNB"),
     "svm_seeded": ("Seeded SVM (calibrated)", "种子词 SVM(校准)"),
+    "lr_plain_gold_only": ("TF-IDF + LR, gold only", "TF-IDF + LR(仅金标准)"),
+    "lr_seeded_gold_only": ("Seeded LR, gold only", "种子词 LR(仅金标准)"),
+    "svm_seeded_gold_only": ("Seeded SVM, gold only", "种子词 SVM(仅金标准)"),
     "selected": ("Selected (nested)", "嵌套选择"),
     "lr_seeded+weak": ("Seeded LR + weak labels", "种子词 LR + 弱标签"),
 }
 
 
-def _ctx(params: dict) -> tuple[dict, list[str], object]:
-    fig_p = params.get("figures") or {}
-    cb = load_codebook_or_none((params.get("paths") or {}).get("codebook"))
-    return fig_p, (list(cb.ids) if cb is not None else DEFAULT_IDS), cb
+def _ctx(params: dict) -> tuple[FiguresSettings, list[str], object]:
+    fig_p = settings_of(params).figures
+    cb = load_project_codebook(settings_of(params).paths.codebook)
+    return fig_p, list(cb.ids), cb
 
 
 _read = read_input_table
@@ -46,8 +49,8 @@ def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
         data,
         out_dir,
         name,
-        tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
-        int(fig_p.get("dpi", 300)),
+        tuple(fig_p.formats),
+        fig_p.dpi,
     )
 
 
@@ -56,7 +59,7 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
     """Row-normalised confusion matrix (recall per gold class) with counts, selected model."""
     fig_p, ids, cb = _ctx(params)
     df = _read(reports_dir, "confusion_matrix.csv")
-    method = (params.get("figures") or {}).get("classifier_method", "selected")
+    method = settings_of(params).figures.classifier_method
     if method not in set(df["method"]):
         method = sorted(set(df["method"]))[0]
     d = df[df["method"] == method]
@@ -69,7 +72,7 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
     )
     support = M.sum(axis=1, keepdims=True)
     R = np.divide(M, support, out=np.zeros_like(M), where=support > 0)
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, width * 0.92))
     im = ax.imshow(R, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=1)
     small = plt.rcParams["xtick.labelsize"]
@@ -125,7 +128,7 @@ def classifier_comparison(
     )
     cvs = [c for c in SCHEME_LABELS if c in set(df["cv"])] or sorted(set(df["cv"]))
     k = 0 if language == "en" else 1
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, axes = plt.subplots(
         len(cvs),
         1,
@@ -190,7 +193,7 @@ def classifier_reliability(
     if d.empty:
         d = df[df["cv"] == sorted(set(df["cv"]))[0]]
         d = d[d["method"] == sorted(set(d["method"]))[0]]
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, width * 0.9))
     ax.plot([0, 1], [0, 1], color="#999999", linewidth=0.8, linestyle="--", zorder=1)
     sizes = 8 + 60 * d["n"] / max(int(d["n"].max()), 1)
@@ -231,7 +234,7 @@ def learning_curve(reports_dir: Path, out_dir: Path, params: dict, language: str
     }
     colors = {"random": "#0072B2", "stratified": "#009E73", "uncertainty": "#D55E00"}
     k = 0 if language == "en" else 1
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, width * 0.8))
     for (strategy, with_base), d in g.groupby(["strategy", "with_base"], sort=True):
         ax.plot(

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from research.settings import settings_of
+
 FigureFn = Callable[[Path, Path, dict, str], list[Path]]
 
 _NOT_FIGURE_MODULES = {"style", "registry"}
@@ -125,7 +127,7 @@ def run_figures(
     unknown = [n for n in wanted if n not in registry]
     if unknown:
         raise KeyError(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(registry)}")
-    fig_params = params.get("figures") or {}
+    fig_params = settings_of(params).figures
     results: list[FigureResult] = []
     from tqdm.auto import tqdm
 
@@ -136,7 +138,7 @@ def run_figures(
         if missing:
             res.skipped = "missing input " + ", ".join(str(p) for p in missing)
         else:
-            setup_style(language, width_in=float(fig_params.get("width_in", 3.5)))
+            setup_style(language, width_in=float(fig_params.width_in))
             try:
                 res.paths = list(spec.fn(Path(reports_dir), Path(out_dir), params, language) or [])
             except SkipFigure as exc:

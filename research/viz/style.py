@@ -15,15 +15,13 @@ Why this module exists:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg", force=False)
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib import font_manager
@@ -248,25 +246,21 @@ def category_label(cid: str, language: str = "en", codebook: Any = None, short: 
     """
     label = cid.replace("_", " ").capitalize()
     if codebook is not None:
-        try:
+        with contextlib.suppress(Exception):
             label = str(codebook.label(cid, lang=language))
-        except Exception:
-            pass
     if short:
         label = short_label(label, 22 if language == "en" else 6)
     return label
 
 
-def load_codebook_or_none(path: str | Path | None = None) -> Any:
-    """The project codebook if it can be loaded (for labels), else None."""
-    try:
-        from research.labels.codebook import load_codebook
-    except ImportError:
-        return None
-    try:
-        return load_codebook(path)
-    except Exception:
-        return None
+def load_project_codebook(path: str | Path | None = None) -> Any:
+    """The project codebook (params ``paths.codebook``; ``None`` = bundled) for labels.
+
+    A broken or missing user codebook is an error, never a quiet fall-back to other labels.
+    """
+    from research.labels.codebook import load_codebook, resolve_codebook_path
+
+    return load_codebook(resolve_codebook_path(path))
 
 
 # --- saving ---------------------------------------------------------------------------
@@ -306,8 +300,6 @@ def save_figure(
             written.append(path)
     if data is not None:
         written.append(write_table(round_floats(data), out_dir / f"{name}.csv"))
-    for path in written:  # temp files are created 0600; figures are meant to be shared
-        path.chmod(0o644)
     if close:
         plt.close(fig)
     return written

@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 
 from research.io import read_table
+from research.settings import FiguresSettings, settings_of
 from research.viz.registry import SkipFigure, register_figure
 from research.viz.style import (
     GREY,
     category_label,
     domain_colors,
-    load_codebook_or_none,
+    load_project_codebook,
     save_figure,
 )
 
@@ -57,18 +58,18 @@ def _clip(term: str, n: int = 8) -> str:
     return term if len(term) <= n else term[: n - 1] + "…"
 
 
-def _fig_params(params: dict) -> dict:
-    return params.get("figures") or {}
+def _fig_params(params: dict) -> FiguresSettings:
+    return settings_of(params).figures
 
 
-def _save(fig, data: pd.DataFrame, out_dir: Path, name: str, fig_p: dict) -> list[Path]:
+def _save(fig, data: pd.DataFrame, out_dir: Path, name: str, fig_p: FiguresSettings) -> list[Path]:
     return save_figure(
         fig,
         data,
         out_dir,
         name,
-        formats=tuple(fig_p.get("formats", ("pdf", "svg", "png"))),
-        dpi=int(fig_p.get("dpi", 300)),
+        formats=tuple(fig_p.formats),
+        dpi=fig_p.dpi,
     )
 
 
@@ -81,7 +82,7 @@ def topic_model_selection(
     df = read_table(Path(reports_dir) / "tables" / "k_sweep.csv").sort_values("k")
     if df.empty:
         raise SkipFigure("k_sweep.csv is empty")
-    width = float(fig_p.get("width_in", 3.5))
+    width = fig_p.width_in
     fig, axes = plt.subplots(2, 2, figsize=(width, width * 0.85), sharex=True)
     k = df["k"].to_numpy()
     chosen = df.loc[df["chosen"].astype(str).str.lower() == "true", "k"].tolist()
@@ -183,7 +184,7 @@ def topic_terms(reports_dir: Path, out_dir: Path, params: dict, language: str) -
     topics = sorted(df["topic"].unique(), key=int)
     titles = {t: _t("topic", language).format(t) for t in topics}
     colors = {t: "#0072B2" for t in topics}
-    width = 2 * float(fig_p.get("width_in", 3.5))
+    width = 2 * fig_p.width_in
     fig, _, data = _term_panels(df, topics, titles, colors, width, N_TERMS, None, language)
     lam = df["lambda"].iloc[0] if "lambda" in df else None
     if lam is not None:
@@ -204,7 +205,7 @@ def seeded_topic_terms(reports_dir: Path, out_dir: Path, params: dict, language:
         raise SkipFigure("seeded_topic_terms.csv is empty")
     topics = list(dict.fromkeys(df["topic"].astype(str)))  # table order: domains, then free
     df = df.assign(topic=df["topic"].astype(str))
-    cb = load_codebook_or_none((params.get("paths") or {}).get("codebook"))
+    cb = load_project_codebook(settings_of(params).paths.codebook)
     domains = [t for t in topics if not t.startswith("free_")]
     palette = domain_colors(domains + ["other"])
     colors = {t: palette.get(t, GREY) if not t.startswith("free_") else GREY for t in topics}
@@ -216,7 +217,7 @@ def seeded_topic_terms(reports_dir: Path, out_dir: Path, params: dict, language:
         )
         for t in topics
     }
-    width = 2 * float(fig_p.get("width_in", 3.5))
+    width = 2 * fig_p.width_in
     fig, axes, data = _term_panels(
         df, topics, titles, colors, width, N_TERMS, "seed_term", language
     )

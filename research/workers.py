@@ -1,0 +1,51 @@
+"""Worker processes (joblib/loky) that end with the process that started them.
+
+loky keeps idle workers alive for minutes; when the parent is killed (SIGKILL, OOM) they
+are re-parented and would hold their memory (~500 MB seen) until loky's idle timeout.
+Tasks sent to workers are wrapped with :func:`in_worker`: in a worker process it starts
+(once) a daemon thread that checks every second that the parent is still there and ends
+the worker when it is not. Run in the parent itself (``n_jobs=1``), it does nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+_watching: int | None = None
+_lock = threading.Lock()
+
+
+def _watch(parent: int, interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def die_with_parent(parent: int, interval: float = 1.0) -> bool:
+    """In a worker of ``parent``: start the watchdog (once). True when one is running."""
+    global _watching
+    if os.getpid() == parent or os.getppid() != parent:
+        return _watching is not None  # the parent itself, or not its direct child
+    with _lock:
+        if _watching is None:
+            threading.Thread(
+                target=_watch, args=(parent, interval), name="die-with-parent", daemon=True
+            ).start()
+            _watching = parent
+    return True
+
+
+def _run(fn: Callable[..., Any], parent: int, *args: Any, **kwargs: Any) -> Any:
+    die_with_parent(parent)
+    return fn(*args, **kwargs)
+
+
+def in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` for ``joblib.delayed``: the worker running it ends if this process dies."""
+    return functools.partial(_run, fn, os.getpid())
