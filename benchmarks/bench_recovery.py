@@ -34,7 +34,9 @@ from research.analysis.pipeline import run_analysis  # noqa: E402
 POOL_WRITERS = {"w1", "w2", "w3"}
 
 
-def run(reps: int, n_docs: int, gold_frac: float, n_boot: int, out: Path) -> pd.DataFrame:
+def run(
+    reps: int, n_docs: int, gold_frac: float, n_boot: int, out: Path, corrected: str = "pacc"
+) -> pd.DataFrame:
     ids, _ = codebook_ids(None)
     base = pd.read_csv(ROOT / "research/resources/base_set/base_set.csv")
     base = base[base["label"].isin(ids)]
@@ -48,7 +50,10 @@ def run(reps: int, n_docs: int, gold_frac: float, n_boot: int, out: Path) -> pd.
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             rec.write_project(root, corpus, model, ids)
-            for condition, estimator in (("uncorrected_pcc", "pcc"), ("corrected_pacc", "pacc")):
+            for condition, estimator in (
+                ("uncorrected_pcc", "pcc"),
+                (f"corrected_{corrected}", corrected),
+            ):
                 params = {
                     "seed": r,
                     "paths": {"annotations": str(root / "annotations.csv"),
@@ -80,8 +85,9 @@ def main() -> None:
     ap.add_argument("--gold-frac", type=float, default=0.1)
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--corrected", default="pacc", help="corrected estimator (acc|pacc|em|ppi)")
     a = ap.parse_args()
-    summary = run(a.reps, a.n_docs, a.gold_frac, a.n_boot, a.out)
+    summary = run(a.reps, a.n_docs, a.gold_frac, a.n_boot, a.out, a.corrected)
     print(summary.to_string(index=False))
 
 

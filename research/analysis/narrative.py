@@ -69,7 +69,9 @@ def sections(reports_dir: Path | str) -> dict[str, str]:
         out["estimator"] = (
             f"**Which estimator turns predictions into shares.** On {int(s['n_docs'].max())} "
             f"held-out gold reports the mean absolute share error was: {rows}. The pipeline "
-            f"uses the lowest, **{est.upper()}**. {PRIOR_SHIFT} With few held-out reports "
+            f"uses **{est.upper()}**: with `estimator: auto`, the corrected estimator (ACC, "
+            "PACC, EM, PPI) with the lowest error, because only corrected estimators carry "
+            f"the classifier's error into intervals. {PRIOR_SHIFT} With few held-out reports "
             "these errors are themselves noisy."
         )
     else:
