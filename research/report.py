@@ -13,20 +13,26 @@ from typing import Any
 
 #: what each figure shows and how to read it (the README's "Reading the main figures")
 HOW_TO_READ = {
-    "domain_shares": "One bar per report: how its body paragraphs divide among the categories "
-    "(gold labels where they exist, else the classifier's probability-weighted shares). Read "
-    "the grey `other` segment as framing text.",
+    "domain_shares": "One bar per report (n = its body units): how its body text divides among "
+    "the categories, by characters unless the axis says paragraphs. Each unit counts once: gold "
+    "where labelled (language-model annotators), else the classifier; the caption says when "
+    "sources are mixed. Read the grey `other` segment as framing text.",
     "province_heatmap": "Mean share of each domain per province (n = number of reports). "
     "Differences resting on two or three reports are descriptive, not inference.",
-    "year_trends": "Mean share per issue year, with bootstrap intervals where a year has at "
-    "least two reports.",
-    "emphasis": "A report's share of a domain divided by the corpus mean share, with 95% "
-    "bootstrap intervals. Above 1: more emphasis than the corpus; intervals crossing 1 do not "
+    "province_tiles": "A tile map per domain: each province's mean share (colour), its emphasis "
+    "against the other provinces and n reports; grey tiles have no report.",
+    "year_trends": "One panel per domain: each report a point at its year, a LOWESS smooth, and "
+    "yearly means (a report counts toward every year it reviews) with document-level intervals "
+    "where there are enough reports; n per year under the axis; 2016 reform and Party "
+    "congresses marked. No line joins different places.",
+    "emphasis": "A report's share of a domain divided by the mean share of the other reports, "
+    "with 95% intervals. Above 1: more emphasis than the others; intervals crossing 1 do not "
     "distinguish the report from the average.",
-    "share_adjustment": "How far document shares from held-out predictions are from gold, for "
-    "classify-and-count, probability-weighted and misclassification-adjusted shares.",
-    "distinctive_terms": "Words that distinguish a province (or year, level) from the rest: "
-    "log-odds with an informative Dirichlet prior, as z-scores (|z| > 1.96 dashed).",
+    "share_adjustment": "How far document shares from held-out predictions are from gold for "
+    "six estimators (CC, PCC, ACC, PACC, EM, PPI); the best corrected one is the default.",
+    "distinctive_terms": "Words that distinguish a province (or year, level) from the rest, "
+    "place and organisation names removed: log-odds z-scores; dark bars pass a document-level "
+    "permutation test after Benjamini–Hochberg correction.",
     "campaign_names": "Quoted programme names per report, coloured by the domain of their "
     "paragraph, sized by frequency.",
     "confusion_matrix": "Held-out (nested, grouped) errors of the chosen classifier: rows gold, "

@@ -24,7 +24,6 @@ from research.errors import InputError, ResearchError
 # Classifier candidates compared on real gold (research/classify/instrument.py).
 CANDIDATES = ("lr_plain", "lr_seeded", "svm_seeded")
 # Sources of shares the analysis can use (research/analysis/inputs.py).
-SHARE_SOURCES = ("gold", "classifier", "classifier_acc", "classifier_pacc", "seeded_lda")
 
 _S = TypeVar("_S", bound="_Section")
 
@@ -208,22 +207,26 @@ class TopicsSettings(_Section):
 class AnalyseSettings(_Section):
     n_boot: PosInt = 1000
     ci: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    # the first basis is the primary one (regression, multilevel model, figures)
     bases: list[Literal["units", "chars"]] = Field(
-        default_factory=lambda: ["units", "chars"], min_length=1
+        default_factory=lambda: ["chars", "units"], min_length=1
     )
+    estimator: Literal["auto", "cc", "pcc", "acc", "pacc", "em", "ppi"] = "auto"
     group_by: list[str] = Field(default_factory=lambda: ["province", "level", "year"])
-    min_group_docs: PosInt = 2
-    adjust_method: Literal["constrained", "clip"] = "constrained"
-    primary_sources: list[Literal[SHARE_SOURCES]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["gold", "classifier", "classifier_pacc", "seeded_lda"],
-        min_length=1,
-    )
+    min_interval_docs: PosInt = 5
+    emphasis_exclude: list[str] = Field(default_factory=lambda: ["other"])
     glm_covariates: list[str] = Field(default_factory=lambda: ["province", "level", "year"])
+    glm_cluster: str | None = None
+    multilevel_covariates: list[str] = Field(default_factory=lambda: ["level", "genre"])
+    min_df: PosInt = 10
     min_docs_per_param: PosInt = 10
+    me_replicates: NonNegInt = 20
     distinctive_prior: PosFloat = 0.01
     distinctive_top_n: PosInt = 15
     distinctive_by: list[str] = Field(default_factory=lambda: ["province", "year", "level"])
-    min_term_count: PosInt = 2
+    distinctive_min_docs: PosInt = 2
+    distinctive_n_perm: PosInt = 200
+    distinctive_stop_seed_terms: bool = False
     distinctive_min_chars: PosInt = 2
     quote_min_chars: PosInt = 2
     quote_max_chars: PosInt = 20
@@ -236,7 +239,6 @@ class FiguresSettings(_Section):
     )
     dpi: Annotated[int, Field(ge=50, le=2400)] = 300
     width_in: Annotated[float, Field(gt=0, le=40)] = 3.5
-    source: Literal[("auto", *SHARE_SOURCES)] = "auto"  # type: ignore[valid-type]
     classifier_method: str = "selected"
     distinctive_top_n: PosInt = 10
     campaign_top_n: PosInt = 20

@@ -180,10 +180,15 @@ def test_emphasis_index_ranks_and_first_position():
         }
     )
     e = emphasis_index(ds, ids=IDS).set_index(["doc_id", "domain"])
-    assert e.loc[("d1", "a"), "corpus_mean"] == pytest.approx(0.4)
-    assert e.loc[("d1", "a"), "emphasis"] == pytest.approx(1.5)
-    assert e.loc[("d2", "a"), "emphasis"] == pytest.approx(0.5)
+    # leave-one-out yardstick: d1 is compared with d2 only, and vice versa
+    assert e.loc[("d1", "a"), "corpus_mean"] == pytest.approx(0.2)
+    assert e.loc[("d1", "a"), "emphasis"] == pytest.approx(3.0)
+    assert e.loc[("d2", "a"), "emphasis"] == pytest.approx(0.2 / 0.6)
     assert e.loc[("d2", "b"), "emphasis"] == pytest.approx(1.0)
+    # without `c`, the rest renormalised: d2 becomes a 1/3, b 2/3
+    w = emphasis_index(ds, ids=IDS, exclude=["c"]).set_index(["doc_id", "domain"])
+    assert "c" not in set(w.index.get_level_values("domain"))
+    assert w.loc[("d1", "a"), "emphasis"] == pytest.approx(0.6 / (1 / 3))
     r = domain_ranks(ds).set_index(["doc_id", "domain"])
     assert r.loc[("d1", "a"), "rank"] == 1 and r.loc[("d1", "c"), "rank"] == 3
     assert r.loc[("d2", "b"), "rank"] == 1 and r.loc[("d2", "c"), "rank"] == 1  # tie
@@ -208,8 +213,9 @@ def test_emphasis_interval_from_draws():
     )
     draws = {"d1": np.array([[0.8, 0.2], [0.6, 0.4]]), "d2": np.array([[0.2, 0.8], [0.2, 0.8]])}
     e = emphasis_index(ds, draws, ["a", "b"], ci=0.5).set_index(["doc_id", "domain"])
-    # draw 1: 0.8/0.5 = 1.6; draw 2: 0.6/0.4 = 1.5 -> 50% interval inside [1.5, 1.6]
-    assert 1.5 <= e.loc[("d1", "a"), "ci_low"] <= e.loc[("d1", "a"), "ci_high"] <= 1.6
+    # leave-one-out: draw 1: 0.8/0.2 = 4; draw 2: 0.6/0.2 = 3 -> 50% interval inside [3, 4]
+    assert 3.0 <= e.loc[("d1", "a"), "ci_low"] <= e.loc[("d1", "a"), "ci_high"] <= 4.0
+    assert e.loc[("d1", "a"), "ci_low"] < e.loc[("d1", "a"), "ci_high"]
 
 
 # --- distinctive terms --------------------------------------------------------------------
@@ -413,7 +419,7 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
     s = run_analysis(params)
     tables = tmp_path / "reports" / "tables"
     for name in (
-        "shares",
+        "documents",
         "adjusted_eval",
         "adjusted_eval_summary",
         "group_shares",
@@ -424,18 +430,25 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
         "glm",
     ):
         assert (tables / f"{name}.csv").exists(), name
-    shares = pd.read_csv(tables / "shares.csv")
-    assert set(shares["source"]) == {"gold", "classifier", "classifier_acc", "classifier_pacc"}
-    gold = shares.query("source == 'gold' and basis == 'units'")
-    assert gold.groupby("doc_id")["share"].sum().round(4).eq(1).all()
-    assert gold["n_units"].eq(12).all()  # the heading is not a body unit
-    assert s["primary_source"] == "gold"
-    assert "weak inference" in capsys.readouterr().out
+    docs = pd.read_csv(tables / "documents.csv")
+    assert set(docs["basis"]) == {"units", "chars"} and set(docs["source"]) == {"gold"}
+    gold = docs.query("basis == 'units'")
+    assert gold.groupby("doc_id")["estimate"].sum().round(4).eq(1).all()
+    assert gold["n_units"].eq(12).all() and gold["n_gold"].eq(12).all()  # heading not a body unit
+    assert (gold["interval"] == "wilson").all()
+    assert {"province", "year", "place"} <= set(docs.columns)
+    ev = pd.read_csv(tables / "adjusted_eval_summary.csv")
+    assert set(ev["method"]) == {"cc", "pcc", "acc", "pacc", "em", "ppi"}
+    assert s["estimator"]["chars"] in set(ev["method"])
+    glm = pd.read_csv(tables / "glm.csv")
+    assert glm["p_value"].isna().all() and not glm["significant"].eq("yes").any()  # 4 documents
+    out = capsys.readouterr().out
+    assert "weak inference" in out and "no p-value" in out
     assert "seeded_units.parquet missing" in " ".join(s["notes"])
     names = pd.read_csv(tables / "campaign_names.csv")
     assert (names.query("name == '巧媳妇'")["domain"] == "employment").all()
 
-    def digest():
+    def digest() -> dict[str, str]:
         return {
             p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.glob("*.csv"))
         }
@@ -459,6 +472,7 @@ def test_run_analysis_with_nothing_present(tmp_path):
         echo=None,
     )
     assert s["sources"] == [] and len(s["notes"]) >= 4
+    assert not (tmp_path / "reports" / "tables" / "documents.csv").exists()
     assert (tmp_path / "reports" / "metrics" / "analysis.json").exists()
 
 
@@ -483,3 +497,200 @@ def test_cv_predictions_with_several_methods_uses_the_selected_one(tmp_path):
     pd.concat([cv.assign(method="selected"), other]).to_csv(path, index=False)
     inp = load_inputs(params, tmp_path / "data", tmp_path / "reports", echo=None)
     assert len(inp.cv) == len(cv) and (inp.cv["method"] == "selected").all()
+
+
+def test_partial_gold_uses_gold_then_cross_fitted_then_model_predictions(tmp_path):
+    """Gold for two reports and five units of a third: every unit still counts, each from
+    the right source, and trained units carry their held-out (not in-sample) prediction."""
+    from research.analysis.pipeline import run_analysis
+    from research.analysis.units import label_units
+
+    params = _synthetic_project(tmp_path)
+    ann = pd.read_csv(params["paths"]["annotations"])
+    keep = ann["doc_id"].isin(["h1", "h2"]) | ann["unit_id"].isin(
+        [f"s1:p{i:03d}" for i in range(5)]
+    )
+    ann[keep].to_csv(params["paths"]["annotations"], index=False)
+    cv_path = tmp_path / "reports/tables/cv_predictions.csv"
+    cv = pd.read_csv(cv_path)
+    cv = cv[cv["unit_id"].isin(ann[keep]["unit_id"])]
+    cv.to_csv(cv_path, index=False)
+    pred_path = tmp_path / "data/predictions/units.parquet"
+    pred = pd.read_parquet(pred_path)
+    ids = ["ideology", "employment", "rights", "family", "organization", "other"]
+    trained = pred["unit_id"].isin(ann[keep]["unit_id"])
+    for i in ids:  # in-sample predictions of trained units are perfect (memorised)
+        pred.loc[trained, f"p_{i}"] = (
+            pred.loc[trained, "unit_id"].map(ann.set_index("unit_id")["gold"]) == i
+        ).astype(float)
+    pred.to_parquet(pred_path)
+
+    units = pd.read_parquet(tmp_path / "data/prepared/paragraphs.parquet").query("kind == 'body'")
+    lab = label_units(units, ids, ann[keep], pred, cv)
+    u = lab.set_index("unit_id")
+    assert u.loc["s1:p000", "source"] == "gold" and u.loc["s1:p009", "source"] == "predicted"
+    assert u.loc["s1:p000", "pred_source"] == "cross_fitted"  # trained: held-out prediction
+    assert u.loc["s2:p000", "pred_source"] == "model"
+    held = cv.set_index("unit_id").loc["s1:p000", [f"p_{i}" for i in ids]].to_numpy(float)
+    assert np.allclose(u.loc["s1:p000", [f"q_{i}" for i in ids]].to_numpy(float), held)
+
+    s = run_analysis(params, echo=None)
+    docs = pd.read_csv(tmp_path / "reports/tables/documents.csv").query("basis == 'units'")
+    per = docs.drop_duplicates("doc_id").set_index("doc_id")
+    assert per["source"].to_dict() == {"h1": "gold", "h2": "gold", "s1": "mixed", "s2": "predicted"}
+    assert per.loc["s1", "n_gold"] == 5 and per.loc["s1", "n_predicted"] == 7
+    assert per["n_units"].eq(12).all()  # every report from all of its body units
+    assert per.loc["s2", "interval"] == "bootstrap" and per.loc["h1", "interval"] == "wilson"
+    assert np.allclose(docs.groupby("doc_id")["estimate"].sum(), 1, atol=1e-5)
+    ok = docs.dropna(subset=["ci_low"])
+    assert (
+        (ok["ci_low"] <= ok["estimate"] + 1e-9) & (ok["estimate"] <= ok["ci_high"] + 1e-9)
+    ).all()
+    assert s["document_sources"] == {"gold": 2, "mixed": 1, "predicted": 1}
+    g = pd.read_csv(tmp_path / "reports/tables/group_shares.csv")
+    assert (g.query("variable == 'all'")["source"] == "mixed").all()
+    assert g.query("variable == 'province'")["ci_low"].isna().all()  # 2 reports each: no interval
+
+
+# --- new estimators, intervals, tests -------------------------------------------------------
+def test_em_ppi_and_pacc_recover_a_shifted_prevalence():
+    """Classifier calibrated on a 50/50 gold sample (x ~ N(±1, 1), p = sigmoid(2x)); a test
+    set at 20/80: naive PCC is biased toward the training prior, the corrected estimators
+    recover the truth."""
+    from research.analysis.estimators import estimate, fit_corrections
+
+    rng = np.random.default_rng(0)
+
+    def sample(n, share_a):
+        y = rng.random(n) < share_a
+        x = rng.normal(np.where(y, 1.0, -1.0), 1.0)
+        pa = 1 / (1 + np.exp(-2 * x))
+        return y, np.column_stack([pa, 1 - pa])
+
+    gy, gq = sample(4000, 0.5)
+    cv = pd.DataFrame(
+        {
+            "doc_id": np.repeat([f"g{i}" for i in range(40)], 100),
+            "gold": np.where(gy, "a", "b"),
+            "p_a": gq[:, 0],
+            "p_b": gq[:, 1],
+            "n_chars": 1,
+        }
+    )
+    corr = fit_corrections(cv, ["a", "b"], "units")
+    ty, tq = sample(4000, 0.2)
+    w = np.ones((1, len(tq)))
+    pcc = estimate("pcc", tq, w, corr)[0, 0]
+    assert pcc > 0.27  # biased toward 0.5
+    for m in ("pacc", "acc", "em"):
+        assert estimate(m, tq, w, corr)[0, 0] == pytest.approx(0.2, abs=0.03), m
+    ppi = estimate("ppi", tq, w, corr)[0, 0]
+    # a calibrated classifier has no mean gap on the gold sample: PPI's rectifier is ~0 and
+    # cannot fix prior shift (it targets a constant error, not a change of prevalence)
+    assert ppi == pytest.approx(pcc, abs=0.01)
+
+
+def test_wilson_interval_is_inside_zero_one_and_not_degenerate():
+    from research.analysis.documents import wilson
+
+    lo, hi = wilson(np.array([1 / 15, 0.0]), 15)
+    assert lo[0] > 0 and hi[0] < 0.35  # percentile bootstrap would give 0 as the lower bound
+    assert lo[1] == 0 and hi[1] > 0.1
+
+
+def test_glm_reports_t_inference_only_with_enough_residual_df():
+    ds, meta = _glm_data(5, seed=3)
+    tab, _ = fractional_logit(ds, meta, ["year"], ["a", "b"])
+    assert tab["p_value"].isna().all() and (tab["status"] == "insufficient_df").all()
+    assert tab["significant"].fillna("").eq("").all()
+    ds, meta = _glm_data(60, seed=1)
+    tab, _ = fractional_logit(ds, meta, ["year"], ["a", "b"])
+    a = tab[tab["domain"] == "a"].set_index("term")
+    assert a.loc["year_centred", "df_resid"] == 58 and np.isfinite(a.loc["year_centred", "p_value"])
+    assert a.loc["year_centred", "significant"] in {"yes", "no"}
+
+
+def test_distinctive_terms_drop_names_and_test_at_document_level():
+    from research.analysis.distinctive import distinctive_documents, stoplist
+
+    meta = pd.DataFrame(
+        {
+            "doc_id": [f"d{i:02d}" for i in range(20)],
+            "province": ["河南"] * 10 + ["山东"] * 10,
+            "place": ["郑州市"] * 10 + ["济南市"] * 10,
+            "organisation": ["郑州市妇联"] * 10 + ["济南市妇联"] * 10,
+        }
+    )
+    stop = stoplist(meta)
+    assert {"郑州", "郑州市", "河南", "济南"} <= stop
+    rng = np.random.default_rng(1)
+    common = ["妇女", "工作", "发展", "家庭", "培训", "组织"]
+    toks = {}
+    for i, d in enumerate(meta["doc_id"]):
+        t = list(rng.choice(common, 60))
+        t += ["郑州"] * 5 if i < 10 else ["济南"] * 5
+        if i < 10:
+            t += ["巧媳妇"] * 4  # planted in every Henan report
+        toks[d] = t
+    toks["d19"] = toks["d19"] + ["孤词"] * 30  # one document only: never a candidate
+    dt = distinctive_documents(toks, meta, ["province"], n_perm=400, stop=stop, seed=0)
+    assert not dt["term"].isin(["郑州", "济南", "孤词"]).any()
+    hen = dt[dt["group"] == "河南"].set_index("term")
+    assert hen.loc["巧媳妇", "significant"] == "yes" and hen.loc["巧媳妇", "q_value"] < 0.05
+    assert (dt[dt["term"] != "巧媳妇"]["significant"] == "no").all()
+
+
+def test_multilevel_model_pools_provinces_and_recovers_a_trend():
+    from research.analysis.multilevel import multilevel_shares
+
+    rng = np.random.default_rng(5)
+    provs = [f"P{i}" for i in range(12)]
+    u = dict(zip(provs, rng.normal(0, 0.08, len(provs))))
+    rows, meta = [], []
+    for d in range(240):
+        p = provs[d % 12] if d < 230 else "P_one"  # P_one: a province with 10 reports
+        year = 2010 + d % 16
+        a = 0.4 + u.get(p, 0.15) + 0.05 * (year - 2017.5) / 10 + rng.normal(0, 0.04)
+        rows += [(f"d{d}", "a", a), (f"d{d}", "b", 1 - a)]
+        meta.append((f"d{d}", p, year, "city" if d % 2 else "county"))
+    docs = pd.DataFrame(rows, columns=["doc_id", "domain", "estimate"])
+    meta = pd.DataFrame(meta, columns=["doc_id", "province", "year", "level"])
+    ml = multilevel_shares(docs, meta, ["a", "b"], ["level"]).query("domain == 'a'")
+    ml = ml.set_index("term")
+    assert ml.loc["year_per_decade", "ci_low"] < 0.05 < ml.loc["year_per_decade", "ci_high"]
+    est = np.array([ml.loc[f"province[{p}]", "estimate"] for p in provs])
+    truth = np.array([u[p] for p in provs])
+    assert np.corrcoef(est, truth)[0, 1] > 0.9
+    assert ml.filter(like="province[", axis=0)["p_holm"].notna().all()
+
+
+def test_recovery_generator_and_scoring_on_a_tiny_corpus(tmp_path):
+    """The benchmark's pieces end to end on 14 reports (the full run is a benchmark)."""
+    from research.analysis import recovery as rec
+    from research.analysis.pipeline import run_analysis
+
+    ids = ["ideology", "employment", "rights", "family", "organization", "other"]
+    base = pd.read_csv(
+        Path(__file__).resolve().parent.parent / "research/resources/base_set/base_set.csv"
+    )
+    base = base[base["label"].isin(ids)]
+    pool = base[base["writer"] == "w1"]
+    model = rec.quick_classifier(base[base["writer"] == "w2"].head(150))
+    par = rec.planted(ids, seed=0)
+    corpus = rec.generate(pool, ids, par, n_docs=14, seed=1, gold_frac=0.2)
+    assert corpus["documents"]["province"].isin(rec.PROVINCES).all()
+    assert len(corpus["annotations"]) == round(0.2 * len(corpus["paragraphs"]))
+    rec.write_project(tmp_path, corpus, model, ids)
+    params = {
+        "paths": {"annotations": str(tmp_path / "annotations.csv"),
+                  "data": str(tmp_path / "data"), "reports": str(tmp_path / "reports")},
+        "analyse": {"n_boot": 20, "bases": ["units"], "estimator": "pacc",
+                    "distinctive_by": [], "me_replicates": 0},
+    }  # fmt: skip
+    s = run_analysis(params, echo=None)
+    assert s["document_sources"].get("mixed", 0) > 0
+    ml = pd.read_csv(tmp_path / "reports/tables/multilevel.csv")
+    sc = rec.score(ml, rec.truth(ids, par, n_mc=200)).assign(condition="corrected")
+    summ = rec.summarise(sc)
+    assert set(summ["kind"]) <= {"province_contrast", "year_trend"} and len(summ)
+    assert summ["coverage"].between(0, 1).all()

@@ -119,6 +119,7 @@ def test_registered_analysis_figures(analysed, language):
         "domain_shares",
         "province_heatmap",
         "year_trends",
+        "province_tiles",
         "emphasis",
         "distinctive_terms",
         "share_adjustment",
@@ -139,7 +140,7 @@ def test_registered_analysis_figures(analysed, language):
         for ext in (*formats, "csv"):
             assert (out / f"{name}.{ext}").stat().st_size > 0, (name, ext)
     shares = pd.read_csv(out / "domain_shares.csv")
-    assert set(shares["source"]) == {"gold"}
+    assert set(shares["source"]) == {"gold"} and set(shares["basis"]) == {"chars"}
 
 
 def test_figures_skip_when_inputs_missing(tmp_path, capsys):

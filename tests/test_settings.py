@@ -57,11 +57,8 @@ def test_repo_params_validate_and_keep_their_values():
             {"train": {"candidates": ["lr_plain", "xgboost"]}},
             ["train.candidates[1]", "'xgboost'", "'lr_seeded'"],
         ),
-        (
-            {"analyse": {"primary_sources": ["golden"]}},
-            ["analyse.primary_sources[0]", "'golden'", "'gold'"],
-        ),
-        ({"figures": {"source": "clasifier"}}, ["figures.source", "'clasifier'", "'classifier'"]),
+        ({"analyse": {"estimator": "pac"}}, ["analyse.estimator", "'pac'", "'pacc'"]),
+        ({"analyse": {"bases": ["words"]}}, ["analyse.bases[0]", "'words'", "'chars'"]),
         ({"topics": {"backend": "mallet"}}, ["topics.backend", "'gensim'", "'tomotopy'"]),
         ({"prepare": {"join_window": "40"}}, ["prepare.join_window", "'40'", "integer"]),
         ({"tokenize": {"n_jobs": 0}}, ["tokenize.n_jobs", "-1 for all cores"]),

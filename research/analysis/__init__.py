@@ -2,13 +2,19 @@
 
 One function per measure (each in its own module), all producing tidy tables:
 
+- :mod:`units` — the label source of every unit (gold, else cross-fitted/model prediction);
+- :mod:`estimators` — CC, PCC, ACC, PACC, EM, PPI and the replicates carrying classifier error;
+- :mod:`documents` — the document table (Wilson / bootstrap intervals) and group means;
+- :mod:`multilevel` — province random effects, year trend, Holm-corrected contrasts;
+- :mod:`recovery` — the parameter-recovery generator and scoring (benchmarks/bench_recovery.py);
+- :mod:`narrative` — notebook 05's text, generated from the run's numbers;
 - :mod:`shares` — domain shares of body units / characters per document;
 - :mod:`bootstrap` — percentile bootstrap CIs (units within documents; documents for groups);
 - :mod:`quantify` — misclassification-adjusted shares (ACC, PACC);
 - :mod:`emphasis` — emphasis index, domain ranks, first position in the report;
 - :mod:`distinctive` — distinctive terms (log-odds with informative Dirichlet prior);
 - :mod:`campaigns` — quoted campaign/brand names with their unit's domain;
-- :mod:`regression` — fractional-logit GLM of shares on province, level, year;
+- :mod:`regression` — fractional-logit GLM (CR2, t with residual df, nothing below min_df);
 - :mod:`pipeline` — ``run_analysis``, used by ``research analyse``.
 """
 

@@ -1,6 +1,7 @@
 """Emphasis: how much a document stresses a domain relative to the corpus, and how early.
 
-- emphasis index = document share / corpus mean share (1 = average; 2 = twice the average);
+- emphasis index = document share / mean share of the other documents (leave-one-out;
+  1 = average; 2 = twice the average); optionally without ``other``, the rest renormalised;
 - rank of each domain within the document (1 = largest share);
 - first position: where in the report (0 = first body unit, 1 = last) the domain first
   appears — reports tend to put what the federation presents as its priority first.
@@ -16,50 +17,71 @@ import pandas as pd
 from research.analysis.bootstrap import percentile_ci
 
 
+def _renormalise(X: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Shares restricted to the ``keep`` columns and rescaled to sum to 1 (others NaN)."""
+    X = np.where(keep, X, 0.0)
+    s = np.nansum(X, axis=-1, keepdims=True)
+    out = np.divide(X, s, out=np.full_like(X, np.nan), where=s > 0)
+    return np.where(keep, out, np.nan)
+
+
+def _loo_mean(X: np.ndarray) -> np.ndarray:
+    """Mean of the *other* rows for every row (axis 0); NaN with a single row."""
+    n = np.isfinite(X).sum(axis=0)
+    tot = np.nansum(X, axis=0)
+    own = np.nan_to_num(X)
+    cnt = n - np.isfinite(X)
+    return np.divide(tot - own, cnt, out=np.full(X.shape, np.nan), where=cnt > 0)
+
+
 def emphasis_index(
     doc_shares: pd.DataFrame,
     draws: dict[str, np.ndarray] | None = None,
     ids: Sequence[str] | None = None,
     ci: float = 0.95,
+    exclude: Sequence[str] = (),
+    value: str = "share",
 ) -> pd.DataFrame:
-    """Emphasis index per (doc_id, domain) with optional bootstrap CI.
+    """Emphasis index per (doc_id, domain): the document's share over the mean share of the
+    **other** documents (leave-one-out, so a report is not part of its own yardstick).
 
-    ``doc_shares``: tidy doc_id, domain, share. ``draws``: doc_id → n_boot × K share draws
-    (columns in ``ids`` order), as returned by ``bootstrap_document_shares``; the corpus mean
-    is recomputed in every draw (documents resampled independently), so the interval carries
-    the uncertainty of both numerator and denominator. Domains with corpus mean 0 get NaN.
+    ``doc_shares``: tidy doc_id, domain and ``value``. ``draws``: doc_id → n_boot × K share
+    draws (columns in ``ids`` order); the yardstick is recomputed in every draw, so the
+    interval carries the uncertainty of both numerator and denominator. ``exclude`` (e.g.
+    ``["other"]``) drops those domains and renormalises the rest to sum to 1 first. Domains
+    whose yardstick is 0 get NaN.
     """
-    wide = doc_shares.pivot_table(index="doc_id", columns="domain", values="share", aggfunc="first")
+    wide = doc_shares.pivot_table(index="doc_id", columns="domain", values=value, aggfunc="first")
     ids = list(ids) if ids is not None else list(dict.fromkeys(doc_shares["domain"]))
     wide = wide.reindex(columns=ids).sort_index()
-    mean = wide.mean(axis=0).to_numpy()
-    E = np.divide(wide.to_numpy(), mean, out=np.full(wide.shape, np.nan), where=mean > 0)
-    lo = np.full(wide.shape, np.nan)
-    hi = np.full(wide.shape, np.nan)
+    keep = np.array([c not in set(exclude) for c in ids])
+    X = wide.to_numpy(dtype=float)
+    if len(exclude):
+        X = _renormalise(X, keep)
+    loo = _loo_mean(X)
+    E = np.divide(X, loo, out=np.full(X.shape, np.nan), where=loo > 0)
+    lo = np.full(X.shape, np.nan)
+    hi = np.full(X.shape, np.nan)
     if draws:
         docs = [d for d in wide.index if d in draws]
-        if docs:
+        if len(docs) >= 2:
             stack = np.stack([draws[d] for d in docs])  # D × B × K
-            corpus = np.nanmean(stack, axis=0)  # B × K
+            if len(exclude):
+                stack = _renormalise(stack, keep)
+            loo_d = _loo_mean(stack)
             for i, d in enumerate(docs):
-                e = np.divide(stack[i], corpus, out=np.full(corpus.shape, np.nan), where=corpus > 0)
+                e = np.divide(stack[i], loo_d[i], out=np.full(loo_d[i].shape, np.nan),
+                              where=loo_d[i] > 0)  # fmt: skip
                 l_, h_ = percentile_ci(e, ci)
                 r = wide.index.get_loc(d)
                 lo[r], hi[r] = l_, h_
     rows = []
     for r, doc in enumerate(wide.index):
         for j, cid in enumerate(ids):
-            rows.append(
-                (
-                    doc,
-                    cid,
-                    float(wide.iat[r, j]),
-                    float(mean[j]),
-                    float(E[r, j]),
-                    float(lo[r, j]),
-                    float(hi[r, j]),
-                )
-            )
+            if not keep[j]:
+                continue
+            rows.append((doc, cid, float(X[r, j]), float(loo[r, j]), float(E[r, j]),
+                         float(lo[r, j]), float(hi[r, j])))  # fmt: skip
     return pd.DataFrame(
         rows, columns=["doc_id", "domain", "share", "corpus_mean", "emphasis", "ci_low", "ci_high"]
     )

@@ -26,7 +26,10 @@ from research.io import read_table
 from research.labels.anchors import check_anchors
 from research.settings import settings_of
 
-META_COLUMNS = ["doc_id", "province", "place", "level", "year", "organisation", "title"]
+META_COLUMNS = [
+    "doc_id", "province", "place", "level", "year", "period_start", "period_end", "genre",
+    "organisation", "title",
+]  # fmt: skip
 
 
 @dataclass
@@ -39,6 +42,23 @@ class AnalysisInputs:
     sources: dict[str, pd.DataFrame] = field(default_factory=dict)  # gold / classifier / seeded_lda
     cv: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+
+
+#: Where each stage-to-stage input lives: (root, relative path). A move of a table between
+#: reports/ and data/ is a one-line edit here.
+INPUTS: dict[str, tuple[str, str]] = {
+    "documents": ("data", "prepared/documents.parquet"),
+    "paragraphs": ("data", "prepared/paragraphs.parquet"),
+    "predictions": ("data", "predictions/units.parquet"),
+    "seeded_units": ("data", "topics/seeded_units.parquet"),
+    "cv_predictions": ("reports", "tables/cv_predictions.csv"),
+}
+
+
+def input_path(name: str, data_dir: Path | str, reports_dir: Path | str) -> Path:
+    """The path of analysis input ``name`` (see :data:`INPUTS`)."""
+    root, rel = INPUTS[name]
+    return Path(data_dir if root == "data" else reports_dir) / rel
 
 
 def codebook_ids(path: str | Path | None = None) -> tuple[list[str], object]:
@@ -130,22 +150,23 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
         if echo:
             echo(f"  note: {msg}")
 
-    prepared = data_dir / "prepared"
-    if (prepared / "documents.parquet").exists():
-        inp.documents = read_table(prepared / "documents.parquet")
+    docs_path = input_path("documents", data_dir, reports_dir)
+    paras_path = input_path("paragraphs", data_dir, reports_dir)
+    if docs_path.exists():
+        inp.documents = read_table(docs_path)
     else:
-        note(f"{prepared / 'documents.parquet'} missing: no province/level/year metadata")
-    if (prepared / "paragraphs.parquet").exists():
-        inp.units = body_units(read_table(prepared / "paragraphs.parquet"))
+        note(f"{docs_path} missing: no province/level/year metadata")
+    if paras_path.exists():
+        inp.units = body_units(read_table(paras_path))
     else:
-        note(f"{prepared / 'paragraphs.parquet'} missing: shares use the sources' own units")
+        note(f"{paras_path} missing: shares use the sources' own units")
 
     ann_path = Path(paths.annotations)
     if ann_path.exists():
         ann = read_table(ann_path)
         if "gold" in ann and "unit_id" in ann:
             if inp.units is not None:
-                check_anchors(ann, inp.units, ann_path, prepared / "paragraphs.parquet")
+                check_anchors(ann, inp.units, ann_path, paras_path)
             g = gold_units(ann, inp.units, ids)
             if len(g):
                 inp.sources["gold"] = g
@@ -158,8 +179,13 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
 
     # probability sources: (name, table, its label column, what is missing without it)
     for source, path, label_col, what in (
-        ("classifier", data_dir / "predictions" / "units.parquet", "domain", "classifier"),
-        ("seeded_lda", data_dir / "topics" / "seeded_units.parquet", "seeded_domain", "seeded-LDA"),
+        ("classifier", input_path("predictions", data_dir, reports_dir), "domain", "classifier"),
+        (
+            "seeded_lda",
+            input_path("seeded_units", data_dir, reports_dir),
+            "seeded_domain",
+            "seeded-LDA",
+        ),
     ):
         if not path.exists():
             note(f"{path} missing: no {what} shares")
@@ -172,7 +198,7 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
         else:
             note(f"{path}: no p_<id> columns")
 
-    cv_path = reports_dir / "tables" / "cv_predictions.csv"
+    cv_path = input_path("cv_predictions", data_dir, reports_dir)
     if cv_path.exists():
         cv = read_table(cv_path)
         need = {"doc_id", "gold"} | set(prob_columns(ids))
@@ -199,9 +225,8 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
     else:
         note(f"{cv_path} missing: no misclassification adjustment")
     for df in inp.sources.values():
-        for c in ("n_chars",):
-            if c not in df:
-                df[c] = df["text"].astype(str).str.len()
+        if "n_chars" not in df:
+            df["n_chars"] = df["text"].astype(str).str.len()
     return inp
 
 

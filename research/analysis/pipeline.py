@@ -13,27 +13,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from research.analysis.bootstrap import bootstrap_document_shares, bootstrap_group_means
+from research.analysis.bootstrap import rng_for
 from research.analysis.campaigns import campaign_names, summarise_campaigns
 from research.analysis.comparison import method_comparison
-from research.analysis.distinctive import distinctive_by
+from research.analysis.distinctive import distinctive_documents, stoplist
+from research.analysis.documents import _doc_estimate, document_table, group_means, period_weights
 from research.analysis.emphasis import domain_ranks, emphasis_index, first_positions
-from research.analysis.inputs import AnalysisInputs, document_meta, load_inputs
-from research.analysis.quantify import (
-    ShareAdjuster,
-    cv_matrices,
-    evaluate_adjustment,
-    hard_scores,
-    summarise_adjustment,
+from research.analysis.estimators import ESTIMATORS, PRIOR_SHIFT, Corrections, fit_corrections
+from research.analysis.inputs import (
+    META_COLUMNS,
+    AnalysisInputs,
+    codebook_ids,
+    document_meta,
+    load_inputs,
 )
+from research.analysis.multilevel import multilevel_shares
+from research.analysis.quantify import choose_estimator, evaluate_adjustment, summarise_adjustment
 from research.analysis.regression import fractional_logit
-from research.analysis.shares import one_hot, prob_columns
+from research.analysis.shares import one_hot, unit_weights
+from research.analysis.units import label_units, pred_columns
 from research.io import round_floats, write_table
 from research.provenance import write_metrics
 from research.settings import settings_of
 
 TABLES = {
-    "shares": "shares.csv",
+    "documents": "documents.csv",
     "adjusted_eval": "adjusted_eval.csv",
     "adjusted_eval_summary": "adjusted_eval_summary.csv",
     "group_shares": "group_shares.csv",
@@ -42,66 +46,74 @@ TABLES = {
     "campaign_names": "campaign_names.csv",
     "campaign_summary": "campaign_summary.csv",
     "glm": "glm.csv",
+    "multilevel": "multilevel.csv",
     "method_comparison": "method_comparison.csv",
 }
 
 
 def _meta_join(df: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in ("province", "place", "level", "year") if c in meta]
+    cols = [c for c in META_COLUMNS if c in meta and c != "doc_id" and c not in df]
     return df.merge(meta[["doc_id", *cols]], on="doc_id", how="left")
 
 
-def compute_shares(
-    inp: AnalysisInputs, cfg: dict, seed: int, echo: Callable[[str], None] | None = print
-) -> tuple[pd.DataFrame, dict[tuple[str, str], dict[str, np.ndarray]]]:
-    """Shares with bootstrap CIs for every available source × basis (+ ACC/PACC when possible)."""
-    ids = inp.ids
-    parts, draws = [], {}
-    jobs: list[tuple[str, pd.DataFrame, Any]] = [(s, df, None) for s, df in inp.sources.items()]
-    if "classifier" in inp.sources and inp.cv is not None:
-        clf = inp.sources["classifier"]
-        hard = clf.drop(columns=prob_columns(ids)).join(
-            one_hot(clf["label"], ids).set_index(clf.index)
-        )
-        jobs.append(("classifier_acc", hard, "acc"))
-        jobs.append(("classifier_pacc", clf, "pacc"))
-    elif "classifier" in inp.sources and echo:
-        echo("  note: no cv_predictions.csv: classifier shares are not misclassification-adjusted")
-    for basis in cfg["bases"]:
-        weights = None
-        if inp.cv is not None and basis == "chars" and "n_chars" in inp.cv:
-            weights = inp.cv["n_chars"].to_numpy(dtype=float)
-        mats = cv_matrices(inp.cv, ids, weights) if inp.cv is not None else {}
-        for source, df, kind in jobs:
-            adjust = None
-            if kind is not None:
-                adjust = ShareAdjuster(mats[kind], cfg["adjust_method"])
-            tab, dr = bootstrap_document_shares(
-                df,
-                ids,
-                basis,
-                int(cfg["n_boot"]),
-                float(cfg["ci"]),
-                seed,
-                key=source,
-                adjust=adjust,
-            )
-            tab.insert(0, "basis", basis)
-            tab.insert(0, "source", source)
-            parts.append(tab)
-            draws[(source, basis)] = dr
-    if not parts:
-        return pd.DataFrame(), draws
-    return pd.concat(parts, ignore_index=True), draws
+def _labelled_units(inp: AnalysisInputs) -> pd.DataFrame | None:
+    """Every body unit with its label source (gold, else cross-fitted/model prediction)."""
+    base = inp.units
+    if base is None:
+        parts = [df for df in inp.sources.values() if len(df)]
+        if not parts:
+            return None
+        keep = ["doc_id", "unit_id", "para_id", "text", "n_chars"]
+        base = pd.concat([df[[c for c in keep if c in df]] for df in parts])
+        base = base.drop_duplicates("unit_id").sort_values(["doc_id", "para_id"])
+    gold = inp.sources.get("gold")
+    lab = label_units(
+        base, inp.ids, gold[["unit_id", "gold"]] if gold is not None else None,
+        inp.sources.get("classifier"), inp.cv,
+    )  # fmt: skip
+    return lab if (lab["source"] != "none").any() else None
 
 
-def primary_source(shares: pd.DataFrame, cfg: dict) -> str | None:
-    """The first source in ``primary_sources`` that has shares (gold on the seeds)."""
-    have = set(shares["source"]) if len(shares) else set()
-    for s in cfg["primary_sources"]:
-        if s in have:
-            return s
-    return sorted(have)[0] if have else None
+def estimator_evidence(
+    inp: AnalysisInputs, cfg: dict
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, dict[str, str]]:
+    """Held-out comparison of CC, PCC, ACC, PACC, EM, PPI per basis and the estimator to use
+    per basis (``analyse.estimator``, or the lowest held-out error when ``auto``)."""
+    want = str(cfg.get("estimator", "auto"))
+    if want != "auto" and want not in ESTIMATORS:
+        raise ValueError(f"analyse.estimator must be auto or one of {ESTIMATORS}, not {want!r}")
+    if inp.cv is None or inp.cv["doc_id"].nunique() < 2:
+        return None, None, {b: ("pcc" if want == "auto" else want) for b in cfg["bases"]}
+    ev = pd.concat(
+        [evaluate_adjustment(inp.cv, inp.ids, b) for b in cfg["bases"]], ignore_index=True
+    )
+    sm = summarise_adjustment(ev)
+    chosen = {b: (choose_estimator(sm, b) if want == "auto" else want) for b in cfg["bases"]}
+    return ev, sm, chosen
+
+
+def correction_replicates(
+    labelled: pd.DataFrame, ids: list[str], basis: str, method: str, corr: Corrections, n: int
+) -> list[pd.DataFrame]:
+    """Document shares recomputed under ``n`` replicates of the classifier-error correction
+    (units fixed): the measurement-error part of a regression's uncertainty."""
+    if method in ("cc", "pcc") or n < 2 or len(corr.bias) < 2:
+        return []
+    n = min(n, len(corr.bias) - 1)
+    out = []
+    lab = labelled[labelled["source"] != "none"]
+    per_doc = []
+    for doc, d in lab.groupby("doc_id", sort=True):
+        G = one_hot(d["gold"], ids).to_numpy()
+        Q = d[pred_columns(ids)].to_numpy(dtype=float)
+        g = d["source"].eq("gold").to_numpy()
+        w = unit_weights(d, basis)
+        W = np.repeat(w[None, :], n, axis=0)
+        per_doc.append((doc, _doc_estimate(G, Q, g, W, method, corr.take(np.arange(1, n + 1)))))
+    for r in range(n):
+        rows = [(doc, cid, float(E[r, j])) for doc, E in per_doc for j, cid in enumerate(ids)]
+        out.append(pd.DataFrame(rows, columns=["doc_id", "domain", "estimate"]))
+    return out
 
 
 def run_analysis(
@@ -123,6 +135,9 @@ def run_analysis(
     meta = document_meta(inp)
     written: dict[str, Path] = {}
     summary: dict[str, Any] = {"sources": sorted(inp.sources), "notes": list(inp.notes), "ids": ids}
+    n_boot, ci = int(cfg["n_boot"]), float(cfg["ci"])
+    primary_basis = cfg["bases"][0]
+    summary["primary_basis"] = primary_basis
 
     # 0 dictionary vs seeded LDA vs classifiers against gold, in one table
     comparison = method_comparison(tables)
@@ -131,70 +146,85 @@ def run_analysis(
     else:
         say("  note: no classifier_cv.csv / seeded_eval.csv: no method comparison")
 
-    # 1 distribution with uncertainty (+ adjusted classifier shares)
-    shares, draws = compute_shares(inp, cfg, seed, echo)
-    if len(shares):
-        shares = _meta_join(shares, meta)
-        written["shares"] = write_table(round_floats(shares), tables / TABLES["shares"])
-    else:
-        say("  note: no labelled or predicted units: no shares")
-    if "gold" in inp.sources and "classifier" in inp.sources:
-        overlap = set(inp.sources["gold"]["unit_id"]) & set(inp.sources["classifier"]["unit_id"])
-        if overlap:
-            msg = (
-                f"classifier shares on {len(overlap)} gold-labelled units are in-sample (the model was "
-                "trained on them); adjusted_eval.csv has the honest, cross-validated share errors"
-            )
-            summary["notes"].append(msg)
-            say(f"  note: {msg}")
-    primary = primary_source(shares, cfg)
-    summary["primary_source"] = primary
-
-    # 2 misclassification adjustment evaluated on the seeds
-    if inp.cv is not None:
-        ev = pd.concat(
-            [evaluate_adjustment(inp.cv, ids, b, cfg["adjust_method"]) for b in cfg["bases"]],
-            ignore_index=True,
+    # 1 which estimator: CC, PCC, ACC, PACC, EM, PPI compared on held-out gold documents
+    ev, sm, chosen = estimator_evidence(inp, cfg)
+    if ev is not None:
+        written["adjusted_eval"] = write_table(
+            round_floats(_meta_join(ev, meta)), tables / TABLES["adjusted_eval"]
         )
-        ev = _meta_join(ev, meta)
-        written["adjusted_eval"] = write_table(round_floats(ev), tables / TABLES["adjusted_eval"])
-        sm = summarise_adjustment(ev)
         written["adjusted_eval_summary"] = write_table(
             round_floats(sm), tables / TABLES["adjusted_eval_summary"]
         )
         summary["adjustment_mae"] = {
             f"{r.basis}/{r.method}": round(float(r.mae), 6) for r in sm.itertuples()
         }
+    else:
+        say("  note: no cross-fitted predictions of two or more documents: estimator not chosen "
+            "by evidence, classifier shares uncorrected (pcc)")  # fmt: skip
+    summary["estimator"] = chosen
+    summary["prior_shift_assumption"] = PRIOR_SHIFT
 
-    # 3 group means (document resampling) and 4 emphasis, for every source × basis
-    if len(shares):
+    # 2 per-unit label source → the document table (every basis), with intervals
+    labelled = _labelled_units(inp)
+    docs_parts, draws, corrs = [], {}, {}
+    if labelled is not None:
+        for basis in cfg["bases"]:
+            corr = (
+                fit_corrections(inp.cv, ids, basis, n_boot, rng_for(seed, "corrections", basis))
+                if inp.cv is not None
+                else None
+            )
+            corrs[basis] = corr
+            tab, dr = document_table(labelled, ids, basis, chosen[basis], corr, n_boot, ci, seed)
+            docs_parts.append(tab)
+            draws[basis] = dr
+        documents = _meta_join(pd.concat(docs_parts, ignore_index=True), meta)
+        written["documents"] = write_table(round_floats(documents), tables / TABLES["documents"])
+        kinds = documents.drop_duplicates("doc_id")["source"].value_counts().to_dict()
+        summary["document_sources"] = {str(k): int(v) for k, v in sorted(kinds.items())}
+        summary["n_units_by_source"] = {
+            str(k): int(v) for k, v in sorted(labelled["source"].value_counts().items())
+        }
+        if (labelled["pred_source"] == "cross_fitted").any():
+            summary["notes"].append(
+                "units the classifier was trained on carry their cross-fitted (out-of-fold) "
+                "prediction, never the in-sample one"
+            )
+    else:
+        documents = pd.DataFrame()
+        say("  note: no labelled or predicted units: no shares")
+
+    # 3 group means (document-then-unit bootstrap) and 4 emphasis (leave-one-out)
+    if len(documents):
         groups, emph = [], []
-        for (source, basis), sub in shares.groupby(["source", "basis"], sort=True):
+        pw = period_weights(meta)
+        for basis in cfg["bases"]:
+            sub = documents[documents["basis"] == basis]
             for by in ["all", *[g for g in cfg["group_by"] if g in sub]]:
-                gm = bootstrap_group_means(
-                    sub,
-                    by,
-                    int(cfg["n_boot"]),
-                    float(cfg["ci"]),
-                    seed,
-                    key=f"{source}/{basis}",
-                    min_docs=int(cfg["min_group_docs"]),
-                )
-                gm.insert(0, "basis", basis)
-                gm.insert(0, "source", source)
-                groups.append(gm)
-            e = emphasis_index(sub, draws.get((source, basis)), ids, float(cfg["ci"]))
-            e = e.merge(domain_ranks(sub), on=["doc_id", "domain"], how="left")
-            if source in inp.sources:
-                fp = first_positions(inp.sources[source], "label", ids).drop(columns="n_units")
-                e = e.merge(fp, on=["doc_id", "domain"], how="left")
-            e.insert(0, "basis", basis)
-            e.insert(0, "source", source)
-            emph.append(e)
+                gm = group_means(sub, draws[basis], ids, by, ci, seed, f"groups/{basis}",
+                                 int(cfg["min_interval_docs"]))  # fmt: skip
+                groups.append(gm.assign(basis=basis))
+            if pw is not None:
+                gm = group_means(sub, draws[basis], ids, "year_covered", ci, seed,
+                                 f"groups/{basis}", int(cfg["min_interval_docs"]), weights=pw)  # fmt: skip
+                groups.append(gm.assign(basis=basis))
+            for scope, excl in (("all", []), ("without_" + "_".join(cfg["emphasis_exclude"]),
+                                 list(cfg["emphasis_exclude"]))):  # fmt: skip
+                if scope != "all" and not excl:
+                    continue
+                e = emphasis_index(sub, draws[basis], ids, ci, exclude=excl, value="estimate")
+                e = e.merge(domain_ranks(sub.rename(columns={"estimate": "share"})),
+                            on=["doc_id", "domain"], how="left")  # fmt: skip
+                fp = first_positions(labelled[labelled["source"] != "none"], "label", ids)
+                e = e.merge(fp.drop(columns="n_units"), on=["doc_id", "domain"], how="left")
+                e.insert(0, "scope", scope)
+                e.insert(0, "basis", basis)
+                emph.append(e)
         gs = pd.concat(groups, ignore_index=True)
-        gs["group"] = gs["group"].astype(str)
+        gs = gs[["basis", *[c for c in gs.columns if c != "basis"]]]
         written["group_shares"] = write_table(round_floats(gs), tables / TABLES["group_shares"])
-        em = _meta_join(pd.concat(emph, ignore_index=True), meta)
+        src = documents.drop_duplicates("doc_id")[["doc_id", "source"]]
+        em = _meta_join(pd.concat(emph, ignore_index=True).merge(src, on="doc_id"), meta)
         written["emphasis"] = write_table(round_floats(em), tables / TABLES["emphasis"])
 
     # 5 distinctive terms per province / year / level
@@ -208,14 +238,17 @@ def run_analysis(
                 cfg["distinctive_min_chars"]
             )  # single characters are mostly function words/numerals
             tokens = [[w for w in toks if len(w) >= k] for toks in tokens]
-            dt = distinctive_by(
-                tu,
-                tokens,
-                variables,
-                float(cfg["distinctive_prior"]),
-                int(cfg["distinctive_top_n"]),
-                int(cfg["min_term_count"]),
-            )
+            doc_tokens: dict[str, list[str]] = {}
+            for d, toks in zip(tu["doc_id"].astype(str), tokens):
+                doc_tokens.setdefault(d, []).extend(toks)
+            _, cb = codebook_ids(s.paths.codebook)
+            stop = stoplist(meta, cb, bool(cfg["distinctive_stop_seed_terms"]))
+            dt = distinctive_documents(
+                doc_tokens, meta, variables, float(cfg["distinctive_prior"]),
+                int(cfg["distinctive_top_n"]), int(cfg["distinctive_min_docs"]),
+                int(cfg["distinctive_n_perm"]), seed,
+                stop=stop,
+            )  # fmt: skip
             written["distinctive_terms"] = write_table(
                 round_floats(dt), tables / TABLES["distinctive_terms"]
             )
@@ -224,18 +257,13 @@ def run_analysis(
     else:
         say("  note: no unit texts: no distinctive terms or campaign names")
 
-    # 6 campaign names with the domain of their unit (gold where available, else predicted)
-    if text_units is not None and len(text_units):
-        cu = text_units[
-            [c for c in ("doc_id", "unit_id", "para_id", "text") if c in text_units]
-        ].copy()
-        cu["domain"], cu["domain_source"] = "", ""
-        for source in ("classifier", "seeded_lda", "gold"):  # later sources take precedence
-            if source in inp.sources:
-                lab = inp.sources[source].set_index("unit_id")["label"]
-                hit = cu["unit_id"].isin(lab.index)
-                cu.loc[hit, "domain"] = cu.loc[hit, "unit_id"].map(lab).astype(str)
-                cu.loc[hit, "domain_source"] = "gold" if source == "gold" else f"predicted:{source}"
+    # 6 campaign names with the domain of their unit (gold where labelled, else predicted)
+    if labelled is not None:
+        cu = labelled[labelled["source"] != "none"]
+        cu = cu[[c for c in ("doc_id", "unit_id", "para_id", "text") if c in cu]].assign(
+            domain=cu["label"].astype(str),
+            domain_source=np.where(cu["source"].eq("gold"), "gold", "predicted:classifier"),
+        )
         cn = campaign_names(
             _meta_join(cu, meta),
             "domain",
@@ -248,32 +276,31 @@ def run_analysis(
         written["campaign_summary"] = write_table(cs, tables / TABLES["campaign_summary"])
         summary["n_campaign_names"] = len(cs)
 
-    # 7 shares on covariates (primary source, unit basis)
-    if primary is not None:
-        basis = "units" if "units" in cfg["bases"] else cfg["bases"][0]
-        sub = shares[(shares["source"] == primary) & (shares["basis"] == basis)]
+    # 7 shares on covariates (primary basis), classifier error carried in by replicates
+    if len(documents):
+        sub = documents[documents["basis"] == primary_basis]
+        reps = correction_replicates(labelled, ids, primary_basis, chosen[primary_basis],
+                                     corrs.get(primary_basis) or Corrections.identity(len(ids)),
+                                     int(cfg["me_replicates"]))  # fmt: skip
         glm, warns = fractional_logit(
-            sub, meta, cfg["glm_covariates"], ids, int(cfg["min_docs_per_param"]), float(cfg["ci"])
-        )
-        glm.insert(0, "basis", basis)
-        glm.insert(0, "source", primary)
+            sub, meta, cfg["glm_covariates"], ids, int(cfg["min_docs_per_param"]), ci,
+            int(cfg["min_df"]), cfg.get("glm_cluster"), reps, value="estimate",
+        )  # fmt: skip
+        ml = multilevel_shares(sub, meta, ids, cfg["multilevel_covariates"], reps, ci,
+                               int(cfg["min_df"]))  # fmt: skip
+        ml.insert(0, "estimator", chosen[primary_basis])
+        ml.insert(0, "basis", primary_basis)
+        written["multilevel"] = write_table(round_floats(ml), tables / TABLES["multilevel"])
+        glm.insert(0, "estimator", chosen[primary_basis])
+        glm.insert(0, "basis", primary_basis)
         written["glm"] = write_table(round_floats(glm), tables / TABLES["glm"])
         for w in warns:
             say(f"  WARNING: {w}")
         summary["glm_warnings"] = warns
+        summary["n_docs"] = int(documents["doc_id"].nunique())
+        cm = sub.groupby("domain")["estimate"].mean()
+        summary["corpus_mean_share"] = {d: round(float(cm[d]), 6) for d in ids if d in cm}
 
-    # metrics
-    if len(shares):
-        summary["n_docs"] = int(shares["doc_id"].nunique())
-        cm = shares[shares["basis"] == "units"].groupby(["source", "domain"])["share"].mean()
-        summary["corpus_mean_share_units"] = {
-            s: {d: round(float(cm[(s, d)]), 6) for d in ids if (s, d) in cm}
-            for s in sorted(set(shares["source"]))
-        }
-        summary["n_units"] = {
-            s: int(df["unit_id"].nunique()) if "unit_id" in df else len(df)
-            for s, df in sorted(inp.sources.items())
-        }
     summary["tables"] = {k: str(v) for k, v in sorted(written.items())}
     summary["params"] = {k: cfg[k] for k in sorted(cfg)}
     written["metrics"] = write_metrics(summary, reports_dir / "metrics" / "analysis.json", params)
@@ -291,4 +318,4 @@ def _tokenize(texts: list[str], params: dict, data_dir: Path) -> list[list[str]]
     return tokenize_many(texts, settings, n_jobs=1, cache_dir=cache)
 
 
-__all__ = ["TABLES", "compute_shares", "hard_scores", "primary_source", "run_analysis"]
+__all__ = ["TABLES", "estimator_evidence", "run_analysis"]

@@ -1,9 +1,14 @@
 """Shares on covariates: a fractional-logit GLM per domain (Papke & Wooldridge 1996).
 
 For each domain, the document share y ∈ [0, 1] is modelled as E[y | x] = logit⁻¹(x'β) with
-statsmodels' GLM (Binomial family, logit link — a quasi-likelihood, valid for fractions)
-and heteroskedasticity-robust (HC1) standard errors. Covariates: categorical (province,
-level) as treatment dummies, numeric (year) centred.
+statsmodels' GLM (Binomial family, logit link — a quasi-likelihood, valid for fractions).
+Standard errors are the small-sample CR2 sandwich (Bell & McCaffrey 2002; HC2 when each
+document is its own cluster) and tests use a t reference with the residual degrees of
+freedom (documents − parameters; clusters − 1 when clustered). Below ``min_df`` residual
+df (default 10) no p-value, interval or significance flag is reported and the status says
+why. Covariates: categorical (province, level) as treatment dummies, numeric (year) centred.
+Classifier error can be carried in with share replicates (Rubin's rules, see
+:func:`fractional_logit`).
 
 With a handful of documents inference is weak or impossible. The code does not hide it:
 every row carries a ``note`` (weak inference when n_docs < 10 × n_params, saturated model,
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import t as t_dist
 
 COLUMNS = [
     "domain",
@@ -27,13 +32,15 @@ COLUMNS = [
     "term",
     "coef",
     "se",
-    "z",
+    "se_measurement",
+    "t",
     "p_value",
     "ci_low",
     "ci_high",
     "n_docs",
     "n_params",
     "df_resid",
+    "significant",
     "status",
     "note",
 ]
@@ -95,23 +102,48 @@ def _n_levels(meta: pd.DataFrame, c: str) -> int:
     return int(meta[c].nunique()) if c in meta else 0
 
 
-def fit_fractional_logit(y: np.ndarray, X: pd.DataFrame, cov_type: str = "HC1") -> dict:
-    """Fit one fractional-logit GLM; return params/se/p/ci or a failure status (never raises)."""
+def cr2_cov(
+    X: np.ndarray, y: np.ndarray, mu: np.ndarray, clusters: np.ndarray | None = None
+) -> np.ndarray:
+    """CR2 (bias-reduced linearisation) covariance of a logit-link GLM's coefficients.
+
+    Bread (X'WX)⁻¹ with W = μ(1−μ); each cluster's Pearson residuals are scaled by
+    (I − H_gg)^(-1/2), H the weighted hat matrix. One cluster per row gives HC2.
+    """
+    W = np.clip(mu * (1 - mu), 1e-10, None)
+    sw = np.sqrt(W)
+    Xw = X * sw[:, None]
+    bread = np.linalg.pinv(Xw.T @ Xw)
+    r = (y - mu) / sw
+    groups = np.arange(len(y)) if clusters is None else pd.factorize(clusters)[0]
+    meat = np.zeros((X.shape[1], X.shape[1]))
+    for g in np.unique(groups):
+        m = groups == g
+        Hg = Xw[m] @ bread @ Xw[m].T
+        vals, vecs = np.linalg.eigh(np.eye(int(m.sum())) - Hg)
+        inv_sqrt = vecs @ np.diag(np.where(vals > 1e-10, vals, np.inf) ** -0.5) @ vecs.T
+        u = Xw[m].T @ (inv_sqrt @ r[m])
+        meat += np.outer(u, u)
+    return bread @ meat @ bread
+
+
+def fit_fractional_logit(
+    y: np.ndarray, X: pd.DataFrame, clusters: np.ndarray | None = None
+) -> dict:
+    """Fit one fractional-logit GLM; return params and CR2 standard errors or a failure
+    status (never raises)."""
     import statsmodels.api as sm
 
     out: dict = {"status": "ok", "messages": []}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = sm.GLM(y, X, family=sm.families.Binomial())
-            res = model.fit(cov_type=cov_type)
+            res = sm.GLM(y, X, family=sm.families.Binomial()).fit()
+            cov = cr2_cov(X.to_numpy(dtype=float), y, np.asarray(res.fittedvalues), clusters)
+            se = pd.Series(np.sqrt(np.clip(np.diag(cov), 0, None)), index=X.columns)
             out.update(
                 params=res.params,
-                bse=res.bse,
-                z=res.tvalues,
-                p=res.pvalues,
-                ci=res.conf_int(),
-                df_resid=float(res.df_resid),
+                bse=se,
                 converged=bool(getattr(res, "converged", True)),
             )
             if not out["converged"]:
@@ -131,6 +163,11 @@ def fit_fractional_logit(y: np.ndarray, X: pd.DataFrame, cov_type: str = "HC1") 
     return out
 
 
+def _wide(doc_shares: pd.DataFrame, ids: Sequence[str], value: str) -> pd.DataFrame:
+    w = doc_shares.pivot_table(index="doc_id", columns="domain", values=value, aggfunc="first")
+    return w.reindex(columns=list(ids)).sort_index()
+
+
 def fractional_logit(
     doc_shares: pd.DataFrame,
     meta: pd.DataFrame,
@@ -138,17 +175,26 @@ def fractional_logit(
     ids: Sequence[str] | None = None,
     min_docs_per_param: int = 10,
     ci: float = 0.95,
+    min_df: int = 10,
+    cluster: str | None = None,
+    replicates: Sequence[pd.DataFrame] = (),
+    value: str = "share",
+    alpha: float = 0.05,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Fractional-logit GLM of each domain's document share on ``covariates``.
 
-    ``doc_shares``: tidy doc_id, domain, share; ``meta``: one row per doc_id with the
+    ``doc_shares``: tidy doc_id, domain, ``value``; ``meta``: one row per doc_id with the
     covariates. If the design is saturated (n_params ≥ n_docs) or rank deficient, the
     covariate with the most levels is dropped and the drop noted, down to an intercept-only
-    model (the corpus mean share with a robust interval). Returns (table, warnings).
+    model. Inference: CR2 standard errors (clustered by ``cluster`` if given), t reference
+    with the residual df; below ``min_df`` no p-value, interval or ``significant`` flag.
+    ``replicates``: the same table under draws of the classifier-error correction; the
+    coefficients are refitted on each and their spread added (Rubin's rules), so the
+    interval includes measurement error (``se_measurement``). Returns (table, warnings).
     """
     ids = list(ids) if ids is not None else list(dict.fromkeys(doc_shares["domain"]))
-    wide = doc_shares.pivot_table(index="doc_id", columns="domain", values="share", aggfunc="first")
-    wide = wide.reindex(columns=ids).sort_index()
+    wide = _wide(doc_shares, ids, value)
+    reps = [_wide(r, ids, value).reindex(wide.index) for r in replicates]
     m = meta.drop_duplicates("doc_id").set_index("doc_id").reindex(wide.index)
     covs = [c for c in covariates if c in m]
     notes_model = [f"{c}: not in the document table" for c in covariates if c not in m]
@@ -166,8 +212,10 @@ def fractional_logit(
         break
     notes_model += notes
     X = X[ok]
+    clusters = None
+    if cluster and cluster in m:
+        clusters = m.loc[X.index, cluster].astype(str).to_numpy()
     model_name = "share ~ " + (" + ".join(used) if used else "1")
-    z_crit = float(norm.ppf(0.5 + ci / 2))
     warn_msgs: list[str] = []
     rows = []
     base_note = []
@@ -175,11 +223,10 @@ def fractional_logit(
         base_note.append(
             f"weak inference: {n} documents for {p} parameters (< {min_docs_per_param} per parameter)"
         )
-    if n - p <= 0:
-        base_note.append("saturated: no residual degrees of freedom, standard errors undefined")
-    elif n - p < 5:
+    df_resid = (len(set(clusters)) - 1) if clusters is not None else n - p
+    if df_resid < min_df:
         base_note.append(
-            f"only {n - p} residual df: robust (HC1) standard errors are not trustworthy"
+            f"only {df_resid} residual df (< {min_df}): no p-value, interval or significance"
         )
     for dom in ids:
         y = wide.loc[X.index, dom].to_numpy(dtype=float)
@@ -188,6 +235,7 @@ def fractional_logit(
         if fin.sum() < len(y):
             note.append(f"{int((~fin).sum())} document(s) without a share dropped")
         yy, XX = y[fin], X[fin]
+        cl = clusters[fin] if clusters is not None else None
         if len(yy) == 0:
             res = {"status": "failed", "messages": ["no data"]}
         elif np.all(yy == 0) or np.all(yy == 1):
@@ -196,55 +244,43 @@ def fractional_logit(
                 "messages": [f"share is {yy[0]:g} in every document: perfect separation"],
             }
         else:
-            res = fit_fractional_logit(yy, XX)
+            res = fit_fractional_logit(yy, XX, cl)
         note += res["messages"]
         note_s = "; ".join(dict.fromkeys(note))
         if res["status"] != "ok" or "params" not in res:
-            rows.append(
-                (
-                    dom,
-                    model_name,
-                    "",
-                    np.nan,
-                    np.nan,
-                    np.nan,
-                    np.nan,
-                    np.nan,
-                    np.nan,
-                    len(yy),
-                    p,
-                    len(yy) - p,
-                    res["status"],
-                    note_s,
-                )
-            )
+            rows.append((dom, model_name, "", *[np.nan] * 7, len(yy), p, df_resid, "",
+                         res["status"], note_s))  # fmt: skip
             warn_msgs.append(
                 f"GLM {dom}: {res['status']} ({'; '.join(dict.fromkeys(res['messages']))})"
             )
             continue
-        for term in XX.columns:
-            b, se = float(res["params"][term]), float(res["bse"][term])
-            lo, hi = (b - z_crit * se, b + z_crit * se) if np.isfinite(se) else (np.nan, np.nan)
+        b_rep = []
+        for r in reps:
+            yr = np.clip(r.loc[XX.index, dom].to_numpy(dtype=float), 0, 1)
+            if np.isfinite(yr).all() and 0 < yr.sum() < len(yr):
+                fr = fit_fractional_logit(yr, XX, cl)
+                if "params" in fr:
+                    b_rep.append(fr["params"].to_numpy(dtype=float))
+        between = (
+            np.var(np.vstack(b_rep), axis=0, ddof=1) if len(b_rep) >= 2 else np.zeros(XX.shape[1])
+        )
+        for i, term in enumerate(XX.columns):
+            b, se0 = float(res["params"][term]), float(res["bse"][term])
+            se_me = float(np.sqrt((1 + 1 / max(len(b_rep), 1)) * between[i]))
+            se = float(np.sqrt(se0**2 + se_me**2))
             flags = _term_flags(XX[term].to_numpy(), b, se, term)
-            status = res["status"] if not flags else "unreliable"
-            rows.append(
-                (
-                    dom,
-                    model_name,
-                    term,
-                    b,
-                    se,
-                    float(res["z"][term]),
-                    float(res["p"][term]),
-                    lo,
-                    hi,
-                    len(yy),
-                    p,
-                    len(yy) - p,
-                    status,
-                    "; ".join([*flags, note_s] if note_s else flags),
-                )
-            )
+            tval = b / se if se > 0 else np.nan
+            if df_resid >= min_df and np.isfinite(se) and se > 0:
+                crit = float(t_dist.ppf(0.5 + ci / 2, df_resid))
+                pv = float(2 * t_dist.sf(abs(tval), df_resid))
+                lo, hi = b - crit * se, b + crit * se
+                sig = "yes" if pv < alpha else "no"
+                status = res["status"] if not flags else "unreliable"
+            else:
+                pv, lo, hi, sig = np.nan, np.nan, np.nan, ""
+                status = "insufficient_df" if not flags else "unreliable"
+            rows.append((dom, model_name, term, b, se, se_me, tval, pv, lo, hi, len(yy), p,
+                         df_resid, sig, status, "; ".join([*flags, note_s] if note_s else flags)))  # fmt: skip
     if base_note:
         warn_msgs.insert(0, f"GLM ({model_name}): " + "; ".join(base_note + notes_model))
     table = pd.DataFrame(rows, columns=COLUMNS)

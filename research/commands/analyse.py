@@ -40,15 +40,16 @@ def run(args: argparse.Namespace) -> int:
     check_output(Path(args.reports or paths.reports) / "metrics", "dir")
     print("analyse:")
     s = run_analysis(params, args.data, args.reports)
-    print(
-        f"analyse: sources {', '.join(s['sources']) or 'none'}; primary {s.get('primary_source')}"
-    )
-    if s.get("corpus_mean_share_units") and s.get("primary_source") in s["corpus_mean_share_units"]:
-        cm = s["corpus_mean_share_units"][s["primary_source"]]
-        print("  corpus mean shares (units): " + ", ".join(f"{k} {v:.2f}" for k, v in cm.items()))
+    est = ", ".join(f"{b} {m}" for b, m in (s.get("estimator") or {}).items())
+    print(f"analyse: label sources per unit {s.get('n_units_by_source', {})}; estimator {est}")
+    if s.get("corpus_mean_share"):
+        print(
+            f"  corpus mean shares ({s.get('primary_basis')}): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in s["corpus_mean_share"].items())
+        )
     if s.get("adjustment_mae"):
         print(
-            "  seed share error (MAE vs gold): "
+            "  held-out share error (MAE vs gold): "
             + ", ".join(f"{k} {v:.3f}" for k, v in s["adjustment_mae"].items())
         )
     for path in s["written"].values():

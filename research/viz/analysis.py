@@ -2,9 +2,14 @@
 
 Registered figures (each saved as PDF, SVG, 300-dpi PNG + the CSV behind it):
 ``domain_shares`` (stacked shares per document, by province and year), ``province_heatmap``,
-``year_trends`` (with confidence bands), ``emphasis`` (emphasis-index dot plot with
-intervals), ``distinctive_terms`` (log-odds z-scores per province), ``share_adjustment``
-(naive vs misclassification-adjusted share error on the seeds).
+``year_trends`` (document points, a smooth, yearly means with document-level intervals,
+reform and congress markers), ``province_tiles`` (tile-grid map of shares with n),
+``emphasis`` (leave-one-out emphasis with intervals), ``distinctive_terms`` (log-odds per
+province), ``share_adjustment`` (held-out error of the share estimators).
+
+Every figure reads the per-unit-source tables (``documents.csv`` and what derives from it),
+labels its basis (characters or units), shows n, and says in a note when it mixes gold
+labels (made by language-model annotators) with classifier predictions.
 """
 
 from __future__ import annotations
@@ -24,6 +29,31 @@ from research.viz.style import (
     load_project_codebook,
     save_figure,
 )
+
+#: Years marked on time axes: the 2016 federation reform and Party congresses.
+EVENTS = {2012: ("18th Congress", "十八大"), 2016: ("reform", "妇联改革"),
+          2017: ("19th Congress", "十九大"), 2022: ("20th Congress", "二十大")}  # fmt: skip
+
+#: ISO 3166-2:CN codes, the English tile labels.
+PROVINCE_CODE = {
+    "北京": "BJ", "天津": "TJ", "河北": "HE", "山西": "SX", "内蒙古": "NM", "辽宁": "LN",
+    "吉林": "JL", "黑龙江": "HL", "上海": "SH", "江苏": "JS", "浙江": "ZJ", "安徽": "AH",
+    "福建": "FJ", "江西": "JX", "山东": "SD", "河南": "HA", "湖北": "HB", "湖南": "HN",
+    "广东": "GD", "广西": "GX", "海南": "HI", "重庆": "CQ", "四川": "SC", "贵州": "GZ",
+    "云南": "YN", "西藏": "XZ", "陕西": "SN", "甘肃": "GS", "青海": "QH", "宁夏": "NX",
+    "新疆": "XJ", "香港": "HK", "澳门": "MO", "台湾": "TW",
+}  # fmt: skip
+
+#: Tile-grid positions (row, column) of the provincial-level units, roughly geographic.
+TILES = {
+    "黑龙江": (0, 7), "新疆": (1, 0), "内蒙古": (1, 4), "北京": (1, 5), "辽宁": (1, 6),
+    "吉林": (1, 7), "甘肃": (2, 2), "宁夏": (2, 3), "山西": (2, 4), "河北": (2, 5),
+    "天津": (2, 6), "西藏": (3, 0), "青海": (3, 1), "陕西": (3, 3), "河南": (3, 4),
+    "山东": (3, 5), "四川": (4, 2), "重庆": (4, 3), "湖北": (4, 4), "安徽": (4, 5),
+    "江苏": (4, 6), "云南": (5, 2), "贵州": (5, 3), "湖南": (5, 4), "江西": (5, 5),
+    "浙江": (5, 6), "上海": (5, 7), "广西": (6, 3), "广东": (6, 4), "福建": (6, 5),
+    "台湾": (6, 7), "海南": (7, 4), "香港": (7, 5), "澳门": (7, 3),
+}  # fmt: skip
 
 #: Province names in pinyin for English labels (provincial-level units of the PRC).
 PROVINCE_EN = {
@@ -66,20 +96,26 @@ PROVINCE_EN = {
 TEXT = {
     "share_units": {"en": "Share of body paragraphs", "zh": "正文段落占比"},
     "share_chars": {"en": "Share of body characters", "zh": "正文字数占比"},
-    "mean_share": {"en": "Mean share of body paragraphs", "zh": "正文段落平均占比"},
+    "mean_share_units": {"en": "Mean share of body paragraphs", "zh": "正文段落平均占比"},
+    "mean_share_chars": {"en": "Mean share of body characters", "zh": "正文字数平均占比"},
     "domain": {"en": "Work domain", "zh": "工作领域"},
     "province": {"en": "Province", "zh": "省份"},
     "year": {"en": "Year", "zh": "年份"},
     "emphasis": {
-        "en": "Emphasis index (document share / corpus mean)",
-        "zh": "强调指数（文件占比 / 语料平均）",
+        "en": "Emphasis (share / mean of the other reports)",
+        "zh": "强调指数（文件占比 / 其他文件平均）",
     },
     "z": {"en": "Log-odds z-score (vs. other provinces)", "zh": "对数几率 z 值（相对其他省份）"},
-    "mae": {"en": "Mean absolute share\nerror vs. gold", "zh": "与人工标注占比的\n平均绝对误差"},
+    "mae": {
+        "en": "Held-out mean absolute\nshare error vs. gold",
+        "zh": "与金标准占比的\n留出平均绝对误差",
+    },
     "mean_share_short": {"en": "Mean share", "zh": "平均占比"},
     "method": {"en": "Estimator", "zh": "估计方法"},
     "source": {
-        "gold": {"en": "gold labels", "zh": "人工标注"},
+        "gold": {"en": "gold labels (language-model annotators)", "zh": "金标准（语言模型标注）"},
+        "predicted": {"en": "classifier", "zh": "分类器"},
+        "mixed": {"en": "gold + classifier", "zh": "金标准＋分类器"},
         "classifier": {"en": "classifier", "zh": "分类器"},
         "classifier_acc": {"en": "classifier, ACC-adjusted", "zh": "分类器（ACC校正）"},
         "classifier_pacc": {"en": "classifier, PACC-adjusted", "zh": "分类器（PACC校正）"},
@@ -90,6 +126,8 @@ TEXT = {
         "pcc": {"en": "Probabilistic CC", "zh": "概率分类计数"},
         "acc": {"en": "Adjusted CC", "zh": "校正分类计数"},
         "pacc": {"en": "Probabilistic ACC", "zh": "概率校正分类计数"},
+        "em": {"en": "EM (Saerens)", "zh": "EM 先验校正"},
+        "ppi": {"en": "Prediction-powered", "zh": "预测驱动校正"},
     },
 }
 
@@ -135,19 +173,36 @@ def _context(params: dict) -> tuple[FiguresSettings, list[str], object]:
     return fig_p, ids, cb
 
 
-def _pick_source(df: pd.DataFrame, params: dict) -> str:
-    """The figure's source: figures.source if set, else the analyse priority (gold first)."""
-    want = settings_of(params).figures.source
-    have = set(df["source"])
-    if want not in (None, "auto"):
-        if want not in have:
-            raise SkipFigure(f"source {want!r} not in the table (have {sorted(have)})")
-        return want
-    order = settings_of(params).analyse.primary_sources
-    for s in order:
-        if s in have:
-            return s
-    return sorted(have)[0]
+def _basis(params: dict) -> str:
+    """The primary basis: the first of ``analyse.bases`` (characters by default)."""
+    return str(settings_of(params).analyse.bases[0])
+
+
+def mix_note(sources: pd.Series, estimator: str | None, language: str) -> str:
+    """A caption line saying which label sources a figure mixes ('' when all gold)."""
+    kinds = set(sources.dropna().astype(str)) - {"none"}
+    est = (estimator or "").upper()
+    if kinds <= {"gold"}:
+        return (
+            "gold labels by language-model annotators"
+            if language == "en"
+            else "金标准由语言模型标注"
+        )
+    if language == "en":
+        return (f"mixes sources: gold labels (language-model annotators) where labelled, "
+                f"else classifier ({est})") if kinds != {"predicted"} else f"classifier ({est})"  # fmt: skip
+    return (f"混合来源：有标注处用金标准（语言模型标注），其余用分类器（{est}）"
+            if kinds != {"predicted"} else f"分类器（{est}）")  # fmt: skip
+
+
+def _note(fig, text: str) -> None:
+    """A small grey caption line above the panels (layout engines keep room for it)."""
+    if text:
+        import textwrap
+
+        width = int(fig.get_figwidth() * 22)
+        fig.suptitle("\n".join(textwrap.wrap(text, width)), x=0.01, ha="left", fontsize=5.5,
+                     color="#555555")  # fmt: skip
 
 
 def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
@@ -167,17 +222,28 @@ def _legend_below(fig, ax, handles, labels, ncol: int = 2) -> None:
     )
 
 
-def _source_rows(
+def _basis_rows(
     reports_dir: Path, name: str, params: dict, variable: str | None = None
 ) -> tuple[pd.DataFrame, str]:
-    """Rows of a shares-like table for the figure's source, unit basis (and one grouping),
-    and that source's name."""
+    """Rows of a table for the primary basis (and one grouping variable), and the basis."""
     df = _table(reports_dir, name)
-    source = _pick_source(df, params)
-    keep = (df["source"] == source) & (df["basis"] == "units")
+    basis = _basis(params)
+    if basis not in set(df["basis"]):
+        basis = sorted(set(df["basis"]))[0]
+    keep = df["basis"] == basis
     if variable is not None:
         keep &= df["variable"] == variable
-    return df[keep].copy(), source
+    return df[keep].copy(), basis
+
+
+def _estimator(reports_dir: Path, basis: str) -> str | None:
+    import json
+
+    path = Path(reports_dir) / "metrics" / "analysis.json"
+    if not path.exists():
+        return None
+    est = json.loads(path.read_text(encoding="utf-8")).get("estimator") or {}
+    return est.get(basis)
 
 
 def _sort_docs(df: pd.DataFrame) -> list[str]:
@@ -186,11 +252,13 @@ def _sort_docs(df: pd.DataFrame) -> list[str]:
     return d["doc_id"].tolist()
 
 
-@register_figure("domain_shares", requires=["tables/shares.csv"])
+@register_figure("domain_shares", requires=["tables/documents.csv"])
 def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
-    """Stacked domain shares per document, ordered by province then year (top to bottom)."""
+    """Stacked domain shares per document, ordered by province then year (top to bottom);
+    each label carries the document's number of body units."""
     fig_p, ids, cb = _context(params)
-    d, source = _source_rows(reports_dir, "shares.csv", params)
+    d, basis = _basis_rows(reports_dir, "documents.csv", params)
+    d = d.rename(columns={"estimate": "share"})
     docs = _sort_docs(d)
     meta = d.drop_duplicates("doc_id").set_index("doc_id")
     colors = domain_colors(ids)
@@ -213,12 +281,8 @@ def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str)
         handles.append(h)
         left += vals
     labels = [
-        doc_label(
-            meta.loc[dd].assign(doc_id=dd)
-            if False
-            else pd.Series({**meta.loc[dd].to_dict(), "doc_id": dd}),
-            language,
-        )
+        f"{doc_label(pd.Series({**meta.loc[dd].to_dict(), 'doc_id': dd}), language)} "
+        f"(n={int(meta.loc[dd, 'n_units'])})"
         for dd in docs
     ]
     ax.set_yticks(y, labels if n <= 60 else [""] * n)
@@ -244,10 +308,11 @@ def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str)
                 start = i
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.6, n - 0.4)
-    ax.set_xlabel(f"{t('share_units', language)} ({source_label(source, language)})")
+    ax.set_xlabel(t(f"share_{basis}", language))
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
     _legend_below(fig, ax, handles, [category_label(c, language, cb) for c in ids], ncol=2)
+    _note(fig, mix_note(meta["source"], _estimator(reports_dir, basis), language))
     data = d.assign(doc_order=d["doc_id"].map({dd: i for i, dd in enumerate(docs)}))
     data = data.sort_values(["doc_order", "domain"], kind="mergesort")
     return _save(fig, data, out_dir, "domain_shares", fig_p)
@@ -257,7 +322,7 @@ def domain_shares(reports_dir: Path, out_dir: Path, params: dict, language: str)
 def province_heatmap(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
     """Province × domain mean share (documents averaged within province)."""
     fig_p, ids, cb = _context(params)
-    d, source = _source_rows(reports_dir, "group_shares.csv", params, variable="province")
+    d, basis = _basis_rows(reports_dir, "group_shares.csv", params, variable="province")
     if d.empty:
         raise SkipFigure("no province groups in group_shares.csv")
     provs = sorted(d["group"].astype(str).unique())
@@ -298,78 +363,181 @@ def province_heatmap(reports_dir: Path, out_dir: Path, params: dict, language: s
     for s in ax.spines.values():
         s.set_visible(False)
     cbar = fig.colorbar(im, ax=ax, shrink=0.9, pad=0.02)
-    cbar.set_label(f"{t('mean_share_short', language)} ({source_label(source, language)})")
+    cbar.set_label(t(f"mean_share_{basis}", language))
     cbar.outline.set_visible(False)
+    _note(fig, mix_note(d["source"], _estimator(reports_dir, basis), language))
     data = d.assign(group=d["group"].astype(str)).sort_values(["group", "domain"], kind="mergesort")
     return _save(fig, data, out_dir, "province_heatmap", fig_p)
 
 
-@register_figure("year_trends", requires=["tables/group_shares.csv"])
+def _lowess(x: np.ndarray, y: np.ndarray, frac: float = 0.8) -> np.ndarray | None:
+    """LOWESS smooth (statsmodels) of y on x, sorted by x; None with too few points."""
+    if len(x) < 5 or len(np.unique(x)) < 3:
+        return None
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    return lowess(y, x, frac=frac, it=1, return_sorted=True)
+
+
+@register_figure("year_trends", requires=["tables/documents.csv"])
 def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
-    """Mean domain share by year with bootstrap confidence bands (documents resampled)."""
+    """One panel per domain: every report as a point at its year, a LOWESS smooth across
+    reports, and yearly means over the years each report covers (period weights) with
+    document-level intervals where there are enough reports; n per year on the axis;
+    the 2016 federation reform and Party congresses marked. No line joins two places."""
     fig_p, ids, cb = _context(params)
-    d, source = _source_rows(reports_dir, "group_shares.csv", params, variable="year")
-    d["year"] = pd.to_numeric(d["group"], errors="coerce")
+    d, basis = _basis_rows(reports_dir, "documents.csv", params)
+    d["year"] = pd.to_numeric(d.get("year"), errors="coerce")
     d = d.dropna(subset=["year"])
     if d["year"].nunique() < 2:
         raise SkipFigure("fewer than two years")
+    try:
+        g, _ = _basis_rows(reports_dir, "group_shares.csv", params, variable="year_covered")
+        g["year"] = pd.to_numeric(g["group"], errors="coerce")
+    except SkipFigure:
+        g = pd.DataFrame(columns=["year", "domain", "mean_share", "ci_low", "ci_high"])
     colors = domain_colors(ids)
     width = fig_p.width_in
-    fig, ax = plt.subplots(figsize=(width, width * 0.8))
-    handles = []
-    for cid in ids:
-        s = d[d["domain"] == cid].sort_values("year")
-        x = s["year"].to_numpy()
-        (h,) = ax.plot(x, s["mean_share"], marker="o", color=colors[cid], markersize=3)
-        handles.append(h)
-        lo, hi = s["ci_low"].to_numpy(dtype=float), s["ci_high"].to_numpy(dtype=float)
-        ok = np.isfinite(lo) & np.isfinite(hi)
-        if ok.all():  # a band where every year has an interval ...
-            ax.fill_between(x, lo, hi, color=colors[cid], alpha=0.15, linewidth=0)
-        elif ok.any():  # ... else intervals only where they exist (no band through gaps)
-            dx = (ids.index(cid) - (len(ids) - 1) / 2) * 0.06
-            m = s["mean_share"].to_numpy(dtype=float)
+    ncols = 2
+    nrows = int(np.ceil(len(ids) / ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width, 0.9 + 1.35 * nrows), sharex=True, sharey=True,
+        squeeze=False,
+    )  # fmt: skip
+    axes = axes.ravel()
+    y0, y1 = int(d["year"].min()), int(d["year"].max())
+    smooth_rows = []
+    for k, cid in enumerate(ids):
+        ax = axes[k]
+        s = d[d["domain"] == cid]
+        x, y = s["year"].to_numpy(float), s["estimate"].to_numpy(float)
+        ax.plot(x, y, "o", color=colors[cid], alpha=0.45, markersize=2.2, markeredgewidth=0)
+        sm = _lowess(x, y)
+        if sm is not None:
+            ax.plot(sm[:, 0], sm[:, 1], color=colors[cid], linewidth=1.2)
+            smooth_rows += [(cid, float(a), float(b)) for a, b in sm]
+        gg = g[g["domain"] == cid].dropna(subset=["year"])
+        ok = gg["ci_low"].notna() & gg["ci_high"].notna()
+        m = gg["mean_share"].to_numpy(float)
+        if ok.any():
             ax.errorbar(
-                x[ok] + dx,
-                m[ok],
-                yerr=[m[ok] - lo[ok], hi[ok] - m[ok]],
-                fmt="none",
-                ecolor=colors[cid],
-                elinewidth=0.8,
-                capsize=0,
-            )
-    years = sorted(d["year"].unique())
-    ax.set_xticks(years, [str(int(y)) for y in years])
-    ax.set_xlabel(t("year", language))
-    ax.set_ylabel(f"{t('mean_share', language)}\n({source_label(source, language)})")
-    ax.set_ylim(bottom=0)
-    nd = d.drop_duplicates("year").set_index("year")["n_docs"]
-    if (nd < 2).any():
-        msg = (
-            "intervals only for years with ≥ 2 documents"
-            if language == "en"
-            else "仅对有≥2篇文件的年份显示置信区间"
-        )
-        ax.text(
-            0.01,
-            0.99,
-            msg,
-            transform=ax.transAxes,
-            va="top",
-            ha="left",
-            fontsize=plt.rcParams["legend.fontsize"] - 0.5,
-            color="#555555",
-        )
-    _legend_below(fig, ax, handles, [category_label(c, language, cb) for c in ids], ncol=2)
-    data = d.drop(columns=["year"]).sort_values(["group", "domain"], kind="mergesort")
+                gg["year"][ok], m[ok.to_numpy()],
+                yerr=[m[ok.to_numpy()] - gg["ci_low"][ok], gg["ci_high"][ok] - m[ok.to_numpy()]],
+                fmt="s", color="black", markersize=2, elinewidth=0.6, capsize=0,
+            )  # fmt: skip
+        for yr in EVENTS:
+            if y0 - 1 <= yr <= y1 + 1:
+                ax.axvline(yr, color="#BBBBBB", linestyle=":", linewidth=0.6, zorder=0)
+        ax.set_title(category_label(cid, language, cb), fontsize=plt.rcParams["axes.labelsize"],
+                     pad=2)  # fmt: skip
+        ax.set_ylim(0, 1)
+    for ax in axes[len(ids) :]:
+        ax.set_visible(False)
+    lang = 0 if language == "en" else 1
+    for yr, names in EVENTS.items():
+        if y0 - 1 <= yr <= y1 + 1:
+            axes[0].text(yr, 0.98, names[lang], rotation=90, va="top", ha="right",
+                         fontsize=4.5, color="#777777")  # fmt: skip
+    n_year = d.drop_duplicates("doc_id").groupby("year").size()
+    years = list(range(y0, y1 + 1))
+    step = max(1, int(np.ceil(len(years) / 6)))
+    ticks = years[::step]
+    for ax in axes[max(0, len(ids) - ncols) : len(ids)]:
+        ax.set_xticks(ticks, [f"{yr}\nn={int(n_year.get(yr, 0))}" for yr in ticks])
+        ax.tick_params(axis="x", labelsize=5.5)
+    fig.supylabel(t(f"share_{basis}", language), fontsize=plt.rcParams["axes.labelsize"])
+    note = mix_note(d.drop_duplicates("doc_id")["source"], _estimator(reports_dir, basis), language)
+    note += (
+        "; points = reports, line = LOWESS, squares = yearly means (period-weighted) ± 95% CI"
+        if language == "en"
+        else "；点＝文件，线＝LOWESS，方块＝年度均值（按覆盖年份加权）±95%区间"
+    )
+    _note(fig, note)
+    data = pd.concat([
+        d[["doc_id", "domain", "year", "estimate", "source"]].assign(layer="report"),
+        pd.DataFrame(smooth_rows, columns=["domain", "year", "estimate"]).assign(layer="lowess"),
+        gg_all(g),
+    ], ignore_index=True)  # fmt: skip
+    data["basis"] = basis
     return _save(fig, data, out_dir, "year_trends", fig_p)
+
+
+def gg_all(g: pd.DataFrame) -> pd.DataFrame:
+    """Yearly means rows of the trend figure's data table."""
+    cols = ["domain", "year", "mean_share", "ci_low", "ci_high", "n_docs"]
+    out = g[[c for c in cols if c in g]].rename(columns={"mean_share": "estimate"})
+    return out.assign(layer="yearly_mean")
+
+
+@register_figure("province_tiles", requires=["tables/group_shares.csv"])
+def province_tiles(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
+    """Tile-grid maps, one per domain: each province's mean share (colour) and its
+    emphasis (share / mean of the other provinces, printed) with n reports; provinces
+    without reports stay grey."""
+    fig_p, ids, cb = _context(params)
+    d, basis = _basis_rows(reports_dir, "group_shares.csv", params, variable="province")
+    if d.empty:
+        raise SkipFigure("no province groups in group_shares.csv")
+    M = d.pivot_table(index="group", columns="domain", values="mean_share", aggfunc="first")
+    M = M.reindex(columns=ids)
+    n = d.drop_duplicates("group").set_index("group")["n_docs"]
+    tot = M.sum(axis=0)
+    other = (tot - M) / max(len(M) - 1, 1)
+    E = M / other.where(other > 0)
+    width = fig_p.width_in
+    ncols = 2
+    nrows = int(np.ceil(len(ids) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 0.8 + 1.45 * nrows), squeeze=False)
+    axes = axes.ravel()
+    cmap = plt.get_cmap(SEQUENTIAL_CMAP)
+    vmax = max(0.05, float(np.nanmax(M.to_numpy())))
+    for k, cid in enumerate(ids):
+        ax = axes[k]
+        for prov, (r, c) in TILES.items():
+            have = prov in M.index and np.isfinite(M.loc[prov, cid])
+            col = cmap(M.loc[prov, cid] / vmax) if have else "#EEEEEE"
+            ax.add_patch(plt.Rectangle((c, -r), 0.95, 0.95, color=col, linewidth=0))
+            lab = PROVINCE_CODE.get(prov, prov[:2]) if language == "en" else prov[:2]
+            if have:
+                v = M.loc[prov, cid] / vmax
+                tc = "white" if v < 0.55 else "black"
+                ax.text(c + 0.47, -r + 0.66, lab, ha="center", va="center", fontsize=3.6, color=tc)
+                e = E.loc[prov, cid]
+                es = f"{e:.1f}×" if np.isfinite(e) else "–"
+                ax.text(c + 0.47, -r + 0.3, f"{es}\nn={int(n[prov])}",
+                        ha="center", va="center", fontsize=3.0, color=tc, linespacing=0.9)  # fmt: skip
+            else:
+                ax.text(c + 0.47, -r + 0.47, lab, ha="center", va="center", fontsize=3.6,
+                        color="#AAAAAA")  # fmt: skip
+        ax.set_xlim(-0.1, 8.05)
+        ax.set_ylim(-7.1, 1.0)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_title(category_label(cid, language, cb), fontsize=plt.rcParams["axes.labelsize"],
+                     pad=1)  # fmt: skip
+    for ax in axes[len(ids) :]:
+        ax.set_visible(False)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, vmax))
+    cbar = fig.colorbar(sm, ax=axes.tolist(), location="bottom", shrink=0.6, aspect=40)
+    cbar.set_label(t(f"mean_share_{basis}", language))
+    cbar.outline.set_visible(False)
+    note = mix_note(d["source"], _estimator(reports_dir, basis), language)
+    note += ("; printed: emphasis (× mean of other provinces) and n reports" if language == "en"
+             else "；数字：强调指数（相对其他省份平均）与文件数")  # fmt: skip
+    _note(fig, note)
+    data = d.assign(emphasis=[E.loc[g_, c_] if g_ in E.index else np.nan
+                              for g_, c_ in zip(d["group"], d["domain"])])  # fmt: skip
+    data = data.sort_values(["group", "domain"], kind="mergesort")
+    return _save(fig, data, out_dir, "province_tiles", fig_p)
 
 
 @register_figure("emphasis", requires=["tables/emphasis.csv"])
 def emphasis(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
-    """Emphasis index per document and domain with bootstrap intervals (one panel per domain)."""
+    """Leave-one-out emphasis per document and domain with intervals (one panel per domain)."""
     fig_p, ids, cb = _context(params)
-    d, source = _source_rows(reports_dir, "emphasis.csv", params)
+    d, basis = _basis_rows(reports_dir, "emphasis.csv", params)
+    if "scope" in d:
+        d = d[d["scope"] == "all"]
     docs = _sort_docs(d)
     meta = d.drop_duplicates("doc_id").set_index("doc_id")
     colors = domain_colors(ids)
@@ -422,7 +590,11 @@ def emphasis(reports_dir: Path, out_dir: Path, params: dict, language: str) -> l
         ax.set_xlim(0, min(xmax * 1.05, 6.0))
     for ax in axes[len(ids) :]:
         ax.set_visible(False)
-    fig.supxlabel(f"{t('emphasis', language)}", fontsize=plt.rcParams["axes.labelsize"])
+    fig.supxlabel(
+        f"{t('emphasis', language)}; {t(f'share_{basis}', language)}",
+        fontsize=plt.rcParams["axes.labelsize"],
+    )
+    _note(fig, mix_note(d["source"], _estimator(reports_dir, basis), language))
     cols = [
         "source",
         "basis",
@@ -462,27 +634,30 @@ def distinctive_terms(reports_dir: Path, out_dir: Path, params: dict, language: 
     for ax, g in zip(axes, groups):
         s = d[d["group"].astype(str) == g].sort_values("rank")
         yy = np.arange(len(s))[::-1]
-        ax.barh(yy, s["z"], color="#0072B2", height=0.7)
+        sig = s["significant"].eq("yes") if "significant" in s else pd.Series(False, s.index)
+        ax.barh(yy, s["z"], color=np.where(sig, "#0072B2", "#9DBFD9"), height=0.7)
         ax.set_yticks(yy, s["term"].tolist())
         ax.tick_params(axis="y", length=0)
         ax.set_title(province_label(g, language), fontsize=plt.rcParams["axes.labelsize"], pad=2)
-        ax.axvline(1.96, color="#888888", linestyle="--", linewidth=0.6)
         ax.set_xlim(0, xmax)
     for ax in axes[len(groups) :]:
         ax.set_visible(False)
     fig.supxlabel(t("z", language), fontsize=plt.rcParams["axes.labelsize"])
+    _note(fig, "dark bars: q < 0.05 (document permutation test, Benjamini–Hochberg); no fixed z line"
+          if language == "en" else "深色：q < 0.05（文件置换检验，BH 校正）")  # fmt: skip
     data = d.sort_values(["group", "rank"], kind="mergesort")
     return _save(fig, data, out_dir, "distinctive_terms", fig_p)
 
 
 @register_figure("share_adjustment", requires=["tables/adjusted_eval.csv"])
 def share_adjustment(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
-    """Share error vs gold on the seeds: naive (CC, PCC) and adjusted (ACC, PACC), per domain."""
+    """Held-out share error vs gold of each estimator (CC, PCC, ACC, PACC, EM, PPI), per
+    domain; the lowest overall error picks the pipeline's default estimator."""
     fig_p, ids, cb = _context(params)
-    df = _table(reports_dir, "adjusted_eval.csv")
-    d = df[df["basis"] == "units"].copy()
+    d, basis = _basis_rows(reports_dir, "adjusted_eval.csv", params)
     d["abs_error"] = d["error"].abs()
-    methods = [m for m in ("cc", "pcc", "acc", "pacc") if m in set(d["method"])]
+    order = ("cc", "pcc", "acc", "pacc", "em", "ppi")
+    methods = [m for m in order if m in set(d["method"])]
     agg = d.groupby(["method", "domain"], sort=True)["abs_error"].mean().reset_index()
     width = fig_p.width_in
     fig, ax = plt.subplots(figsize=(width, width * 0.75))
@@ -503,13 +678,15 @@ def share_adjustment(reports_dir: Path, out_dir: Path, params: dict, language: s
         np.arange(len(methods)), overall, "k_", markersize=16, markeredgewidth=1.4, linestyle=""
     )
     ax.set_xticks(range(len(methods)), [m.upper() for m in methods])
-    ax.set_xlabel(t("method", language))
+    ax.set_xlabel(f"{t('method', language)} (n = {d['doc_id'].nunique()} held-out reports)"
+                  if language == "en" else f"{t('method', language)}（留出文件 n = {d['doc_id'].nunique()}）")  # fmt: skip
+    ax.set_title(t(f"share_{basis}", language), fontsize=plt.rcParams["axes.labelsize"])
     ax.set_ylabel(t("mae", language))
     labels = [category_label(c, language, cb) for c in ids] + [
         "All domains" if language == "en" else "全部领域"
     ]
     _legend_below(fig, ax, handles + [mark], labels, ncol=2)
-    data = agg.assign(overall=agg["method"].map(dict(zip(methods, overall))))
+    data = agg.assign(overall=agg["method"].map(dict(zip(methods, overall))), basis=basis)
     return _save(fig, data, out_dir, "share_adjustment", fig_p)
 
 

@@ -93,7 +93,7 @@ def confusion_matrix(reports_dir: Path, out_dir: Path, params: dict, language: s
     ax.set_xticks(range(len(ids)), labels, rotation=35, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(len(ids)), [f"{lab} ({int(s)})" for lab, s in zip(labels, support[:, 0])])
     ax.set_xlabel("Predicted" if language == "en" else "预测类别")
-    ax.set_ylabel("Gold (n)" if language == "en" else "金标准 (n)")
+    ax.set_ylabel("Gold (n)" if language == "en" else "金标准（语言模型标注）(n)")
     ax.tick_params(length=0)
     for s in ax.spines.values():
         s.set_visible(False)
