@@ -262,9 +262,8 @@ def _leaves_folder(name: str) -> bool:
     return False
 
 
-def read_manifest(corpus_dir: Path) -> pd.DataFrame:
-    """Read and validate ``manifest.csv``; all problems are reported together."""
-    path = corpus_dir / "manifest.csv"
+def _load_manifest_csv(path: Path) -> pd.DataFrame:
+    """The manifest as text columns (every known column present), or a clear error."""
     if not path.exists():
         raise InputError(path, "manifest.csv not found in the corpus folder")
     try:
@@ -279,50 +278,65 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
     for col in MANIFEST_COLUMNS:
         if col not in df.columns:
             df[col] = ""
-    problems: list[str] = []
-    for i, row in enumerate(df.to_dict("records")):  # iterrows is ~20x slower
-        line = i + 2  # header is line 1
-        did = row["doc_id"].strip()
-        if not did:
-            problems.append(f"line {line}: empty doc_id")
-        elif not _DOC_ID.match(did):
-            problems.append(f"line {line}: doc_id {did!r} must be letters, digits, _ . -")
-        fname = row["file"].strip()
-        if not fname:
-            problems.append(f"line {line}: empty file")
-        elif _leaves_folder(fname):
-            problems.append(
-                f"line {line}: file {fname!r} leaves the corpus folder "
-                "(give a path inside it, without a leading / or ../)"
-            )
-        level = row["level"].strip()
-        if level and level not in LEVELS:
-            problems.append(f"line {line}: unknown level {level!r} (use {'|'.join(LEVELS)})")
-        script = row["script"].strip()
-        if script and script not in SCRIPTS:
-            problems.append(f"line {line}: unknown script {script!r} (use {'|'.join(SCRIPTS)})")
-        for col in ("year", "period_start", "period_end"):
-            try:
-                y = _to_int(row[col])
-            except ValueError:
-                problems.append(f"line {line}: {col} {row[col]!r} is not a year")
-                continue
-            if y is not None and not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]:
-                problems.append(f"line {line}: {col} {y} outside {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
+    return df
+
+
+def _id_and_file_problems(row: dict[str, str]) -> list[str]:
+    out = []
+    did = row["doc_id"].strip()
+    if not did:
+        out.append("empty doc_id")
+    elif not _DOC_ID.match(did):
+        out.append(f"doc_id {did!r} must be letters, digits, _ . -")
+    fname = row["file"].strip()
+    if not fname:
+        out.append("empty file")
+    elif _leaves_folder(fname):
+        out.append(
+            f"file {fname!r} leaves the corpus folder "
+            "(give a path inside it, without a leading / or ../)"
+        )
+    return out
+
+
+def _category_problems(row: dict[str, str]) -> list[str]:
+    out = []
+    level = row["level"].strip()
+    if level and level not in LEVELS:
+        out.append(f"unknown level {level!r} (use {'|'.join(LEVELS)})")
+    script = row["script"].strip()
+    if script and script not in SCRIPTS:
+        out.append(f"unknown script {script!r} (use {'|'.join(SCRIPTS)})")
+    return out
+
+
+def _year_problems(row: dict[str, str]) -> list[str]:
+    out = []
+    years: dict[str, int | None] = {}
+    for col in ("year", "period_start", "period_end"):
         try:
-            ps, pe = _to_int(row["period_start"]), _to_int(row["period_end"])
-            if ps is not None and pe is not None and ps > pe:
-                problems.append(f"line {line}: period_start {ps} after period_end {pe}")
+            years[col] = y = _to_int(row[col])
         except ValueError:
-            pass
-    dup = df["doc_id"][df["doc_id"].duplicated(keep=False) & (df["doc_id"] != "")]
-    if len(dup):
-        problems.append(f"duplicate doc_id(s): {', '.join(sorted(set(dup)))}")
-    dupf = df["file"][df["file"].duplicated(keep=False) & (df["file"] != "")]
-    if len(dupf):
-        problems.append(f"file(s) listed twice: {', '.join(sorted(set(dupf)))}")
-    if problems:
-        raise InputError(path, "; ".join(problems))
+            out.append(f"{col} {row[col]!r} is not a year")
+            continue
+        if y is not None and not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]:
+            out.append(f"{col} {y} outside {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
+    ps, pe = years.get("period_start"), years.get("period_end")
+    if ps is not None and pe is not None and ps > pe:
+        out.append(f"period_start {ps} after period_end {pe}")
+    return out
+
+
+def _duplicate_problems(df: pd.DataFrame) -> list[str]:
+    out = []
+    for col, what in (("doc_id", "duplicate doc_id(s)"), ("file", "file(s) listed twice")):
+        dup = df[col][df[col].duplicated(keep=False) & (df[col] != "")]
+        if len(dup):
+            out.append(f"{what}: {', '.join(sorted(set(dup)))}")
+    return out
+
+
+def _typed_manifest(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("year", "period_start", "period_end"):
         df[col] = [_to_int(v) for v in df[col]]
         df[col] = df[col].astype("Int64")
@@ -330,6 +344,21 @@ def read_manifest(corpus_dir: Path) -> pd.DataFrame:
         if df[col].dtype == object or str(df[col].dtype).startswith("str"):
             df[col] = df[col].astype(str).str.strip()
     return df
+
+
+def read_manifest(corpus_dir: Path) -> pd.DataFrame:
+    """Read and validate ``manifest.csv``; all problems are reported together."""
+    path = corpus_dir / "manifest.csv"
+    df = _load_manifest_csv(path)
+    problems: list[str] = []
+    for i, row in enumerate(df.to_dict("records")):  # iterrows is ~20x slower
+        line = i + 2  # header is line 1
+        for check in (_id_and_file_problems, _category_problems, _year_problems):
+            problems += [f"line {line}: {p}" for p in check(row)]
+    problems += _duplicate_problems(df)
+    if problems:
+        raise InputError(path, "; ".join(problems))
+    return _typed_manifest(df)
 
 
 def list_corpus_files(corpus_dir: Path) -> list[str]:

@@ -291,7 +291,8 @@ def _read_table_annotations(
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
-def _read_label_studio(path: Path, cb: Codebook) -> pd.DataFrame:
+def _ls_tasks(path: Path) -> list:
+    """The task list of a Label Studio JSON export (one task object is accepted too)."""
     if not path.exists():
         raise InputError(path, "file not found")
     try:
@@ -302,9 +303,39 @@ def _read_label_studio(path: Path, cb: Codebook) -> pd.DataFrame:
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise InputError(path, "a Label Studio export must be a JSON list of tasks")
+    return tasks
+
+
+def _ls_annotator(a: dict) -> str:
+    who = a.get("completed_by")
+    if isinstance(who, dict):
+        who = who.get("email") or who.get("id")
+    return "" if who is None else str(who)
+
+
+def _ls_result(
+    a: dict, cb: Codebook, where: str, path: Path, look: dict[str, str]
+) -> tuple[str, str, str]:
+    """(primary id, secondary ids, note) of one annotation."""
+    prim, sec, note = "", [], ""
+    for r in a.get("result") or []:
+        name, val = r.get("from_name"), r.get("value") or {}
+        if name == "primary":
+            ch = val.get("choices") or []
+            if len(ch) > 1:
+                raise InputError(path, f"{where}: more than one primary label {ch}")
+            prim = normalise_label(ch[0] if ch else "", cb, where, path, look)
+        elif name == "secondary":
+            sec = list(val.get("choices") or [])
+        elif name == "note":
+            note = " ".join(str(x) for x in (val.get("text") or []))
+    return prim, normalise_secondary(sec, prim, cb, where, path, look), note
+
+
+def _read_label_studio(path: Path, cb: Codebook) -> pd.DataFrame:
     look = _label_lookup(cb)
     rows = []
-    for n, task in enumerate(tasks, start=1):
+    for n, task in enumerate(_ls_tasks(path), start=1):
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise InputError(path, f"task #{n}: expected an object with a 'data' field")
         data = task["data"]
@@ -314,26 +345,10 @@ def _read_label_studio(path: Path, cb: Codebook) -> pd.DataFrame:
         anns = [a for a in (task.get("annotations") or []) if not a.get("was_cancelled")]
         if not anns:
             rows.append(_ls_row(data, uid, "", "", "", ""))
-            continue
         for a in anns:
-            who = a.get("completed_by")
-            if isinstance(who, dict):
-                who = who.get("email") or who.get("id")
-            who = "" if who is None else str(who)
+            who = _ls_annotator(a)
             where = f"task #{n} (unit_id {uid}, annotator {who or '?'})"
-            prim, sec, note = "", [], ""
-            for r in a.get("result") or []:
-                name, val = r.get("from_name"), r.get("value") or {}
-                if name == "primary":
-                    ch = val.get("choices") or []
-                    if len(ch) > 1:
-                        raise InputError(path, f"{where}: more than one primary label {ch}")
-                    prim = normalise_label(ch[0] if ch else "", cb, where, path, look)
-                elif name == "secondary":
-                    sec = list(val.get("choices") or [])
-                elif name == "note":
-                    note = " ".join(str(x) for x in (val.get("text") or []))
-            sec_ids = normalise_secondary(sec, prim, cb, where, path, look)
+            prim, sec_ids, note = _ls_result(a, cb, where, path, look)
             rows.append(_ls_row(data, uid, who, prim, sec_ids, note))
     df = pd.DataFrame(rows, columns=TIDY_COLUMNS)
     dup = df[df.duplicated(["unit_id", "annotator"]) & (df["label"] != "")]
