@@ -40,7 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for mod in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
         mod.register(sub)
+    _accept_params_anywhere(sub)
     return parser
+
+
+def _accept_params_anywhere(sub: argparse._SubParsersAction) -> None:
+    """Let ``--params`` also follow the subcommand (``research run --params p.yaml``)."""
+    for parser in set(sub.choices.values()):
+        if "--params" not in parser._option_string_actions:
+            parser.add_argument("--params", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_params_anywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

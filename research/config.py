@@ -71,3 +71,22 @@ def params_hash(params: Any) -> str:
 def repo_root() -> Path:
     """The project root (where params.yaml and seeds/ live in a checkout)."""
     return Path(__file__).resolve().parent.parent
+
+
+#: ``paths`` keys and their defaults (relative to the project folder, i.e. the working directory)
+PATH_DEFAULTS: dict[str, str] = {
+    "corpus": "seeds",
+    "codebook": "research/codebooks/womens_federation.yaml",
+    "annotations": "seeds/annotations.csv",
+    "data": "data",
+    "reports": "reports",
+    "models": "models",
+}
+
+
+def project_paths(params: Any) -> dict[str, str]:
+    """The project's ``paths`` (params.yaml, as a dict or typed settings) with defaults
+    filled in, as strings — what ``${paths.*}`` in the pipeline's commands stand for."""
+    raw = params.paths.model_dump() if hasattr(params, "paths") else params.get("paths") or {}
+    given = {k: str(v) for k, v in raw.items() if v is not None}
+    return {**PATH_DEFAULTS, **given}

@@ -186,6 +186,28 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def read_csv_text(path: str | Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV as Excel users save it: UTF-8 (with or without BOM) or GBK/GB18030, and
+    ``,``, ``;`` or tab separated (sniffed from the header line)."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                path, "neither UTF-8 nor GB18030 text: save it as 'CSV UTF-8' and try again"
+            ) from exc
+    header = text.split("\n", 1)[0]
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    sep = max(counts, key=counts.get) if any(counts.values()) else ","
+    import io
+
+    opts = {"keep_default_na": False, "na_values": [""], **kwargs}
+    return pd.read_csv(io.StringIO(text), sep=sep, **opts)
+
+
 def _jsonl_as_text(path: Path) -> pd.DataFrame:
     """JSON Lines with numbers kept as their text (no float rounding, no int overflow)."""
     rows = []
@@ -203,7 +225,7 @@ def _jsonl_as_text(path: Path) -> pd.DataFrame:
 
 
 def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
-    """Read a .csv, .parquet or .jsonl table; clear errors for missing or unreadable files.
+    """Read a .csv, .xlsx, .parquet or .jsonl table; clear errors for missing or unreadable files.
 
     ``as_text`` keeps every CSV/JSONL cell as the text it was (``007`` stays ``007``, a
     23-digit id stays a string; empty cells become ``""``); Parquet keeps its own types.
@@ -215,14 +237,20 @@ def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path)
-        if suffix == ".csv":
+        if suffix in {".csv", ".tsv"}:
             if as_text:
-                return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-            return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+                return read_csv_text(path, dtype=str, na_values=None)
+            return read_csv_text(path)
+        if suffix == ".xlsx":
+            return pd.read_excel(
+                path, keep_default_na=False, na_values=[""], dtype=str if as_text else None
+            )
         if suffix in {".jsonl", ".json"}:
             if as_text:
                 return _jsonl_as_text(path)
             return pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path, f"could not read table: {exc}") from exc
-    raise InputError(path, "table must be .csv, .parquet or .jsonl")
+    raise InputError(path, "table must be .csv, .xlsx, .parquet or .jsonl")

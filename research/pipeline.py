@@ -9,17 +9,25 @@ two in sync.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
 import yaml
 
 CODE = "research"
+_VAR = re.compile(r"\$\{paths\.([a-z_]+)\}")
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One pipeline step: a ``research`` subcommand and its inputs and outputs."""
+    """One pipeline step: a ``research`` subcommand and its inputs and outputs.
+
+    Paths are written with DVC's templating (``${paths.data}/prepared``): ``dvc.yaml`` keeps
+    them as they are, so DVC fills them from params.yaml; ``research run`` fills them the
+    same way with :func:`render`. ``code`` lists the package files the stage runs (DVC
+    dependencies in this repository only; a user's project depends on the installed package).
+    """
 
     name: str
     cmd: tuple[str, ...]
@@ -29,18 +37,44 @@ class Stage:
     metrics: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
     help: str = ""
+    code: tuple[str, ...] = ()
+    #: outputs / inputs that exist only when the corpus has gold labels (paths.annotations)
+    gold_outs: tuple[str, ...] = ()
+    gold_deps: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
         return "research " + " ".join(self.cmd)
 
 
+def render(text: str, params: dict) -> str:
+    """``text`` with every ``${paths.<key>}`` replaced from params (as DVC does)."""
+    from research.config import project_paths
+
+    paths = project_paths(params)
+
+    def sub(m: re.Match) -> str:
+        if m.group(1) not in paths:
+            from research.errors import ResearchError
+
+            raise ResearchError(f"params.yaml: paths.{m.group(1)} is not set")
+        return paths[m.group(1)]
+
+    return _VAR.sub(sub, text)
+
+
+#: stages' metrics files (plain outputs; ``summary.json`` of the report stage is the DVC metric)
+METRICS = ("agreement", "weak_labels", "classifier", "topics", "analysis")
+
+
 def stages() -> list[Stage]:
-    """The stages in execution order (paths are the params.yaml defaults)."""
-    cb = "research/codebooks/womens_federation.yaml"
-    ann = "seeds/annotations.csv"
-    T = "reports/tables"
-    M = "reports/metrics"
+    """The stages in execution order, with ``${paths.*}`` placeholders for every path."""
+    cb = "${paths.codebook}"
+    ann = "${paths.annotations}"
+    data, models, reports = "${paths.data}", "${paths.models}", "${paths.reports}"
+    prepared = f"{data}/prepared"
+    T = f"{reports}/tables"
+    M = f"{reports}/metrics"
     cmd = f"{CODE}/commands"
 
     def tables(*names: str) -> tuple[str, ...]:
@@ -49,9 +83,9 @@ def stages() -> list[Stage]:
     return [
         Stage(
             "prepare",
-            ("prepare", "seeds", "--out", "data/prepared", "--quiet"),
-            deps=(
-                "seeds",
+            ("prepare", "${paths.corpus}", "--out", prepared, "--quiet"),
+            deps=("${paths.corpus}",),
+            code=(
                 f"{CODE}/corpus/prepare.py",
                 f"{CODE}/corpus/segment.py",
                 f"{CODE}/corpus/normalize.py",
@@ -61,32 +95,28 @@ def stages() -> list[Stage]:
                 f"{cmd}/prepare.py",
             ),
             params=("prepare", "tokenize"),
-            outs=("data/prepared",),
+            outs=(prepared,),
             help="ingest, clean and segment the corpus",
         ),
         Stage(
             "agreement",
-            ("annotate", "agreement", ann, "--columns", "pass1", "pass2"),
-            deps=(ann, cb, f"{CODE}/labels/annotation.py", f"{cmd}/annotate.py"),
-            params=(),
+            ("annotate", "agreement", ann, "--reports", reports, "--skip-without-labels"),
+            deps=(ann, cb),
+            code=(f"{CODE}/labels/annotation.py", f"{cmd}/annotate.py"),
+            params=("annotate",),
             outs=tables("agreement_by_category", "agreement_disagreements"),
             metrics=(f"{M}/agreement.json",),
-            help="inter-annotator agreement of the two blind passes",
+            help="inter-annotator agreement (skipped without two annotators' labels)",
         ),
         Stage(
             "weak_labels",
             ("weak-label",),
-            deps=(
-                "data/prepared",
-                ann,
-                cb,
-                f"{CODE}/labels/weak_labels.py",
-                f"{cmd}/weak_label.py",
-            ),
+            deps=(prepared, ann, cb),
+            code=(f"{CODE}/labels/weak_labels.py", f"{cmd}/weak_label.py"),
             params=("weak_labels", "tokenize"),
-            outs=("data/labels",) + tables("weak_label_eval"),
+            outs=(f"{data}/labels",) + tables("weak_label_eval"),
             metrics=(f"{M}/weak_labels.json",),
-            help="dictionary and heading weak labels, evaluated against gold",
+            help="dictionary and heading weak labels, evaluated against gold when there is gold",
         ),
         Stage(
             "train",
@@ -94,16 +124,14 @@ def stages() -> list[Stage]:
                 "train",
                 ann,
                 "--units",
-                "data/prepared/paragraphs.parquet",
+                f"{prepared}/paragraphs.parquet",
                 "--out",
-                "models/classifier",
+                f"{models}/classifier",
                 "--reports",
-                "reports",
+                reports,
             ),
-            deps=(
-                "data/prepared",
-                ann,
-                cb,
+            deps=(prepared, ann, cb),
+            code=(
                 f"{CODE}/resources/base_set/base_set.csv",
                 f"{CODE}/classify",
                 f"{CODE}/labels/evaluation.py",
@@ -111,8 +139,8 @@ def stages() -> list[Stage]:
                 f"{cmd}/train.py",
             ),
             params=("seed", "train", "weak_labels", "tokenize"),
-            outs=("models/classifier",)
-            + tables(
+            outs=(f"{models}/classifier",),
+            gold_outs=tables(
                 "classifier_cv",
                 "classifier_per_class",
                 "classifier_paired",
@@ -123,8 +151,8 @@ def stages() -> list[Stage]:
                 "confusion_matrix_all",
                 "cv_predictions",
                 "cv_predictions_all",
-            ),
-            metrics=(f"{M}/classifier.json",),
+            )
+            + (f"{M}/classifier.json",),
             help="train on the base set + gold; evaluate on real gold only (nested selection)",
         ),
         Stage(
@@ -133,17 +161,15 @@ def stages() -> list[Stage]:
                 "learning-curve",
                 ann,
                 "--units",
-                "data/prepared/paragraphs.parquet",
+                f"{prepared}/paragraphs.parquet",
                 "--model",
-                "models/classifier",
+                f"{models}/classifier",
                 "--reports",
-                "reports",
+                reports,
+                "--skip-without-labels",
             ),
-            deps=(
-                "data/prepared",
-                ann,
-                cb,
-                "models/classifier",
+            deps=(prepared, ann, cb, f"{models}/classifier"),
+            code=(
                 f"{CODE}/resources/base_set/base_set.csv",
                 f"{CODE}/classify/instrument.py",
                 f"{cmd}/learning_curve.py",
@@ -156,23 +182,25 @@ def stages() -> list[Stage]:
             "predict",
             (
                 "predict",
-                "data/prepared/paragraphs.parquet",
-                "--output",
-                "data/predictions/units.parquet",
+                f"{prepared}/paragraphs.parquet",
+                "--out",
+                f"{data}/predictions/units.parquet",
                 "--model",
-                "models/classifier",
+                f"{models}/classifier",
             ),
-            deps=("data/prepared", "models/classifier", f"{CODE}/classify", f"{cmd}/predict.py"),
+            deps=(prepared, f"{models}/classifier"),
+            code=(f"{CODE}/classify", f"{cmd}/predict.py"),
             params=(),
-            outs=("data/predictions",),
+            outs=(f"{data}/predictions",),
             help="predict the domain of every body unit",
         ),
         Stage(
             "topics",
             ("topics",),
-            deps=("data/prepared", ann, cb, f"{CODE}/topics", f"{cmd}/topics.py"),
+            deps=(prepared, ann, cb),
+            code=(f"{CODE}/topics", f"{cmd}/topics.py"),
             params=("seed", "topics", "tokenize"),
-            outs=("data/topics", "models/topics", "reports/topics")
+            outs=(f"{data}/topics", f"{models}/topics", f"{reports}/topics")
             + tables(
                 "k_sweep",
                 "topic_terms",
@@ -189,23 +217,19 @@ def stages() -> list[Stage]:
             "analyse",
             ("analyse",),
             deps=(
-                "data/prepared",
-                "data/predictions",
-                "data/topics/seeded_units.parquet",
+                prepared,
+                f"{data}/predictions",
+                f"{data}/topics/seeded_units.parquet",
                 ann,
                 cb,
-                f"{T}/cv_predictions.csv",
-                f"{T}/classifier_cv.csv",
                 f"{T}/seeded_eval.csv",
-                f"{CODE}/analysis",
-                f"{cmd}/analyse.py",
             ),
+            gold_deps=(f"{T}/cv_predictions.csv", f"{T}/classifier_cv.csv"),
+            code=(f"{CODE}/analysis", f"{cmd}/analyse.py"),
             params=("seed", "analyse", "tokenize"),
+            gold_outs=tables("method_comparison", "adjusted_eval", "adjusted_eval_summary"),
             outs=tables(
-                "method_comparison",
                 "shares",
-                "adjusted_eval",
-                "adjusted_eval_summary",
                 "group_shares",
                 "emphasis",
                 "distinctive_terms",
@@ -219,88 +243,129 @@ def stages() -> list[Stage]:
         Stage(
             "figures",
             ("figures",),
-            deps=(T, cb, f"{CODE}/viz", f"{cmd}/figures.py"),
+            deps=(T, cb),
+            code=(f"{CODE}/viz", f"{cmd}/figures.py"),
             params=("figures", "analyse.primary_sources"),
-            outs=("reports/figures",),
+            outs=(f"{reports}/figures",),
             help="publication figures (PDF, SVG, 300-dpi PNG + data)",
+        ),
+        Stage(
+            "report",
+            ("report", "--reports", reports),
+            deps=(
+                T,
+                f"{reports}/figures",
+                *(f"{M}/{n}.json" for n in METRICS if n != "classifier"),
+            ),
+            gold_deps=(f"{M}/classifier.json",),
+            code=(f"{CODE}/report.py", f"{cmd}/run.py"),
+            params=(),
+            outs=(f"{reports}/index.html", f"{reports}/tables.xlsx"),
+            metrics=(f"{M}/summary.json",),
+            help="headline numbers (the DVC metric), warnings, index.html linking the figures",
         ),
     ]
 
 
-#: DVC plots: the tidy tables behind the main figures (``dvc plots show``)
+#: DVC plots: the package's own static figures (``dvc plots show`` needs no web access)
 PLOTS = [
-    {
-        "reports/tables/k_sweep.csv": {
-            "x": "k",
-            "y": ["c_v", "c_npmi", "stability_cosine"],
-            "title": "LDA model selection",
-        }
-    },
-    {
-        "reports/tables/cv_predictions.csv": {
-            "template": "confusion",
-            "x": "pred",
-            "y": "gold",
-            "title": "Classifier confusion (leave one document out)",
-        }
-    },
-    {
-        "reports/tables/method_comparison.csv": {
-            "template": "bar_horizontal",
-            "x": "macro_f1",
-            "y": "method",
-            "title": "Macro-F1 against gold",
-        }
-    },
+    f"${{paths.reports}}/figures/{name}.png"
+    for name in (
+        "classifier_comparison",
+        "confusion_matrix",
+        "topic_model_selection",
+        "domain_shares",
+    )
 ]
 
 
-def dvc_yaml(stage_list: list[Stage] | None = None) -> str:
-    """``dvc.yaml`` text for the stages (deps, params, outs, metrics, plots)."""
+def dvc_yaml(
+    stage_list: list[Stage] | None = None, code_deps: bool = True, gold: bool = True
+) -> str:
+    """``dvc.yaml`` text for the stages (deps, params, outs, metrics, plots).
+
+    ``code_deps`` adds the package's own files as dependencies (this repository); a user's
+    project (``research init``) leaves them out, as its code is the installed package.
+    ``gold`` declares the outputs that only exist with gold labels (DVC fails on a declared
+    output that a run does not write); ``research dvc-yaml`` sets it from the project.
+    """
     out: dict = {"stages": {}}
     for st in stage_list or stages():
-        entry: dict = {"cmd": st.command, "deps": list(st.deps)}
+        deps = list(st.deps) + (list(st.gold_deps) if gold else [])
+        entry: dict = {"cmd": st.command, "deps": deps + (list(st.code) if code_deps else [])}
         if st.params:
             entry["params"] = list(st.params)
-        if st.outs:
-            entry["outs"] = list(st.outs)
-        if st.metrics:
+        outs: list = list(st.outs)
+        gold_outs = list(st.gold_outs) if gold else []
+        outs += [o for o in gold_outs if not o.endswith(".json")]
+        outs += [{o: {"cache": False}} for o in gold_outs if o.endswith(".json")]
+        if st.name == "report":
             entry["metrics"] = [{m: {"cache": False}} for m in st.metrics]
+        else:  # the stages' full metrics files: plain outputs, kept in git beside dvc.lock
+            outs += [{m: {"cache": False}} for m in st.metrics]
+        if outs:
+            entry["outs"] = outs
         if st.plots:
             entry["plots"] = [{p: {"cache": False}} for p in st.plots]
         out["stages"][st.name] = entry
     out["plots"] = PLOTS
     header = (
         "# Generated by `research dvc-yaml` from research/pipeline.py — edit that, not this.\n"
-        "# `dvc repro` runs the same `research` commands as `research run`.\n"
+        "# `dvc repro` runs the same `research` commands as `research run`; ${paths.*} come\n"
+        "# from params.yaml (DVC templating), so `dvc exp run -S paths.corpus=other` works.\n"
     )
     return header + yaml.safe_dump(out, sort_keys=False, allow_unicode=True, width=100)
+
+
+def has_gold(params: dict) -> bool:
+    """Whether ``paths.annotations`` holds gold labels (decides the gold-only DVC outputs)."""
+    from research.config import project_paths
+    from research.labels.annotation import has_labels
+
+    return has_labels(project_paths(params)["annotations"])
+
+
+def select(only: list[str] | None = None, start: str | None = None) -> list[Stage]:
+    """The stages to run: all, from ``start`` on, or ``only`` these (unknown names → error)."""
+    from research.errors import ResearchError
+
+    todo = stages()
+    names = [s.name for s in todo]
+    for name in ([start] if start else []) + list(only or []):
+        if name not in names:
+            raise ResearchError(f"unknown stage {name!r}; stages: {', '.join(names)}")
+    if start:
+        todo = todo[names.index(start) :]
+    if only:
+        todo = [s for s in todo if s.name in only]
+    return todo
 
 
 def run_pipeline(
     params_path: str | None = None, only: list[str] | None = None, start: str | None = None
 ) -> list[tuple[str, float]]:
-    """Run the stages in this process, in order; return (stage, seconds) pairs."""
+    """Run the stages in this process, in order; return (stage, seconds) pairs.
+
+    Each stage's command is the one in ``dvc.yaml`` with ``${paths.*}`` filled from params.
+    """
+    import shlex
+
     from research.cli import main
+    from research.config import load_params
     from research.errors import ResearchError
     from research.settings import load_settings
 
     load_settings(params_path)  # a bad params file stops here, before the first stage
+    params = load_params(params_path)
     timings: list[tuple[str, float]] = []
-    todo = stages()
-    if start:
-        names = [s.name for s in todo]
-        if start not in names:
-            raise ResearchError(f"unknown stage {start!r}; stages: {', '.join(names)}")
-        todo = todo[names.index(start) :]
-    if only:
-        todo = [s for s in todo if s.name in only]
-    for st in todo:
-        print(f"\n=== {st.name}: {st.command}", flush=True)
+    for st in select(only, start):
+        argv = [render(a, params) for a in st.cmd]
+        print(f"\n=== {st.name}: research {shlex.join(argv)}", flush=True)
         t0 = time.perf_counter()
-        argv = (["--params", params_path] if params_path else []) + list(st.cmd)
-        code = main(argv)
+        code = main((["--params", params_path] if params_path else []) + argv)
         if code != 0:
-            raise ResearchError(f"stage {st.name} failed (exit {code}): {st.command}")
+            raise ResearchError(
+                f"stage {st.name} failed (exit {code}): research {shlex.join(argv)}"
+            )
         timings.append((st.name, time.perf_counter() - t0))
     return timings

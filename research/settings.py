@@ -73,6 +73,15 @@ class PrepareSettings(_Section):
     chunk_docs: PosInt = 500
     chunk_chars: PosInt = 2_000_000
     n_jobs: Jobs | None = None  # None: tokenize.n_jobs
+    extra_levels: list[str] = Field(default_factory=list)  # manifest levels beyond the built-in
+
+
+class AnnotateSettings(_Section):
+    """How ``annotate agreement`` reads raters when no flag says so."""
+
+    agreement_columns: list[str] = Field(default_factory=lambda: ["pass1", "pass2"])
+    annotator_column: str = "annotator"
+    label_column: str = "label"
 
 
 class TokenizeSettings(_Section):
@@ -213,6 +222,7 @@ class Settings(_Section):
     seed: NonNegInt = 0
     paths: PathsSettings = Field(default_factory=PathsSettings)
     prepare: PrepareSettings = Field(default_factory=PrepareSettings)
+    annotate: AnnotateSettings = Field(default_factory=AnnotateSettings)
     tokenize: TokenizeSettings = Field(default_factory=TokenizeSettings)
     weak_labels: WeakLabelSettings = Field(default_factory=WeakLabelSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from research.settings import PathsSettings
 
+
 ORDER = 15
 
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Annotation workflow: `export` units to a CSV and to Label Studio (with a "
         "labeling config built from the codebook), `import` filled CSVs or Label Studio exports, "
         "`agreement` between annotators (Cohen's kappa, Krippendorff's alpha, percent agreement), "
-        "`suggest` the units the classifier is least sure about.",
+        "`suggest` units to annotate next (by uncertainty, or a random/stratified sample).",
     )
     p.add_argument(
         "--codebook", default=None, help="codebook YAML (default: params paths.codebook)"
@@ -34,7 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="units table (default: <data>/prepared/paragraphs.parquet; body units)",
     )
-    e.add_argument("--out-dir", default=None, help="output folder (default: <data>/annotation)")
+    e.add_argument(
+        "--out",
+        "--out-dir",
+        dest="out",
+        default=None,
+        help="output folder (default: <data>/annotation)",
+    )
     e.add_argument(
         "--name", default="units", help="file stem for <name>.csv and <name>.label_studio.json"
     )
@@ -55,16 +62,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument(
         "files",
         nargs="+",
-        help="filled annotation CSV/Parquet/JSONL or Label Studio .json export(s)",
+        help="filled annotation CSV/XLSX/Parquet/JSONL, or Label Studio JSON, JSON-MIN or "
+        "CSV export(s)",
     )
     i.add_argument(
         "--out", default=None, help="output table (default: <data>/annotation/imported.csv)"
     )
     i.add_argument(
-        "--label-column", default="label", help="primary label column of CSV input (default: label)"
+        "--label-column",
+        default=None,
+        help="primary label column/field (default: label; Label Studio: from the config or "
+        "the export)",
     )
+    i.add_argument("--secondary-column", default="secondary", help="secondary label column/field")
     i.add_argument(
-        "--secondary-column", default="secondary", help="secondary label column of CSV input"
+        "--config",
+        default=None,
+        help="Label Studio labeling config XML naming the fields (default: label_config.xml "
+        "beside the export, if any)",
     )
     i.add_argument(
         "--annotator", default=None, help="annotator name (default: from the file or Label Studio)"
@@ -80,7 +95,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="label columns of ONE file to compare (e.g. pass1 pass2)",
     )
     a.add_argument(
-        "--label-column", default="label", help="label column when comparing files (default: label)"
+        "--annotator-column",
+        default=None,
+        help="long table (e.g. from `annotate import`): the column naming the annotator; each "
+        "annotator is a rater (default: params annotate.annotator_column when the file has it)",
+    )
+    a.add_argument(
+        "--label-column",
+        default=None,
+        help="label column when comparing files or a long table (default: label)",
+    )
+    a.add_argument(
+        "--skip-without-labels",
+        action="store_true",
+        help="(pipeline) fewer than two raters' labels → write empty outputs, say why, exit 0",
     )
     a.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
     a.add_argument(
@@ -89,9 +117,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=run_agreement)
 
     s = asub.add_parser(
-        "suggest", help="active learning: the N unlabelled units the model is least sure about"
+        "suggest",
+        help="the N unlabelled units to annotate next (uncertainty, random or stratified)",
+        description="Pick units to annotate. `uncertainty` (default) picks what the model is "
+        "least sure of: it teaches the model most, but those units are NOT a sample and must "
+        "never be used to estimate accuracy or shares. `random` (a simple random sample) and "
+        "`stratified` (the same number from every report) are samples: use them to measure "
+        "accuracy and to correct shares for classifier error.",
     )
     s.add_argument("--n", type=int, default=50, help="how many units (default 50)")
+    s.add_argument(
+        "--strategy",
+        choices=("uncertainty", "random", "stratified"),
+        default="uncertainty",
+        help="how to pick (default: uncertainty; use random or stratified for estimates)",
+    )
     s.add_argument("--model", default=None, help="model folder (default: <models>/classifier)")
     s.add_argument(
         "--input", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)"
@@ -100,6 +140,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default=None, help="output CSV (default: <data>/annotation/suggested.csv)"
     )
     s.set_defaults(func=run_suggest)
+    for action in (e, i, s):
+        action.add_argument(
+            "--force",
+            action="store_true",
+            help="overwrite output files that hold labels (default: write a new numbered name)",
+        )
 
     r = asub.add_parser(
         "reanchor",
@@ -137,6 +183,16 @@ def _ctx(args: argparse.Namespace):
     params = load_settings(args.params)
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     return params, params.paths, cb
+
+
+def _safe(path: Path, force: bool) -> Path:
+    """The output path, or a new numbered name when ``path`` holds labels (no ``--force``)."""
+    from research.labels.annotation import safe_output
+
+    out = safe_output(path, force)
+    if out != path:
+        print(f"note: {path} holds labels; writing {out} instead (--force overwrites)")
+    return out
 
 
 def _body_units(path: Path):
@@ -180,7 +236,7 @@ def run_export(args: argparse.Namespace) -> int:
     params, paths, cb = _ctx(args)
     data = Path(paths.data)
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")
-    out_dir = Path(args.out_dir or data / "annotation")
+    out_dir = Path(args.out or data / "annotation")
     units = _body_units(src)
     if args.doc:
         units = units[units["doc_id"].astype(str).isin(args.doc)]
@@ -192,8 +248,8 @@ def run_export(args: argparse.Namespace) -> int:
     units = order_units(units)
     if units.empty:
         raise InputError(src, "no units to export")
-    csv = export_csv(units, out_dir / f"{args.name}.csv")
-    ls = export_label_studio(units, out_dir / f"{args.name}.label_studio.json")
+    csv = export_csv(units, _safe(out_dir / f"{args.name}.csv", args.force))
+    ls = export_label_studio(units, csv.with_name(f"{csv.stem}.label_studio.json"))
     xml = write_text(label_config_xml(cb), out_dir / "label_config.xml")
     print(f"annotate export: {len(units)} units from {src}; labels: {', '.join(cb.ids)}")
     print(f"wrote: {csv}, {ls}, {xml}")
@@ -215,6 +271,7 @@ def run_import(args: argparse.Namespace) -> int:
             label_column=args.label_column,
             secondary_column=args.secondary_column,
             annotator=args.annotator,
+            config=args.config,
         )
         for f in args.files
     ]
@@ -228,6 +285,15 @@ def run_import(args: argparse.Namespace) -> int:
             f"unit_id {dup['unit_id'].iloc[0]!r} labelled twice by annotator "
             f"{dup['annotator'].iloc[0]!r} across the input files",
         )
+    if tidy.empty:
+        from research.errors import InputError
+
+        raise InputError(
+            args.files[0],
+            "nothing labelled: no unit has a primary label (check --label-column / --config, "
+            "or whether the tasks were annotated)",
+        )
+    out = _safe(out, args.force)
     write_table(tidy.reset_index(drop=True), out)
     counts = tidy["label"].value_counts()
     print(
@@ -239,7 +305,28 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def agreement_layout(args: argparse.Namespace, params: dict) -> dict:
+    """How to read raters from the files: explicit flags first, else the file's own layout
+    (an annotator column → long table; the params' agreement columns → wide table)."""
+    from research.io import read_table
+
+    ann = params.annotate
+    label = args.label_column or ann.label_column
+    if args.columns or args.annotator_column or len(args.files) != 1:
+        return {"columns": args.columns, "annotator_column": args.annotator_column, "label": label}
+    path = Path(args.files[0])
+    have = set(read_table(path).columns) if path.suffix.lower() != ".json" else set()
+    who = ann.annotator_column
+    cols = list(ann.agreement_columns)
+    if who in have:
+        return {"columns": None, "annotator_column": who, "label": label}
+    if cols and set(cols) <= have:
+        return {"columns": cols, "annotator_column": None, "label": label}
+    return {"columns": None, "annotator_column": None, "label": label}
+
+
 def run_agreement(args: argparse.Namespace) -> int:
+    from research.errors import InputError
     from research.io import write_table
     from research.labels.annotation import (
         agreement,
@@ -247,21 +334,45 @@ def run_agreement(args: argparse.Namespace) -> int:
         disagreements,
         wide_from_files,
     )
+    from research.provenance import write_metrics
 
     params, paths, cb = _ctx(args)
     reports = Path(args.reports or paths.reports)
-    wide, raters = wide_from_files(
-        args.files, cb, columns=args.columns, label_column=args.label_column
+    outs = (
+        reports / "metrics" / f"{args.name}.json",
+        reports / "tables" / f"{args.name}_by_category.csv",
+        reports / "tables" / f"{args.name}_disagreements.csv",
     )
+    try:
+        if not all(Path(f).exists() for f in args.files):
+            missing = next(f for f in args.files if not Path(f).exists())
+            raise InputError(missing, "file not found")
+        layout = agreement_layout(args, params)
+        wide, raters = wide_from_files(
+            args.files,
+            cb,
+            columns=layout["columns"],
+            label_column=layout["label"],
+            annotator_column=layout["annotator_column"],
+        )
+    except InputError as exc:
+        if not args.skip_without_labels:
+            raise
+        reason = f"skipped: {exc}"
+        print(f"annotate agreement {reason}")
+        import pandas as pd
+
+        write_metrics({"skipped": reason, "files": [str(f) for f in args.files]}, outs[0], params)
+        write_table(pd.DataFrame(columns=["category", "n_units", "kappa", "alpha"]), outs[1])
+        write_table(pd.DataFrame(columns=["unit_id", "doc_id", "text"]), outs[2])
+        return 0
     res = agreement(wide, raters, cb)
     res["files"] = [str(f) for f in args.files]
     dis = disagreements(wide, raters)
     res["n_disagreements"] = len(dis)
-    from research.provenance import write_metrics
-
-    m = write_metrics(res, reports / "metrics" / f"{args.name}.json", params)
-    t = write_table(by_category_table(res), reports / "tables" / f"{args.name}_by_category.csv")
-    d = write_table(dis, reports / "tables" / f"{args.name}_disagreements.csv")
+    m = write_metrics(res, outs[0], params)
+    t = write_table(by_category_table(res), outs[1])
+    d = write_table(dis, outs[2])
     print(f"annotate agreement: raters {', '.join(raters)}; {res['n_units']} units labelled by all")
     print(
         f"  percent agreement {res['percent_agreement']}, Cohen's kappa {res['kappa']}, "
@@ -282,7 +393,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     data = Path(paths.data)
     model_dir = Path(args.model or Path(paths.models) / "classifier")
     src = Path(args.input or data / "prepared" / "paragraphs.parquet")
-    out = Path(args.out or data / "annotation" / "suggested.csv")
+    out = _safe(Path(args.out or data / "annotation" / "suggested.csv"), args.force)
     try:
         from research.classify.active_learning import suggest  # provided by the classifier owner
     except ImportError as exc:
@@ -293,7 +404,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     units = _body_units(src)
     done = _annotated_ids(paths)
     pool = order_units(units[~units["unit_id"].astype(str).isin(done)])
-    picked = suggest(model_dir, pool, int(args.n), params.seed)
+    picked = suggest(model_dir, pool, int(args.n), params.seed, strategy=args.strategy)
     picked = picked.merge(
         pool.drop(columns=[c for c in picked.columns if c != "unit_id" and c in pool.columns]),
         on="unit_id",
@@ -301,7 +412,15 @@ def run_suggest(args: argparse.Namespace) -> int:
     )
     extra = [c for c in ("uncertainty",) if c in picked.columns]
     export_csv(picked, out, extra=extra)
-    print(f"annotate suggest: {len(picked)} of {len(pool)} unlabelled units (model {model_dir})")
+    print(
+        f"annotate suggest: {len(picked)} of {len(pool)} unlabelled units by {args.strategy} "
+        f"(model {model_dir})"
+    )
+    if args.strategy == "uncertainty":
+        print(
+            "note: units chosen by uncertainty are not a sample: do not use them to estimate "
+            "accuracy or shares (use --strategy random or stratified for that)"
+        )
     print(f"wrote: {out}")
     return 0
 

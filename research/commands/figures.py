@@ -34,11 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import matplotlib
+
     from research.config import load_params
     from research.errors import ResearchError
     from research.settings import settings_of
     from research.viz.registry import discover, run_figures
 
+    matplotlib.use("Agg")  # the CLI only writes files (the API leaves the backend alone)
     params = load_params(args.params)
     if args.list:
         for name, spec in discover().items():

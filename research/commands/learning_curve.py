@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--codebook", default=None, help="codebook YAML (default: params paths.codebook)"
     )
     p.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
+    p.add_argument(
+        "--skip-without-labels",
+        action="store_true",
+        help="(pipeline) no gold labels yet → write an empty table, say why, exit 0",
+    )
     p.set_defaults(func=run)
 
 
@@ -53,6 +58,16 @@ def run(args: argparse.Namespace) -> int:
 
     params = load_settings(args.params)
     tr = params.train
+    out = Path(args.reports or params.paths.reports) / "tables" / "learning_curve.csv"
+    if args.skip_without_labels:
+        from research.labels.annotation import has_labels
+
+        if not has_labels(args.annotations, tr.label_column):
+            import pandas as pd
+
+            print(f"learning-curve skipped: {args.annotations} has no gold labels yet")
+            write_table(pd.DataFrame(columns=["n", "strategy", "macro_f1"]), out)
+            return 0
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     method = args.method
     if method is None:
@@ -71,6 +86,5 @@ def run(args: argparse.Namespace) -> int:
     )
     base = base_set_for(params, list(cb.ids))
     table = learning_curve(gold, base, cb, params, method, log=print)
-    out = Path(args.reports or params.paths.reports) / "tables" / "learning_curve.csv"
     print(f"wrote: {write_table(table, out)}")
     return 0

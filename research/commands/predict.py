@@ -23,7 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`p_<id>` (probabilities summing to 1) for each codebook category.",
     )
     p.add_argument("input", help="table (.csv/.parquet/.jsonl) or corpus folder with manifest.csv")
-    p.add_argument("--output", "-o", required=True, help="output table (.csv or .parquet)")
+    p.add_argument(
+        "--out",
+        "--output",
+        "-o",
+        dest="output",
+        required=True,
+        help="output table (.csv or .parquet)",
+    )
     p.add_argument("--model", default=None, help="model folder (default: <models>/classifier)")
     p.add_argument("--text-column", default="text", help="column with the text (default: text)")
     p.add_argument(
@@ -37,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with a prepared paragraphs table, predict every unit, not only body units",
     )
     p.add_argument(
+        "--jobs",
         "--n-jobs",
+        dest="n_jobs",
         type=int,
         default=1,
         help="processes for large inputs (tokenisation is the bottleneck; default 1)",

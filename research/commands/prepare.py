@@ -47,7 +47,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path(s.paths.data) / "prepared")
     check_output(out, "dir")
     # streaming: chunk by chunk into Parquet row groups, renamed into place at the end
-    written, stats = prepare_to_dir(corpus, out, s, progress=not args.quiet)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        written, stats = prepare_to_dir(corpus, out, s, progress=not args.quiet)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"warning: {w.message}")
     print(stats.summary())
     print("wrote: " + ", ".join(str(p) for p in written))
     return 0

@@ -20,33 +20,78 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start", default=None, help="start at this stage")
     p.add_argument("--only", nargs="+", default=None, help="run only these stages")
     p.set_defaults(func=run)
+    r = sub.add_parser(
+        "report",
+        help="headline numbers (summary.json), warnings, reports/index.html and tables.xlsx",
+        description="Collect the headline numbers of a run into <reports>/metrics/summary.json "
+        "(the DVC metric), and write <reports>/index.html (each figure with its how-to-read "
+        "text and table) and <reports>/tables.xlsx.",
+    )
+    r.add_argument("--reports", default=None, help="reports folder (default: params paths.reports)")
+    r.set_defaults(func=report)
     d = sub.add_parser(
         "dvc-yaml",
         help="write dvc.yaml from the pipeline definition",
         description="Write dvc.yaml (the same stages as `research run`) to the given path.",
     )
-    d.add_argument("--output", default="dvc.yaml", help="where to write (default: dvc.yaml)")
+    d.add_argument(
+        "--out",
+        "--output",
+        dest="output",
+        default="dvc.yaml",
+        help="where to write (default: dvc.yaml)",
+    )
+    d.add_argument(
+        "--no-code-deps",
+        action="store_true",
+        help="leave the package's own files out of the dependencies (a user's project)",
+    )
     d.set_defaults(func=write_dvc)
 
 
 def run(args: argparse.Namespace) -> int:
+    from research.config import load_params, project_paths
     from research.pipeline import run_pipeline
+    from research.report import headline, print_summary
 
     timings = run_pipeline(args.params, only=args.only, start=args.start)
+    params = load_params(args.params)
+    paths = project_paths(params)
+    reports = Path(paths["reports"])
     print("\n=== research run: done")
     for name, secs in timings:
         print(f"  {name:<12} {secs:6.1f} s")
+    print_summary(*headline(reports, params))
     print(
-        "outputs: data/ (tables), models/ (classifier), reports/metrics, reports/tables, "
-        "reports/figures, reports/topics/lda.html"
+        f"outputs: {paths['data']}/ (tables), {paths['models']}/ (classifier), {reports}/tables, "
+        f"{reports}/figures; the run report: {reports / 'index.html'}"
     )
     return 0
 
 
-def write_dvc(args: argparse.Namespace) -> int:
-    from research.io import write_text
-    from research.pipeline import dvc_yaml
+def report(args: argparse.Namespace) -> int:
+    from research.config import load_params, project_paths
+    from research.report import write_report
 
-    write_text(dvc_yaml(), Path(args.output))
+    params = load_params(args.params)
+    reports = Path(args.reports or project_paths(params)["reports"])
+    numbers, warnings, written = write_report(reports, params)
+    print(f"report: {len(numbers)} headline numbers, {len(warnings)} warning(s)")
+    print("wrote: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def write_dvc(args: argparse.Namespace) -> int:
+    from research.config import load_params
+    from research.io import write_text
+    from research.pipeline import dvc_yaml, has_gold
+
+    gold = has_gold(load_params(args.params))
+    write_text(dvc_yaml(code_deps=not args.no_code_deps, gold=gold), Path(args.output))
+    if not gold:
+        print(
+            "note: no gold labels yet: the outputs that need them are not declared "
+            "(run `research dvc-yaml` again once paths.annotations holds gold)"
+        )
     print(f"wrote {args.output}")
     return 0

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from research.classify.data import load_training_table
     from research.classify.training import train_and_report
     from research.io import check_output
+    from research.labels.annotation import has_labels
     from research.labels.codebook import load_codebook, resolve_codebook_path
     from research.settings import load_settings
 
@@ -85,6 +86,12 @@ def run(args: argparse.Namespace) -> int:
     text_col = args.text_column or tr.text_column
     label_col = args.label_column or tr.label_column
     group_col = args.group_column or tr.group_column
+    if args.annotations and not args.no_base_set and not has_labels(args.annotations, label_col):
+        print(
+            f"note: {args.annotations} has no {label_col!r} labels yet: training on the base set "
+            "alone (the evaluation on real gold of this corpus is skipped)"
+        )
+        args.annotations = None
     if args.annotations and args.group_column is None and not args.units:
         from research.io import read_table as _peek
 

@@ -26,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--input", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)"
     )
     p.add_argument(
-        "--output", default=None, help="output table (default: <data>/labels/weak_labels.parquet)"
+        "--out",
+        "--output",
+        dest="output",
+        default=None,
+        help="output table (default: <data>/labels/weak_labels.parquet)",
     )
     p.add_argument(
         "--annotations",

@@ -11,7 +11,8 @@ import errno
 import json
 import os
 import re
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,18 @@ import pandas as pd
 from research.errors import InputError
 
 DOC_SUFFIXES = {".txt", ".html", ".htm", ".docx", ".pdf"}
-LEVELS = ("province", "city", "county", "district")
+#: administrative levels of federations; extend with params ``prepare.extra_levels``
+LEVELS = (
+    "national",
+    "province",
+    "city",
+    "county",
+    "district",
+    "township",
+    "street",
+    "village",
+    "community",
+)
 SCRIPTS = ("simplified", "traditional", "mixed")
 MANIFEST_COLUMNS = [
     "file",
@@ -38,7 +50,26 @@ MANIFEST_COLUMNS = [
     "note",
 ]
 REQUIRED_COLUMNS = ("file", "doc_id")
+#: what each manifest column means (``research init`` writes it beside the template)
+MANIFEST_DOC = {
+    "file": "path of the document inside the corpus folder (.txt, .html, .docx, .pdf with a "
+    "text layer); / or \\ separators",
+    "doc_id": "your stable id (letters, digits, _ . -)",
+    "title": "title of the report",
+    "organisation": "issuing federation, e.g. 郑州市妇联",
+    "province": "province, e.g. 河南 (regional analyses need it)",
+    "place": "city/county/... name, e.g. 郑州",
+    "level": "national, province, city, county, district, township, street, village or "
+    "community (more: params prepare.extra_levels)",
+    "year": "year the document was issued (yearly trends need it)",
+    "period_start": "first year of the work it reviews",
+    "period_end": "last year of the work it reviews",
+    "script": "simplified, traditional or mixed (informative; conversion is automatic)",
+    "source": "where it came from (URL, archive, …)",
+    "note": "anything a reader should know",
+}
 YEAR_RANGE = (1900, 2100)
+_ENTITY = re.compile(r"&(?:[A-Za-z]{2,8}|#\d{2,6}|#x[0-9A-Fa-f]{2,5});")
 _DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -232,6 +263,10 @@ def read_document(path: str | Path) -> RawDocument:
     text, enc, dropped = decode_document_bytes(data, path)
     if suffix in {".html", ".htm"}:
         return RawDocument(path, html_to_text(text), enc, "html", dropped)
+    if _ENTITY.search(text):  # text copied from web pages: &nbsp; &ldquo; &#12288; …
+        import html
+
+        text = html.unescape(text)
     return RawDocument(path, text, enc, "txt", dropped)
 
 
@@ -262,14 +297,26 @@ def _leaves_folder(name: str) -> bool:
     return False
 
 
-def _load_manifest_csv(path: Path) -> pd.DataFrame:
-    """The manifest as text columns (every known column present), or a clear error."""
+def read_manifest(corpus_dir: Path, extra_levels: Iterable[str] = ()) -> pd.DataFrame:
+    """Read and validate ``manifest.csv``; all problems are reported together.
+
+    Windows paths (``sub\\a.txt``) are read as ``sub/a.txt``; ``extra_levels`` extends
+    :data:`LEVELS`. A manifest without ``year`` or ``province`` values is accepted with a
+    warning naming the analyses that will be missing.
+    """
+    levels = (*LEVELS, *extra_levels)
+    path = corpus_dir / "manifest.csv"
     if not path.exists():
         raise InputError(path, "manifest.csv not found in the corpus folder")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    from research.io import read_csv_text
+
+    try:  # Excel's UTF-8 or GBK/GB18030, `,` or `;` separated
+        df = read_csv_text(path, dtype=str, na_values=None)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(path, f"not a readable CSV: {exc}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(path, f"missing required column(s): {', '.join(missing)}")
@@ -278,65 +325,68 @@ def _load_manifest_csv(path: Path) -> pd.DataFrame:
     for col in MANIFEST_COLUMNS:
         if col not in df.columns:
             df[col] = ""
-    return df
-
-
-def _id_and_file_problems(row: dict[str, str]) -> list[str]:
-    out = []
-    did = row["doc_id"].strip()
-    if not did:
-        out.append("empty doc_id")
-    elif not _DOC_ID.match(did):
-        out.append(f"doc_id {did!r} must be letters, digits, _ . -")
-    fname = row["file"].strip()
-    if not fname:
-        out.append("empty file")
-    elif _leaves_folder(fname):
-        out.append(
-            f"file {fname!r} leaves the corpus folder "
-            "(give a path inside it, without a leading / or ../)"
-        )
-    return out
-
-
-def _category_problems(row: dict[str, str]) -> list[str]:
-    out = []
-    level = row["level"].strip()
-    if level and level not in LEVELS:
-        out.append(f"unknown level {level!r} (use {'|'.join(LEVELS)})")
-    script = row["script"].strip()
-    if script and script not in SCRIPTS:
-        out.append(f"unknown script {script!r} (use {'|'.join(SCRIPTS)})")
-    return out
-
-
-def _year_problems(row: dict[str, str]) -> list[str]:
-    out = []
-    years: dict[str, int | None] = {}
-    for col in ("year", "period_start", "period_end"):
+    problems: list[str] = []
+    for i, row in enumerate(df.to_dict("records")):  # iterrows is ~20x slower
+        line = i + 2  # header is line 1
+        did = row["doc_id"].strip()
+        if not did:
+            problems.append(f"line {line}: empty doc_id")
+        elif not _DOC_ID.match(did):
+            problems.append(f"line {line}: doc_id {did!r} must be letters, digits, _ . -")
+        fname = row["file"].strip()
+        if not fname:
+            problems.append(f"line {line}: empty file")
+        elif _leaves_folder(fname):
+            problems.append(
+                f"line {line}: file {fname!r} leaves the corpus folder "
+                "(give a path inside it, without a leading / or ../)"
+            )
+        level = row["level"].strip()
+        if level and level not in levels:
+            problems.append(
+                f"line {line}: unknown level {level!r} (use {'|'.join(levels)}, or add it to "
+                "params prepare.extra_levels)"
+            )
+        script = row["script"].strip()
+        if script and script not in SCRIPTS:
+            problems.append(f"line {line}: unknown script {script!r} (use {'|'.join(SCRIPTS)})")
+        for col in ("year", "period_start", "period_end"):
+            try:
+                y = _to_int(row[col])
+            except ValueError:
+                problems.append(f"line {line}: {col} {row[col]!r} is not a year")
+                continue
+            if y is not None and not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]:
+                problems.append(f"line {line}: {col} {y} outside {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
         try:
-            years[col] = y = _to_int(row[col])
+            ps, pe = _to_int(row["period_start"]), _to_int(row["period_end"])
+            if ps is not None and pe is not None and ps > pe:
+                problems.append(f"line {line}: period_start {ps} after period_end {pe}")
         except ValueError:
-            out.append(f"{col} {row[col]!r} is not a year")
-            continue
-        if y is not None and not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]:
-            out.append(f"{col} {y} outside {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
-    ps, pe = years.get("period_start"), years.get("period_end")
-    if ps is not None and pe is not None and ps > pe:
-        out.append(f"period_start {ps} after period_end {pe}")
-    return out
-
-
-def _duplicate_problems(df: pd.DataFrame) -> list[str]:
-    out = []
-    for col, what in (("doc_id", "duplicate doc_id(s)"), ("file", "file(s) listed twice")):
-        dup = df[col][df[col].duplicated(keep=False) & (df[col] != "")]
-        if len(dup):
-            out.append(f"{what}: {', '.join(sorted(set(dup)))}")
-    return out
-
-
-def _typed_manifest(df: pd.DataFrame) -> pd.DataFrame:
+            pass
+    dup = df["doc_id"][df["doc_id"].duplicated(keep=False) & (df["doc_id"] != "")]
+    if len(dup):
+        problems.append(f"duplicate doc_id(s): {', '.join(sorted(set(dup)))}")
+    dupf = df["file"][df["file"].duplicated(keep=False) & (df["file"] != "")]
+    if len(dupf):
+        problems.append(f"file(s) listed twice: {', '.join(sorted(set(dupf)))}")
+    if problems:
+        raise InputError(path, "; ".join(problems))
+    df["file"] = df["file"].str.replace("\\", "/", regex=False)
+    for col, what in (
+        ("year", "yearly trends and the year term of the share model"),
+        (
+            "province",
+            "provincial comparisons, the province heatmap and distinctive terms by province",
+        ),
+    ):
+        blank = int((df[col].str.strip() == "").sum())
+        if blank:
+            warnings.warn(
+                f"{path}: {blank} of {len(df)} document(s) have no {col}; missing for them: {what}",
+                UserWarning,
+                stacklevel=2,
+            )
     for col in ("year", "period_start", "period_end"):
         df[col] = [_to_int(v) for v in df[col]]
         df[col] = df[col].astype("Int64")
@@ -344,21 +394,6 @@ def _typed_manifest(df: pd.DataFrame) -> pd.DataFrame:
         if df[col].dtype == object or str(df[col].dtype).startswith("str"):
             df[col] = df[col].astype(str).str.strip()
     return df
-
-
-def read_manifest(corpus_dir: Path) -> pd.DataFrame:
-    """Read and validate ``manifest.csv``; all problems are reported together."""
-    path = corpus_dir / "manifest.csv"
-    df = _load_manifest_csv(path)
-    problems: list[str] = []
-    for i, row in enumerate(df.to_dict("records")):  # iterrows is ~20x slower
-        line = i + 2  # header is line 1
-        for check in (_id_and_file_problems, _category_problems, _year_problems):
-            problems += [f"line {line}: {p}" for p in check(row)]
-    problems += _duplicate_problems(df)
-    if problems:
-        raise InputError(path, "; ".join(problems))
-    return _typed_manifest(df)
 
 
 def list_corpus_files(corpus_dir: Path) -> list[str]:

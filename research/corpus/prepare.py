@@ -176,7 +176,9 @@ class Source:
     where: Path  # the file (or the .jsonl) named in error messages
 
 
-def open_corpus(corpus: str | Path) -> tuple[pd.DataFrame, Iterator[tuple[Source, RawDocument]]]:
+def open_corpus(
+    corpus: str | Path, extra_levels: Iterable[str] = ()
+) -> tuple[pd.DataFrame, Iterator[tuple[Source, RawDocument]]]:
     """Validate a corpus (folder + manifest, or .jsonl) and stream its documents.
 
     Everything that can be checked without reading documents (manifest, missing and
@@ -197,7 +199,7 @@ def open_corpus(corpus: str | Path) -> tuple[pd.DataFrame, Iterator[tuple[Source
         raise InputError(corpus, "corpus folder not found")
     if not corpus.is_dir():
         raise InputError(corpus, "corpus must be a folder with manifest.csv or a .jsonl file")
-    manifest = read_manifest(corpus)
+    manifest = read_manifest(corpus, extra_levels)
     files = set(list_corpus_files(corpus))
     listed = set(manifest["file"])
     unlisted = sorted(files - listed)
@@ -477,7 +479,7 @@ def iter_prepared_chunks(
     s = settings_of(params)
     chunk_docs = int(chunk_docs or s.prepare.chunk_docs)
     chunk_chars = int(chunk_chars or s.prepare.chunk_chars)
-    manifest, docs = open_corpus(corpus)
+    manifest, docs = open_corpus(corpus, s.prepare.extra_levels)
     seen_hash: dict[str, str] = {}
     with tqdm(total=len(manifest), desc="prepare", disable=not progress, unit="doc") as bar:
         for chunk in _chunks(docs, chunk_docs, chunk_chars):

@@ -223,26 +223,65 @@ def _tidy(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df.sort_values(["unit_id", "annotator"], kind="stable").reset_index(drop=True)
 
 
+#: Label Studio export columns that are never label fields
+LS_META = {
+    "id",
+    "annotation_id",
+    "annotator",
+    "created_at",
+    "updated_at",
+    "lead_time",
+    "unit_id",
+    "doc_id",
+    "text",
+    "heading",
+    "agreement",
+    "annotations_count",
+    "predictions",
+}
+
+
 def read_annotations(
     path: str | Path,
     cb: Codebook,
-    label_column: str = "label",
+    label_column: str | None = "label",
     secondary_column: str | None = "secondary",
     annotator: str | None = None,
     keep_unlabelled: bool = False,
+    annotator_column: str | None = None,
+    config: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Read a filled annotation table or a Label Studio JSON export into the tidy format.
+    """Read filled annotations into the tidy format (one row per unit × annotator).
 
-    ``.json`` files are read as Label Studio exports (a list of tasks with ``annotations``);
-    anything else through :func:`research.io.read_table`. Unlabelled rows are dropped
-    unless ``keep_unlabelled``. Raises InputError naming the file and row for labels that
-    are not in the codebook, duplicate unit ids, and missing columns.
+    Accepted: a filled annotation CSV/XLSX/Parquet/JSONL (one annotator), a long table with
+    an ``annotator`` column (e.g. written by ``annotate import``), and Label Studio's JSON,
+    JSON-MIN and CSV exports (several annotators; skipped tasks and cancelled annotations
+    are dropped). Label Studio field names come from ``label_column``/``secondary_column``
+    when those fields exist, else from the labeling ``config`` (or ``label_config.xml``
+    beside the export), else from the export itself. Unlabelled rows are dropped unless
+    ``keep_unlabelled``. Raises InputError naming the file and row for labels that are not
+    in the codebook, duplicate units, and missing columns.
+
+    >>> read_annotations("project.json", cb)  # doctest: +SKIP
     """
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        df = _read_label_studio(path, cb)
-    else:
-        df = _read_table_annotations(path, cb, label_column, secondary_column, annotator)
+    records = _label_studio_records(path)
+    if records is None:
+        from research.io import read_table
+
+        t = read_table(path)
+        who = annotator_column or ("annotator" if "annotator" in t.columns else None)
+        if who is None and "annotation_id" not in t.columns:
+            df = _read_table_annotations(
+                path, cb, label_column or "label", secondary_column, annotator, t
+            )
+        else:
+            records = t.to_dict(orient="records")
+            for r in records:
+                r["annotator"] = r.get(who or "annotator", "")
+    if records is not None:
+        fields = _resolve_fields(records, cb, path, label_column, secondary_column, config)
+        df = _flat_annotations(records, cb, path, fields)
     if annotator is not None:
         df["annotator"] = annotator
     if not keep_unlabelled:
@@ -251,11 +290,13 @@ def read_annotations(
 
 
 def _read_table_annotations(
-    path: Path, cb: Codebook, label_column: str, secondary_column: str | None, annotator: str | None
+    path: Path,
+    cb: Codebook,
+    label_column: str,
+    secondary_column: str | None,
+    annotator: str | None,
+    t: pd.DataFrame,
 ) -> pd.DataFrame:
-    from research.io import read_table
-
-    t = read_table(path)
     have = ", ".join(map(str, t.columns))
     if "unit_id" not in t.columns:
         raise InputError(path, f"missing column 'unit_id' (have: {have})")
@@ -265,7 +306,11 @@ def _read_table_annotations(
     ids = t["unit_id"].astype(str).str.strip()
     dup = ids[ids.duplicated()]
     if len(dup):
-        raise InputError(path, f"row {int(dup.index[0]) + 2}: duplicate unit_id {dup.iloc[0]!r}")
+        raise InputError(
+            path,
+            f"row {int(dup.index[0]) + 2}: duplicate unit_id {dup.iloc[0]!r} "
+            "(several annotators? add an 'annotator' column)",
+        )
     look = _label_lookup(cb)
     rows = []
     name = annotator or (label_column if label_column != "label" else path.stem)
@@ -277,22 +322,35 @@ def _read_table_annotations(
         sec = normalise_secondary(rec.get(sec_col) if sec_col else None, lab, cb, where, path, look)
         if sec and not lab:
             raise InputError(path, f"{where}: secondary labels given without a primary label")
-        rows.append(
-            {
-                "unit_id": ids.iloc[i],
-                "doc_id": "" if _is_blank(rec.get("doc_id")) else str(rec.get("doc_id")),
-                "annotator": name,
-                "label": lab,
-                "secondary": sec,
-                "note": "" if _is_blank(rec.get("note")) else str(rec.get("note")),
-                "text": "" if _is_blank(rec.get("text")) else str(rec.get("text")),
-            }
-        )
+        rows.append(_row(rec, ids.iloc[i], name, lab, sec, _text(rec.get("note"))))
     return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
-def _ls_tasks(path: Path) -> list:
-    """The task list of a Label Studio JSON export (one task object is accepted too)."""
+def _text(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return " ".join(str(x) for x in v)
+    if isinstance(v, float) and v.is_integer():  # ids in a column with blanks read as floats
+        return str(int(v))
+    return "" if _is_blank(v) else str(v)
+
+
+def _row(rec: dict, uid: str, who: str, prim: str, sec: str, note: str) -> dict[str, str]:
+    return {
+        "unit_id": uid,
+        "doc_id": _text(rec.get("doc_id")),
+        "annotator": who,
+        "label": prim,
+        "secondary": sec,
+        "note": note,
+        "text": _text(rec.get("text")),
+    }
+
+
+def _label_studio_records(path: Path) -> list[dict[str, Any]] | None:
+    """A Label Studio JSON or JSON-MIN export as flat records (one per annotation, field
+    name → list of choices or text); None when ``path`` is not a .json file."""
+    if path.suffix.lower() != ".json":
+        return None
     if not path.exists():
         raise InputError(path, "file not found")
     try:
@@ -303,72 +361,208 @@ def _ls_tasks(path: Path) -> list:
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise InputError(path, "a Label Studio export must be a JSON list of tasks")
-    return tasks
-
-
-def _ls_annotator(a: dict) -> str:
-    who = a.get("completed_by")
-    if isinstance(who, dict):
-        who = who.get("email") or who.get("id")
-    return "" if who is None else str(who)
-
-
-def _ls_result(
-    a: dict, cb: Codebook, where: str, path: Path, look: dict[str, str]
-) -> tuple[str, str, str]:
-    """(primary id, secondary ids, note) of one annotation."""
-    prim, sec, note = "", [], ""
-    for r in a.get("result") or []:
-        name, val = r.get("from_name"), r.get("value") or {}
-        if name == "primary":
-            ch = val.get("choices") or []
-            if len(ch) > 1:
-                raise InputError(path, f"{where}: more than one primary label {ch}")
-            prim = normalise_label(ch[0] if ch else "", cb, where, path, look)
-        elif name == "secondary":
-            sec = list(val.get("choices") or [])
-        elif name == "note":
-            note = " ".join(str(x) for x in (val.get("text") or []))
-    return prim, normalise_secondary(sec, prim, cb, where, path, look), note
-
-
-def _read_label_studio(path: Path, cb: Codebook) -> pd.DataFrame:
-    look = _label_lookup(cb)
-    rows = []
-    for n, task in enumerate(_ls_tasks(path), start=1):
-        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+    records: list[dict[str, Any]] = []
+    for n, task in enumerate(tasks, start=1):
+        if not isinstance(task, dict):
+            raise InputError(path, f"task #{n}: expected an object")
+        if "data" not in task and "annotations" not in task:  # JSON-MIN: already flat
+            records.append({**task, "_where": f"item #{n}"})
+            continue
+        data = task.get("data")
+        if not isinstance(data, dict):
             raise InputError(path, f"task #{n}: expected an object with a 'data' field")
-        data = task["data"]
-        uid = str(data.get("unit_id", "")).strip()
-        if not uid:
-            raise InputError(path, f"task #{n}: data has no 'unit_id'")
+        base = {k: v for k, v in data.items() if k in LS_META}
         anns = [a for a in (task.get("annotations") or []) if not a.get("was_cancelled")]
         if not anns:
-            rows.append(_ls_row(data, uid, "", "", "", ""))
+            records.append({**base, "annotator": "", "_where": f"task #{n}"})
         for a in anns:
-            who = _ls_annotator(a)
-            where = f"task #{n} (unit_id {uid}, annotator {who or '?'})"
-            prim, sec_ids, note = _ls_result(a, cb, where, path, look)
-            rows.append(_ls_row(data, uid, who, prim, sec_ids, note))
+            who = a.get("completed_by")
+            if isinstance(who, dict):
+                who = who.get("email") or who.get("id")
+            rec = {**base, "annotator": "" if who is None else str(who), "_where": f"task #{n}"}
+            for r in a.get("result") or []:
+                name, val = r.get("from_name"), r.get("value") or {}
+                if name is None:
+                    continue
+                if "choices" in val:
+                    rec[name] = list(val.get("choices") or [])
+                elif "text" in val:
+                    rec[name] = _text(val.get("text"))
+            records.append(rec)
+    return records
+
+
+def _choices(v: Any) -> list[str] | None:
+    """A label field's value as a list of choices ([] if blank, None if not choice-like)."""
+    if isinstance(v, dict):
+        return [str(x) for x in v.get("choices") or []] if "choices" in v else None
+    if isinstance(v, (list, tuple)):
+        return [str(x) for x in v]
+    if _is_blank(v):
+        return []
+    s = str(v).strip()
+    if s.startswith("{") and '"choices"' in s:
+        try:
+            return _choices(json.loads(s))
+        except json.JSONDecodeError:
+            return None
+    return [s]
+
+
+def config_fields(xml: str) -> dict[str, Any]:
+    """Field names in a Label Studio labeling config: single-choice ``Choices`` → primary
+    candidates, multiple-choice → secondary, ``TextArea`` → note."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    out: dict[str, Any] = {"single": [], "multiple": [], "text": []}
+    for el in root.iter():
+        name = el.get("name")
+        if el.tag == "Choices" and name:
+            out["multiple" if el.get("choice") == "multiple" else "single"].append(name)
+        elif el.tag == "TextArea" and name:
+            out["text"].append(name)
+    return out
+
+
+def _resolve_fields(
+    records: list[dict[str, Any]],
+    cb: Codebook,
+    path: Path,
+    label: str | None,
+    secondary: str | None,
+    config: str | Path | None,
+) -> dict[str, str | None]:
+    """Which field holds the primary label, the secondary labels and the note."""
+    keys = list(dict.fromkeys(k for r in records for k in r if k not in LS_META and k[0] != "_"))
+    if not keys:  # nothing annotated at all
+        return {"primary": None, "secondary": None, "note": None}
+    cfg_path = Path(config) if config else path.with_name("label_config.xml")
+    cfg = config_fields(cfg_path.read_text(encoding="utf-8")) if cfg_path.exists() else None
+    if config and cfg is None:
+        raise InputError(config, "labeling config not found")
+    look = _label_lookup(cb)
+
+    def labels_only(k: str) -> tuple[bool, int]:
+        vals = [_choices(r.get(k)) for r in records]
+        if any(v is None for v in vals) or not any(vals):
+            return False, 0
+        ok = all(str(x).strip().lower() in look for v in vals for x in v)
+        return ok, max(len(v) for v in vals)
+
+    def pick(explicit: str | None, cfg_names: list[str], default: str) -> str | None:
+        if explicit and explicit in keys:
+            return explicit
+        for k in cfg_names:
+            if k in keys:
+                return k
+        return default if default in keys else None
+
+    prim = pick(label, cfg["single"] if cfg else [], "primary")
+    sec = pick(secondary, cfg["multiple"] if cfg else [], "secondary")
+    note = pick(None, cfg["text"] if cfg else [], "note")
+    if prim is None:
+        cands = {k: labels_only(k) for k in keys if k not in (sec, note)}
+        # the primary label is single choice and given on every annotation; secondary ones
+        # are optional, so the best-covered single-choice field wins (a tie is ambiguous)
+        filled = {
+            k: sum(bool(_choices(r.get(k))) for r in records)
+            for k, (ok, n) in cands.items()
+            if ok and n == 1
+        }
+        single = sorted(filled, key=filled.get, reverse=True)
+        if len(single) > 1 and filled[single[0]] > filled[single[1]]:
+            single = single[:1]
+        if len(single) != 1:
+            raise InputError(
+                path,
+                "cannot tell which field holds the primary label "
+                f"(fields: {', '.join(keys) or 'none'}); give --label-column NAME or --config "
+                "label_config.xml",
+            )
+        prim = single[0]
+    if sec is None:
+        multi = [k for k in keys if k not in (prim, note) and labels_only(k)[0]]
+        sec = multi[0] if len(multi) == 1 else None
+    if note is None:
+        texts = [k for k in keys if k in ("comment", "comments")]
+        note = texts[0] if texts else None
+    return {"primary": prim, "secondary": sec, "note": note}
+
+
+def _flat_annotations(
+    records: list[dict[str, Any]], cb: Codebook, path: Path, fields: dict[str, str | None]
+) -> pd.DataFrame:
+    look = _label_lookup(cb)
+    rows = []
+    for i, rec in enumerate(records):
+        uid = _text(rec.get("unit_id")).strip()
+        place = rec.get("_where") or f"row {i + 2}"
+        if not uid:
+            raise InputError(path, f"{place}: data has no 'unit_id'")
+        who = _text(rec.get("annotator")).strip()
+        where = f"{place} (unit_id {uid}, annotator {who or '?'})"
+        ch = (_choices(rec.get(fields["primary"])) if fields["primary"] else []) or []
+        if len(ch) > 1:
+            raise InputError(path, f"{where}: more than one primary label {ch}")
+        prim = normalise_label(ch[0] if ch else "", cb, where, path, look)
+        sec_v = _choices(rec.get(fields["secondary"])) if fields["secondary"] else []
+        sec = normalise_secondary(sec_v or [], prim, cb, where, path, look)
+        note = _text(rec.get(fields["note"])) if fields["note"] else ""
+        rows.append(_row(rec, uid, who, prim, sec, note))
     df = pd.DataFrame(rows, columns=TIDY_COLUMNS)
     dup = df[df.duplicated(["unit_id", "annotator"]) & (df["label"] != "")]
     if len(dup):
         raise InputError(
-            path, f"unit_id {dup['unit_id'].iloc[0]!r} annotated twice by the same annotator"
+            path,
+            f"unit_id {dup['unit_id'].iloc[0]!r} annotated twice by the same annotator "
+            f"{dup['annotator'].iloc[0]!r}",
         )
     return df
 
 
-def _ls_row(data: dict, uid: str, who: str, prim: str, sec: str, note: str) -> dict[str, str]:
-    return {
-        "unit_id": uid,
-        "doc_id": str(data.get("doc_id", "") or ""),
-        "annotator": who,
-        "label": prim,
-        "secondary": sec,
-        "note": note,
-        "text": str(data.get("text", "") or ""),
-    }
+def has_labels(path: str | Path, column: str = "gold") -> bool:
+    """Whether the table at ``path`` exists and has at least one non-blank ``column`` value."""
+    from research.io import read_table
+
+    if not Path(path).exists():
+        return False
+    t = read_table(path)
+    return column in t.columns and bool(t[column].map(lambda v: not _is_blank(v)).any())
+
+
+def holds_labels(path: str | Path) -> bool:
+    """Whether ``path`` exists and holds labels (a non-blank label/gold/pass/secondary
+    column); unreadable files count as holding labels, to be safe."""
+    from research.io import read_table
+
+    path = Path(path)
+    if not path.exists():
+        return False
+    if path.suffix.lower() not in {".csv", ".tsv", ".xlsx", ".parquet", ".jsonl"}:
+        return path.stat().st_size > 0
+    try:
+        t = read_table(path)
+    except InputError:
+        return True
+    cols = [
+        c for c in t.columns if str(c).startswith(("label", "gold", "pass", "secondary", "primary"))
+    ]
+    return any(t[c].map(lambda v: not _is_blank(v)).any() for c in cols)
+
+
+def safe_output(path: str | Path, force: bool = False) -> Path:
+    """``path``, or the first free numbered name beside it (``units-2.csv`` …) when ``path``
+    holds labels and ``force`` is not set — annotation work is never overwritten silently."""
+    path = Path(path)
+    if force or not holds_labels(path):
+        return path
+    n = 2
+    while True:
+        cand = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not cand.exists():
+            return cand
+        n += 1
 
 
 # ---------------------------------------------------------------- agreement
@@ -520,10 +714,13 @@ def wide_from_files(
     cb: Codebook,
     columns: Sequence[str] | None = None,
     label_column: str = "label",
+    annotator_column: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Build the units × raters table from annotation files.
 
     * one file + ``columns``: each column is a rater (e.g. ``pass1 pass2`` of annotations.csv);
+    * ``annotator_column``: long tables (one row per unit × annotator, as ``annotate import``
+      writes them), each annotator a rater;
     * several files (or one Label Studio export with several annotators): each file's
       ``label_column`` (or each annotator) is a rater, joined on unit_id.
     Labels are validated against the codebook (errors name the file and row).
@@ -551,9 +748,14 @@ def wide_from_files(
         seen: dict[str, int] = {}
         for p in paths:
             t = read_annotations(
-                p, cb, label_column=label_column, secondary_column=None, keep_unlabelled=True
+                p,
+                cb,
+                label_column=label_column,
+                secondary_column=None,
+                keep_unlabelled=True,
+                annotator_column=annotator_column,
             )
-            if p.suffix.lower() != ".json" or t["annotator"].nunique() <= 1:
+            if t.loc[t["label"] != "", "annotator"].nunique() <= 1 and annotator_column is None:
                 name = p.stem
                 seen[name] = seen.get(name, 0) + 1
                 t["annotator"] = name if seen[name] == 1 else f"{name}_{seen[name]}"
