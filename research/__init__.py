@@ -140,9 +140,11 @@ def figure(
     p = _project(project)
     lang = language or (p.params.get("figures") or {}).get("language", "en")
     reports = p.paths["reports"]
-    # paths (the codebook too) as the project resolves them, not relative to the cwd
-    params = {**p.params, "paths": {**(p.params.get("paths") or {}),
-                                    **{k: str(v) for k, v in p.paths.items()}}}  # fmt: skip
+    # the project's codebook, resolved from the project folder (not the working directory)
+    params = {
+        **p.params,
+        "paths": {**(p.params.get("paths") or {}), "codebook": str(p.codebook.path)},
+    }
     (res,) = run_figures(reports, Path(out or reports / "figures"), params, lang, [name], None)
     if res.skipped or res.error:
         raise MissingOutput(f"figure {name} not drawn: {res.skipped or res.error}")

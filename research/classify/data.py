@@ -45,6 +45,97 @@ def normalizer(params: Params | None) -> Any:
     return norm
 
 
+def _join_units(
+    df: pd.DataFrame,
+    path: Path,
+    units_path: str | Path,
+    text_column: str,
+    group_column: str | None,
+) -> pd.DataFrame:
+    """Heading, doc id (and text when missing) from the prepared units, by ``unit_id``
+    checked against the unit's text (anchors)."""
+    units = read_table(units_path)
+    require_columns(units, ["unit_id", "doc_id", "text"], units_path)
+    require_columns(df, ["unit_id"], path)
+    check_anchors(df, units, path, units_path)
+    keep = ["unit_id", "doc_id", "heading", "text"]
+    u = units[[c for c in keep if c in units.columns]].rename(
+        columns={"doc_id": "_doc_id", "heading": "_heading", "text": "_unit_text"}
+    )
+    df = df.merge(u, on="unit_id", how="left", validate="many_to_one")
+    unmatched = int(df["_doc_id"].isna().sum())
+    if unmatched:
+        raise InputError(path, f"{unmatched} row(s) have a unit_id not found in {units_path}")
+    if text_column not in df.columns:
+        df[text_column] = df["_unit_text"]
+    if group_column and group_column not in df.columns:
+        df[group_column] = df["_doc_id"]
+    if "heading" not in df.columns and "_heading" in df.columns:
+        df["heading"] = df["_heading"]
+    return df
+
+
+def _labelled_rows(df: pd.DataFrame, path: Path, label_column: str) -> pd.DataFrame:
+    """Rows with a label; blank ones are dropped with a warning (all blank: an error)."""
+    blank = df[label_column].map(_blank)
+    if blank.all():
+        raise InputError(path, f"column {label_column!r} has no labels (all blank)")
+    if blank.any():
+        warnings.warn(
+            f"{path}: {int(blank.sum())} row(s) without a {label_column!r} label ignored",
+            stacklevel=3,
+        )
+        df = df.loc[~blank.to_numpy()].reset_index(drop=True)
+    return df
+
+
+def _checked_labels(
+    y: pd.Series, codebook: Any, path: Path, min_examples: int, allow_missing: bool
+) -> None:
+    """Every label is a codebook id, and each id has ``min_examples`` (see the flags)."""
+    bad = sorted(set(y) - set(codebook.ids))
+    if bad:
+        counts = y[y.isin(bad)].value_counts()
+        listed = ", ".join(f"{b!r} ({int(counts[b])} rows)" for b in bad)
+        raise InputError(
+            path,
+            f"label(s) not in the codebook {codebook.path.name}: {listed}; "
+            f"allowed ids: {', '.join(codebook.ids)}",
+        )
+    counts = y.value_counts()
+    few = {c: int(counts.get(c, 0)) for c in codebook.ids if counts.get(c, 0) < min_examples}
+    if allow_missing:
+        few = {c: n for c, n in few.items() if n > 0}
+    if few:
+        listed = ", ".join(f"{c}: {n}" for c, n in few.items())
+        raise InputError(
+            path,
+            f"too few examples per category (need at least {min_examples}, "
+            f"train.min_examples_per_class): {listed}",
+        )
+
+
+def _provinces(
+    df: pd.DataFrame,
+    groups: pd.Series,
+    path: Path,
+    province_column: str | None,
+    units_path: str | Path | None,
+) -> list[str]:
+    """Province per row: the given column, else the documents table beside the units."""
+    if province_column:
+        require_columns(df, [province_column], path)
+        return df[province_column].astype(str).tolist()
+    if units_path is not None:
+        docs_path = Path(units_path).with_name("documents.parquet")
+        if docs_path.exists():
+            docs = read_table(docs_path)
+            if {"doc_id", "province"} <= set(docs.columns):
+                prov = dict(zip(docs["doc_id"].astype(str), docs["province"].astype(str)))
+                return [prov.get(g, "") for g in groups]
+    return [""] * len(df)
+
+
 def load_training_table(
     path: str | Path,
     codebook: Any,
@@ -67,60 +158,14 @@ def load_training_table(
     df = read_table(path)
     if len(df) == 0:
         raise InputError(path, "the annotation table is empty (no rows)")
-    units = None
     if units_path is not None:
-        units = read_table(units_path)
-        require_columns(units, ["unit_id", "doc_id", "text"], units_path)
-        require_columns(df, ["unit_id"], path)
-        check_anchors(df, units, path, units_path)
-        keep = ["unit_id", "doc_id", "heading", "text"]
-        u = units[[c for c in keep if c in units.columns]].rename(
-            columns={"doc_id": "_doc_id", "heading": "_heading", "text": "_unit_text"}
-        )
-        df = df.merge(u, on="unit_id", how="left", validate="many_to_one")
-        unmatched = int(df["_doc_id"].isna().sum())
-        if unmatched:
-            raise InputError(path, f"{unmatched} row(s) have a unit_id not found in {units_path}")
-        if text_column not in df.columns:
-            df[text_column] = df["_unit_text"]
-        if group_column and group_column not in df.columns:
-            df[group_column] = df["_doc_id"]
-        if "heading" not in df.columns and "_heading" in df.columns:
-            df["heading"] = df["_heading"]
+        df = _join_units(df, path, units_path, text_column, group_column)
     require_columns(
         df, [text_column, label_column] + ([group_column] if group_column else []), path
     )
-    labels = df[label_column]
-    blank = labels.map(_blank)
-    if blank.all():
-        raise InputError(path, f"column {label_column!r} has no labels (all blank)")
-    if blank.any():
-        warnings.warn(
-            f"{path}: {int(blank.sum())} row(s) without a {label_column!r} label ignored",
-            stacklevel=2,
-        )
-        df = df.loc[~blank.to_numpy()].reset_index(drop=True)
+    df = _labelled_rows(df, path, label_column)
     y = df[label_column].map(lambda v: str(v).strip())
-    bad = sorted(set(y) - set(codebook.ids))
-    if bad:
-        counts = y[y.isin(bad)].value_counts()
-        listed = ", ".join(f"{b!r} ({int(counts[b])} rows)" for b in bad)
-        raise InputError(
-            path,
-            f"label(s) not in the codebook {codebook.path.name}: {listed}; "
-            f"allowed ids: {', '.join(codebook.ids)}",
-        )
-    counts = y.value_counts()
-    few = {c: int(counts.get(c, 0)) for c in codebook.ids if counts.get(c, 0) < min_examples}
-    if allow_missing_classes:
-        few = {c: n for c, n in few.items() if n > 0}
-    if few:
-        listed = ", ".join(f"{c}: {n}" for c, n in few.items())
-        raise InputError(
-            path,
-            f"too few examples per category (need at least {min_examples}, "
-            f"train.min_examples_per_class): {listed}",
-        )
+    _checked_labels(y, codebook, path, min_examples, allow_missing_classes)
     norm = normalizer(params)
     text = df[text_column].map(lambda v: "" if _blank(v) else norm(str(v)))
     if (text == "").all():
@@ -143,15 +188,5 @@ def load_training_table(
             "group": df[group_column].astype(str).to_numpy() if group_column else ["all"] * len(df),
         }
     )
-    out["province"] = ""
-    if province_column:
-        require_columns(df, [province_column], path)
-        out["province"] = df[province_column].astype(str).to_numpy()
-    elif units_path is not None:
-        docs_path = Path(units_path).with_name("documents.parquet")
-        if docs_path.exists():
-            docs = read_table(docs_path)
-            if {"doc_id", "province"} <= set(docs.columns):
-                prov = dict(zip(docs["doc_id"].astype(str), docs["province"].astype(str)))
-                out["province"] = [prov.get(g, "") for g in out["group"]]
+    out["province"] = _provinces(df, out["group"], path, province_column, units_path)
     return out
