@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import contextlib  # noqa: E402
+
 from benchmarks.corpora import GOV, SEEDS, generate_corpus  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -154,7 +156,7 @@ def worker_tokenize(a: dict) -> dict:
 
         Parallel(n_jobs=a["jobs"])(delayed(_warm)(settings) for _ in range(a["jobs"] * 2))
     else:
-        get_tokenizer(settings).jieba
+        _ = get_tokenizer(settings).jieba  # load the dictionary before timing
     t = _clock()
     c0 = _children_cpu()
     tokenize_many(texts, settings, n_jobs=a["jobs"], cache_dir=a.get("cache"))
@@ -167,7 +169,7 @@ def worker_tokenize(a: dict) -> dict:
 def _warm(settings) -> int:
     from research.corpus.tokenize import get_tokenizer
 
-    get_tokenizer(settings).jieba
+    _ = get_tokenizer(settings).jieba
     return os.getpid()
 
 
@@ -349,10 +351,8 @@ def measure_cmd(
                 procs = [ps, *ps.children(recursive=True)]
                 rss = 0
                 for p in procs:
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         rss += p.memory_info().rss
-                    except psutil.Error:
-                        pass
                 peak = max(peak, rss)
             except psutil.Error:
                 pass
@@ -413,7 +413,7 @@ class Bench:
         reps = 1 if name.startswith("generated") else self.args.repeats
         best = None
         floor = None
-        for r in range(reps):  # alternate stage and floor; keep the fastest of each
+        for _r in range(reps):  # alternate stage and floor; keep the fastest of each
             out = self.tmp / f"prepared-{name}"
             if out.exists():
                 shutil.rmtree(out)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from research import __version__
 from research.config import params_hash
 from research.io import write_json
+
+if TYPE_CHECKING:
+    from research.settings import Params
 
 LIBRARIES = (
     "numpy",
@@ -42,11 +45,11 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-def provenance(params: dict[str, Any] | None) -> dict[str, Any]:
+def provenance(params: Params | None) -> dict[str, Any]:
     """The provenance block: params hash (of the whole params.yaml) and library versions."""
     return {"params_hash": params_hash(params or {}), "library_versions": library_versions()}
 
 
-def write_metrics(obj: dict[str, Any], path: str | Path, params: dict[str, Any] | None) -> Path:
+def write_metrics(obj: dict[str, Any], path: str | Path, params: Params | None) -> Path:
     """Write a metrics JSON with the provenance block added under ``provenance``."""
     return write_json({**obj, "provenance": provenance(params)}, path)

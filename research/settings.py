@@ -328,7 +328,10 @@ def validate_params(data: Mapping[str, Any], source: object = "params") -> Setti
     return s
 
 
-def settings_of(params: Settings | Mapping[str, Any] | None) -> Settings:
+Params = Settings | Mapping[str, Any]  # what functions taking "params" accept
+
+
+def settings_of(params: Params | None) -> Settings:
     """Typed settings from a params dict (validated) or a :class:`Settings` (as is)."""
     if isinstance(params, Settings):
         return params

@@ -146,7 +146,7 @@ def test_acc_and_pacc_on_units_with_a_known_classifier():
     gold, pred, pa = [], [], []
     # training documents: 100 a (always right), 100 b (30 called a)
     for doc, (na, nb) in {"t1": (50, 50), "t2": (50, 50), "test": (20, 80)}.items():
-        for i in range(na):
+        for _ in range(na):
             gold.append((doc, "a"))
             pred.append("a")
             pa.append(0.9)
@@ -434,9 +434,12 @@ def test_run_analysis_end_to_end_and_deterministic(tmp_path, capsys):
     assert "seeded_units.parquet missing" in " ".join(s["notes"])
     names = pd.read_csv(tables / "campaign_names.csv")
     assert (names.query("name == '巧媳妇'")["domain"] == "employment").all()
-    digest = lambda: {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.glob("*.csv"))
-    }
+
+    def digest():
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tables.glob("*.csv"))
+        }
+
     first = digest()
     run_analysis(params, echo=None)
     assert digest() == first

@@ -135,6 +135,7 @@ def test_not_fitted_error_before_fit():
     for est in (
         DomainClassifier(),
         MajorityClassifier(),
+        TemperedClassifier(MajorityClassifier()),
     ):
         with pytest.raises(NotFittedError):
             est.predict(TEXTS)

@@ -8,6 +8,7 @@ import os
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -115,7 +116,7 @@ def test_emoji_kept_in_text_not_in_tokens(tmp_path):
 class _CountingIndex(_SeenIndex):
     """The duplicate index, remembering every instance so a test can read its op counts."""
 
-    made: list[_SeenIndex] = []
+    made: ClassVar[list[_SeenIndex]] = []
 
     def __init__(self, min_len: int) -> None:
         super().__init__(min_len)
@@ -159,7 +160,9 @@ def test_many_lines_segment_and_provenance_are_linear(monkeypatch):
     for n in (4000, 8000, 16000):
         text = normalize_text(doc(n))
         box: dict = {}
-        ops.append(_index_ops(monkeypatch, lambda: box.setdefault("seg", segment(text))))
+        ops.append(
+            _index_ops(monkeypatch, lambda box=box, text=text: box.setdefault("seg", segment(text)))
+        )
         seg = box["seg"]
         units = pd.DataFrame(
             {

@@ -75,7 +75,10 @@ def summarise_campaigns(mentions: pd.DataFrame) -> pd.DataFrame:
     for name, sub in mentions.groupby("name", sort=True):
         doms = sub["domain"].astype(str).replace("", "unlabelled").value_counts()
         doms = doms.sort_index().sort_values(ascending=False, kind="mergesort")
-        join = lambda c: ";".join(sorted({str(x) for x in sub[c].dropna()})) if c in sub else ""  # noqa: E731
+
+        def join(c: str, sub: pd.DataFrame = sub) -> str:
+            return ";".join(sorted({str(x) for x in sub[c].dropna()})) if c in sub else ""
+
         rows.append(
             (
                 name,

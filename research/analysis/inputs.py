@@ -198,7 +198,7 @@ def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> 
             note(f"{cv_path}: needs columns {sorted(need - set(cv.columns))}")
     else:
         note(f"{cv_path} missing: no misclassification adjustment")
-    for name, df in inp.sources.items():
+    for df in inp.sources.values():
         for c in ("n_chars",):
             if c not in df:
                 df[c] = df["text"].astype(str).str.len()

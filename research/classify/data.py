@@ -15,7 +15,7 @@ import pandas as pd
 from research.errors import InputError
 from research.io import read_table
 from research.labels.anchors import check_anchors
-from research.settings import Settings, settings_of
+from research.settings import Params, settings_of
 
 
 def _blank(v: Any) -> bool:
@@ -33,7 +33,7 @@ def require_columns(df: pd.DataFrame, columns: list[str], path: str | Path) -> N
         )
 
 
-def normalizer(params: Settings | dict | None) -> Any:
+def normalizer(params: Params | None) -> Any:
     """``normalize_text`` bound to the prepare params (same normalisation as ``prepare``)."""
     from research.corpus.normalize import normalize_params, normalize_text
 
@@ -55,7 +55,7 @@ def load_training_table(
     units_path: str | Path | None = None,
     min_examples: int = 3,
     allow_missing_classes: bool = False,
-    params: dict | None = None,
+    params: Params | None = None,
 ) -> pd.DataFrame:
     """Read an annotated table into columns unit_id, text, heading, label, group, province.
 

@@ -30,7 +30,8 @@ from sklearn.base import clone
 
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier
 from research.classify.models import DomainClassifier
-from research.settings import Settings, settings_of
+from research.settings import Params, Settings, settings_of
+from research.workers import in_worker
 
 # Candidate configurations of DomainClassifier compared on real gold. Each is a family of
 # the existing feature blocks; the grid is small on purpose (each point is one fit per fold).
@@ -134,7 +135,7 @@ def _fit(est: Any, train: pd.DataFrame) -> Any:
 
 # ------------------------------------------------------------------ selection (base set only)
 def select_candidate(
-    base: pd.DataFrame, codebook: Any, params: dict, names: list[str]
+    base: pd.DataFrame, codebook: Any, params: Params, names: list[str]
 ) -> tuple[str, pd.DataFrame]:
     """Leave-one-writer-out macro-F1 of each candidate on the base set; the best is chosen.
 
@@ -156,7 +157,7 @@ def select_candidate(
     b = base.assign(weight=1.0)
     jobs = [(n, g) for n in names for g in writers]
     probas = Parallel(n_jobs=tr.n_jobs)(
-        delayed(_fit_proba)(
+        delayed(in_worker(_fit_proba))(
             make_candidate(n, codebook, tokenize, seed),
             b[groups != g],
             b[groups == g],
@@ -254,7 +255,9 @@ class HeldOutFits:
 
         todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
         results = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_proba)(self.estimators[name], self._train(held), self.gold, self.labels)
+            delayed(in_worker(_fit_proba))(
+                self.estimators[name], self._train(held), self.gold, self.labels
+            )
             for name, held in todo
         )
         self._cache.update(zip(todo, results))
@@ -563,7 +566,7 @@ def evaluate_on_gold(
     gold: pd.DataFrame,
     base: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     log: Callable[[str], None] = lambda s: None,
 ) -> GoldEvaluation:
     """The full comparison on real gold (nested selection), and the final model's choice."""
@@ -640,7 +643,7 @@ def learning_curve(
     gold: pd.DataFrame,
     base: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     method: str,
     log: Callable[[str], None] = lambda s: None,
 ) -> pd.DataFrame:

@@ -14,7 +14,6 @@ caller passes ``allow_mismatch=True`` (``--force`` on the CLI); other library di
 from __future__ import annotations
 
 import hashlib
-import platform
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,25 +23,12 @@ import pandas as pd
 
 from research.errors import ResearchError
 from research.io import atomic_path, write_json
+from research.provenance import library_versions
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
-STRICT_LIBS = ("sklearn",)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose behaviour the model depends on."""
-    import jieba
-    import numpy
-    import sklearn
-
-    return {
-        "python": platform.python_version(),
-        "sklearn": sklearn.__version__,
-        "jieba": str(jieba.__version__),
-        "numpy": numpy.__version__,
-        "pandas": pd.__version__,
-    }
+STRICT_LIBS = ("scikit-learn",)
+_OLD_NAMES = {"sklearn": "scikit-learn"}  # cards written before one library_versions()
 
 
 def data_hash(
@@ -118,7 +104,8 @@ def check_card(
                 f"label ids differ: model {card.get('labels')} vs codebook {list(codebook.ids)}"
             )
     have = library_versions()
-    for lib, trained in sorted((card.get("library_versions") or {}).items()):
+    for old, trained in sorted((card.get("library_versions") or {}).items()):
+        lib = _OLD_NAMES.get(old, old)
         now = have.get(lib)
         if now is None or str(trained) == str(now):
             continue

@@ -17,6 +17,7 @@ import pandas as pd
 
 from research.classify.data import _blank, normalizer, require_columns
 from research.classify.features import has_chinese
+from research.settings import Params
 from research.workers import in_worker
 
 
@@ -36,7 +37,7 @@ def predict_frame(
     other_id: str,
     text_column: str = "text",
     heading_column: str | None = "heading",
-    params: dict | None = None,
+    params: Params | None = None,
     normalize: bool = True,
     where: str | Path = "input",
     batch_size: int = 5000,
@@ -98,7 +99,7 @@ def _proba_batch(model: Any, X: pd.DataFrame, labels: list[str]) -> np.ndarray:
     return q
 
 
-def corpus_units(corpus_dir: str | Path, params: dict) -> pd.DataFrame:
+def corpus_units(corpus_dir: str | Path, params: Params) -> pd.DataFrame:
     """Prepare a corpus folder (with manifest.csv) and return its body units with metadata."""
     from research.corpus.prepare import prepare_corpus
 

@@ -19,7 +19,7 @@ from research.classify.persist import data_hash, save_model
 from research.config import params_hash
 from research.io import write_table
 from research.provenance import write_metrics
-from research.settings import Settings, settings_of
+from research.settings import Params, Settings, settings_of
 
 
 @dataclass
@@ -114,7 +114,7 @@ def _choose(
 def train_and_report(
     table: pd.DataFrame | None,
     codebook: Any,
-    params: dict,
+    params: Params,
     out_dir: str | Path,
     reports_dir: str | Path | None = None,
     source: str = "",

@@ -96,19 +96,13 @@ def _truncated_tail(exc: UnicodeDecodeError, data: bytes) -> bool:
     return exc.reason in _TRUNCATED and exc.end == len(data) and len(data) - exc.start <= 3
 
 
-def decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
+def decode_document_bytes(data: bytes, path: Path) -> tuple[str, str, str]:
     """Decode bytes: BOM → UTF-8/UTF-16; else strict UTF-8, then strict GB18030.
 
-    A file cut off in the middle of its last character (a truncated download) is decoded
-    without that incomplete character (see :func:`decode_document_bytes` for what was
-    dropped); any other undecodable byte is an :class:`InputError`.
+    Returns (text, encoding, what was dropped: "" if nothing). A file cut off in the middle
+    of its last character (a truncated download) is decoded without that incomplete
+    character; any other undecodable byte is an :class:`InputError`.
     """
-    text, enc, _ = decode_document_bytes(data, path)
-    return text, enc
-
-
-def decode_document_bytes(data: bytes, path: Path) -> tuple[str, str, str]:
-    """Like :func:`decode_bytes` and also say which trailing bytes were dropped ("" if none)."""
     if not data:
         raise InputError(path, "file is empty (0 bytes)")
     if data.startswith(codecs.BOM_UTF8):
@@ -501,18 +495,3 @@ def iter_jsonl_documents(path: Path, text_field: str = "content") -> Iterator[Ra
             text = _SURROGATE.sub("", text)
             dropped = f"{k} lone surrogate code point(s) (invalid Unicode escapes in the JSON)"
         yield RawDocument(path, text, "utf-8", "jsonl", dropped)
-
-
-def read_jsonl_corpus(
-    path: Path, text_field: str = "content"
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Adapter for a JSONL corpus (one document per line) → (manifest, {doc_id: text}).
-
-    Used for e.g. the government work reports (``title``, ``url``, ``content``, ``year``).
-    Holds every text in memory; the streaming prepare uses :func:`iter_jsonl_documents`.
-    """
-    df = read_jsonl_manifest(path, text_field)
-    texts = {
-        did: raw.text for did, raw in zip(df["doc_id"], iter_jsonl_documents(path, text_field))
-    }
-    return df, texts

@@ -45,7 +45,7 @@ from research.corpus.segment import SegmentSettings, segment
 from research.corpus.tokenize import TokenizerSettings, tokenize_many
 from research.errors import InputError
 from research.io import commit_tmp, new_tmp_file
-from research.settings import PrepareSettings, Settings, as_section, settings_of
+from research.settings import Params, PrepareSettings, Settings, as_section, settings_of
 from research.workers import in_worker
 
 UNIT_KINDS = ("body", "heading", "caption", "byline", "meta", "duplicate")
@@ -470,7 +470,7 @@ def _chunks(
 
 def iter_prepared_chunks(
     corpus: str | Path,
-    params: Settings | dict | None = None,
+    params: Params | None = None,
     progress: bool = True,
     chunk_docs: int | None = None,
     chunk_chars: int | None = None,
@@ -489,7 +489,7 @@ def iter_prepared_chunks(
 
 
 def prepare_corpus(
-    corpus: str | Path, params: Settings | dict | None = None, progress: bool = True
+    corpus: str | Path, params: Params | None = None, progress: bool = True
 ) -> PreparedCorpus:
     """Read, normalise and segment a corpus; return the tables (nothing written)."""
     parts = list(iter_prepared_chunks(corpus, params, progress))
@@ -606,7 +606,7 @@ def write_chunks(
 def prepare_to_dir(
     corpus: str | Path,
     out_dir: str | Path,
-    params: Settings | dict | None = None,
+    params: Params | None = None,
     progress: bool = True,
     chunk_docs: int | None = None,
     chunk_chars: int | None = None,

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
 
@@ -24,6 +25,9 @@ from research.config import repo_root
 from research.errors import InputError
 from research.settings import TokenizeSettings, as_section
 from research.workers import in_worker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -204,7 +208,7 @@ def _tokenize_chunk(settings: TokenizerSettings, texts: Sequence[str]) -> list[l
     return [tok.tokens(t) for t in texts]
 
 
-def text_key(text: str) -> bytes:
+def text_digest(text: str) -> bytes:
     """Cache key of one text: its SHA-1 digest."""
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
 
@@ -296,7 +300,7 @@ def tokenize_many(
     settings = settings or TokenizerSettings()
     cache = TokenCache(cache_dir, settings) if cache_dir is not None else None
     try:
-        keys = [text_key(t) for t in texts]
+        keys = [text_digest(t) for t in texts]
         known = cache.get_many(keys) if cache is not None else {}
         todo_keys: list[bytes] = []
         todo: list[str] = []

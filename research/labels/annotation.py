@@ -29,12 +29,12 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import cohen_kappa_score
 
 from research.errors import InputError
 from research.labels.codebook import Codebook
 
 TIDY_COLUMNS = ["unit_id", "doc_id", "annotator", "label", "secondary", "note", "text"]
-CSV_COLUMNS = ["unit_id", "doc_id", "heading", "text", "label", "secondary", "note"]
 _SPLIT = re.compile(r"\s*[;；,，、|]\s*")
 
 
@@ -576,11 +576,10 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float:
     if len(a) == 0:
         return float("nan")
     cats = sorted(set(a) | set(b), key=str)
-    po = float(np.mean(a == b))
     pe = sum(float(np.mean(a == c)) * float(np.mean(b == c)) for c in cats)
-    if math.isclose(pe, 1.0):
+    if math.isclose(pe, 1.0):  # chance agreement 1: kappa undefined (sklearn would warn)
         return float("nan")
-    return (po - pe) / (1 - pe)
+    return float(cohen_kappa_score(a.astype(str), b.astype(str)))
 
 
 def krippendorff_alpha(matrix: Sequence[Sequence[Any]]) -> float:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import metrics
 
 from research.errors import ResearchError
 
@@ -68,12 +69,10 @@ def confusion_matrix(y_true: Sequence, y_pred: Sequence, labels: Sequence[str]) 
     Pairs whose true or predicted label is not in ``labels`` are not counted.
     """
     labels = list(labels)
-    index = {lab: i for i, lab in enumerate(labels)}
-    mat = np.zeros((len(labels), len(labels)), dtype=int)
-    for t, p in zip(y_true, y_pred):
-        if t in index and p in index:
-            mat[index[t], index[p]] += 1
-    return mat
+    yt, yp = np.asarray(list(y_true), dtype=object), np.asarray(list(y_pred), dtype=object)
+    if len(yt) == 0 or not labels:
+        return np.zeros((len(labels), len(labels)), dtype=int)
+    return metrics.confusion_matrix(yt, yp, labels=labels)
 
 
 def brier_score(y_true: Sequence, proba: np.ndarray, labels: Sequence[str]) -> float:
@@ -174,13 +173,16 @@ def evaluate_labels(
     per_class: dict[str, dict[str, float]] = {}
     f1s_present: list[float] = []
     f1s_all: list[float] = []
+    if n:
+        prf = metrics.precision_recall_fscore_support(
+            yt, yp, labels=labels, average=None, zero_division=0.0
+        )
+    else:
+        prf = tuple(np.zeros(len(labels)) for _ in range(4))
     for i, lab in enumerate(labels):
-        tp = int(cm[i, i])
         support = int(np.sum(yt == lab))
         predicted = int(np.sum(yp == lab))
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        precision, recall, f1 = float(prf[0][i]), float(prf[1][i]), float(prf[2][i])
         per_class[lab] = {
             "precision": float(precision),
             "recall": float(recall),

@@ -289,8 +289,8 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
                 cfg,
                 paths["reports"] / "topics" / "seeded_lda.html",
                 title=f"Seeded LDA ({len(domain_ids)} domain topics + {n_free} free)",
-                note="Topics 1–%d are the codebook domains in order: %s; the rest are free topics."
-                % (len(domain_ids), ", ".join(domain_ids)),
+                note=f"Topics 1–{len(domain_ids)} are the codebook domains in order: "
+                f"{', '.join(domain_ids)}; the rest are free topics.",
             )
         )
 

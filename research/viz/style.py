@@ -15,6 +15,7 @@ Why this module exists:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -245,10 +246,8 @@ def category_label(cid: str, language: str = "en", codebook: Any = None, short: 
     """
     label = cid.replace("_", " ").capitalize()
     if codebook is not None:
-        try:
+        with contextlib.suppress(Exception):
             label = str(codebook.label(cid, lang=language))
-        except Exception:
-            pass
     if short:
         label = short_label(label, 22 if language == "en" else 6)
     return label

@@ -62,7 +62,7 @@ def _fig_params(params: dict) -> FiguresSettings:
     return settings_of(params).figures
 
 
-def _save(fig, data: pd.DataFrame, out_dir: Path, name: str, fig_p: dict) -> list[Path]:
+def _save(fig, data: pd.DataFrame, out_dir: Path, name: str, fig_p: FiguresSettings) -> list[Path]:
     return save_figure(
         fig,
         data,
