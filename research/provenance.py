@@ -28,6 +28,7 @@ LIBRARIES = (
     "gensim",
     "tomotopy",
     "jieba",
+    "rjieba",
     "opencc",
     "statsmodels",
     "matplotlib",
@@ -42,6 +43,9 @@ def library_versions() -> dict[str, str | None]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
+    from research.corpus.tokenize import default_segmenter
+
+    out["segmenter"] = default_segmenter()  # rjieba, or jieba where rjieba is missing
     return out
 
 

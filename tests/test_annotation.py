@@ -488,8 +488,10 @@ def test_cli_suggest_uses_active_learning_module(tmp_path, monkeypatch):
     )
     seen = {}
 
-    def suggest(model_dir, units, n, seed):
-        seen.update(model_dir=Path(model_dir), ids=units.unit_id.tolist(), n=n, seed=seed)
+    def suggest(model_dir, units, n, seed, strategy):
+        seen.update(
+            model_dir=Path(model_dir), ids=units.unit_id.tolist(), n=n, seed=seed, strategy=strategy
+        )
         u = units.head(n)
         return pd.DataFrame(
             {
@@ -504,10 +506,24 @@ def test_cli_suggest_uses_active_learning_module(tmp_path, monkeypatch):
         sys.modules, "research.classify.active_learning", types.SimpleNamespace(suggest=suggest)
     )
     assert (
-        main(["--params", str(pfile), "annotate", "suggest", "--n", "1", "--input", str(src)]) == 0
+        main(
+            [
+                "--params",
+                str(pfile),
+                "annotate",
+                "suggest",
+                "--n",
+                "1",
+                "--input",
+                str(src),
+                "--strategy",
+                "stratified",
+            ]
+        )
+        == 0
     )
     assert seen["ids"] == ["d1:p002", "d2:p001"]  # annotated unit excluded, heading excluded
-    assert seen["n"] == 1 and seen["seed"] == 7
+    assert seen["n"] == 1 and seen["seed"] == 7 and seen["strategy"] == "stratified"
     assert seen["model_dir"] == tmp_path / "models" / "classifier"
     out = pd.read_csv(
         tmp_path / "data" / "annotation" / "suggested.csv",

@@ -62,7 +62,7 @@ def test_save_figure_formats_dpi_data_and_determinism(tmp_path):
 
     p1 = draw(tmp_path / "one")
     p2 = draw(tmp_path / "two")
-    assert [p.name for p in p1] == ["demo.pdf", "demo.svg", "demo.png", "demo.csv"]
+    assert [p.name for p in p1] == ["demo.pdf", "demo.png", "demo.csv"]
     dpi = Image.open(tmp_path / "one" / "demo.png").info["dpi"]
     assert round(dpi[0]) == 300 and round(dpi[1]) == 300
     assert pd.read_csv(p1[-1])["y"].tolist() == [0.333333, 2.0]

@@ -144,7 +144,7 @@ def test_run_writes_every_declared_output(run_workspace):
     assert card["library_versions"] and card["codebook_fingerprint"]
     figs = run_workspace / "reports" / "figures"
     for name in ("domain_shares", "confusion_matrix", "topic_model_selection", "province_heatmap"):
-        for ext in ("pdf", "svg", "png", "csv"):
+        for ext in ("pdf", "png", "csv"):
             assert (figs / f"{name}.{ext}").exists()
 
 

@@ -214,7 +214,7 @@ def test_train_without_groups_skips_cv(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "evaluation on your gold is skipped" in out
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
-    # nothing to measure a choice on: the last candidate in train.candidates is the default
+    # nothing to measure a choice on: the first candidate in train.candidates is the default
     assert card["chosen"] == "svm_seeded" and card["gold_documents"] == 1
     assert card["training_data"]["base_set"] == "not used"
 

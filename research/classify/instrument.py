@@ -577,8 +577,8 @@ def evaluate_on_gold(
     tol = tr.select_tol
     names = list(tr.candidates)
     if PLAIN not in names:
-        names = [PLAIN] + names
-    fallback, selection = names[-1], pd.DataFrame()
+        names = names + [PLAIN]  # always compared (the reference), last in the tie order
+    fallback, selection = names[0], pd.DataFrame()
     if base is not None and len(base):
         fallback, selection = select_candidate(base, codebook, params, names)
         log(f"base-set choice (leave-one-writer-out): {fallback}")

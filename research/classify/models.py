@@ -35,19 +35,32 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from research.classify.baselines import _check_labels, _check_weights
 from research.classify.features import (
+    CharNgramTfidf,
     JiebaAnalyzer,
     SeedTermScores,
     TextInputMixin,
+    VocabTfidf,
     as_units,
     char_preprocess,
+    on_distinct,
 )
 from research.labels.matcher import dictionary_proba
 
 MODEL_KINDS = ("lr", "svm", "cnb")
+_THREADPOOLS: ThreadpoolController | None = None
+
+
+def one_blas_thread() -> Any:
+    """Context limiting BLAS/OpenMP to one thread; the thread pools are found once per
+    process (``threadpool_limits`` rediscovers them on every call: ~5-30 ms per fit)."""
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1)
 
 
 class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
@@ -91,9 +104,24 @@ class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
             dtype=np.float64,
         )
 
+    def _fast(self) -> bool:
+        """Whether the exact numpy char n-gram TF-IDF can stand in for sklearn's."""
+        return (
+            isinstance(self.analyzer, str)
+            and self.analyzer == "char"
+            and self.max_features is None
+            and isinstance(self.min_df, int)
+            and 1 <= self.ngram_range[0] <= self.ngram_range[1] <= 3
+        )
+
     def fit(self, X: Any, y: Any = None) -> TextTfidf:
         texts = as_units(X)[self.column].tolist()
-        self.vectorizer_ = self._vectorizer()
+        if self._fast():
+            self.vectorizer_ = CharNgramTfidf(
+                tuple(self.ngram_range), self.min_df, self.sublinear_tf
+            )
+        else:
+            self.vectorizer_ = self._vectorizer()
         try:
             self.vectorizer_.fit(texts)
             self.empty_ = False
@@ -101,13 +129,46 @@ class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
             self.empty_ = True
         return self
 
+    def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
+        if not self._fast():
+            return self.fit(X).transform(X)
+        texts = as_units(X)[self.column].tolist()
+        self.vectorizer_ = CharNgramTfidf(tuple(self.ngram_range), self.min_df, self.sublinear_tf)
+        try:
+            out = self.vectorizer_.fit_transform(texts)
+            self.empty_ = False
+        except ValueError:  # empty vocabulary (e.g. no headings at all)
+            self.empty_ = True
+            return sp.csr_matrix((len(texts), 1))
+        return out * float(self.scale) if self.scale != 1.0 else out
+
     def transform(self, X: Any) -> sp.csr_matrix:
         check_is_fitted(self, "vectorizer_")
         texts = as_units(X)[self.column].tolist()
         if self.empty_:
             return sp.csr_matrix((len(texts), 1))
-        out = self.vectorizer_.transform(texts)
+        vec = self.vectorizer_
+        if isinstance(vec, TfidfVectorizer) and VocabTfidf.applies(vec):
+            fast = self.__dict__.get("_fast_vec")
+            if fast is None or fast.vec is not vec:
+                fast = self.__dict__["_fast_vec"] = VocabTfidf(vec)
+            vec = fast
+        out = on_distinct(vec.transform, texts)
         return out * float(self.scale) if self.scale != 1.0 else out
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state.pop("_fast_vec", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        # Models saved with sklearn's char vectorizer transform with the exact numpy one.
+        vec = state.get("vectorizer_")
+        if isinstance(vec, TfidfVectorizer) and not state.get("empty_", False):
+            fast = CharNgramTfidf.from_sklearn(vec)
+            if fast is not None:
+                state = {**state, "vectorizer_": fast}
+        super().__setstate__(state)
 
 
 class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
@@ -302,7 +363,7 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> DomainClassifier:
         # One BLAS thread: multi-threaded BLAS on these small problems is up to 20x slower
         # (oversubscription), and results stay identical across machines.
-        with threadpool_limits(1):
+        with one_blas_thread():
             return self._fit(X, y, sample_weight)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> DomainClassifier:
@@ -346,7 +407,7 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, len(classes_)) probabilities; unseen labels get 0; rows sum to 1."""
-        with threadpool_limits(1):
+        with one_blas_thread():
             return self._predict_proba(X)
 
     def _predict_proba(self, X: Any) -> np.ndarray:

@@ -108,7 +108,7 @@ def _choose(
             "fewer than two gold reports: the method is chosen on the base set (leave-one-writer-out)"
         )
         return select_candidate(base, codebook, st, names)[0], None, 1.0
-    return names[-1], None, 1.0
+    return names[0], None, 1.0
 
 
 def train_and_report(

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Annotation workflow: `export` units to a CSV and to Label Studio (with a "
         "labeling config built from the codebook), `import` filled CSVs or Label Studio exports, "
         "`agreement` between annotators (Cohen's kappa, Krippendorff's alpha, percent agreement), "
-        "`suggest` the units the classifier is least sure about.",
+        "`suggest` units to annotate next (by uncertainty, or a random/stratified sample).",
     )
     p.add_argument(
         "--codebook", default=None, help="codebook YAML (default: params paths.codebook)"
@@ -117,9 +117,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=run_agreement)
 
     s = asub.add_parser(
-        "suggest", help="active learning: the N unlabelled units the model is least sure about"
+        "suggest",
+        help="the N unlabelled units to annotate next (uncertainty, random or stratified)",
+        description="Pick units to annotate. `uncertainty` (default) picks what the model is "
+        "least sure of: it teaches the model most, but those units are NOT a sample and must "
+        "never be used to estimate accuracy or shares. `random` (a simple random sample) and "
+        "`stratified` (the same number from every report) are samples: use them to measure "
+        "accuracy and to correct shares for classifier error.",
     )
     s.add_argument("--n", type=int, default=50, help="how many units (default 50)")
+    s.add_argument(
+        "--strategy",
+        choices=("uncertainty", "random", "stratified"),
+        default="uncertainty",
+        help="how to pick (default: uncertainty; use random or stratified for estimates)",
+    )
     s.add_argument("--model", default=None, help="model folder (default: <models>/classifier)")
     s.add_argument(
         "--input", default=None, help="units table (default: <data>/prepared/paragraphs.parquet)"
@@ -392,7 +404,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     units = _body_units(src)
     done = _annotated_ids(paths)
     pool = order_units(units[~units["unit_id"].astype(str).isin(done)])
-    picked = suggest(model_dir, pool, int(args.n), params.seed)
+    picked = suggest(model_dir, pool, int(args.n), params.seed, strategy=args.strategy)
     picked = picked.merge(
         pool.drop(columns=[c for c in picked.columns if c != "unit_id" and c in pool.columns]),
         on="unit_id",
@@ -400,7 +412,15 @@ def run_suggest(args: argparse.Namespace) -> int:
     )
     extra = [c for c in ("uncertainty",) if c in picked.columns]
     export_csv(picked, out, extra=extra)
-    print(f"annotate suggest: {len(picked)} of {len(pool)} unlabelled units (model {model_dir})")
+    print(
+        f"annotate suggest: {len(picked)} of {len(pool)} unlabelled units by {args.strategy} "
+        f"(model {model_dir})"
+    )
+    if args.strategy == "uncertainty":
+        print(
+            "note: units chosen by uncertainty are not a sample: do not use them to estimate "
+            "accuracy or shares (use --strategy random or stratified for that)"
+        )
     print(f"wrote: {out}")
     return 0
 

@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     elif src.suffix.lower() == ".parquet" and src.exists():
         # streamed in row batches, so memory stays flat however large the table is
         frames = _parquet_batches(src, args.batch_rows, not args.all_kinds, skipped)
-        text_col, normalize = args.text_column, True
+        # a prepared paragraphs table is already normalised: normalising again is wasted work
+        text_col, normalize = args.text_column, not _is_prepared(src)
         what = f"units of {src}"
     else:
         df = read_table(src, as_text=not args.infer_types)
@@ -161,6 +162,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"predicted {n_rows} {what} with {card.get('chosen', 'model')} in {secs:.1f}s: {dist}")
     print(f"wrote {out}")
     return 0
+
+
+def _is_prepared(path: Path) -> bool:
+    """Is this Parquet table a ``research prepare`` paragraphs table (normalised text)?"""
+    import pyarrow.parquet as pq
+
+    try:
+        names = set(pq.ParquetFile(path).schema_arrow.names)
+    except Exception:
+        return False
+    return {"unit_id", "doc_id", "kind", "char_start", "char_end"} <= names
 
 
 def _parquet_batches(path: Path, batch_rows: int, body_only: bool, skipped: list[int]):

@@ -19,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--from", dest="start", default=None, help="start at this stage")
     p.add_argument("--only", nargs="+", default=None, help="run only these stages")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run every selected stage even if its inputs, params and code are unchanged",
+    )
     p.set_defaults(func=run)
     r = sub.add_parser(
         "report",
@@ -51,10 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from research.config import load_params, project_paths
-    from research.pipeline import run_pipeline
     from research.report import headline, print_summary
+    from research.runcache import run_cached
 
-    timings = run_pipeline(args.params, only=args.only, start=args.start)
+    timings = run_cached(args.params, only=args.only, start=args.start, force=args.force)
     params = load_params(args.params)
     paths = project_paths(params)
     reports = Path(paths["reports"])

@@ -218,13 +218,14 @@ _CJK_CHAR = re.compile(f"[{CJK}]")
 
 
 class _WordJoin:
-    """Does a dictionary word span the boundary between two fragments? (jieba, no HMM)."""
+    """Does a dictionary word span the boundary between two fragments? (segmenter, no HMM)."""
 
     def __init__(self) -> None:
         from research.corpus.tokenize import get_tokenizer
 
-        self._jieba = get_tokenizer().jieba
-        self._freq = self._jieba.FREQ
+        self._tok = get_tokenizer()
+        # jieba's prefix table lets most boundaries skip segmenting; rjieba needs no shortcut.
+        self._freq = getattr(self._tok.jieba, "FREQ", None)
         self._memo: dict[tuple[str, str], bool] = {}
 
     def __call__(self, tail: str, head: str) -> bool:
@@ -236,14 +237,14 @@ class _WordJoin:
         # A token crossing the boundary is a dictionary word starting inside ``a``, so some
         # ``a[k:] + b[0]`` is in jieba's prefix dictionary; without one, skip segmenting.
         freq = self._freq
-        if not any(a[k:] + b[0] in freq for k in range(len(a))):
+        if freq is not None and not any(a[k:] + b[0] in freq for k in range(len(a))):
             return False
         key = (a, b)
         hit = self._memo.get(key)
         if hit is None:
             hit = False
             pos = 0
-            for tok in self._jieba.lcut(a + b, HMM=False):
+            for tok in self._tok.cut(a + b, hmm=False):
                 if pos < len(a) < pos + len(tok):
                     hit = True
                     break

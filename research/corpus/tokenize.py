@@ -1,4 +1,10 @@
-"""Deterministic jieba tokenisation with the federation user dictionary and stopwords.
+"""Deterministic word segmentation with the federation user dictionary and stopwords.
+
+The segmenter is rjieba (jieba-rs, the same dictionary and algorithm as jieba, ~20x
+faster) when it is installed, else jieba; ``TokenizerSettings.segmenter`` chooses, and
+the segmenter's name and version are part of the cache fingerprint. rjieba keeps ASCII
+runs with ``-``/``.``/``/`` together (dates, URLs) where jieba splits them; those runs are
+split here as jieba does, so both give the same tokens on ordinary text.
 
 Every later stage (weak labels, classifiers, topic models, distinctive terms) uses this
 one tokeniser, so that a token means the same thing everywhere. Token lists can be cached
@@ -17,25 +23,87 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import jieba
+if TYPE_CHECKING:
+    import pandas as pd
 
 from research.config import repo_root
 from research.errors import InputError
 from research.settings import TokenizeSettings, as_section
 from research.workers import in_worker
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-jieba.setLogLevel(logging.WARNING)
-
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 _KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9]")
 _NUMERIC = re.compile(r"^[0-9０-９.%％]+$")
 # Numbers that are names in this domain (hotline, 12338) survive keep_numbers=False.
 _NUMERIC_NAMES = frozenset({"12338", "12345", "110"})
+# ASCII tokens jieba keeps whole (words, numbers, decimals, percentages); other ASCII runs
+# that rjieba joins (2024-01-21, www.a.com) are split into these pieces and single marks.
+_ASCII_WHOLE = re.compile(r"[A-Za-z0-9]+(?:\.[0-9]+)?%?")
+_ASCII_PIECES = re.compile(r"[A-Za-z0-9]+(?:\.[0-9]+)?%?|[^A-Za-z0-9]")
+_ASCII_MARK = re.compile(r"[A-Za-z0-9][!-/:-@\[-`{-~]|[!-/:-@\[-`{-~][A-Za-z0-9]")
+SEGMENTERS = ("rjieba", "jieba")
+
+
+def default_segmenter() -> str:
+    """ "rjieba" when it can be imported, else "jieba"."""
+    try:
+        import rjieba  # noqa: F401
+    except ImportError:
+        return "jieba"
+    return "rjieba"
+
+
+def segmenter_version(name: str) -> str:
+    """``name==version`` of a segmenter package (for fingerprints and model cards)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{name}=={version(name)}"
+    except PackageNotFoundError:
+        mod = __import__(name)
+        return f"{name}=={getattr(mod, '__version__', '?')}"
+
+
+def _read_userdict(path: Path) -> list[tuple[str, int | None, str | None]]:
+    """(word, freq or None, tag or None) per line of a jieba user dictionary."""
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.strip().split()
+        if not parts:
+            continue
+        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        tag = parts[-1] if len(parts) > 1 and not parts[-1].isdigit() else None
+        entries.append((parts[0], freq, tag))
+    return entries
+
+
+class _RJieba:
+    """rjieba behind jieba's ``lcut`` signature, with ASCII runs split as jieba does."""
+
+    def __init__(self, user_dict: Path, extra_words: Iterable[str]) -> None:
+        import rjieba
+
+        self._r = rjieba.Jieba()
+        if user_dict.exists():
+            for word, freq, tag in _read_userdict(user_dict):
+                self._r.add_word(word, freq, tag)
+        for w in extra_words:
+            self._r.add_word(w, 500, None)
+        self._cut = self._r.cut
+
+    def lcut(self, text: str, HMM: bool = True) -> list[str]:
+        toks = self._cut(text, HMM)
+        if not _ASCII_MARK.search(text):
+            return toks
+        out: list[str] = []
+        for t in toks:
+            if len(t) > 1 and t.isascii() and not _ASCII_WHOLE.fullmatch(t):
+                out.extend(_ASCII_PIECES.findall(t))
+            else:
+                out.append(t)
+        return out
 
 
 class _FilterMemo(dict):
@@ -83,6 +151,15 @@ class TokenizerSettings:
     min_token_chars: int = 1
     keep_numbers: bool = False
     extra_words: tuple[str, ...] = field(default_factory=tuple)
+    segmenter: str = field(default_factory=default_segmenter)
+
+    def __post_init__(self) -> None:
+        if self.segmenter not in SEGMENTERS:
+            raise ValueError(
+                f"tokenize.segmenter must be one of {SEGMENTERS}, not {self.segmenter!r}"
+            )
+        if self.segmenter == "rjieba" and default_segmenter() != "rjieba":
+            object.__setattr__(self, "segmenter", "jieba")  # fallback: rjieba not installed
 
     @classmethod
     def from_params(
@@ -97,6 +174,7 @@ class TokenizerSettings:
             min_token_chars=t.min_token_chars,
             keep_numbers=t.keep_numbers,
             extra_words=tuple(sorted(set(extra_words))),
+            segmenter=t.segmenter or default_segmenter(),
         )
 
     def fingerprint(self) -> str:
@@ -110,25 +188,33 @@ class TokenizerSettings:
         for p in (self.user_dict, self.stopwords):
             path = Path(p)
             h.update(path.read_bytes() if path.exists() else b"")
-        h.update(jieba.__version__.encode())
+        h.update(segmenter_version(self.segmenter).encode())
         return h.hexdigest()[:16]
 
 
 class Tokenizer:
-    """jieba tokeniser bound to one user dictionary and stopword list.
+    """Word segmenter (rjieba or jieba) bound to one user dictionary and stopword list.
 
     ``tokens(text)`` returns content tokens (punctuation, whitespace, stopwords and bare
-    numbers removed); ``raw_tokens(text)`` returns jieba's segmentation unfiltered.
+    numbers removed); ``raw_tokens(text)`` returns the segmentation unfiltered;
+    ``cut(text, hmm)`` segments with HMM on or off.
     """
 
     def __init__(self, settings: TokenizerSettings | None = None) -> None:
         self.settings = settings or TokenizerSettings()
-        self._jieba: jieba.Tokenizer | None = None
+        self._jieba: Any = None
         self._stop: frozenset[str] | None = None
 
     @property
-    def jieba(self) -> jieba.Tokenizer:
+    def jieba(self) -> Any:
+        """The loaded segmenter (an object with jieba's ``lcut(text, HMM=...)``)."""
         if self._jieba is None:
+            if self.settings.segmenter == "rjieba":
+                self._jieba = _RJieba(Path(self.settings.user_dict), self.settings.extra_words)
+                return self._jieba
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
             t = jieba.Tokenizer()
             t.initialize()
             t.load_userdict(str(_existing(self.settings.user_dict, "user_dict")))
@@ -150,8 +236,12 @@ class Tokenizer:
         return self._stop
 
     def raw_tokens(self, text: str) -> list[str]:
-        """jieba's segmentation of ``text``, unfiltered."""
+        """The segmentation of ``text``, unfiltered."""
         return self.jieba.lcut(text, HMM=self.settings.hmm)
+
+    def cut(self, text: str, hmm: bool) -> list[str]:
+        """The segmentation of ``text`` with the HMM for unknown words on or off."""
+        return self.jieba.lcut(text, HMM=hmm)
 
     def tokens(self, text: str) -> list[str]:
         """Content tokens of ``text``: no punctuation, whitespace, stopwords or bare numbers."""
@@ -191,7 +281,7 @@ class Tokenizer:
 
 
 def get_tokenizer(settings: TokenizerSettings | None = None) -> Tokenizer:
-    """A shared tokenizer per settings (jieba's dictionary takes ~1 s to load).
+    """A shared tokenizer per settings (a dictionary load takes 0.2 s rjieba, 1 s jieba).
 
     ``None`` means the default settings, and shares their tokenizer.
     """

@@ -1,0 +1,79 @@
+"""Stage result cache: a stage re-runs exactly when its deps, params, code or outs change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from research import pipeline, runcache
+from research.pipeline import Stage
+from research.runcache import RunCache, run_cached
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runcache, "code_hash", lambda: "code-v1")
+    (tmp_path / "params.yaml").write_text(
+        "paths: {data: data}\nprepare: {join_window: 40}\ntopics: {no_below: 2}\n"
+    )
+    (tmp_path / "in.txt").write_text("x")
+    return tmp_path
+
+
+STAGE = Stage("s", ("noop",), deps=("in.txt",), params=("prepare",), outs=("out.txt",))
+
+
+def _fresh() -> bool:
+    cache = RunCache("params.yaml")
+    return cache.fresh(STAGE, cache.key(STAGE))
+
+
+def test_fresh_only_when_deps_params_code_and_outs_are_unchanged(project, monkeypatch) -> None:
+    cache = RunCache("params.yaml")
+    key = cache.key(STAGE)
+    assert not cache.fresh(STAGE, key)  # never ran
+    (project / "out.txt").write_text("y")
+    cache.record(STAGE, key)
+    assert _fresh()
+    (project / "params.yaml").write_text(
+        "paths: {data: data}\nprepare: {join_window: 40}\ntopics: {no_below: 3}\n"
+    )
+    assert _fresh()  # a section the stage does not read
+    (project / "params.yaml").write_text(
+        "paths: {data: data}\nprepare: {join_window: 41}\ntopics: {no_below: 3}\n"
+    )
+    assert not _fresh()  # its params
+    (project / "params.yaml").write_text(
+        "paths: {data: data}\nprepare: {join_window: 40}\ntopics: {no_below: 3}\n"
+    )
+    (project / "in.txt").write_text("changed")
+    assert not _fresh()  # its deps
+    (project / "in.txt").write_text("x")
+    assert _fresh()
+    (project / "out.txt").write_text("edited by hand")
+    assert not _fresh()  # its outs
+    (project / "out.txt").write_text("y")
+    monkeypatch.setattr(runcache, "code_hash", lambda: "code-v2")
+    assert not _fresh()  # the code
+
+
+def test_run_cached_runs_each_stage_once_until_something_changes(project, monkeypatch) -> None:
+    ran: list[str] = []
+
+    def fake_run(params_path, only=None, start=None):
+        ran.extend(only)
+        (project / "out.txt").write_text("y")
+        return [(only[0], 0.0)]
+
+    monkeypatch.setattr(pipeline, "stages", lambda: [STAGE])
+    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    run_cached("params.yaml")
+    run_cached("params.yaml")
+    assert ran == ["s"]
+    run_cached("params.yaml", force=True)
+    assert ran == ["s", "s"]
+    (project / "in.txt").write_text("new input")
+    run_cached("params.yaml")
+    assert ran == ["s", "s", "s"]
