@@ -232,7 +232,8 @@ class AnalyseSettings(_Section):
 class FiguresSettings(_Section):
     language: Literal["en", "zh"] = "en"
     formats: list[Literal["pdf", "svg", "png"]] = Field(
-        default_factory=lambda: ["pdf", "png"], min_length=1  # SVG on request (+23% time)
+        default_factory=lambda: ["pdf", "png"],
+        min_length=1,  # SVG on request (+23% time)
     )
     dpi: Annotated[int, Field(ge=50, le=2400)] = 300
     width_in: Annotated[float, Field(gt=0, le=40)] = 3.5
