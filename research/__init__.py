@@ -140,12 +140,11 @@ def figure(
     p = _project(project)
     lang = language or (p.params.get("figures") or {}).get("language", "en")
     reports = p.paths["reports"]
-    # the project's codebook, resolved from the project folder (not the working directory)
-    params = {
-        **p.params,
-        "paths": {**(p.params.get("paths") or {}), "codebook": str(p.codebook.path)},
-    }
-    (res,) = run_figures(reports, Path(out or reports / "figures"), params, lang, [name], None)
+    import contextlib
+
+    target = Path(out).resolve() if out else reports / "figures"
+    with contextlib.chdir(p.root):  # params paths are relative to the project, as for the CLI
+        (res,) = run_figures(reports, target, p.params, lang, [name], None)
     if res.skipped or res.error:
         raise MissingOutput(f"figure {name} not drawn: {res.skipped or res.error}")
     return res.paths

@@ -129,6 +129,7 @@ def stages() -> list[Stage]:
                 f"{models}/classifier",
                 "--reports",
                 reports,
+                "--if-unlabelled-base-set",
             ),
             deps=(prepared, ann, cb),
             code=(

@@ -70,6 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="allow codebook categories with no example (they get probability 0)",
     )
+    p.add_argument(
+        "--if-unlabelled-base-set",
+        action="store_true",
+        help="(pipeline) annotations without labels yet → train on the base set alone, with a note",
+    )
     p.set_defaults(func=run)
 
 
@@ -86,7 +91,12 @@ def run(args: argparse.Namespace) -> int:
     text_col = args.text_column or tr.text_column
     label_col = args.label_column or tr.label_column
     group_col = args.group_column or tr.group_column
-    if args.annotations and not args.no_base_set and not has_labels(args.annotations, label_col):
+    if (
+        args.if_unlabelled_base_set
+        and args.annotations
+        and not args.no_base_set
+        and not has_labels(args.annotations, label_col)
+    ):
         print(
             f"note: {args.annotations} has no {label_col!r} labels yet: training on the base set "
             "alone (the evaluation on real gold of this corpus is skipped)"
