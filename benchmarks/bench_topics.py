@@ -12,6 +12,14 @@ the same way for both, in the parent, with gensim's ``CoherenceModel`` on each m
 top-10 terms against the same token lists.
 
     python benchmarks/bench_topics.py [--corpus PATH] [--k 20] [--repeats 3]
+    python benchmarks/bench_topics.py --stage [--corpus PATH]
+
+``--stage`` times the whole ``research topics`` stage (K sweep and rule, LDA, seeded LDA
+with both backends compared, covariate, dynamic and correlated models) in a fresh process
+on the sample corpus (``seeds/``, which must stay under a minute on 2 cores) and on the
+corpus (year as the covariate, 10-year periods for the dynamic model), and writes
+``benchmarks/results/topics_stage.csv`` with the per-model times, the K the rule chose and
+the seeded backend the comparison prefers.
 
 Repeat r uses random seed ``params seed + r``, so the table shows run-to-run spread.
 
@@ -116,6 +124,64 @@ def build(corpus: Path, out_dir: Path, params: dict):
     return tc, prep_s, tok_s
 
 
+# ---------------------------------------------------------------- the whole stage
+
+
+def stage(corpus: Path, params_path: Path, overrides: dict, label: str) -> dict:
+    """Run ``research prepare`` + ``research topics`` on ``corpus`` in a temp workspace;
+    wall time of the topics stage (fresh process), per-model times, K and seeded choice."""
+    import pandas as pd
+    import yaml
+
+    with tempfile.TemporaryDirectory(prefix="bench_stage_") as tmp:
+        tmp = Path(tmp)
+        params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+        params["paths"].update(
+            data=str(tmp / "data"),
+            reports=str(tmp / "reports"),
+            models=str(tmp / "models"),
+            codebook=str(ROOT / params["paths"].get("codebook", "")),
+        )
+        ann = ROOT / params["paths"].get("annotations", "seeds/annotations.csv")
+        params["paths"]["annotations"] = str(ann if label == "sample" else tmp / "none.csv")
+        params["topics"].update(overrides)
+        (tmp / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), "utf-8")
+        env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning", "MPLBACKEND": "Agg"}
+        base = [sys.executable, "-m", "research", "--params", str(tmp / "params.yaml")]
+        prep = tmp / "data" / "prepared"
+        subprocess.run(
+            [*base, "prepare", str(corpus), "--out", str(prep), "--quiet"],
+            check=True,
+            capture_output=True,
+            env=env,
+            cwd=ROOT,
+        )
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [*base, "topics"], check=True, capture_output=True, text=True, env=env, cwd=ROOT
+        ).stdout
+        wall = time.perf_counter() - t0
+        row = {"corpus": label, "stage_wall_s": round(wall, 1)}
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith("time: "):
+                name, secs = line[6:].rsplit(" ", 2)[0], line.rsplit(" ", 2)[1]
+                row[f"{name} s"] = float(secs)
+            elif line.startswith("topics: "):
+                row["corpus_size"] = line[8:]
+        tables = tmp / "reports" / "tables"
+        if (tables / "k_sweep.csv").exists():
+            sweep = pd.read_csv(tables / "k_sweep.csv")
+            row["k"] = int(sweep.loc[sweep["chosen"], "k"].iloc[0])
+            row["k_why"] = sweep.loc[sweep["chosen"], "why"].iloc[0]
+        if (tables / "seeded_backends.csv").exists():
+            comp = pd.read_csv(tables / "seeded_backends.csv")
+            print(comp.to_string(index=False))
+            row["seeded_best"] = comp.loc[comp["chosen"], "backend"].iloc[0]
+        print(out)
+        return row
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -124,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--backends", default="gensim,tomotopy")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument(
+        "--stage",
+        action="store_true",
+        help="time the whole `research topics` stage on the sample corpus (seeds/) and on the "
+        "corpus (year covariate), instead of the LDA backend comparison",
+    )
+    ap.add_argument("--sample-only", action="store_true", help="--stage on seeds/ only")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--corpus-dir", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
@@ -146,6 +219,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args.corpus.exists():
         print(f"corpus not found: {args.corpus} (benchmark skipped)", file=sys.stderr)
         return 1
+    if args.stage:
+        rows = [stage(ROOT / "seeds", args.params, {}, "sample")]
+        if not args.sample_only:
+            rows.append(
+                stage(args.corpus, args.params, {"dynamic_period_years": 10}, args.corpus.stem)
+            )
+        df = pd.DataFrame(rows)
+        df["machine"] = (
+            f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
+        )
+        out = args.out.with_name("topics_stage.csv")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False)
+        print(df.T.to_string())
+        print(f"wrote {out}")
+        return 0
     params = load_params(args.params)
     seed = int(params.get("seed", 0))
     rows = []

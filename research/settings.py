@@ -164,7 +164,14 @@ class TopicsSettings(_Section):
     k_grid: list[Annotated[int, Field(ge=2)]] = Field(
         default_factory=lambda: [4, 6, 8, 10, 12], min_length=1
     )
-    k: Annotated[int, Field(ge=2)] = 8
+    k: Annotated[int, Field(ge=2)] | Literal["auto"] = 8  # "auto": the K rule below (params.yaml)
+    k_rule_coherence: Literal["c_v", "c_npmi", "u_mass"] = "c_v"
+    k_rule_within_sd: NonNegFloat = 1.0
+    k_rule_stability: Literal["stability_jaccard", "stability_cosine"] = "stability_jaccard"
+    k_rule_min_stability: Share = 0.5
+    k_fallback: Annotated[int, Field(ge=2)] = 8  # k auto with the sweep off
+    stoplist_manifest: bool = True
+    stoplist_codebook: bool = True
     stability_seeds: PosInt = 3
     heldout_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     heldout_by: Literal["unit", "doc"] = "unit"
@@ -178,6 +185,24 @@ class TopicsSettings(_Section):
     seeded_weight: NonNegFloat = 3.0
     seeded_init: bool = True
     seeded_min_share: Share = 0.2
+    seeded_compare: list[Literal["gensim", "tomotopy"]] = Field(
+        default_factory=lambda: ["gensim", "tomotopy"]
+    )
+    seeded_f1_tolerance: NonNegFloat = 0.01
+    covariate_model: bool = True
+    covariates: list[str] = Field(default_factory=lambda: ["province", "level", "genre"])
+    year_degree: NonNegInt = 2
+    covariate_replicates: PosInt = 10
+    covariate_iterations: PosInt = 300
+    ci: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    year_points: Annotated[int, Field(ge=2)] = 25
+    dynamic_model: bool = True
+    dynamic_period_years: PosInt = 1
+    dynamic_iterations: PosInt = 300
+    dynamic_lr_a: PosFloat = 0.5
+    dynamic_lr_c: Annotated[float, Field(gt=0.5, le=1)] = 0.6
+    correlated_model: bool = True
+    correlated_iterations: PosInt = 300
 
 
 class AnalyseSettings(_Section):

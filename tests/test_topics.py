@@ -117,6 +117,10 @@ def _params(tmp: Path, root: Path, **topics) -> dict:
             "coherence_topn": 5,
             "seeded_free_topics": 1,
             "seeded_weight": 3.0,
+            "covariate_replicates": 3,
+            "covariate_iterations": 100,
+            "dynamic_iterations": 100,
+            "correlated_iterations": 100,
             **topics,
         },
     }
@@ -127,6 +131,16 @@ def _write_prepared(tmp: Path) -> pd.DataFrame:
     prep = tmp / "data" / "prepared"
     prep.mkdir(parents=True, exist_ok=True)
     units.drop(columns="theme").to_parquet(prep / "paragraphs.parquet", index=False)
+    pd.DataFrame(
+        {
+            "doc_id": [f"d{i}" for i in range(4)],
+            "province": ["甲", "乙", "甲", "乙"],
+            "place": ["甲城", "乙城", "甲城", "乙城"],
+            "organisation": ["甲城市妇联", "乙城市妇联", "甲城市妇联", "乙城市妇联"],
+            "level": "city",
+            "year": [2018, 2019, 2020, 2021],
+        }
+    ).to_parquet(prep / "documents.parquet", index=False)
     return units
 
 
@@ -157,6 +171,15 @@ TABLES = [
     "reports/topics/lda.html",
     "data/topics/unit_topics.parquet",
     "data/topics/seeded_units.parquet",
+    "reports/tables/topic_stoplist.csv",
+    "reports/tables/seeded_backends.csv",
+    "reports/tables/topic_prevalence.csv",
+    "reports/tables/topic_prevalence_contrasts.csv",
+    "reports/tables/covariate_topic_terms.csv",
+    "reports/tables/dynamic_topic_terms.csv",
+    "reports/tables/dynamic_topic_prevalence.csv",
+    "reports/tables/topic_correlations.csv",
+    "reports/topics/prevalence.html",
 ]
 
 
@@ -184,7 +207,8 @@ def test_two_fits_give_identical_topic_terms(synth):
 def test_k_sweep_table(pipeline_runs):
     tmp, _ = pipeline_runs[0]
     sweep = pd.read_csv(tmp / "reports/tables/k_sweep.csv")
-    assert list(sweep.columns) == SWEEP_COLUMNS
+    assert list(sweep.columns) == [*SWEEP_COLUMNS, "why"]
+    assert sweep.loc[sweep["chosen"], "why"].tolist() == ["chosen: set by params topics.k"]
     assert sweep["k"].tolist() == [3, 5]
     assert sweep["chosen"].tolist() == [False, True]
     assert sweep["c_v"].between(0, 1).all()
@@ -427,7 +451,15 @@ def test_topic_figures_draw_from_the_tables(pipeline_runs, tmp_path):
     from research.viz.registry import discover, run_figures
 
     reports = pipeline_runs[0][0] / "reports"
-    names = ["topic_model_selection", "topic_terms", "seeded_topic_terms"]
+    names = [
+        "topic_model_selection",
+        "topic_terms",
+        "seeded_topic_terms",
+        "topic_prevalence_year",
+        "topic_prevalence_contrasts",
+        "dynamic_topics",
+        "topic_correlations",
+    ]
     assert set(names) <= set(discover())
     results = run_figures(
         reports, tmp_path, {"figures": {"formats": ["png"], "dpi": 80}}, names=names, echo=None
@@ -439,6 +471,33 @@ def test_topic_figures_draw_from_the_tables(pipeline_runs, tmp_path):
     assert sel["k"].tolist() == [3, 5]
     seeded = pd.read_csv(tmp_path / "seeded_topic_terms.csv")
     assert seeded.groupby("topic").size().max() <= 8
+    year = pd.read_csv(tmp_path / "topic_prevalence_year.csv")
+    assert set(year["year"]) >= {2018, 2021} and year["topic"].nunique() == 5
+
+
+def test_where_and_when_models_run_in_the_stage(pipeline_runs):
+    """Covariate (province + year), dynamic and correlated models on the synthetic corpus;
+    small-corpus caveat stated; seeded backends compared; place names stoplisted."""
+    tmp, res = pipeline_runs[0]
+    cov = res.metrics["covariate_model"]
+    assert cov["categorical"] == ["province"] and cov["n_docs"] == 4
+    assert "descriptive" in cov["caveat"]
+    assert any("'level' has 1 level" in n for n in res.notes)
+    prev = pd.read_csv(tmp / "reports/tables/topic_prevalence.csv")
+    assert set(prev["covariate"]) == {"province", "year"}
+    assert np.allclose(prev.groupby(["covariate", "value"])["estimate"].sum(), 1, atol=1e-4)
+    contr = pd.read_csv(tmp / "reports/tables/topic_prevalence_contrasts.csv")
+    assert set(contr["reference"]) == {"乙"} and len(contr) == 5
+    assert res.metrics["dynamic_model"]["periods"] == ["2018", "2019", "2020", "2021"]
+    corr = pd.read_csv(tmp / "reports/tables/topic_correlations.csv")
+    assert len(corr) == 25
+    comp = pd.read_csv(tmp / "reports/tables/seeded_backends.csv")
+    assert comp["backend"].tolist() == ["gensim", "tomotopy"] and comp["chosen"].sum() == 1
+    assert comp["macro_f1"].notna().all()
+    stop = pd.read_csv(tmp / "reports/tables/topic_stoplist.csv")
+    assert {"甲城", "甲城市", "甲城市妇联", "市妇联", "甲省"} <= set(stop["term"])
+    page = (tmp / "reports/topics/prevalence.html").read_text(encoding="utf-8")
+    assert "<script src" not in page and '"province"' in page
 
 
 def test_pipeline_with_tomotopy_backend_is_byte_identical(tmp_path, root):

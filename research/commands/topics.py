@@ -11,11 +11,14 @@ ORDER = 50
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "topics",
-        help="topic models: K sweep, LDA tables + offline LDAvis, seeded LDA for the domains",
-        description="Build the topic-model corpus from the prepared units, sweep K (coherence, "
-        "held-out perplexity, stability), fit the chosen-K LDA and a codebook-seeded LDA, "
-        "and write tidy tables, offline HTML views and the seeded-LDA evaluation. "
-        "All settings come from the `topics:` section of params.yaml.",
+        help="topic models: K by a rule, LDA, seeded LDA, prevalence by province/year, topics over time",
+        description="Build the topic-model corpus from the prepared units (place and "
+        "organisation names stoplisted), sweep K (coherence, held-out perplexity, stability) "
+        "and choose it by the stated rule, fit LDA, a codebook-seeded LDA (gensim and tomotopy "
+        "compared), a covariate model (GDMR: prevalence by province/level and year, with "
+        "intervals), a dynamic model (DTM) and a correlated model (CTM), and write tidy tables "
+        "and offline HTML views. All settings come from the `topics:` section of params.yaml "
+        "(see docs/topics.md).",
     )
     p.add_argument(
         "--prepared",
@@ -81,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             f"  seeded LDA vs gold (n={e['n']}): macro-F1 {e['macro_f1']:.3f}, "
             f"accuracy {e['accuracy']:.3f}, doc share MAE {e['doc_share_mae']:.3f}"
         )
+    for name, secs in res.seconds.items():
+        print(f"  time: {name} {secs:.2f} s")
     for note in res.notes:
         print(f"  note: {note}")
     print("wrote: " + ", ".join(str(p) for p in res.written))

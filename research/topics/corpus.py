@@ -40,6 +40,7 @@ from gensim.corpora import Dictionary, MmCorpus
 from research.corpus.tokenize import TokenizerSettings, tokenize_many
 from research.errors import InputError
 from research.io import atomic_path, read_table
+from research.topics.stoplist import stopped_terms
 
 UNITS = ("paragraph", "item", "document")
 _WS = re.compile(r"\s+")
@@ -188,6 +189,7 @@ def build_corpus(
     no_above: float = 0.5,
     keep_n: int | None = 100_000,
     extra_stopwords: Iterable[str] = (),
+    stop_prefixes: Iterable[str] = (),
     keep_terms: Iterable[str] = (),
     n_jobs: int = 1,
     cache_dir: str | Path | None = None,
@@ -195,7 +197,8 @@ def build_corpus(
 ) -> TopicCorpus:
     """Tokenise ``units`` and write ``tokens_raw.txt``, ``tokens.txt``, ``dictionary.txt``, ``corpus.mm``.
 
-    ``keep_terms`` (the codebook seed terms) survive ``no_below``/``no_above``.
+    ``keep_terms`` (the codebook seed terms) survive ``no_below``/``no_above`` and the
+    stoplist; ``stop_prefixes`` drop every term starting with one of them (place names).
     Dictionary ids are assigned in order of first appearance and compacted
     deterministically, so the same units and settings give the same ids.
     """
@@ -205,7 +208,7 @@ def build_corpus(
     _write_tokens(units["text"].tolist(), raw_path, settings, n_jobs, cache_dir, chunk_size)
 
     dictionary = Dictionary(TokenFile(raw_path))
-    stop = sorted(set(extra_stopwords) & set(dictionary.token2id))
+    stop = stopped_terms(dictionary.token2id, extra_stopwords, stop_prefixes, keep_terms)
     if stop:
         dictionary.filter_tokens(bad_ids=[dictionary.token2id[t] for t in stop])
     keep = sorted(set(keep_terms) & set(dictionary.token2id))

@@ -216,12 +216,23 @@ def _fit_tomotopy(corpus, vocab, k, settings, seed, eta) -> FittedLDA:
     # words of its training documents; a dictionary term absent from them (e.g. one that
     # occurs only in held-out units) keeps its prior pseudo-count η_kw, as in gensim.
     prior = np.full((k, len(vocab)), base) if eta is None else np.array(eta, dtype=float)
+    return FittedLDA("tomotopy", k, tomotopy_topic_word(model, vocab, prior), model, seed, vocab)
+
+
+def tomotopy_topic_word(model, vocab: Sequence[str], prior: np.ndarray, **kw) -> np.ndarray:
+    """K × V topic–word matrix of a trained tomotopy model in dictionary order.
+
+    Counts of the words tomotopy saw; every other dictionary term keeps its prior
+    pseudo-count (``prior``, K × V). ``kw`` goes to ``get_topic_word_dist`` (e.g.
+    ``timepoint`` and ``normalize=True`` for a DTModel, whose raw values are not counts).
+    """
     col = {w: j for j, w in enumerate(vocab)}
     used = [col[w] for w in model.used_vocabs]
-    tw = prior.copy()
-    for t in range(k):
-        tw[t, used] = np.asarray(model.get_topic_word_dist(t, normalize=False), dtype=float)
-    return FittedLDA("tomotopy", k, _normalise_rows(tw), model, seed, vocab)
+    tw = np.array(prior, dtype=float, copy=True)
+    kw.setdefault("normalize", False)
+    for t in range(tw.shape[0]):
+        tw[t, used] = np.asarray(model.get_topic_word_dist(t, **kw), dtype=float)
+    return _normalise_rows(tw)
 
 
 def _tomotopy_doc_topics(fitted: FittedLDA, bows: list[list[tuple[int, float]]]) -> np.ndarray:

@@ -20,7 +20,8 @@ from research.io import write_text
 
 VIS_ID = "ldavis_research"
 
-_PAGE = """<!DOCTYPE html>
+#: Start of every offline page (title and the CJK font stack); ``.format(title=...)``.
+PAGE_HEAD = """<!DOCTYPE html>
 <html lang="zh">
 <head>
 <meta charset="utf-8">
@@ -28,7 +29,11 @@ _PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
         "Microsoft YaHei", sans-serif; margin: 1em; background: white; }}
-{css}
+"""
+
+_PAGE = (
+    PAGE_HEAD
+    + """{css}
 </style>
 <script type="text/javascript">
 {d3}
@@ -50,6 +55,7 @@ new LDAvis("#{visid}", {visid}_data);
 </body>
 </html>
 """
+)
 
 
 def _js_assets() -> tuple[str, str, str]:

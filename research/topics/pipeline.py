@@ -17,6 +17,7 @@ Everything is read from params (``seed``, ``paths``, ``tokenize``, ``topics``); 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,14 @@ from research.topics.seeded import (
     label_units,
     seeded_topic_ids,
 )
-from research.topics.selection import coherence_scores, k_sweep
+from research.topics.selection import choose_k, coherence_scores, k_sweep
+from research.topics.stoplist import build_stoplist
+from research.topics.structure import run_structure, write_empty
 from research.topics.tables import (
     doc_topics,
     prevalence_order,
     topic_labels,
-    topic_terms,
+    topic_terms_cfg,
     unit_topics,
 )
 
@@ -56,6 +59,7 @@ class TopicsResult:
     written: list[Path] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall times (printed, not written)
 
 
 def topics_config(params: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -122,6 +126,14 @@ def run_topics(
     )
     tok_settings = TokenizerSettings.from_params(tok_params, extra_words=seed_words)
     units = load_units(prepared_dir, cfg["unit"])
+    stoplist = build_stoplist(
+        prepared_dir,
+        codebook,
+        cfg.get("extra_stopwords") or [],
+        from_manifest=bool(cfg["stoplist_manifest"]),
+        from_codebook=bool(cfg["stoplist_codebook"]),
+    )
+    w(write_table(stoplist, tables / "topic_stoplist.csv"))
     tc = build_corpus(
         units,
         paths["topics"],
@@ -129,7 +141,8 @@ def run_topics(
         no_below=int(cfg["no_below"]),
         no_above=float(cfg["no_above"]),
         keep_n=cfg["keep_n"],
-        extra_stopwords=cfg["extra_stopwords"],
+        extra_stopwords=stoplist["term"].tolist(),
+        stop_prefixes=stoplist.loc[stoplist["prefix"], "term"].tolist(),
         keep_terms=seed_words,
         n_jobs=tok_params.n_jobs,
         cache_dir=paths["cache"] if tok_params.cache else None,
@@ -148,7 +161,9 @@ def run_topics(
     )
 
     # --- K sweep ------------------------------------------------------------------
-    k = int(cfg["k"])
+    k_param = cfg.get("k")
+    auto = k_param in (None, "auto")
+    k = int(cfg["k_fallback"]) if auto else int(k_param)
     if cfg["sweep"]:
         sweep = k_sweep(
             tc,
@@ -162,21 +177,26 @@ def run_topics(
             coherence_topn=int(cfg["coherence_topn"]),
             chosen_k=k,
         )
+        if auto:
+            k, sweep = choose_k(
+                sweep,
+                coherence=str(cfg["k_rule_coherence"]),
+                within_sd=float(cfg["k_rule_within_sd"]),
+                stability=str(cfg["k_rule_stability"]),
+                min_stability=float(cfg["k_rule_min_stability"]),
+            )
+        else:
+            sweep["why"] = np.where(sweep["chosen"], "chosen: set by params topics.k", "")
         w(write_table(sweep, tables / "k_sweep.csv"))
+    elif auto:
+        res.notes.append(f"topics.k is auto but the sweep is off: K = k_fallback = {k}")
+    res.metrics["k_rule"] = "auto (stated rule, see k_sweep.csv why)" if auto else "params topics.k"
 
     # --- unseeded LDA -------------------------------------------------------------
     fitted, theta = fit_unseeded(tc, k, settings, seed)
     topic_ids = list(range(1, k + 1))
     vocab, tf = tc.vocab, tc.term_frequency()
-    terms = topic_terms(
-        fitted.topic_word,
-        vocab,
-        tf,
-        lam=float(cfg["relevance_lambda"]),
-        frex_weight=float(cfg["frex_weight"]),
-        top_n=int(cfg["top_n"]),
-        topic_ids=topic_ids,
-    )
+    terms = topic_terms_cfg(fitted.topic_word, vocab, tf, cfg, topic_ids)
     labels = topic_labels(terms)
     terms.insert(1, "topic_label", terms["topic"].map(labels))
     w(write_table(terms, tables / "topic_terms.csv"))
@@ -207,6 +227,9 @@ def run_topics(
     if codebook is not None:
         seeded_settings = LdaSettings.from_params({**cfg, "backend": cfg["seeded_backend"]})
         _run_seeded(tc, codebook, cfg, seeded_settings, seed, paths, res)
+
+    # --- covariate, dynamic and correlated topic models (tomotopy) ------------------
+    run_structure(tc, k, cfg, seed, prepared_dir, paths, res)
     write_metrics(res.metrics, paths["reports"] / "metrics" / "topics.json", params)
     w(paths["reports"] / "metrics" / "topics.json")
     return res
@@ -244,56 +267,23 @@ def _save_model(fitted: FittedLDA, stem: Path) -> None:
         fitted.model.save(str(stem.with_suffix(".tomotopy.bin")))
 
 
-def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
+def _fit_seeded(tc, codebook, cfg, settings, seed) -> dict[str, Any]:
+    """Fit the seeded model with one backend; its labels, θ, coherence and training time."""
     domain_ids = list(codebook.domain_ids)
     n_free = int(cfg["seeded_free_topics"])
     tids = seeded_topic_ids(domain_ids, n_free)
-    k = len(tids)
     eta, seed_report = build_eta(
         tc.dictionary,
         codebook.seed_terms,
         domain_ids,
         n_free,
-        settings.base_eta(k),
+        settings.base_eta(len(tids)),
         float(cfg["seeded_weight"]),
     )
-    tables = paths["reports"] / "tables"
-    w = res.written.append
-    w(write_table(seed_report, tables / "seeded_seed_terms.csv"))
-    fitted = fit_lda(tc.corpus, tc.dictionary, k, settings, seed, eta=eta)
+    t0 = time.perf_counter()
+    fitted = fit_lda(tc.corpus, tc.dictionary, len(tids), settings, seed, eta=eta)
+    seconds = time.perf_counter() - t0
     theta = fitted.doc_topics(tc.corpus)
-    vocab, tf = tc.vocab, tc.term_frequency()
-    terms = topic_terms(
-        fitted.topic_word,
-        vocab,
-        tf,
-        lam=float(cfg["relevance_lambda"]),
-        frex_weight=float(cfg["frex_weight"]),
-        top_n=int(cfg["top_n"]),
-        topic_ids=tids,
-    )
-    seeds_of = {d: set(codebook.seed_terms[d]) for d in domain_ids}
-    terms.insert(
-        1, "seed_term", [t in seeds_of.get(d, ()) for d, t in zip(terms["topic"], terms["term"])]
-    )
-    w(write_table(terms, tables / "seeded_topic_terms.csv"))
-    w(write_table(doc_topics(theta, tc.units, tids), tables / "seeded_doc_topics.csv"))
-    if cfg["html"]:
-        w(
-            _write_vis(
-                fitted,
-                theta,
-                tc,
-                vocab,
-                tf,
-                cfg,
-                paths["reports"] / "topics" / "seeded_lda.html",
-                title=f"Seeded LDA ({len(domain_ids)} domain topics + {n_free} free)",
-                note=f"Topics 1–{len(domain_ids)} are the codebook domains in order: "
-                f"{', '.join(domain_ids)}; the rest are free topics.",
-            )
-        )
-
     if cfg["unit"] == "item":
         theta_u, meta = aggregate_to_paragraphs(theta, tc.units)
     else:
@@ -313,30 +303,159 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> None:
         .sort_values("unit_id", kind="stable")
         .reset_index(drop=True)
     )
-    w(write_table(out, paths["topics"] / "seeded_units.parquet"))
     coh = coherence_scores(
         fitted.top_terms(int(cfg["coherence_topn"])), tc, int(cfg["coherence_topn"])
     )
-    res.metrics["seeded"] = {
-        "k": k,
-        "topics": tids,
+    return {
         "backend": settings.backend,
+        "fitted": fitted,
+        "theta": theta,
+        "tids": tids,
+        "units": out,
+        "labels": labels,
+        "seed_report": seed_report,
+        "seconds": seconds,
+        "coherence": coh,
+        "n_tokens": meta.set_index("unit_id")["n_tokens"],
+    }
+
+
+def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
+    """Seeded LDA with every compared backend; the default's outputs are written.
+
+    Returns the chosen backend's unit table (for the classifier comparison).
+    """
+    tables = paths["reports"] / "tables"
+    w = res.written.append
+    gold = load_gold(paths["annotations"], paths["prepared"])
+    default = settings.backend
+    backends = list(dict.fromkeys([default] + list(cfg.get("seeded_compare") or [])))
+    runs, rows = {}, []
+    for b in backends:
+        b, note = available_backend(b)
+        if note or b in runs:
+            continue
+        run = _fit_seeded(tc, codebook, cfg, LdaSettings.from_params({**cfg, "backend": b}), seed)
+        runs[b] = run
+        res.seconds[f"seeded LDA ({b})"] = run["seconds"]
+        row: dict[str, Any] = {"backend": b}
+        row.update({m: round(v, 4) for m, v in run["coherence"].items()})
+        score = (
+            score_seeded(run["units"], codebook, gold, cfg["unit"], res)
+            if gold is not None
+            else None
+        )
+        if score is not None:
+            row.update({k: score[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")})
+        row["default"] = b == default
+        rows.append(row)
+    if len(rows) > 1:
+        from research.topics.keyword import rank_backends
+
+        comp = rank_backends(pd.DataFrame(rows), float(cfg["seeded_f1_tolerance"]))
+        w(write_table(comp.round(4), tables / "seeded_backends.csv"))
+        best = comp.loc[comp["chosen"], "backend"].iloc[0]
+        res.metrics["seeded_backends"] = {
+            "compared": comp["backend"].tolist(),
+            "best_by_rule": best,
+            "default": default,
+        }
+        if best != default:
+            res.notes.append(
+                f"seeded_backends.csv: {best} beats the default {default} by the stated rule; "
+                "consider topics.seeded_backend"
+            )
+    run = runs[default]
+    fitted, theta, tids = run["fitted"], run["theta"], run["tids"]
+    domain_ids = list(codebook.domain_ids)
+    w(write_table(run["seed_report"], tables / "seeded_seed_terms.csv"))
+    vocab, tf = tc.vocab, tc.term_frequency()
+    terms = topic_terms_cfg(fitted.topic_word, vocab, tf, cfg, tids)
+    seeds_of = {d: set(codebook.seed_terms[d]) for d in domain_ids}
+    terms.insert(
+        1, "seed_term", [t in seeds_of.get(d, ()) for d, t in zip(terms["topic"], terms["term"])]
+    )
+    w(write_table(terms, tables / "seeded_topic_terms.csv"))
+    w(write_table(doc_topics(theta, tc.units, tids), tables / "seeded_doc_topics.csv"))
+    if cfg.get("html", True):
+        w(
+            _write_vis(
+                fitted,
+                theta,
+                tc,
+                vocab,
+                tf,
+                cfg,
+                paths["reports"] / "topics" / "seeded_lda.html",
+                title=f"Seeded LDA ({len(domain_ids)} domain topics + {len(tids) - len(domain_ids)} free)",
+                note=f"Topics 1–{len(domain_ids)} are the codebook domains in order: "
+                f"{', '.join(domain_ids)}; the rest are free topics.",
+            )
+        )
+    out = run["units"]
+    w(write_table(out, paths["topics"] / "seeded_units.parquet"))
+    coh = run["coherence"]
+    res.metrics["seeded"] = {
+        "k": len(tids),
+        "topics": tids,
+        "backend": default,
         **{m: round(v, 4) for m, v in coh.items()},
         "label_counts": {
-            str(a): int(b) for a, b in sorted(pd.Series(labels).value_counts().items())
+            str(a): int(b) for a, b in sorted(pd.Series(run["labels"]).value_counts().items())
         },
-        "seed_terms_in_vocab": int(seed_report["in_vocab"].sum()),
-        "seed_terms_total": len(seed_report),
+        "seed_terms_in_vocab": int(run["seed_report"]["in_vocab"].sum()),
+        "seed_terms_total": len(run["seed_report"]),
     }
-    evaluate_seeded(
-        out,
-        codebook,
-        paths["annotations"],
-        tables / "seeded_eval.csv",
-        cfg["unit"],
-        res,
-        prepared=paths["prepared"],
-    )
+    row = None if gold is None else score_seeded(out, codebook, gold, cfg["unit"], res, note=True)
+    if row is None:  # an empty table, so the declared output exists (dvc repro)
+        if gold is None:
+            res.notes.append(
+                f"no gold labels in {paths['annotations']}: seeded_eval.csv left empty"
+            )
+        row_cols = ["method", "cv", "n", "macro_f1", "accuracy"]
+        w(write_table(pd.DataFrame(columns=row_cols), tables / "seeded_eval.csv"))
+    else:
+        table = pd.DataFrame([row])
+        floats = [c for c in table.columns if table[c].dtype.kind == "f"]
+        table[floats] = table[floats].round(4)
+        w(write_table(table, tables / "seeded_eval.csv"))
+        res.metrics["seeded_eval"] = {
+            k: row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")
+        }
+    _compare_classifier(out, domain_ids, run["n_tokens"], paths, res)
+    return out
+
+
+def _compare_classifier(out, domain_ids, n_tokens, paths, res) -> None:
+    """Seeded-topic shares vs the classifier's, when the predict stage's table exists."""
+    pred_path = paths["data"] / "predictions" / "units.parquet"
+    if not pred_path.exists():
+        res.notes.append(
+            f"{pred_path} absent (predict stage not run): seeded-vs-classifier comparison skipped"
+        )
+        tables = paths["reports"] / "tables"
+        for name in ("seeded_vs_classifier", "seeded_vs_classifier_shares"):
+            write_empty(res, tables / f"{name}.csv", ["domain"])
+        return
+    from research.topics.keyword import classifier_agreement
+
+    corr, shares = classifier_agreement(out, read_table(pred_path), domain_ids, n_tokens)
+    if corr.empty or shares.empty:
+        res.notes.append(f"no units in common with {pred_path}: comparison skipped")
+        for name in ("seeded_vs_classifier", "seeded_vs_classifier_shares"):
+            write_empty(res, paths["reports"] / "tables" / f"{name}.csv", ["domain"])
+        return
+    tables = paths["reports"] / "tables"
+    res.written.append(write_table(corr, tables / "seeded_vs_classifier.csv"))
+    res.written.append(write_table(shares, tables / "seeded_vs_classifier_shares.csv"))
+    doc = corr[corr["level"] == "document"]
+    res.metrics["seeded_vs_classifier"] = {
+        "n_docs": int(doc["n"].max()),
+        "pearson_by_domain": {
+            d: (None if pd.isna(v) else round(float(v), 3))
+            for d, v in zip(doc["domain"], doc["pearson"])
+        },
+    }
 
 
 def load_gold(path: Path, prepared: Path | None = None) -> pd.DataFrame | None:
@@ -359,41 +478,28 @@ def load_gold(path: Path, prepared: Path | None = None) -> pd.DataFrame | None:
     return ann if len(ann) else None
 
 
-def evaluate_seeded(
-    units: pd.DataFrame,
-    codebook,
-    ann_path: Path,
-    out_path: Path,
-    unit: str,
-    res,
-    prepared: Path | None = None,
-) -> None:
-    """Score seeded labels against gold with the shared evaluator; one comparison-table row."""
-    gold = load_gold(ann_path, prepared)
-    why = (
-        f"no gold labels in {ann_path}"
-        if gold is None
-        else "unit=document: gold labels are per paragraph"
-        if unit == "document"
-        else ""
-    )
-    if why:  # an empty table, so the declared output exists (dvc repro) and says nothing
-        res.notes.append(f"{why}: seeded_eval.csv left empty")
-        write_table(pd.DataFrame(columns=["method", "cv", "n", "macro_f1", "accuracy"]), out_path)
-        return
+def score_seeded(
+    units: pd.DataFrame, codebook, gold: pd.DataFrame, unit: str, res, note: bool = False
+) -> dict | None:
+    """Seeded labels scored against gold with the shared evaluator: one comparison-table row
+    (None, with a note when ``note``, if the units cannot be matched to the gold labels)."""
+    if unit == "document":
+        if note:
+            res.notes.append(
+                "unit=document: gold labels are per paragraph, seeded_eval.csv left empty"
+            )
+        return None
     from research.labels.evaluation import evaluate_labels
 
     df = units.merge(gold, on="unit_id", how="inner").sort_values("unit_id", kind="stable")
     if df.empty:
-        res.notes.append(f"no unit ids in common with {ann_path}: seeded_eval.csv not written")
-        return
+        if note:
+            res.notes.append(
+                "no unit ids in common with the gold labels: seeded_eval.csv left empty"
+            )
+        return None
     pcols = [f"p_{c}" for c in codebook.ids]
     result = evaluate_labels(
         df["gold"], df["seeded_domain"], codebook.ids, groups=df["doc_id"], proba=df[pcols]
     )
-    row = eval_row(result, "seeded_lda", "none (unsupervised)", codebook.ids)
-    table = pd.DataFrame([row])
-    floats = [c for c in table.columns if table[c].dtype.kind == "f"]
-    table[floats] = table[floats].round(4)
-    res.written.append(write_table(table, out_path))
-    res.metrics["seeded_eval"] = {k: row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")}
+    return eval_row(result, "seeded_lda", "none (unsupervised)", codebook.ids)

@@ -185,3 +185,55 @@ def k_sweep(
     floats = [c for c in SWEEP_COLUMNS if out[c].dtype.kind == "f"]
     out[floats] = out[floats].round(4)
     return out
+
+
+def choose_k(
+    sweep: pd.DataFrame,
+    coherence: str = "c_v",
+    within_sd: float = 1.0,
+    stability: str = "stability_jaccard",
+    min_stability: float = 0.5,
+) -> tuple[int, pd.DataFrame]:
+    """K by the stated rule; returns it and the sweep with ``chosen`` and ``why`` filled in.
+
+    Rule: let K* be the K with the best mean ``coherence`` and s its s.d. over runs. The
+    candidates are the K whose mean coherence is at least best − ``within_sd``·s and whose
+    ``stability`` is at least ``min_stability``; the choice is the smallest candidate (the
+    simplest model that is as coherent as the best, within noise, and reproducible). When no
+    K is stable enough, the most stable K among those within the coherence band is chosen
+    (and ``why`` says so).
+    """
+    df = sweep.sort_values("k").reset_index(drop=True).copy()
+    coh = df[coherence].astype(float)
+    best_i = int(coh.idxmax())
+    sd = float(df.get(f"{coherence}_sd", pd.Series([0.0] * len(df))).fillna(0.0).iloc[best_i])
+    floor = float(coh.iloc[best_i]) - within_sd * sd
+    stab = df[stability].astype(float).fillna(1.0)
+    in_band = coh >= floor - 1e-12
+    stable = stab >= min_stability
+    cands = df.index[in_band & stable]
+    if len(cands):
+        pick = int(cands[0])
+        rule = (
+            f"smallest K with {coherence} >= {floor:.4f} (best {coh.iloc[best_i]:.4f} at "
+            f"K={int(df.k.iloc[best_i])} - {within_sd:g} sd) and {stability} >= {min_stability:g}"
+        )
+    else:
+        pick = int(stab[in_band].idxmax())
+        rule = (
+            f"no K has {stability} >= {min_stability:g}: most stable K with {coherence} >= "
+            f"{floor:.4f}"
+        )
+    why = []
+    for i in df.index:
+        if i == pick:
+            why.append("chosen: " + rule)
+        elif not in_band[i]:
+            why.append(f"{coherence} {coh[i]:.4f} below {floor:.4f}")
+        elif not stable[i]:
+            why.append(f"{stability} {stab[i]:.4f} below {min_stability:g}")
+        else:
+            why.append("meets the rule but a smaller K does too")
+    df["chosen"] = df.index == pick
+    df["why"] = why
+    return int(df["k"].iloc[pick]), df

@@ -29,6 +29,9 @@ import numpy as np
 import pandas as pd
 
 DECIMALS = 6
+#: tomotopy's GDMR, DTM and CTM compute in float32 and their last digits can differ between
+#: two processes (SIMD sums over differently aligned memory): their tables keep 4 decimals.
+FLOAT32_DECIMALS = 4
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -172,3 +175,22 @@ def prevalence_order(theta: np.ndarray, weights: np.ndarray) -> list[int]:
         else np.asarray(theta).sum(axis=0)
     )
     return sorted(range(len(prev)), key=lambda i: (-round(float(prev[i]), 12), i))
+
+
+def topic_terms_cfg(
+    topic_word: np.ndarray,
+    vocab: Sequence[str],
+    term_freq: np.ndarray,
+    cfg: dict,
+    topic_ids: Sequence[int | str] | None = None,
+) -> pd.DataFrame:
+    """:func:`topic_terms` with λ, FREX weight and ``top_n`` from the params ``topics`` section."""
+    return topic_terms(
+        topic_word,
+        vocab,
+        term_freq,
+        lam=float(cfg["relevance_lambda"]),
+        frex_weight=float(cfg["frex_weight"]),
+        top_n=int(cfg["top_n"]),
+        topic_ids=topic_ids,
+    )
