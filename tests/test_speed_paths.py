@@ -51,6 +51,13 @@ def test_char_tfidf_is_sklearns_to_the_bit(ngram_range, min_df) -> None:
     assert (again.transform(OTHER) != fast.transform(OTHER)).nnz == 0
 
 
+def test_char_tfidf_on_texts_shorter_than_every_ngram() -> None:
+    fast = CharNgramTfidf((1, 2)).fit(TEXTS)
+    for texts in ([""], ["", "！"], ["巾"]):
+        want = _sk((1, 2), 1).fit(TEXTS).transform(texts)
+        assert (fast.transform(texts) != want).nnz == 0
+
+
 def test_word_tfidf_lookup_is_sklearns_to_the_bit() -> None:
     vec = TfidfVectorizer(analyzer=JiebaAnalyzer(), sublinear_tf=True).fit(TEXTS)
     assert VocabTfidf.applies(vec)

@@ -284,6 +284,8 @@ def _ngram_keys(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarra
             ok &= c != 0
         rows.append(row[:m][ok])
         keys.append(key[ok])
+    if not rows:  # every text shorter than the smallest n
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(rows), np.concatenate(keys)
 
 
