@@ -364,7 +364,7 @@ class CharNgramTfidf:
     """
 
     def __init__(
-        self, ngram_range: tuple[int, int] = (1, 3), min_df: int = 1, sublinear_tf: bool = True
+        self, ngram_range: Sequence[int] = (1, 3), min_df: int = 1, sublinear_tf: bool = True
     ) -> None:
         if not 1 <= ngram_range[0] <= ngram_range[1] <= 3:
             raise ValueError("CharNgramTfidf: ngram_range must lie within (1, 3)")
