@@ -140,10 +140,10 @@ def _share_mae(pred: pd.DataFrame, gold: pd.DataFrame) -> tuple[float, dict[str,
 
 
 def evaluate_labels(
-    y_true: Sequence,
-    y_pred: Sequence,
+    y_true: Sequence | np.ndarray,
+    y_pred: Sequence | np.ndarray,
     labels: Sequence[str],
-    groups: Sequence | None = None,
+    groups: Sequence | np.ndarray | None = None,
     proba: Any = None,
     n_bins: int = 10,
 ) -> dict[str, Any]:
