@@ -201,7 +201,7 @@ def read_csv_text(path: str | Path, **kwargs: Any) -> pd.DataFrame:
             ) from exc
     header = text.split("\n", 1)[0]
     counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
-    sep = max(counts, key=counts.get) if any(counts.values()) else ","
+    sep = max(counts, key=lambda s: counts[s]) if any(counts.values()) else ","
     import io
 
     opts = {"keep_default_na": False, "na_values": [""], **kwargs}

@@ -15,7 +15,7 @@ import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -33,6 +33,11 @@ NonNegFloat = Annotated[float, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
 Jobs = Annotated[int, Field(ge=-1)]  # joblib convention: -1 = all cores; 0 is refused below
+# typed default lists (a bare list literal in a lambda is list[str] to mypy)
+_Strategy = Literal["random", "stratified", "uncertainty"]
+_TopicBackend = Literal["gensim", "tomotopy"]
+_Basis = Literal["units", "chars"]
+_Format = Literal["pdf", "svg", "png"]
 
 
 class _Section(BaseModel):
@@ -115,7 +120,7 @@ class LearningCurveSettings(_Section):
     sizes: list[NonNegInt] = Field(default_factory=lambda: [0, 10, 25, 50], min_length=1)
     repeats: PosInt = 2
     strategies: list[Literal["random", "stratified", "uncertainty"]] = Field(
-        default_factory=lambda: ["random", "uncertainty"], min_length=1
+        default_factory=lambda: cast("list[_Strategy]", ["random", "uncertainty"]), min_length=1
     )
 
 
@@ -185,7 +190,7 @@ class TopicsSettings(_Section):
     seeded_init: bool = True
     seeded_min_share: Share = 0.2
     seeded_compare: list[Literal["gensim", "tomotopy"]] = Field(
-        default_factory=lambda: ["gensim", "tomotopy"]
+        default_factory=lambda: cast("list[_TopicBackend]", ["gensim", "tomotopy"])
     )
     seeded_f1_tolerance: NonNegFloat = 0.01
     covariate_model: bool = True
@@ -209,7 +214,7 @@ class AnalyseSettings(_Section):
     ci: Annotated[float, Field(gt=0, lt=1)] = 0.95
     # the first basis is the primary one (regression, multilevel model, figures)
     bases: list[Literal["units", "chars"]] = Field(
-        default_factory=lambda: ["chars", "units"], min_length=1
+        default_factory=lambda: cast("list[_Basis]", ["chars", "units"]), min_length=1
     )
     estimator: Literal["auto", "cc", "pcc", "acc", "pacc", "em", "ppi"] = "auto"
     group_by: list[str] = Field(default_factory=lambda: ["province", "level", "year"])
@@ -235,7 +240,7 @@ class AnalyseSettings(_Section):
 class FiguresSettings(_Section):
     language: Literal["en", "zh"] = "en"
     formats: list[Literal["pdf", "svg", "png"]] = Field(
-        default_factory=lambda: ["pdf", "png"],
+        default_factory=lambda: cast("list[_Format]", ["pdf", "png"]),
         min_length=1,  # SVG on request (+23% time)
     )
     dpi: Annotated[int, Field(ge=50, le=2400)] = 300

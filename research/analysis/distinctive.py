@@ -12,10 +12,14 @@ The prior shrinks rare words towards zero, so the top of the list is not rare-wo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from research.labels.codebook import Codebook
 
 
 def log_odds_dirichlet(
@@ -48,16 +52,14 @@ def distinctive_terms(
     Needs at least two groups; returns an empty table otherwise.
     """
     cols = ["variable", "group", "term", "count_group", "count_rest", "log_odds", "se", "z", "rank"]
-    groups = [
-        "NA" if g is None or (isinstance(g, float) and np.isnan(g)) else str(g) for g in groups
-    ]
-    names = sorted(set(groups))
+    keys = ["NA" if g is None or (isinstance(g, float) and np.isnan(g)) else str(g) for g in groups]
+    names = sorted(set(keys))
     if len(names) < 2:
         return pd.DataFrame(columns=cols)
     per_group: dict[str, Counter] = {g: Counter() for g in names}
-    for toks, g in zip(tokens, groups):
+    for toks, g in zip(tokens, keys):
         per_group[g].update(toks)
-    total = Counter()
+    total: Counter[str] = Counter()
     for c in per_group.values():
         total.update(c)
     vocab = sorted(t for t, c in total.items() if c >= min_count)
@@ -141,7 +143,7 @@ def _short_forms(name: str) -> set[str]:
 
 
 def stoplist(
-    meta: pd.DataFrame, codebook: object | None = None, seed_terms: bool = False
+    meta: pd.DataFrame, codebook: Codebook | None = None, seed_terms: bool = False
 ) -> set[str]:
     """Terms that name the reporting body rather than its work: provinces, places and
     organisations of the manifest with their short forms, plus the codebook's category
@@ -163,7 +165,7 @@ def stoplist(
 
 
 def distinctive_documents(
-    doc_tokens: dict[str, Sequence[str]],
+    doc_tokens: Mapping[str, Sequence[str]],
     doc_groups: pd.DataFrame,
     variables: Iterable[str],
     prior_scale: float = 0.01,
@@ -201,10 +203,10 @@ def distinctive_documents(
     rows_i, cols_j, vals = [], [], []
     for i, d in enumerate(docs):
         c = Counter(t for t in doc_tokens[d] if t in index)
-        for t, v in c.items():
+        for t, n in c.items():
             rows_i.append(i)
             cols_j.append(index[t])
-            vals.append(v)
+            vals.append(n)
     X = sparse.csr_matrix((vals, (rows_i, cols_j)), shape=(len(docs), len(vocab)), dtype=float)
     total = np.asarray(X.sum(axis=0)).ravel()
     ndocs_term = np.asarray((X > 0).sum(axis=0)).ravel()

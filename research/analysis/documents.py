@@ -21,6 +21,7 @@ than ``min_docs`` documents get the point estimate and no interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,10 +188,11 @@ def period_weights(meta: pd.DataFrame) -> pd.DataFrame | None:
         return None
     rows = []
     for r in meta.itertuples(index=False):
-        y = getattr(r, "year", None)
-        a, b = getattr(r, "period_start", None), getattr(r, "period_end", None)
+        y: Any = getattr(r, "year", None)
+        a: Any = getattr(r, "period_start", None)
+        b: Any = getattr(r, "period_end", None)
         if pd.notna(a) and pd.notna(b) and int(b) >= int(a):
-            years = range(int(a), int(b) + 1)
+            years: Sequence[int] = range(int(a), int(b) + 1)
         elif pd.notna(y):
             years = [int(y)]
         else:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ from research.analysis.shares import (
 from research.io import read_table
 from research.labels.anchors import check_anchors
 from research.settings import settings_of
+
+if TYPE_CHECKING:
+    from research.labels.codebook import Codebook
 
 META_COLUMNS = [
     "doc_id", "province", "place", "level", "year", "period_start", "period_end", "genre",
@@ -61,7 +65,7 @@ def input_path(name: str, data_dir: Path | str, reports_dir: Path | str) -> Path
     return Path(data_dir if root == "data" else reports_dir) / rel
 
 
-def codebook_ids(path: str | Path | None = None) -> tuple[list[str], object]:
+def codebook_ids(path: str | Path | None = None) -> tuple[list[str], Codebook]:
     """Category ids of the codebook (and the codebook); a broken codebook is an error."""
     from research.labels.codebook import load_codebook, resolve_codebook_path
 

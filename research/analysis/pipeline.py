@@ -149,6 +149,7 @@ def run_analysis(
     # 1 which estimator: CC, PCC, ACC, PACC, EM, PPI compared on held-out gold documents
     ev, sm, chosen = estimator_evidence(inp, cfg)
     if ev is not None:
+        assert sm is not None  # estimator_evidence returns both tables or neither
         written["adjusted_eval"] = write_table(
             round_floats(_meta_join(ev, meta)), tables / TABLES["adjusted_eval"]
         )
@@ -196,6 +197,7 @@ def run_analysis(
 
     # 3 group means (document-then-unit bootstrap) and 4 emphasis (leave-one-out)
     if len(documents):
+        assert labelled is not None  # documents are built from the labelled units
         groups, emph = [], []
         pw = period_weights(meta)
         for basis in cfg["bases"]:

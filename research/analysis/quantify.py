@@ -34,13 +34,13 @@ def misclassification_matrix(
     with predicted probabilities it is the PACC matrix. A true class never observed gets the
     identity column (no correction possible for it) so the matrix stays usable.
     """
-    gold = np.asarray(list(gold), dtype=object)
+    gold_arr = np.asarray(list(gold), dtype=object)
     scores = np.asarray(scores, dtype=float)
-    w = np.ones(len(gold)) if weights is None else np.asarray(weights, dtype=float)
+    w = np.ones(len(gold_arr)) if weights is None else np.asarray(weights, dtype=float)
     k = len(ids)
     M = np.zeros((k, k))
     for j, cid in enumerate(ids):
-        m = gold == cid
+        m = gold_arr == cid
         if w[m].sum() > 0:
             M[:, j] = (w[m] @ scores[m]) / w[m].sum()
         else:

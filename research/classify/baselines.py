@@ -140,6 +140,7 @@ class DictionaryBaseline(TextInputMixin, ClassifierMixin, BaseEstimator):
             frame = raw.reset_index(drop=True)
         else:
             arr = np.asarray(raw, dtype=float)
+            assert self.labeller_.codebook is not None  # fit() always passes one
             names = (
                 list(self.labeller_.codebook.domain_ids)
                 if arr.shape[1] != len(self.classes_)

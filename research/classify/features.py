@@ -74,8 +74,8 @@ class TextInputMixin:
     """scikit-learn tags of estimators over texts: input is a unit table or a list of
     strings (not a 2-D numeric array), so the numeric-array checks do not apply."""
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
-        tags = super().__sklearn_tags__()  # type: ignore[misc]
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
@@ -110,7 +110,7 @@ class JiebaAnalyzer:
         return {"tokenize": self.tokenize, "extra_words": self.extra_words, "ngrams": self.ngrams}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+        type(self).__init__(self, **state)
 
     @property
     def settings(self) -> TokenizerSettings:
@@ -364,7 +364,7 @@ class CharNgramTfidf:
     """
 
     def __init__(
-        self, ngram_range: tuple[int, int] = (1, 3), min_df: int = 1, sublinear_tf: bool = True
+        self, ngram_range: Sequence[int] = (1, 3), min_df: int = 1, sublinear_tf: bool = True
     ) -> None:
         if not 1 <= ngram_range[0] <= ngram_range[1] <= 3:
             raise ValueError("CharNgramTfidf: ngram_range must lie within (1, 3)")
@@ -389,7 +389,7 @@ class CharNgramTfidf:
             raise ValueError("empty vocabulary")
         self.vocab_ = np.asarray(uniq, dtype=np.int64)[keep]
         self.idf_ = np.log((len(texts) + 1) / (df[keep].astype(np.float64) + 1)) + 1
-        self._index = None
+        self._index: pd.Index | None = None
         if not keep.all():
             X = X[:, np.flatnonzero(keep)]
         return self._weight(X)
@@ -423,6 +423,7 @@ class CharNgramTfidf:
         rows, keys = self._counts(texts)
         if getattr(self, "_index", None) is None:
             self._index = pd.Index(self.vocab_)
+        assert self._index is not None
         col = self._index.get_indexer(keys)
         hit = col >= 0
         return self._weight(self._matrix(rows[hit], col[hit], len(texts), len(self.vocab_)))

@@ -663,7 +663,7 @@ def learning_curve(
     lc = tr.learning_curve
     sizes = list(lc.sizes)
     repeats = lc.repeats
-    strategies = list(lc.strategies)
+    strategies: list[str] = list(lc.strategies)
     seed = st.seed
     labels = list(codebook.ids)
     gw = tr.gold_weight

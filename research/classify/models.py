@@ -147,7 +147,7 @@ class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
         texts = as_units(X)[self.column].tolist()
         if self.empty_:
             return sp.csr_matrix((len(texts), 1))
-        vec = self.vectorizer_
+        vec: Any = self.vectorizer_  # CharNgramTfidf, TfidfVectorizer or VocabTfidf below
         if isinstance(vec, TfidfVectorizer) and VocabTfidf.applies(vec):
             fast = self.__dict__.get("_fast_vec")
             if fast is None or fast.vec is not vec:
@@ -413,7 +413,7 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
     def _predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "features_")
         units = as_units(X)
-        out = np.zeros((len(units), len(self.classes_)))
+        out: np.ndarray = np.zeros((len(units), len(self.classes_)))
         col = {lab: j for j, lab in enumerate(self.classes_.tolist())}
         if self.learner_ is None:
             out[:, col[self.seen_[0]]] = 1.0

@@ -180,6 +180,7 @@ def train_and_report(
     }
     written += save_model(model, out_dir, card)
     if ev is not None:
+        assert gold is not None  # an evaluation is only made on gold
         reports_dir = Path(reports_dir) if reports_dir else Path(out_dir) / "reports"
         written += _evaluation_outputs(ev, reports_dir, None)
         scores = ev.scores.round(4)

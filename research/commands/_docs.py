@@ -25,7 +25,8 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def _fixed_width(parser: argparse.ArgumentParser, width: int) -> None:
-    parser.formatter_class = functools.partial(parser.formatter_class, width=width)
+    # argparse formatters take ``width``; typeshed's _FormatterClass protocol declares only prog
+    parser.formatter_class = functools.partial(parser.formatter_class, width=width)  # type: ignore[call-arg]
     for sub in _subparsers(parser).values():
         _fixed_width(sub, width)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from research.settings import PathsSettings
+    from research.settings import PathsSettings, Settings
 
 
 ORDER = 15
@@ -305,7 +305,7 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def agreement_layout(args: argparse.Namespace, params: dict) -> dict:
+def agreement_layout(args: argparse.Namespace, params: Settings) -> dict:
     """How to read raters from the files: explicit flags first, else the file's own layout
     (an annotator column → long table; the params' agreement columns → wide table)."""
     from research.io import read_table

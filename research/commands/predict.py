@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 ORDER = 40
 
@@ -202,9 +204,9 @@ class _TableWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._ctx = None
-        self._tmp = None
-        self._pq = None
+        self._ctx: AbstractContextManager[Path] | None = None
+        self._tmp: Path | None = None
+        self._pq: Any = None  # pyarrow.parquet.ParquetWriter (untyped)
         self._schema = None
         self._first = True
 
@@ -241,4 +243,5 @@ class _TableWriter:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if self._pq is not None:
             self._pq.close()
+        assert self._ctx is not None  # set by __enter__
         return bool(self._ctx.__exit__(exc_type, exc, tb))

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -546,7 +547,7 @@ class _ParquetSink:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = new_tmp_file(path)
-        self.writer = None
+        self.writer: Any = None  # pyarrow.parquet.ParquetWriter (untyped)
         self.committed = False
 
     def write(self, df: pd.DataFrame) -> None:

@@ -620,7 +620,7 @@ def _mark_duplicates(
                 )
                 ng.append(len(new_units) - 1)
                 continue
-            pieces = [(u.kind, u.text, None)]
+            pieces: list[tuple[str, str, int | None]] = [(u.kind, u.text, None)]
             if u.kind == "body":
                 pieces = _split_repeated_runs(u.text, seen, s)
             for kind, txt, dup_of in pieces:
@@ -645,8 +645,8 @@ def _split_repeated_runs(
         return [("body", text, None)]
     found: list[int] = []  # position in ``seen`` of each repeated sentence, -1 if new
     for a, b in sents:
-        k = text_key(text[a:b])
-        found.append(seen.find(k) if len(k) >= s.duplicate_min_chars else -1)
+        key = text_key(text[a:b])
+        found.append(seen.find(key) if len(key) >= s.duplicate_min_chars else -1)
     if all(f < 0 for f in found):
         return [("body", text, None)]
     # runs of consecutive sentences with the same repeated/new flag

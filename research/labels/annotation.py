@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -447,8 +447,9 @@ def _resolve_fields(
         vals = [_choices(r.get(k)) for r in records]
         if any(v is None for v in vals) or not any(vals):
             return False, 0
-        ok = all(str(x).strip().lower() in look for v in vals for x in v)
-        return ok, max(len(v) for v in vals)
+        present = cast("list[list[str]]", vals)  # no None left (checked above)
+        ok = all(str(x).strip().lower() in look for v in present for x in v)
+        return ok, max(len(v) for v in present)
 
     def pick(explicit: str | None, cfg_names: list[str], default: str) -> str | None:
         if explicit and explicit in keys:
@@ -470,7 +471,7 @@ def _resolve_fields(
             for k, (ok, n) in cands.items()
             if ok and n == 1
         }
-        single = sorted(filled, key=filled.get, reverse=True)
+        single = sorted(filled, key=lambda k: filled[k], reverse=True)
         if len(single) > 1 and filled[single[0]] > filled[single[1]]:
             single = single[:1]
         if len(single) != 1:
@@ -570,16 +571,16 @@ def safe_output(path: str | Path, force: bool = False) -> Path:
 
 def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float:
     """Cohen's kappa of two equal-length label sequences; NaN when chance agreement is 1."""
-    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
-    if len(a) != len(b):
+    xa, xb = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    if len(xa) != len(xb):
         raise ValueError("label sequences differ in length")
-    if len(a) == 0:
+    if len(xa) == 0:
         return float("nan")
-    cats = sorted(set(a) | set(b), key=str)
-    pe = sum(float(np.mean(a == c)) * float(np.mean(b == c)) for c in cats)
+    cats = sorted(set(xa) | set(xb), key=str)
+    pe = sum(float(np.mean(xa == c)) * float(np.mean(xb == c)) for c in cats)
     if math.isclose(pe, 1.0):  # chance agreement 1: kappa undefined (sklearn would warn)
         return float("nan")
-    return float(cohen_kappa_score(a.astype(str), b.astype(str)))
+    return float(cohen_kappa_score(xa.astype(str), xb.astype(str)))
 
 
 def krippendorff_alpha(matrix: Sequence[Sequence[Any]]) -> float:
@@ -613,7 +614,7 @@ def _stats(wide: pd.DataFrame, raters: list[str], positive: str | None = None) -
         for r in raters:
             col = mat[r]
             mat[r] = np.where(col == "", "", np.where(col == positive, "yes", "no"))
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for r1, r2 in combinations(raters, 2):
         both = (mat[r1] != "") & (mat[r2] != "")
         a, b = mat.loc[both, r1].tolist(), mat.loc[both, r2].tolist()
@@ -725,18 +726,18 @@ def wide_from_files(
       ``label_column`` (or each annotator) is a rater, joined on unit_id.
     Labels are validated against the codebook (errors name the file and row).
     """
-    paths = [Path(p) for p in paths]
+    files = [Path(p) for p in paths]
     frames: list[pd.DataFrame] = []
     if columns:
-        if len(paths) != 1:
+        if len(files) != 1:
             raise InputError(
-                paths[0] if paths else "<files>", "--columns takes exactly one annotation file"
+                files[0] if files else "<files>", "--columns takes exactly one annotation file"
             )
         if len(columns) < 2:
-            raise InputError(paths[0], "--columns needs at least two label columns")
+            raise InputError(files[0], "--columns needs at least two label columns")
         for col in columns:
             t = read_annotations(
-                paths[0],
+                files[0],
                 cb,
                 label_column=col,
                 secondary_column=None,
@@ -746,7 +747,7 @@ def wide_from_files(
             frames.append(t)
     else:
         seen: dict[str, int] = {}
-        for p in paths:
+        for p in files:
             t = read_annotations(
                 p,
                 cb,
@@ -765,7 +766,7 @@ def wide_from_files(
     raters = list(dict.fromkeys(tidy.loc[tidy["label"] != "", "annotator"]))
     if len(raters) < 2:
         raise InputError(
-            paths[0], f"agreement needs labels from at least two raters (found {len(raters)})"
+            files[0], f"agreement needs labels from at least two raters (found {len(raters)})"
         )
     lab = tidy.pivot_table(
         index="unit_id", columns="annotator", values="label", aggfunc="first"

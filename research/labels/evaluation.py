@@ -63,7 +63,9 @@ def _proba_matrix(proba: Any, labels: list[str], n: int) -> np.ndarray:
     return mat
 
 
-def confusion_matrix(y_true: Sequence, y_pred: Sequence, labels: Sequence[str]) -> np.ndarray:
+def confusion_matrix(
+    y_true: Sequence | np.ndarray, y_pred: Sequence | np.ndarray, labels: Sequence[str]
+) -> np.ndarray:
     """Counts with rows = true label, columns = predicted label, both in ``labels`` order.
 
     Pairs whose true or predicted label is not in ``labels`` are not counted.
@@ -75,7 +77,7 @@ def confusion_matrix(y_true: Sequence, y_pred: Sequence, labels: Sequence[str]) 
     return metrics.confusion_matrix(yt, yp, labels=labels)
 
 
-def brier_score(y_true: Sequence, proba: np.ndarray, labels: Sequence[str]) -> float:
+def brier_score(y_true: Sequence | np.ndarray, proba: np.ndarray, labels: Sequence[str]) -> float:
     """Multi-class Brier score (sum over classes, mean over units)."""
     labels = list(labels)
     onehot = np.zeros_like(proba, dtype=float)
@@ -87,7 +89,7 @@ def brier_score(y_true: Sequence, proba: np.ndarray, labels: Sequence[str]) -> f
 
 
 def expected_calibration_error(
-    y_true: Sequence, proba: np.ndarray, labels: Sequence[str], n_bins: int = 10
+    y_true: Sequence | np.ndarray, proba: np.ndarray, labels: Sequence[str], n_bins: int = 10
 ) -> float:
     """Top-label ECE with ``n_bins`` equal-width confidence bins (right-closed, first bin [0, b1])."""
     if len(proba) == 0:
@@ -138,10 +140,10 @@ def _share_mae(pred: pd.DataFrame, gold: pd.DataFrame) -> tuple[float, dict[str,
 
 
 def evaluate_labels(
-    y_true: Sequence,
-    y_pred: Sequence,
+    y_true: Sequence | np.ndarray,
+    y_pred: Sequence | np.ndarray,
     labels: Sequence[str],
-    groups: Sequence | None = None,
+    groups: Sequence | np.ndarray | None = None,
     proba: Any = None,
     n_bins: int = 10,
 ) -> dict[str, Any]:

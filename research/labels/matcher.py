@@ -130,7 +130,7 @@ class TermMatcher:
 def dictionary_proba(
     scores: np.ndarray,
     domains: Sequence[str],
-    classes: Sequence[Any],
+    classes: Sequence[Any] | np.ndarray,
     residual_score: float,
     smoothing: float,
 ) -> np.ndarray:

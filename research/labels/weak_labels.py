@@ -194,7 +194,9 @@ def heading_labels(
 
 
 def combine_weak_labels(
-    dict_label: Sequence[str], heading_label: Sequence[str], precedence: str = "dict_first"
+    dict_label: Sequence[str] | np.ndarray,
+    heading_label: Sequence[str] | np.ndarray,
+    precedence: str = "dict_first",
 ) -> tuple[list[str], list[str]]:
     """Combine the two sources into (weak_label, weak_source) per unit (see module doc)."""
     if precedence not in PRECEDENCES:
@@ -204,17 +206,23 @@ def combine_weak_labels(
         d, h = _s(d), _s(h)
         if d and h:
             if d == h:
-                labels.append(d), sources.append("agree")
+                labels.append(d)
+                sources.append("agree")
             elif precedence == "dict_first":
-                labels.append(d), sources.append("dict_over_heading")
+                labels.append(d)
+                sources.append("dict_over_heading")
             else:
-                labels.append(h), sources.append("heading_over_dict")
+                labels.append(h)
+                sources.append("heading_over_dict")
         elif d:
-            labels.append(d), sources.append("dict")
+            labels.append(d)
+            sources.append("dict")
         elif h:
-            labels.append(h), sources.append("heading")
+            labels.append(h)
+            sources.append("heading")
         else:
-            labels.append(""), sources.append("")
+            labels.append("")
+            sources.append("")
     return labels, sources
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,7 @@ def _features(row, design: Design) -> tuple[list[float], str]:
 class CovariateFit:
     """One trained GDMR replicate: the model, its topic–word matrix and its reports."""
 
-    model: object
+    model: Any  # tomotopy.GDMRModel (untyped)
     topic_word: np.ndarray
     docs: pd.DataFrame  # one row per report in this replicate: doc_id, year, covariates
 
@@ -211,9 +212,9 @@ def match_topics(ref: np.ndarray, other: np.ndarray) -> np.ndarray:
     return cols[np.argsort(rows)]
 
 
-def settings_grid(design: Design, n_year_points: int) -> list[tuple[str, object, dict]]:
+def settings_grid(design: Design, n_year_points: int) -> list[tuple[str, Any, dict]]:
     """(covariate, value, setting) for every level of each categorical covariate and a year grid."""
-    out: list[tuple[str, object, dict]] = []
+    out: list[tuple[str, Any, dict]] = []
     for c in design.categorical:
         for v in sorted(design.units[c].unique()):
             out.append((c, v, {c: v}))
@@ -221,7 +222,7 @@ def settings_grid(design: Design, n_year_points: int) -> list[tuple[str, object,
         lo, hi = design.year_range
         years = sorted(set(design.units["year"].astype(float)))
         if hi - lo + 1 <= n_year_points:
-            grid = np.arange(lo, hi + 1)
+            grid: np.ndarray = np.arange(lo, hi + 1)
         else:
             grid = np.unique(np.round(np.linspace(lo, hi, n_year_points)))
         for y in sorted(set(grid.tolist()) | set(years)):

@@ -161,7 +161,7 @@ def run_topics(
     )
 
     # --- K sweep ------------------------------------------------------------------
-    k_param = cfg.get("k")
+    k_param: Any = cfg.get("k")
     auto = k_param in (None, "auto")
     k = int(cfg["k_fallback"]) if auto else int(k_param)
     if cfg["sweep"]:
@@ -406,8 +406,10 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
         "seed_terms_in_vocab": int(run["seed_report"]["in_vocab"].sum()),
         "seed_terms_total": len(run["seed_report"]),
     }
-    row = None if gold is None else score_seeded(out, codebook, gold, cfg["unit"], res, note=True)
-    if row is None:  # an empty table, so the declared output exists (dvc repro)
+    seeded_row = (
+        None if gold is None else score_seeded(out, codebook, gold, cfg["unit"], res, note=True)
+    )
+    if seeded_row is None:  # an empty table, so the declared output exists (dvc repro)
         if gold is None:
             res.notes.append(
                 f"no gold labels in {paths['annotations']}: seeded_eval.csv left empty"
@@ -415,12 +417,12 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
         row_cols = ["method", "cv", "n", "macro_f1", "accuracy"]
         w(write_table(pd.DataFrame(columns=row_cols), tables / "seeded_eval.csv"))
     else:
-        table = pd.DataFrame([row])
+        table = pd.DataFrame([seeded_row])
         floats = [c for c in table.columns if table[c].dtype.kind == "f"]
         table[floats] = table[floats].round(4)
         w(write_table(table, tables / "seeded_eval.csv"))
         res.metrics["seeded_eval"] = {
-            k: row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")
+            k: seeded_row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")
         }
     _compare_classifier(out, domain_ids, run["n_tokens"], paths, res)
     return out

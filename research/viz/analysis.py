@@ -15,6 +15,7 @@ labels (made by language-model annotators) with classifier predictions.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -93,7 +94,7 @@ PROVINCE_EN = {
     "台湾": "Taiwan",
 }
 
-TEXT = {
+TEXT: dict[str, dict[str, Any]] = {  # key → language → text, or group → key → language → text
     "share_units": {"en": "Share of body paragraphs", "zh": "正文段落占比"},
     "share_chars": {"en": "Share of body characters", "zh": "正文字数占比"},
     "mean_share_units": {"en": "Mean share of body paragraphs", "zh": "正文段落平均占比"},

@@ -199,7 +199,10 @@ def setup_style(
             "legend.frameon": False,
             "legend.handlelength": 1.2,
             "legend.borderaxespad": 0.3,
-            "axes.prop_cycle": matplotlib.cycler(color=list(DOMAIN_COLORS.values())),
+            # matplotlib re-exports cycler at runtime; its stubs do not declare it
+            "axes.prop_cycle": matplotlib.cycler(  # type: ignore[attr-defined]
+                color=list(DOMAIN_COLORS.values())
+            ),
             "image.cmap": SEQUENTIAL_CMAP,
             # deterministic, font-embedding output
             "pdf.fonttype": 42,
