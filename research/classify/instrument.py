@@ -252,14 +252,18 @@ class HeldOutFits:
     def compute(self, keys: list[tuple[str, frozenset[str]]], n_jobs: int = 1) -> None:
         """Fit every (name, held_out) in ``keys`` not cached yet (in ``n_jobs`` processes)."""
         from joblib import Parallel, delayed
+        from tqdm.auto import tqdm
 
         todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        # a progress bar on terminals (disable=None): the fits are minutes of otherwise silent work
+        bar = tqdm(todo, desc="classifier fits", unit="fit", disable=None)
         results = Parallel(n_jobs=n_jobs)(
             delayed(in_worker(_fit_proba))(
                 self.estimators[name], self._train(held), self.gold, self.labels
             )
-            for name, held in todo
+            for name, held in bar
         )
+        bar.close()
         self._cache.update(zip(todo, results))
 
     def proba(self, name: str, held_out: frozenset[str]) -> np.ndarray | None:
