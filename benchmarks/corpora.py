@@ -15,6 +15,8 @@ import random
 import re
 from pathlib import Path
 
+from research.corpus.ingest import MANIFEST_COLUMNS
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 GOV = ROOT.parent / "shared" / "corpora" / "gov-work-reports" / "government_work_reports.jsonl"
@@ -65,21 +67,7 @@ LEVELS = ["province", "city", "city", "county", "county", "district"]
 SUFFIX = {"province": "省", "city": "市", "county": "县", "district": "区"}
 _SENTENCE = re.compile(r"[^。！？；]+[。！？；]")
 _SECTION = re.compile(r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）])")
-MANIFEST = [
-    "file",
-    "doc_id",
-    "title",
-    "organisation",
-    "province",
-    "place",
-    "level",
-    "year",
-    "period_start",
-    "period_end",
-    "script",
-    "source",
-    "note",
-]
+MANIFEST = MANIFEST_COLUMNS
 
 
 def paragraph_pools(prepared_dirs: list[Path]) -> tuple[list[str], list[str]]:

@@ -28,7 +28,7 @@ from research.viz.style import (
     category_label,
     domain_colors,
     load_project_codebook,
-    save_figure,
+    save_with,
 )
 
 #: Years marked on time axes: the 2016 federation reform and Party congresses.
@@ -206,15 +206,7 @@ def _note(fig, text: str) -> None:
                      color="#555555")  # fmt: skip
 
 
-def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
-    return save_figure(
-        fig,
-        data,
-        out_dir,
-        name,
-        tuple(fig_p.formats),
-        fig_p.dpi,
-    )
+_save = save_with
 
 
 def _legend_below(fig, ax, handles, labels, ncol: int = 2) -> None:

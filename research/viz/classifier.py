@@ -15,7 +15,7 @@ import numpy as np
 
 from research.settings import FiguresSettings, settings_of
 from research.viz.registry import read_input_table, register_figure
-from research.viz.style import SEQUENTIAL_CMAP, category_label, load_project_codebook, save_figure
+from research.viz.style import SEQUENTIAL_CMAP, category_label, load_project_codebook, save_with
 
 METHOD_LABELS = {
     "majority": ("Majority class", "多数类"),
@@ -43,15 +43,7 @@ def _ctx(params: dict) -> tuple[FiguresSettings, list[str], object]:
 _read = read_input_table
 
 
-def _save(fig, data, out_dir, name, fig_p) -> list[Path]:
-    return save_figure(
-        fig,
-        data,
-        out_dir,
-        name,
-        tuple(fig_p.formats),
-        fig_p.dpi,
-    )
+_save = save_with
 
 
 @register_figure("confusion_matrix", requires=["tables/confusion_matrix.csv"])

@@ -280,6 +280,13 @@ _METADATA: dict[str, dict[str, Any]] = {
 DEFAULT_FORMATS: tuple[str, ...] = ("pdf", "png")
 
 
+def save_with(
+    fig: Any, data: pd.DataFrame | None, out_dir: str | Path, name: str, fig_p: Any
+) -> list[Path]:
+    """:func:`save_figure` with the formats and dpi of the ``figures`` settings ``fig_p``."""
+    return save_figure(fig, data, out_dir, name, tuple(fig_p.formats), fig_p.dpi)
+
+
 def save_figure(
     fig: matplotlib.figure.Figure,
     data: pd.DataFrame | None,

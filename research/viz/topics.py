@@ -27,7 +27,7 @@ from research.viz.style import (
     category_label,
     domain_colors,
     load_project_codebook,
-    save_figure,
+    save_with,
 )
 
 N_TERMS = 8
@@ -62,15 +62,7 @@ def _fig_params(params: dict) -> FiguresSettings:
     return settings_of(params).figures
 
 
-def _save(fig, data: pd.DataFrame, out_dir: Path, name: str, fig_p: FiguresSettings) -> list[Path]:
-    return save_figure(
-        fig,
-        data,
-        out_dir,
-        name,
-        formats=tuple(fig_p.formats),
-        dpi=fig_p.dpi,
-    )
+_save = save_with
 
 
 @register_figure("topic_model_selection", requires=["tables/k_sweep.csv"])
