@@ -148,9 +148,9 @@ def classifier_comparison(
         ax.grid(axis="x", color="#dddddd", linewidth=0.5, zorder=0)
         ax.set_xlim(0, 1)
     axes[-1, 0].set_xlabel(
-        "Macro-F1 on real gold, 95% document-cluster bootstrap CI"
+        "Macro-F1 on real gold\n(95% document-cluster bootstrap CI)"
         if language == "en"
-        else "真实金标准上的宏平均 F1(95% 文档聚类自助法区间)"
+        else "真实金标准上的宏平均 F1\n(95% 文档聚类自助法区间)"
     )
     cols = [
         c
