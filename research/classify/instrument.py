@@ -627,22 +627,6 @@ def evaluate_on_gold(
 
 
 # ------------------------------------------------------------------ learning curve
-def _pick(
-    strategy: str, pool: pd.DataFrame, p_pool: np.ndarray, n: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Indices (into ``pool``) of the ``n`` units a user would label under ``strategy``."""
-    if strategy == "random":
-        return rng.choice(len(pool), size=n, replace=False)
-    if strategy == "stratified":  # equal numbers per document, random within
-        groups = pool["group"].to_numpy()
-        order = rng.permutation(len(pool))
-        ranks = pd.Series(groups[order]).groupby(groups[order]).cumcount().to_numpy()
-        return order[np.argsort(ranks, kind="stable")][:n]
-    top2 = np.sort(p_pool, axis=1)[:, -2:]
-    margin = top2[:, 1] - top2[:, 0]
-    return np.argsort(margin, kind="stable")[:n]  # uncertainty: smallest margin first
-
-
 def learning_curve(
     gold: pd.DataFrame,
     base: pd.DataFrame | None,
@@ -660,6 +644,7 @@ def learning_curve(
     ``n`` units alone), and scored on the held-out report; scores pool all held-out units.
     Rows: strategy, with_base, n_labels, repeat, macro_f1, accuracy, n_test.
     """
+    from research.classify.active_learning import pick
     from research.labels.evaluation import evaluate_labels
 
     st = settings_of(params)
@@ -677,7 +662,8 @@ def learning_curve(
     base_w = base.assign(weight=1.0) if base is not None and len(base) else None
     preds: dict[tuple[str, bool, int, int], np.ndarray] = {}
     p_base_all = _fit_proba(est, base_w, gold, labels) if base_w is not None else None
-    for d in sorted(set(docs)):
+    doc_ids = sorted(set(docs))
+    for d in doc_ids:
         test, pool_m = docs == d, docs != d
         pool = gold[pool_m].reset_index(drop=True)
         for strategy in strategies:
@@ -685,17 +671,25 @@ def learning_curve(
                 n = min(n, len(pool))
                 reps = 1 if (strategy == "uncertainty" or n == 0) else repeats
                 for r in range(reps):
-                    rng = np.random.default_rng([seed, r, n, sorted(set(docs)).index(d)])
+                    if strategy == "uncertainty" and p_base_all is None:
+                        continue
                     p_pool = (
                         p_base_all[pool_m]
                         if p_base_all is not None
                         else np.full((len(pool), len(labels)), 1 / len(labels))
                     )
-                    if strategy == "uncertainty" and p_base_all is None:
-                        continue
-                    pick = pool.iloc[_pick(strategy, pool, p_pool, n, rng)].assign(weight=gw)
+                    draw = int(
+                        np.random.default_rng([seed, r, n, doc_ids.index(d)]).integers(2**31)
+                    )
+                    # the same rule `research annotate suggest --strategy` applies
+                    chosen = pick(p_pool, pool["group"].astype(str).to_numpy(), n, strategy, draw)
+                    pick_rows = pool.iloc[chosen].assign(weight=gw)
                     for with_base in [True, False] if base_w is not None else [False]:
-                        train = pd.concat([pick, base_w], ignore_index=True) if with_base else pick
+                        train = (
+                            pd.concat([pick_rows, base_w], ignore_index=True)
+                            if with_base
+                            else pick_rows
+                        )
                         if len(train) == 0 or train["label"].nunique() < 2:
                             continue
                         p = (

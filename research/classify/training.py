@@ -32,7 +32,7 @@ class TrainResult:
     report: Any = None
 
 
-def _evaluation_outputs(ev: Any, reports_dir: Path, data_dir: Path | None) -> list[Path]:
+def _evaluation_outputs(ev: Any, reports_dir: Path) -> list[Path]:
     """Tables of the evaluation on real gold (reports/) and the cross-fitted predictions."""
     tables = reports_dir / "tables"
     written = [
@@ -182,7 +182,7 @@ def train_and_report(
     if ev is not None:
         assert gold is not None  # an evaluation is only made on gold
         reports_dir = Path(reports_dir) if reports_dir else Path(out_dir) / "reports"
-        written += _evaluation_outputs(ev, reports_dir, None)
+        written += _evaluation_outputs(ev, reports_dir)
         scores = ev.scores.round(4)
         metrics = {
             "n_gold_units": len(gold),
