@@ -1,17 +1,20 @@
-"""Parameter recovery of the analysis stage: planted province and year effects on domain
-shares, recovered by the multilevel model with and without the measurement-error correction.
+"""Parameter recovery through the package's own stages: planted province and year effects on
+domain shares, recovered by prepare → predict → analyse with and without the correction.
 
-Each repetition generates a corpus (``research.analysis.recovery``: ~300 reports, 31
-provinces, 2010–2025, paragraphs from the base set's pool writers, a random 10% gold
-sample), labels it with a classifier trained on the other base-set writers, runs the
-pipeline's analysis (``run_analysis``, unit basis) twice — estimator PCC (no correction) and
-PACC (corrected, with correction replicates) — and scores the multilevel model's province
-contrasts and year trends against the planted truth.
+Each repetition writes a corpus of .txt reports with a manifest and a text-keyed gold file
+(``research.analysis.recovery``: ~300 reports, 31 provinces, 2010–2025, paragraphs from the
+base set's writers w1–w3, noise, a random 10% gold sample) into a temporary project, and runs
+``research prepare``, the gold re-anchoring, ``research predict`` (a classifier trained once
+with ``research train --no-cv`` on writers w4–w6) and ``run_analysis`` (``research analyse``)
+from a params.yaml there, per basis (chars, units) and estimator: PCC (uncorrected), ``auto``
+(the corrected estimator with the lowest held-out error) and PACC. The multilevel model's
+province contrasts and year trends are scored against the planted truth computed on the
+units prepare kept.
 
-    python benchmarks/bench_recovery.py [--reps 5] [--n-docs 300] [--gold-frac 0.1]
+    python benchmarks/bench_recovery.py [--reps 3] [--n-docs 300] [--gold-frac 0.1]
 
-Writes ``benchmarks/results/recovery.csv`` (summary) and ``recovery_rows.csv`` (every
-estimate) and prints the summary.
+Writes ``benchmarks/results/recovery.csv`` and ``recovery.md`` (summary),
+``recovery_rows.csv`` (every estimate) and ``recovery_runs.csv`` (facts per repetition).
 """
 
 from __future__ import annotations
@@ -29,65 +32,62 @@ sys.path.insert(0, str(ROOT))
 
 from research.analysis import recovery as rec  # noqa: E402
 from research.analysis.inputs import codebook_ids  # noqa: E402
-from research.analysis.pipeline import run_analysis  # noqa: E402
+from research.classify.base_set import load_base_set  # noqa: E402
 
-POOL_WRITERS = {"w1", "w2", "w3"}
+CONDITIONS = {"pcc": "uncorrected (PCC)", "auto": "corrected (auto)", "pacc": "corrected (PACC)"}
 
 
-def run(
-    reps: int, n_docs: int, gold_frac: float, n_boot: int, out: Path, corrected: str = "pacc"
-) -> pd.DataFrame:
+def run(a: argparse.Namespace) -> pd.DataFrame:
     ids, _ = codebook_ids(None)
-    base = pd.read_csv(ROOT / "research/resources/base_set/base_set.csv")
-    base = base[base["label"].isin(ids)]
-    pool = base[base["writer"].isin(POOL_WRITERS)]
-    model = rec.quick_classifier(base[~base["writer"].isin(POOL_WRITERS)], c=4.0, max_iter=2000)
-    par = rec.planted(ids, seed=0)
-    tr = rec.truth(ids, par)
-    rows = []
-    for r in range(reps):
-        corpus = rec.generate(pool, ids, par, n_docs, seed=100 + r, gold_frac=gold_frac)
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            rec.write_project(root, corpus, model, ids)
-            for condition, estimator in (
-                ("uncorrected_pcc", "pcc"),
-                (f"corrected_{corrected}", corrected),
-            ):
-                params = {
-                    "seed": r,
-                    "paths": {"annotations": str(root / "annotations.csv"),
-                              "data": str(root / "data"), "reports": str(root / "reports")},
-                    "analyse": {"n_boot": n_boot, "bases": ["units"], "estimator": estimator,
-                                "distinctive_by": [], "me_replicates": 20},
-                    "tokenize": {"cache": False},
-                }  # fmt: skip
-                t0 = time.perf_counter()
-                s = run_analysis(params, echo=None)
-                ml = pd.read_csv(root / "reports/tables/multilevel.csv")
-                sc = rec.score(ml, tr).assign(condition=condition, rep=r,
-                                              seconds=time.perf_counter() - t0)  # fmt: skip
-                rows.append(sc)
-                print(f"rep {r} {condition}: {time.perf_counter() - t0:.1f}s, "
-                      f"held-out MAE {s.get('adjustment_mae', {})}", flush=True)  # fmt: skip
+    base = load_base_set(labels=ids)
+    pool = base[base["writer"].isin(rec.POOL_WRITERS)]
+    par = rec.planted(ids, seed=0, n_provinces=a.n_provinces)
+    rows, runs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        model = rec.train_model(Path(tmp) / "model", base)
+        for r in range(a.reps):
+            t0, c0 = time.perf_counter(), time.process_time()
+            sc, facts = rec.run_rep(
+                Path(tmp) / f"rep{r}", pool, ids, par, model, a.n_docs, 100 + r, a.gold_frac,
+                n_boot=a.n_boot, me_replicates=a.me_replicates,
+            )  # fmt: skip
+            facts.update(
+                rep=r, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0
+            )
+            runs.append(facts)
+            rows.append(sc)
+            print(f"rep {r}: {facts}", flush=True)
     allrows = pd.concat(rows, ignore_index=True)
     summary = rec.summarise(allrows)
-    out.mkdir(parents=True, exist_ok=True)
-    allrows.to_csv(out / "recovery_rows.csv", index=False)
-    summary.to_csv(out / "recovery.csv", index=False)
+    summary["condition"] = summary["condition"].map(CONDITIONS)
+    chosen = allrows[allrows["condition"] == "auto"].groupby("basis")["estimator"].unique()
+    a.out.mkdir(parents=True, exist_ok=True)
+    allrows.to_csv(a.out / "recovery_rows.csv", index=False)
+    pd.DataFrame(runs).to_csv(a.out / "recovery_runs.csv", index=False)
+    summary.to_csv(a.out / "recovery.csv", index=False)
+    settings = (
+        f"{a.reps} corpora of {a.n_docs} reports in {a.n_provinces} provinces, "
+        f"{a.gold_frac:.0%} gold, n_boot {a.n_boot}, me_replicates {a.me_replicates}; "
+        + "; ".join(f"auto chose {', '.join(v)} on {b}" for b, v in chosen.items())
+    )
+    (a.out / "recovery.md").write_text(
+        f"Parameter recovery (`python benchmarks/bench_recovery.py --reps {a.reps}`): "
+        f"{settings}.\n\n{rec.markdown_table(summary)}",
+        encoding="utf-8",
+    )
     return summary
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--reps", type=int, default=5)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--n-docs", type=int, default=300)
+    ap.add_argument("--n-provinces", type=int, default=31)
     ap.add_argument("--gold-frac", type=float, default=0.1)
     ap.add_argument("--n-boot", type=int, default=200)
+    ap.add_argument("--me-replicates", type=int, default=20)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    ap.add_argument("--corrected", default="pacc", help="corrected estimator (acc|pacc|em|ppi)")
-    a = ap.parse_args()
-    summary = run(a.reps, a.n_docs, a.gold_frac, a.n_boot, a.out, a.corrected)
+    summary = run(ap.parse_args())
     print(summary.to_string(index=False))
 
 
