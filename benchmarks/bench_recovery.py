@@ -44,7 +44,7 @@ def run(a: argparse.Namespace) -> pd.DataFrame:
     par = rec.planted(ids, seed=0, n_provinces=a.n_provinces)
     rows, runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        model = rec.train_model(Path(tmp) / "model", base)
+        model = rec.train_model(Path(tmp) / "model", base, a.model_writers)
         for r in range(a.reps):
             t0, c0 = time.perf_counter(), time.process_time()
             sc, facts = rec.run_rep(
@@ -67,7 +67,8 @@ def run(a: argparse.Namespace) -> pd.DataFrame:
     summary.to_csv(a.out / "recovery.csv", index=False)
     settings = (
         f"{a.reps} corpora of {a.n_docs} reports in {a.n_provinces} provinces, "
-        f"{a.gold_frac:.0%} gold, n_boot {a.n_boot}, me_replicates {a.me_replicates}; "
+        f"{a.gold_frac:.0%} gold, n_boot {a.n_boot}, me_replicates {a.me_replicates}, "
+        f"classifier trained on writers {' '.join(a.model_writers)}; "
         + "; ".join(f"auto chose {', '.join(v)} on {b}" for b, v in chosen.items())
     )
     (a.out / "recovery.md").write_text(
@@ -86,6 +87,12 @@ def main() -> None:
     ap.add_argument("--gold-frac", type=float, default=0.1)
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--me-replicates", type=int, default=20)
+    ap.add_argument(
+        "--model-writers",
+        nargs="+",
+        default=list(rec.MODEL_WRITERS),
+        help="base-set writers the classifier is trained on (fewer: a weaker classifier)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     summary = run(ap.parse_args())
     print(summary.to_string(index=False))
