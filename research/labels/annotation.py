@@ -425,6 +425,77 @@ def config_fields(xml: str) -> dict[str, Any]:
     return out
 
 
+def _label_fields(records: list[dict[str, Any]]) -> list[str]:
+    """Field names that may hold labels: every key of the records except Label Studio's
+    task metadata and our own ``_``-prefixed bookkeeping, in first-seen order."""
+    return list(dict.fromkeys(k for r in records for k in r if k not in LS_META and k[0] != "_"))
+
+
+def _read_config_fields(path: Path, config: str | Path | None) -> dict[str, Any] | None:
+    """The fields named by the labeling config: ``config`` if given (it must exist), else
+    ``label_config.xml`` beside the export when there is one, else None."""
+    cfg_path = Path(config) if config else path.with_name("label_config.xml")
+    if cfg_path.exists():
+        return config_fields(cfg_path.read_text(encoding="utf-8"))
+    if config:
+        raise InputError(config, "labeling config not found")
+    return None
+
+
+def _codebook_choices(
+    records: list[dict[str, Any]], key: str, look: dict[str, str]
+) -> tuple[bool, int]:
+    """Whether field ``key`` holds only codebook labels (choice-like and filled somewhere),
+    and the most choices any record gives in it (1 means single choice)."""
+    vals = [_choices(r.get(key)) for r in records]
+    if any(v is None for v in vals) or not any(vals):
+        return False, 0
+    present = cast("list[list[str]]", vals)  # no None left (checked above)
+    ok = all(str(x).strip().lower() in look for v in present for x in v)
+    return ok, max(len(v) for v in present)
+
+
+def _named_field(
+    explicit: str | None, cfg_names: list[str], default: str, keys: list[str]
+) -> str | None:
+    """The field the user named (if present), else the first the config names, else the
+    conventional ``default`` name; None when the export has none of them."""
+    if explicit and explicit in keys:
+        return explicit
+    for k in cfg_names:
+        if k in keys:
+            return k
+    return default if default in keys else None
+
+
+def _guess_primary(
+    records: list[dict[str, Any]], candidates: list[str], look: dict[str, str], path: Path
+) -> str:
+    """The field holding the primary label when nothing names it.
+
+    The primary label is single choice and given on every annotation; secondary ones are
+    optional, so the best-covered single-choice codebook field wins. A tie is ambiguous and
+    an error (guessing would silently swap primary and secondary labels).
+    """
+    filled = {}
+    for k in candidates:
+        ok, n = _codebook_choices(records, k, look)
+        if ok and n == 1:
+            filled[k] = sum(bool(_choices(r.get(k))) for r in records)
+    single = sorted(filled, key=lambda k: filled[k], reverse=True)
+    if len(single) > 1 and filled[single[0]] > filled[single[1]]:
+        single = single[:1]
+    if len(single) != 1:
+        keys = _label_fields(records)
+        raise InputError(
+            path,
+            "cannot tell which field holds the primary label "
+            f"(fields: {', '.join(keys) or 'none'}); give --label-column NAME or --config "
+            "label_config.xml",
+        )
+    return single[0]
+
+
 def _resolve_fields(
     records: list[dict[str, Any]],
     cb: Codebook,
@@ -433,61 +504,29 @@ def _resolve_fields(
     secondary: str | None,
     config: str | Path | None,
 ) -> dict[str, str | None]:
-    """Which field holds the primary label, the secondary labels and the note."""
-    keys = list(dict.fromkeys(k for r in records for k in r if k not in LS_META and k[0] != "_"))
+    """Which field holds the primary label, the secondary labels and the note.
+
+    Named fields (arguments, then the labeling config, then the conventional names) win;
+    otherwise the fields are recognised by their content, so any Label Studio template
+    imports without configuration.
+    """
+    keys = _label_fields(records)
     if not keys:  # nothing annotated at all
         return {"primary": None, "secondary": None, "note": None}
-    cfg_path = Path(config) if config else path.with_name("label_config.xml")
-    cfg = config_fields(cfg_path.read_text(encoding="utf-8")) if cfg_path.exists() else None
-    if config and cfg is None:
-        raise InputError(config, "labeling config not found")
+    cfg = _read_config_fields(path, config) or {"single": [], "multiple": [], "text": []}
     look = _label_lookup(cb)
-
-    def labels_only(k: str) -> tuple[bool, int]:
-        vals = [_choices(r.get(k)) for r in records]
-        if any(v is None for v in vals) or not any(vals):
-            return False, 0
-        present = cast("list[list[str]]", vals)  # no None left (checked above)
-        ok = all(str(x).strip().lower() in look for v in present for x in v)
-        return ok, max(len(v) for v in present)
-
-    def pick(explicit: str | None, cfg_names: list[str], default: str) -> str | None:
-        if explicit and explicit in keys:
-            return explicit
-        for k in cfg_names:
-            if k in keys:
-                return k
-        return default if default in keys else None
-
-    prim = pick(label, cfg["single"] if cfg else [], "primary")
-    sec = pick(secondary, cfg["multiple"] if cfg else [], "secondary")
-    note = pick(None, cfg["text"] if cfg else [], "note")
+    prim = _named_field(label, cfg["single"], "primary", keys)
+    sec = _named_field(secondary, cfg["multiple"], "secondary", keys)
+    note = _named_field(None, cfg["text"], "note", keys)
     if prim is None:
-        cands = {k: labels_only(k) for k in keys if k not in (sec, note)}
-        # the primary label is single choice and given on every annotation; secondary ones
-        # are optional, so the best-covered single-choice field wins (a tie is ambiguous)
-        filled = {
-            k: sum(bool(_choices(r.get(k))) for r in records)
-            for k, (ok, n) in cands.items()
-            if ok and n == 1
-        }
-        single = sorted(filled, key=lambda k: filled[k], reverse=True)
-        if len(single) > 1 and filled[single[0]] > filled[single[1]]:
-            single = single[:1]
-        if len(single) != 1:
-            raise InputError(
-                path,
-                "cannot tell which field holds the primary label "
-                f"(fields: {', '.join(keys) or 'none'}); give --label-column NAME or --config "
-                "label_config.xml",
-            )
-        prim = single[0]
-    if sec is None:
-        multi = [k for k in keys if k not in (prim, note) and labels_only(k)[0]]
+        prim = _guess_primary(records, [k for k in keys if k not in (sec, note)], look, path)
+    if sec is None:  # the one other field of codebook labels, if unambiguous
+        multi = [
+            k for k in keys if k not in (prim, note) and _codebook_choices(records, k, look)[0]
+        ]
         sec = multi[0] if len(multi) == 1 else None
     if note is None:
-        texts = [k for k in keys if k in ("comment", "comments")]
-        note = texts[0] if texts else None
+        note = next((k for k in keys if k in ("comment", "comments")), None)
     return {"primary": prim, "secondary": sec, "note": note}
 
 
