@@ -186,6 +186,12 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def is_blank(v: Any) -> bool:
+    """Whether a table cell is empty: None, NaN, pandas' NA, or only whitespace (the one
+    rule for every table users fill in: annotations, training tables, gold labels)."""
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v) or not str(v).strip()
+
+
 def read_csv_text(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     """Read a CSV as Excel users save it: UTF-8 (with or without BOM) or GBK/GB18030, and
     ``,``, ``;`` or tab separated (sniffed from the header line)."""

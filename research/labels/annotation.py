@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from research.errors import InputError
+from research.io import is_blank
 from research.labels.codebook import Codebook
 
 TIDY_COLUMNS = ["unit_id", "doc_id", "annotator", "label", "secondary", "note", "text"]
@@ -163,17 +164,11 @@ def _label_lookup(cb: Codebook) -> dict[str, str]:
     return look
 
 
-def _is_blank(v: Any) -> bool:
-    return (
-        v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "" or v is pd.NA
-    )
-
-
 def normalise_label(
     value: Any, cb: Codebook, where: str, path: str | Path, look: dict[str, str] | None = None
 ) -> str:
     """One primary label → codebook id ("" if blank); InputError naming file and row."""
-    if _is_blank(value):
+    if is_blank(value):
         return ""
     look = look or _label_lookup(cb)
     key = str(value).strip().lower()
@@ -200,7 +195,7 @@ def normalise_secondary(
     """
     if isinstance(value, (list, tuple)):
         parts = [str(v) for v in value]
-    elif _is_blank(value):
+    elif is_blank(value):
         return ""
     else:
         parts = _SPLIT.split(str(value).strip())
@@ -331,7 +326,7 @@ def _text(v: Any) -> str:
         return " ".join(str(x) for x in v)
     if isinstance(v, float) and v.is_integer():  # ids in a column with blanks read as floats
         return str(int(v))
-    return "" if _is_blank(v) else str(v)
+    return "" if is_blank(v) else str(v)
 
 
 def _row(rec: dict, uid: str, who: str, prim: str, sec: str, note: str) -> dict[str, str]:
@@ -398,7 +393,7 @@ def _choices(v: Any) -> list[str] | None:
         return [str(x) for x in v.get("choices") or []] if "choices" in v else None
     if isinstance(v, (list, tuple)):
         return [str(x) for x in v]
-    if _is_blank(v):
+    if is_blank(v):
         return []
     s = str(v).strip()
     if s.startswith("{") and '"choices"' in s:
@@ -568,7 +563,7 @@ def has_labels(path: str | Path, column: str = "gold") -> bool:
     if not Path(path).exists():
         return False
     t = read_table(path)
-    return column in t.columns and bool(t[column].map(lambda v: not _is_blank(v)).any())
+    return column in t.columns and bool(t[column].map(lambda v: not is_blank(v)).any())
 
 
 def holds_labels(path: str | Path) -> bool:
@@ -588,7 +583,7 @@ def holds_labels(path: str | Path) -> bool:
     cols = [
         c for c in t.columns if str(c).startswith(("label", "gold", "pass", "secondary", "primary"))
     ]
-    return any(t[c].map(lambda v: not _is_blank(v)).any() for c in cols)
+    return any(t[c].map(lambda v: not is_blank(v)).any() for c in cols)
 
 
 def safe_output(path: str | Path, force: bool = False) -> Path:
