@@ -341,11 +341,9 @@ def _row(rec: dict, uid: str, who: str, prim: str, sec: str, note: str) -> dict[
     }
 
 
-def _label_studio_records(path: Path) -> list[dict[str, Any]] | None:
-    """A Label Studio JSON or JSON-MIN export as flat records (one per annotation, field
-    name → list of choices or text); None when ``path`` is not a .json file."""
-    if path.suffix.lower() != ".json":
-        return None
+def _load_tasks(path: Path) -> list[Any]:
+    """The task list of a Label Studio JSON export (a single task object is a list of one);
+    unreadable or non-list JSON is an error naming the file."""
     if not path.exists():
         raise InputError(path, "file not found")
     try:
@@ -356,35 +354,58 @@ def _label_studio_records(path: Path) -> list[dict[str, Any]] | None:
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise InputError(path, "a Label Studio export must be a JSON list of tasks")
-    records: list[dict[str, Any]] = []
-    for n, task in enumerate(tasks, start=1):
-        if not isinstance(task, dict):
-            raise InputError(path, f"task #{n}: expected an object")
-        if "data" not in task and "annotations" not in task:  # JSON-MIN: already flat
-            records.append({**task, "_where": f"item #{n}"})
+    return tasks
+
+
+def _annotator(annotation: dict[str, Any]) -> str:
+    """Who made an annotation: ``completed_by`` as an id, or a user object's email or id."""
+    who = annotation.get("completed_by")
+    if isinstance(who, dict):
+        who = who.get("email") or who.get("id")
+    return "" if who is None else str(who)
+
+
+def _result_fields(annotation: dict[str, Any]) -> dict[str, Any]:
+    """An annotation's results by control name: choices as a list, text areas as text."""
+    fields: dict[str, Any] = {}
+    for r in annotation.get("result") or []:
+        name, val = r.get("from_name"), r.get("value") or {}
+        if name is None:
             continue
-        data = task.get("data")
-        if not isinstance(data, dict):
-            raise InputError(path, f"task #{n}: expected an object with a 'data' field")
-        base = {k: v for k, v in data.items() if k in LS_META}
-        anns = [a for a in (task.get("annotations") or []) if not a.get("was_cancelled")]
-        if not anns:
-            records.append({**base, "annotator": "", "_where": f"task #{n}"})
-        for a in anns:
-            who = a.get("completed_by")
-            if isinstance(who, dict):
-                who = who.get("email") or who.get("id")
-            rec = {**base, "annotator": "" if who is None else str(who), "_where": f"task #{n}"}
-            for r in a.get("result") or []:
-                name, val = r.get("from_name"), r.get("value") or {}
-                if name is None:
-                    continue
-                if "choices" in val:
-                    rec[name] = list(val.get("choices") or [])
-                elif "text" in val:
-                    rec[name] = _text(val.get("text"))
-            records.append(rec)
-    return records
+        if "choices" in val:
+            fields[name] = list(val.get("choices") or [])
+        elif "text" in val:
+            fields[name] = _text(val.get("text"))
+    return fields
+
+
+def _task_records(path: Path, n: int, task: Any) -> list[dict[str, Any]]:
+    """The flat records of task ``n``: one per annotation that was not cancelled (one
+    unlabelled record when there is none), or the task itself when JSON-MIN made it flat."""
+    if not isinstance(task, dict):
+        raise InputError(path, f"task #{n}: expected an object")
+    if "data" not in task and "annotations" not in task:  # JSON-MIN: already flat
+        return [{**task, "_where": f"item #{n}"}]
+    data = task.get("data")
+    if not isinstance(data, dict):
+        raise InputError(path, f"task #{n}: expected an object with a 'data' field")
+    base = {k: v for k, v in data.items() if k in LS_META}
+    anns = [a for a in (task.get("annotations") or []) if not a.get("was_cancelled")]
+    if not anns:
+        return [{**base, "annotator": "", "_where": f"task #{n}"}]
+    return [
+        {**base, "annotator": _annotator(a), "_where": f"task #{n}", **_result_fields(a)}
+        for a in anns
+    ]
+
+
+def _label_studio_records(path: Path) -> list[dict[str, Any]] | None:
+    """A Label Studio JSON or JSON-MIN export as flat records (one per annotation, field
+    name → list of choices or text); None when ``path`` is not a .json file."""
+    if path.suffix.lower() != ".json":
+        return None
+    tasks = _load_tasks(path)
+    return [rec for n, task in enumerate(tasks, start=1) for rec in _task_records(path, n, task)]
 
 
 def _choices(v: Any) -> list[str] | None:
