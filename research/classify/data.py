@@ -116,19 +116,17 @@ def _provinces(
     groups: pd.Series,
     path: Path,
     province_column: str | None,
-    units_path: str | Path | None,
+    documents_path: str | Path | None,
 ) -> list[str]:
-    """Province per row: the given column, else the documents table beside the units."""
+    """Province per row: the given column, else the documents table (by document id)."""
     if province_column:
         require_columns(df, [province_column], path)
         return df[province_column].astype(str).tolist()
-    if units_path is not None:
-        docs_path = Path(units_path).with_name("documents.parquet")
-        if docs_path.exists():
-            docs = read_table(docs_path)
-            if {"doc_id", "province"} <= set(docs.columns):
-                prov = dict(zip(docs["doc_id"].astype(str), docs["province"].astype(str)))
-                return [prov.get(g, "") for g in groups]
+    if documents_path is not None:
+        docs = read_table(documents_path)
+        require_columns(docs, ["doc_id", "province"], documents_path)
+        prov = dict(zip(docs["doc_id"].astype(str), docs["province"].astype(str)))
+        return [prov.get(g, "") for g in groups]
     return [""] * len(df)
 
 
@@ -140,6 +138,7 @@ def load_training_table(
     group_column: str | None = "doc_id",
     province_column: str | None = None,
     units_path: str | Path | None = None,
+    documents_path: str | Path | None = None,
     min_examples: int = 3,
     allow_missing_classes: bool = False,
     params: Params | None = None,
@@ -147,8 +146,9 @@ def load_training_table(
     """Read an annotated table into columns unit_id, text, heading, label, group, province.
 
     ``units_path`` (a prepared ``paragraphs.parquet``) supplies ``heading`` and ``doc_id``
-    (and ``text`` when the table lacks it) by ``unit_id``; the ``documents.parquet`` beside
-    it supplies ``province``. Rows with a blank label are dropped (counted in a warning).
+    (and ``text`` when the table lacks it) by ``unit_id``; ``documents_path`` (a prepared
+    ``documents.parquet``) supplies ``province`` by document, unless ``province_column``
+    names a column of the table. Rows with a blank label are dropped (counted in a warning).
     """
     path = Path(path)
     df = read_table(path)
@@ -184,5 +184,5 @@ def load_training_table(
             "group": df[group_column].astype(str).to_numpy() if group_column else ["all"] * len(df),
         }
     )
-    out["province"] = _provinces(df, out["group"], path, province_column, units_path)
+    out["province"] = _provinces(df, out["group"], path, province_column, documents_path)
     return out
