@@ -44,7 +44,9 @@ _NUMERIC_NAMES = frozenset({"12338", "12345", "110"})
 # that rjieba joins (2024-01-21, www.a.com) are split into these pieces and single marks.
 _ASCII_WHOLE = re.compile(r"[A-Za-z0-9]+(?:\.[0-9]+)?%?")
 _ASCII_PIECES = re.compile(r"[A-Za-z0-9]+(?:\.[0-9]+)?%?|[^A-Za-z0-9]")
-_ASCII_MARK = re.compile(r"[A-Za-z0-9][!-/:-@\[-`{-~]|[!-/:-@\[-`{-~][A-Za-z0-9]")
+# An ASCII mark next to an ASCII letter or digit (the pattern starts with the mark, so the
+# regex engine scans for it rather than trying both branches at every position).
+_ASCII_MARK = re.compile(r"[!-/:-@\[-`{-~](?:(?<=[A-Za-z0-9][!-/:-@\[-`{-~])|(?=[A-Za-z0-9]))")
 SEGMENTERS = ("rjieba", "jieba")
 
 
