@@ -11,17 +11,21 @@ Every measured stage runs in a fresh subprocess (``--worker``) that times only t
 itself (after imports) and reports wall and CPU seconds; the parent polls the worker's
 process tree with psutil for its peak RSS (the sum over the worker and any processes it
 starts, e.g. joblib workers). Each stage is compared with its *floor* measured in the
-same run on the same input:
+same run on the same input, interleaved with it:
 
-* prepare → bare ``jieba.lcut`` over the same (normalised) document text, default
-  dictionary, jieba's dictionary load included in both;
-* predict → the fitted model's feature transform (the vectoriser) alone.
+* prepare → bare ``rjieba.cut`` (the project's segmenter, default dictionary, its load
+  included) over the documents' normalised text;
+* predict (the ``research predict`` CLI, model load, reading and writing included) → bare
+  ``rjieba.cut`` over the body units' text, and bare ``jieba.lcut`` (the old segmenter) as
+  a second yardstick; predict in process (model loaded) as paragraphs per CPU second.
 
 Also measured: tokenisation with 1 and 2 processes (and the machine's own 2-process
 speed-up on a pure-Python CPU loop, as a yardstick on a shared machine), the token
-cache (cold vs warm re-run), LDA training (research.topics), and ``research run`` end to
-end on the seeds. Results go to benchmarks/results/*.csv (gitignored); BENCHMARKS.md is
-generated from them — no number in it is typed by hand.
+cache (cold vs warm re-run), LDA training (research.topics), and ``research run`` on the
+seeds, fresh and re-run with nothing changed, per stage (``benchmarks/bench_pipeline.py``
+when present). Each row notes the machine's 1-minute load average. Results go to
+benchmarks/results/*.csv (gitignored); BENCHMARKS.md is generated from them, with the
+issue's targets marked met / NOT met — no number in it is typed by hand.
 """
 
 from __future__ import annotations
@@ -868,7 +872,8 @@ def render_report(rows: list[dict], extra: dict, args: argparse.Namespace) -> st
         "",
         "## Results",
         "",
-        "Times are seconds of the stage itself in a fresh process (imports excluded; the "
+        "Times are seconds of the stage itself in a fresh process (the entry module imported "
+        "before timing; what the stage imports itself, e.g. scikit-learn for predict, included; the "
         "dictionary load included). CPU = process CPU time (1-process rows only). Ratio = "
         "stage / floor on the same input in the same run; the floor is the new tokeniser "
         "alone (bare `rjieba.cut`, default dictionary, its load included) over the normalised "
