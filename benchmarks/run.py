@@ -22,8 +22,7 @@ same run on the same input, interleaved with it:
 Also measured: tokenisation with 1 and 2 processes (and the machine's own 2-process
 speed-up on a pure-Python CPU loop, as a yardstick on a shared machine), the token
 cache (cold vs warm re-run), LDA training (research.topics), and ``research run`` on the
-seeds, fresh and re-run with nothing changed, per stage (``benchmarks/bench_pipeline.py``
-when present). Each row notes the machine's 1-minute load average. Results go to
+seeds, fresh and re-run with nothing changed, per stage (``benchmarks/bench_pipeline.py``). Each row notes the machine's 1-minute load average. Results go to
 benchmarks/results/*.csv (gitignored); BENCHMARKS.md is generated from them, with the
 issue's targets marked met / NOT met — no number in it is typed by hand.
 """
@@ -376,7 +375,6 @@ def measure_cmd(
             res["error"] = (err or out).strip().splitlines()[-1:] or ["failed"]
     else:
         res["wall_s"] = total
-        res["stdout"] = out
         if proc.returncode != 0:
             res["error"] = (err or out).strip().splitlines()[-3:]
     return res
@@ -649,75 +647,15 @@ class Bench:
         )
 
     def research_run(self) -> None:
-        """``research run`` on the seeds, fresh and then re-run with nothing changed.
+        """``research run`` on the seeds in a fresh clone's files, fresh and then re-run with
+        nothing changed, per stage (``benchmarks/bench_pipeline.py``; the repo is untouched)."""
+        from benchmarks import bench_pipeline
 
-        With ``benchmarks/bench_pipeline.py`` (a fresh clone's files, stage times from the run
-        cache) its rows are used; otherwise ``research run`` runs twice in a scratch folder
-        and the stage times it prints are read. Either way the repo is untouched.
-        """
         try:
-            from benchmarks import bench_pipeline
-        except ImportError:
-            bench_pipeline = None
-        if bench_pipeline is not None:
-            try:
-                for row in bench_pipeline.rows(bench_pipeline.measure()):
-                    self.add(**row)
-            except (Exception, SystemExit) as exc:  # reported as a row
-                self.add(corpus="seeds", stage="research run", note=f"failed: {exc}"[:300])
-            return
-        self._research_run_here()
-
-    def _research_run_here(self) -> None:
-        import yaml
-
-        exe = Path(sys.executable).with_name("research")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "research"]
-        if subprocess.run(cmd + ["run", "--help"], capture_output=True, text=True).returncode != 0:
-            self.add(
-                corpus="seeds", stage="research run", note="skipped: no `research run` command"
-            )
-            return
-        work = self.tmp / "run"  # a scratch project: the pipeline uses paths relative to it
-        work.mkdir()
-        shutil.copytree(SEEDS, work / "seeds")
-        params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-        paths = params.setdefault("paths", {})
-        if "codebook" in paths:
-            paths["codebook"] = str((ROOT / paths["codebook"]).resolve())
-        (work / "params.yaml").write_text(
-            yaml.safe_dump(params, allow_unicode=True), encoding="utf-8"
-        )
-        for label in ("fresh", "re-run"):
-            load = round(os.getloadavg()[0], 1)
-            res = measure_cmd(
-                cmd + ["--params", str(work / "params.yaml"), "run"],
-                cwd=work,
-                timeout=self.args.run_timeout,
-            )
-            if "error" in res:
-                self.add(
-                    corpus="seeds",
-                    stage="research run",
-                    wall_s=res["wall_s"],
-                    peak_rss_mb=res["peak_rss_mb"],
-                    note=f"{label}: failed: {' | '.join(res['error'])}",
-                )
-                return
-            for name, secs in _stage_times(res.get("stdout", "")):
-                self.add(corpus="seeds", stage=f"run: {name}", wall_s=secs, load1=load, note=label)
-            self.add(
-                corpus="seeds",
-                stage="research run",
-                jobs=int(params.get("tokenize", {}).get("n_jobs", 1)),
-                wall_s=res["wall_s"],
-                peak_rss_mb=res["peak_rss_mb"],
-                load1=load,
-                note=f"{label}: whole process incl. imports; params.yaml as is",
-            )
-        model = work / "models" / "classifier"
-        if (model / "model.joblib").exists():
-            self.model = str(model)
+            for row in bench_pipeline.rows(bench_pipeline.measure()):
+                self.add(**row)
+        except (Exception, SystemExit) as exc:  # reported as a row
+            self.add(corpus="seeds", stage="research run", note=f"failed: {exc}"[:300])
 
     def benchmark_model(self) -> str | None:
         """The model predict is timed with: the repo's, the run's, or one trained here on the
@@ -1047,22 +985,6 @@ def targets(rows: list[dict], extra: dict) -> list[str]:
         )
         out.append(f"- prepare memory vs corpus size (streaming): {parts}")
     return out
-
-
-def _stage_times(stdout: str) -> list[tuple[str, float]]:
-    """(stage, seconds) from the table ``research run`` prints when it is done."""
-    import re
-
-    _, done, tail = stdout.partition("=== research run: done")
-    if not done:
-        return []
-    found = []
-    for line in tail.splitlines()[1:]:
-        m = re.match(r"^\s+(\S+)\s+([0-9.]+) s\b", line)
-        if not m:
-            break
-        found.append((m.group(1), float(m.group(2))))
-    return found
 
 
 def _parse(v: str):
