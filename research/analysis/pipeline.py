@@ -25,6 +25,7 @@ from research.analysis.inputs import (
     AnalysisInputs,
     codebook_ids,
     document_meta,
+    input_path,
     load_inputs,
 )
 from research.analysis.multilevel import multilevel_shares
@@ -140,7 +141,9 @@ def run_analysis(
     summary["primary_basis"] = primary_basis
 
     # 0 dictionary vs seeded LDA vs classifiers against gold, in one table
-    comparison = method_comparison(tables)
+    comparison = method_comparison(
+        [input_path(n, data_dir, reports_dir) for n in ("classifier_cv", "seeded_eval")]
+    )
     if len(comparison):
         written["method_comparison"] = write_table(comparison, tables / TABLES["method_comparison"])
     else:
