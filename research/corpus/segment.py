@@ -30,7 +30,6 @@ from research.corpus.normalize import CJK
 from research.settings import PrepareSettings, as_section
 
 _CLOSED = re.compile(r"[。！？!?；;…][”’」』）)\]》]*$")
-_COMMA_END = re.compile(r"[，、：,:（(“‘《「—-]$")
 _META = [
     re.compile(r"^[\(（]?\s*(https?://|www\.)\S+\s*[\)）]?$", re.I),
     re.compile(
