@@ -766,3 +766,50 @@ def test_recovery_generator_and_scoring_on_a_tiny_corpus(tmp_path):
     summ = rec.summarise(sc)
     assert set(summ["kind"]) <= {"province_contrast", "year_trend"} and len(summ)
     assert summ["coverage"].between(0, 1).all()
+
+
+def test_narrative_reads_the_multilevel_tables(tmp_path):
+    """The notebook text quotes the model's own numbers (trend, period effect, curves)."""
+    from research.analysis import narrative
+    from research.analysis.multilevel import fit_multilevel
+
+    docs, meta = _planted_corpus(n=200)
+    ml, curves = fit_multilevel(docs, meta, ["a", "b"], ["level", "period"])
+    ml.to_csv(tmp_path / "multilevel.csv", index=False)
+    curves.to_csv(tmp_path / "multilevel_year.csv", index=False)
+    text = narrative._multilevel_text(tmp_path)
+    per = ml.set_index(["domain", "term"]).loc[("a", "period[multi-year]"), "estimate"]
+    assert "200 reports in 16 provinces" in text["multilevel"]
+    assert f"`a` {per:+.3f}" in text["multilevel"] and "2010–2025" in text["year_smooth"]
+    terms, provinces = narrative.multilevel_parts(ml)
+    assert (
+        len(terms) + len(provinces) == len(ml)
+        and provinces["term"].str.startswith("province[").all()
+    )
+    # a model that could not be fitted says why instead
+    few = fit_multilevel(docs.head(8), meta.head(4), ["a", "b"])[0]
+    few.to_csv(tmp_path / "multilevel.csv", index=False)
+    assert "Not fitted" in narrative._multilevel_text(tmp_path)["multilevel"]
+
+
+def test_classifier_narrative_from_the_evaluation_tables(tmp_path):
+    from research.analysis import narrative
+
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "metrics").mkdir()
+    rows = [(m, cv, f1, f1 - 0.05, f1 + 0.05) for cv in ("by_document", "by_province")
+            for m, f1 in (("selected", 0.9), ("dictionary", 0.8), ("majority", 0.1))]  # fmt: skip
+    cols = ["method", "cv", "macro_f1", "ci_low", "ci_high"]
+    pd.DataFrame(rows, columns=cols).to_csv(tmp_path / "tables/method_comparison.csv", index=False)
+    pd.DataFrame(
+        {"method": "selected", "cv": "by_document", "label": ["a", "b"], "f1": [0.6, 0.95]}
+    ).to_csv(tmp_path / "tables/classifier_per_class.csv", index=False)
+    (tmp_path / "metrics/classifier.json").write_text(
+        '{"n_gold_units": 40, "n_gold_documents": 3, "n_base_set": 99}', encoding="utf-8"
+    )
+    text = narrative.classifier_sections(tmp_path)
+    assert (
+        "language-model labels" in text["question"] and "40 units in 3 reports" in text["question"]
+    )
+    assert "`by_province`: classifier 0.90 [0.850, 0.950], dictionary 0.80" in text["comparison"]
+    assert "weakest `a` (0.60)" in text["per_class"] and "3 reports" in text["caveats"]

@@ -260,11 +260,13 @@ class DomainFit:
 
     fit: dict
     fe_me: np.ndarray
+    fe_between: np.ndarray  # (1 + 1/k) × replicate covariance of the fixed effects
     blup_me: np.ndarray
     curve_me: np.ndarray
     slope_me: float
     C: np.ndarray
     slope: np.ndarray | None
+    notes: list[str] = field(default_factory=list)
 
 
 def _fit_domain(
@@ -274,6 +276,13 @@ def _fit_domain(
     """Fit a domain, refit it on each correction replicate, and the replicate spread of
     every reported quantity (the measurement-error part, Rubin's rules)."""
     fit = _fit(y, des.X, groups, vc)
+    notes = []
+    if vc is not None and (fit is None or not fit["converged"]):
+        # a level-within-province variance at its boundary (0) stalls REML: drop it
+        alt = _fit(y, des.X, groups, None)
+        if alt is not None:
+            fit, vc = alt, None
+            notes.append("level within province: variance at 0 (fit did not converge), dropped")
     if fit is None:
         return None
     C, slope = _contrasts(des, grid)
@@ -283,10 +292,17 @@ def _fit_domain(
         if fr is not None:
             fe_r.append(fr["fe"])
             bl_r.append(fr["blup"])
-    fe_me = _rubin(fe_r, len(fit["fe"]))
+    p = len(fit["fe"])
+    fe_b = (
+        (1 + 1 / len(fe_r)) * np.cov(np.vstack(fe_r), rowvar=False)
+        if len(fe_r) >= 2
+        else np.zeros((p, p))
+    )
+    fe_me = np.sqrt(np.clip(np.diag(fe_b), 0, None))
     curve_me = _rubin([C @ b for b in fe_r], len(grid))
     slope_me = float(_rubin([np.atleast_1d(slope @ b) for b in fe_r], 1)[0]) if slope is not None else 0.0  # fmt: skip
-    return DomainFit(fit, fe_me, _rubin(bl_r, len(fit["provs"])), curve_me, slope_me, C, slope)
+    blup_me = _rubin(bl_r, len(fit["provs"]))
+    return DomainFit(fit, fe_me, fe_b, blup_me, curve_me, slope_me, C, slope, notes)
 
 
 # ---------------------------------------------------------------- the model
@@ -373,7 +389,7 @@ def _term_rows(
                         *head, status, f"{what} per decade; {note}".strip("; ")))  # fmt: skip
         if k > 1:
             beta = fit["fe"][idx]
-            V = fit["fe_cov"][np.ix_(idx, idx)] + np.diag(f.fe_me[idx] ** 2)
+            V = (fit["fe_cov"] + f.fe_between)[np.ix_(idx, idx)]
             stat = float(beta @ np.linalg.pinv(V) @ beta / k)
             pv = float(f_dist.sf(stat, k, pr.df)) if enough else np.nan
             rows.insert(2, (dom, "year_smooth", np.nan, np.nan, np.nan, np.nan, np.nan, pv,
@@ -428,6 +444,7 @@ def _domain_rows(
                     pr.vc, grid)  # fmt: skip
     if f is None:
         return [(dom, "", *[np.nan] * 7, "", *head, "failed", "; ".join(note))], None
+    note += f.notes
     if not f.fit["converged"]:
         note.append("did not converge")
     enough = pr.df >= min_df
