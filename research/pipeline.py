@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import yaml
 
@@ -45,6 +46,24 @@ class Stage:
     @property
     def command(self) -> str:
         return "research " + " ".join(self.cmd)
+
+
+class StageTime(NamedTuple):
+    """How long a stage took: wall seconds, CPU seconds (this process and the worker
+    processes it waited for), and whether the run cache skipped it."""
+
+    name: str
+    wall_s: float
+    cpu_s: float
+    skipped: bool = False
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process plus its finished children (joblib workers, tools)."""
+    import resource
+
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def render(text: str, params: dict) -> str:
@@ -127,8 +146,12 @@ def stages() -> list[Stage]:
                 f"{prepared}/paragraphs.parquet",
                 "--out",
                 f"{models}/classifier",
+                "--documents",
+                f"{prepared}/documents.parquet",
                 "--reports",
                 reports,
+                "--evaluation",
+                f"{data}/evaluation",
                 "--if-unlabelled-base-set",
             ),
             deps=(prepared, ann, cb),
@@ -141,7 +164,8 @@ def stages() -> list[Stage]:
             ),
             params=("seed", "train", "weak_labels", "tokenize"),
             outs=(f"{models}/classifier",),
-            gold_outs=tables(
+            gold_outs=(f"{data}/evaluation",)
+            + tables(
                 "classifier_cv",
                 "classifier_per_class",
                 "classifier_paired",
@@ -232,11 +256,11 @@ def stages() -> list[Stage]:
                 prepared,
                 f"{data}/predictions",
                 f"{data}/topics/seeded_units.parquet",
+                f"{data}/topics/seeded_eval.parquet",
                 ann,
                 cb,
-                f"{T}/seeded_eval.csv",
             ),
-            gold_deps=(f"{T}/cv_predictions.csv", f"{T}/classifier_cv.csv"),
+            gold_deps=(f"{data}/evaluation",),
             code=(f"{CODE}/analysis", f"{cmd}/analyse.py"),
             params=("seed", "analyse", "tokenize"),
             gold_outs=tables("method_comparison", "adjusted_eval", "adjusted_eval_summary"),
@@ -356,8 +380,8 @@ def select(only: list[str] | None = None, start: str | None = None) -> list[Stag
 
 def run_pipeline(
     params_path: str | None = None, only: list[str] | None = None, start: str | None = None
-) -> list[tuple[str, float]]:
-    """Run the stages in this process, in order; return (stage, seconds) pairs.
+) -> list[StageTime]:
+    """Run the stages in this process, in order; return each one's wall and CPU time.
 
     Each stage's command is the one in ``dvc.yaml`` with ``${paths.*}`` filled from params.
     """
@@ -370,15 +394,15 @@ def run_pipeline(
 
     load_settings(params_path)  # a bad params file stops here, before the first stage
     params = load_params(params_path)
-    timings: list[tuple[str, float]] = []
+    timings: list[StageTime] = []
     for st in select(only, start):
         argv = [render(a, params) for a in st.cmd]
         print(f"\n=== {st.name}: research {shlex.join(argv)}", flush=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         code = main((["--params", params_path] if params_path else []) + argv)
         if code != 0:
             raise ResearchError(
                 f"stage {st.name} failed (exit {code}): research {shlex.join(argv)}"
             )
-        timings.append((st.name, time.perf_counter() - t0))
+        timings.append(StageTime(st.name, time.perf_counter() - t0, cpu_seconds() - c0))
     return timings

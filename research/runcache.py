@@ -104,7 +104,8 @@ class RunCache:
         return h.hexdigest()
 
     def outs_hash(self, stage: Any) -> str:
-        return hash_paths(self._outs(stage), self.root)
+        """Hash of the outs, metrics and plots, and of the gold-only outs (absent ones count)."""
+        return hash_paths(self._outs(stage) + self._paths(stage.gold_outs), self.root)
 
     def _outs(self, stage: Any) -> list[str]:
         return self._paths((*stage.outs, *stage.metrics, *stage.plots))
@@ -135,7 +136,7 @@ def run_cached(
     only: list[str] | None = None,
     start: str | None = None,
     force: bool = False,
-) -> list[tuple[str, float]]:
+) -> list[Any]:
     """Run the selected stages like ``run_pipeline``, skipping those whose key is unchanged.
 
     A stage's key is computed just before it would run, so a stage whose deps an earlier
@@ -143,17 +144,19 @@ def run_cached(
     """
     import time
 
-    from research.pipeline import run_pipeline, select
+    from research.pipeline import StageTime, cpu_seconds, run_pipeline, select
 
     todo = select(only, start)
     cache = RunCache(params_path)
-    timings: list[tuple[str, float]] = []
+    timings: list[StageTime] = []
     for st in todo:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         key = cache.key(st)
         if not force and cache.fresh(st, key):
             print(f"\n=== {st.name}: unchanged (inputs, params and code as last run) — skipped")
-            timings.append((st.name, time.perf_counter() - t0))
+            timings.append(
+                StageTime(st.name, time.perf_counter() - t0, cpu_seconds() - c0, skipped=True)
+            )
             continue
         timings += run_pipeline(params_path, only=[st.name])
         cache.record(st, key)

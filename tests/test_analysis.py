@@ -391,6 +391,7 @@ def _synthetic_project(root: Path) -> dict:
     (root / "data" / "predictions").mkdir(parents=True)
     pred.to_parquet(root / "data/predictions/units.parquet")
     (root / "reports" / "tables").mkdir(parents=True)
+    (root / "data" / "evaluation").mkdir(parents=True)
     pd.DataFrame(
         {
             "unit_id": paras["unit_id"],
@@ -399,7 +400,7 @@ def _synthetic_project(root: Path) -> dict:
             "pred": pred["domain"],
             **probs,
         }
-    ).to_csv(root / "reports/tables/cv_predictions.csv", index=False)
+    ).to_parquet(root / "data/evaluation/cv_predictions.parquet", index=False)
     return {
         "seed": 11,
         "paths": {
@@ -491,10 +492,10 @@ def test_cv_predictions_with_several_methods_uses_the_selected_one(tmp_path):
     from research.analysis.inputs import load_inputs
 
     params = _synthetic_project(tmp_path)
-    path = tmp_path / "reports/tables/cv_predictions.csv"
-    cv = pd.read_csv(path)
+    path = tmp_path / "data/evaluation/cv_predictions.parquet"
+    cv = pd.read_parquet(path)
     other = cv.assign(method="baseline", pred="other")
-    pd.concat([cv.assign(method="selected"), other]).to_csv(path, index=False)
+    pd.concat([cv.assign(method="selected"), other]).to_parquet(path, index=False)
     inp = load_inputs(params, tmp_path / "data", tmp_path / "reports", echo=None)
     assert len(inp.cv) == len(cv) and (inp.cv["method"] == "selected").all()
 
@@ -511,10 +512,10 @@ def test_partial_gold_uses_gold_then_cross_fitted_then_model_predictions(tmp_pat
         [f"s1:p{i:03d}" for i in range(5)]
     )
     ann[keep].to_csv(params["paths"]["annotations"], index=False)
-    cv_path = tmp_path / "reports/tables/cv_predictions.csv"
-    cv = pd.read_csv(cv_path)
+    cv_path = tmp_path / "data/evaluation/cv_predictions.parquet"
+    cv = pd.read_parquet(cv_path)
     cv = cv[cv["unit_id"].isin(ann[keep]["unit_id"])]
-    cv.to_csv(cv_path, index=False)
+    cv.to_parquet(cv_path, index=False)
     pred_path = tmp_path / "data/predictions/units.parquet"
     pred = pd.read_parquet(pred_path)
     ids = ["ideology", "employment", "rights", "family", "organization", "other"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmarks.bench_pipeline import project_files
 from research.pipeline import dvc_yaml
 
 from .conftest import ROOT
@@ -37,18 +38,6 @@ DVC = shutil.which("dvc") or (
     else None
 )
 RESEARCH = str(Path(sys.executable).parent / "research")
-
-
-def project_files() -> list[str]:
-    """The project's own files (tracked or new, not ignored), as git sees them."""
-    out = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return sorted(f for f in out.splitlines() if (ROOT / f).is_file())
 
 
 #: the whole evaluation on the full base set is minutes of fitting; the pipeline tests train

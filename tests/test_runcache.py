@@ -65,7 +65,7 @@ def test_run_cached_runs_each_stage_once_until_something_changes(project, monkey
     def fake_run(params_path, only=None, start=None):
         ran.extend(only)
         (project / "out.txt").write_text("y")
-        return [(only[0], 0.0)]
+        return [pipeline.StageTime(only[0], 0.0, 0.0)]
 
     monkeypatch.setattr(pipeline, "stages", lambda: [STAGE])
     monkeypatch.setattr(pipeline, "run_pipeline", fake_run)

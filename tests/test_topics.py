@@ -168,6 +168,7 @@ TABLES = [
     "reports/tables/doc_topics.csv",
     "reports/tables/seeded_topic_terms.csv",
     "reports/tables/seeded_eval.csv",
+    "data/topics/seeded_eval.parquet",
     "reports/topics/lda.html",
     "data/topics/unit_topics.parquet",
     "data/topics/seeded_units.parquet",

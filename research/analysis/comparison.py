@@ -3,25 +3,26 @@ the keyword dictionary, seeded LDA and the supervised classifiers (plus baseline
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from research.io import read_table
+
 APPROACH = {"majority": "baseline", "dictionary": "dictionary", "seeded_lda": "seeded LDA"}
 
 
-def method_comparison(tables_dir: Path) -> pd.DataFrame:
-    """Rows of ``classifier_cv.csv`` and ``seeded_eval.csv`` with an ``approach`` column.
+def method_comparison(paths: Sequence[Path]) -> pd.DataFrame:
+    """Rows of the classifier scores and the seeded-LDA score (``paths``: the evaluation's
+    ``classifier_cv`` and the topics stage's ``seeded_eval`` tables) with an ``approach``.
 
     The classifier rows are nested grouped cross-validation (by document / by province);
     the seeded-LDA row is unsupervised but its seed terms were written with the codebook,
     so it is not a held-out estimate. Empty when neither table exists.
     """
-    parts = []
-    for name in ("classifier_cv.csv", "seeded_eval.csv"):
-        p = Path(tables_dir) / name
-        if p.exists():
-            parts.append(pd.read_csv(p))
+    parts = [read_table(p) for p in map(Path, paths) if p.exists()]
+    parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame()
     df = pd.concat(parts, ignore_index=True)

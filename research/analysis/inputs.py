@@ -48,14 +48,16 @@ class AnalysisInputs:
     notes: list[str] = field(default_factory=list)
 
 
-#: Where each stage-to-stage input lives: (root, relative path). A move of a table between
-#: reports/ and data/ is a one-line edit here.
+#: Where each stage-to-stage input lives: (root, relative path). Stages read each other's
+#: tables from data/ only (reports/ is for people); a move is a one-line edit here.
 INPUTS: dict[str, tuple[str, str]] = {
     "documents": ("data", "prepared/documents.parquet"),
     "paragraphs": ("data", "prepared/paragraphs.parquet"),
     "predictions": ("data", "predictions/units.parquet"),
     "seeded_units": ("data", "topics/seeded_units.parquet"),
-    "cv_predictions": ("reports", "tables/cv_predictions.csv"),
+    "cv_predictions": ("data", "evaluation/cv_predictions.parquet"),
+    "classifier_cv": ("data", "evaluation/classifier_cv.parquet"),
+    "seeded_eval": ("data", "topics/seeded_eval.parquet"),
 }
 
 

@@ -187,9 +187,13 @@ def _level_vc(meta: pd.DataFrame, groups: np.ndarray) -> dict | None:
 # ---------------------------------------------------------------- one fit
 
 
-def _fit(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray, vc: dict | None) -> dict | None:
+def _fit(
+    y: np.ndarray, X: pd.DataFrame, groups: np.ndarray, vc: dict | None, start: Any = None
+) -> dict | None:
     """One REML fit: fixed effects and their covariance, province BLUPs with conditional
-    variances, variance components (None when the fit fails)."""
+    variances, variance components (None when the fit fails). ``start``: the parameters of
+    a previous fit to start from (the replicates start from the main fit: ~10x faster when
+    a variance sits near 0)."""
     import statsmodels.api as sm
 
     # MixedLM sorts by group internally; exog_vc matrices follow the order of rows in X
@@ -200,7 +204,7 @@ def _fit(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray, vc: dict | None) ->
                 model = sm.MixedLM(y, X, groups=groups, exog_re=np.ones((len(y), 1)), exog_vc=vc)
             else:
                 model = sm.MixedLM(y, X, groups=groups)
-            res = model.fit(reml=True)
+            res = model.fit(reml=True, start_params=start)
             fe_cov = np.asarray(res.cov_params())[: X.shape[1], : X.shape[1]]
         except Exception:
             return None
@@ -220,7 +224,7 @@ def _fit(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray, vc: dict | None) ->
     return {
         "fe": np.asarray(res.fe_params, dtype=float), "fe_cov": fe_cov, "provs": provs,
         "blup": blup, "blup_se": np.sqrt(np.clip(cvar, 0, None)), "var": var,
-        "converged": bool(res.converged),
+        "converged": bool(res.converged), "start": res.params_object,
     }  # fmt: skip
 
 
@@ -288,7 +292,7 @@ def _fit_domain(
     C, slope = _contrasts(des, grid)
     fe_r, bl_r = [], []
     for r in reps:
-        fr = _fit(r, des.X, groups, vc)
+        fr = _fit(r, des.X, groups, vc, fit["start"])
         if fr is not None:
             fe_r.append(fr["fe"])
             bl_r.append(fr["blup"])

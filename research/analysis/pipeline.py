@@ -26,6 +26,7 @@ from research.analysis.inputs import (
     AnalysisInputs,
     codebook_ids,
     document_meta,
+    input_path,
     load_inputs,
 )
 from research.analysis.multilevel import fit_multilevel
@@ -165,7 +166,9 @@ class _Shares:
 
 def _step_method_comparison(run: _Run) -> None:
     """Dictionary vs seeded LDA vs classifiers against gold, in one table."""
-    comparison = method_comparison(run.reports_dir / "tables")
+    comparison = method_comparison(
+        [input_path(n, run.data_dir, run.reports_dir) for n in ("classifier_cv", "seeded_eval")]
+    )
     if len(comparison):
         run.write("method_comparison", comparison, rounded=False)
     else:

@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from research.analysis.inputs import input_path
+from research.io import write_table
+
 PROVINCES = [
     "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江",
     "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆",
@@ -138,8 +141,11 @@ def write_project(root: Path, corpus: dict[str, pd.DataFrame], model, ids: Seque
     ann = corpus["annotations"]
     ann.to_csv(root / "annotations.csv", index=False)
     cv = pred[pred["unit_id"].isin(ann["unit_id"])].merge(ann[["unit_id", "gold"]], on="unit_id")
-    cv.rename(columns={"domain": "pred"}).assign(method="selected", cv="by_document").to_csv(
-        root / "reports/tables/cv_predictions.csv", index=False
+    cv_path = input_path("cv_predictions", root / "data", root / "reports")
+    cv_path.parent.mkdir(parents=True, exist_ok=True)
+    write_table(
+        cv.rename(columns={"domain": "pred"}).assign(method="selected", cv="by_document"),
+        cv_path,
     )
 
 

@@ -13,13 +13,9 @@ from typing import Any
 import pandas as pd
 
 from research.errors import InputError
-from research.io import read_table
+from research.io import is_blank, read_table
 from research.labels.anchors import check_anchors
 from research.settings import Params, settings_of
-
-
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or str(v).strip() == ""
 
 
 def require_columns(df: pd.DataFrame, columns: list[str], path: str | Path) -> None:
@@ -77,7 +73,7 @@ def _join_units(
 
 def _labelled_rows(df: pd.DataFrame, path: Path, label_column: str) -> pd.DataFrame:
     """Rows with a label; blank ones are dropped with a warning (all blank: an error)."""
-    blank = df[label_column].map(_blank)
+    blank = df[label_column].map(is_blank)
     if blank.all():
         raise InputError(path, f"column {label_column!r} has no labels (all blank)")
     if blank.any():
@@ -120,19 +116,17 @@ def _provinces(
     groups: pd.Series,
     path: Path,
     province_column: str | None,
-    units_path: str | Path | None,
+    documents_path: str | Path | None,
 ) -> list[str]:
-    """Province per row: the given column, else the documents table beside the units."""
+    """Province per row: the given column, else the documents table (by document id)."""
     if province_column:
         require_columns(df, [province_column], path)
         return df[province_column].astype(str).tolist()
-    if units_path is not None:
-        docs_path = Path(units_path).with_name("documents.parquet")
-        if docs_path.exists():
-            docs = read_table(docs_path)
-            if {"doc_id", "province"} <= set(docs.columns):
-                prov = dict(zip(docs["doc_id"].astype(str), docs["province"].astype(str)))
-                return [prov.get(g, "") for g in groups]
+    if documents_path is not None:
+        docs = read_table(documents_path)
+        require_columns(docs, ["doc_id", "province"], documents_path)
+        prov = dict(zip(docs["doc_id"].astype(str), docs["province"].astype(str)))
+        return [prov.get(g, "") for g in groups]
     return [""] * len(df)
 
 
@@ -144,6 +138,7 @@ def load_training_table(
     group_column: str | None = "doc_id",
     province_column: str | None = None,
     units_path: str | Path | None = None,
+    documents_path: str | Path | None = None,
     min_examples: int = 3,
     allow_missing_classes: bool = False,
     params: Params | None = None,
@@ -151,8 +146,9 @@ def load_training_table(
     """Read an annotated table into columns unit_id, text, heading, label, group, province.
 
     ``units_path`` (a prepared ``paragraphs.parquet``) supplies ``heading`` and ``doc_id``
-    (and ``text`` when the table lacks it) by ``unit_id``; the ``documents.parquet`` beside
-    it supplies ``province``. Rows with a blank label are dropped (counted in a warning).
+    (and ``text`` when the table lacks it) by ``unit_id``; ``documents_path`` (a prepared
+    ``documents.parquet``) supplies ``province`` by document, unless ``province_column``
+    names a column of the table. Rows with a blank label are dropped (counted in a warning).
     """
     path = Path(path)
     df = read_table(path)
@@ -167,11 +163,11 @@ def load_training_table(
     y = df[label_column].map(lambda v: str(v).strip())
     _checked_labels(y, codebook, path, min_examples, allow_missing_classes)
     norm = normalizer(params)
-    text = df[text_column].map(lambda v: "" if _blank(v) else norm(str(v)))
+    text = df[text_column].map(lambda v: "" if is_blank(v) else norm(str(v)))
     if (text == "").all():
         raise InputError(path, f"column {text_column!r} has no text")
     heading = (
-        df["heading"].map(lambda v: "" if _blank(v) else norm(str(v)))
+        df["heading"].map(lambda v: "" if is_blank(v) else norm(str(v)))
         if "heading" in df.columns
         else pd.Series([""] * len(df))
     )
@@ -188,5 +184,5 @@ def load_training_table(
             "group": df[group_column].astype(str).to_numpy() if group_column else ["all"] * len(df),
         }
     )
-    out["province"] = _provinces(df, out["group"], path, province_column, units_path)
+    out["province"] = _provinces(df, out["group"], path, province_column, documents_path)
     return out

@@ -32,10 +32,13 @@ class TrainResult:
     report: Any = None
 
 
-def _evaluation_outputs(ev: Any, reports_dir: Path) -> list[Path]:
-    """Tables of the evaluation on real gold (reports/) and the cross-fitted predictions."""
+def _evaluation_outputs(ev: Any, reports_dir: Path, evaluation_dir: Path) -> list[Path]:
+    """Tables of the evaluation on real gold: for people in ``reports_dir/tables``; the two
+    that later stages read (scores, the selected method's cross-fitted predictions) also
+    in ``evaluation_dir`` (``<data>/evaluation``) as Parquet."""
     tables = reports_dir / "tables"
     written = [
+        write_table(ev.scores, evaluation_dir / "classifier_cv.parquet"),
         write_table(ev.scores, tables / "classifier_cv.csv"),
         write_table(ev.per_class, tables / "classifier_per_class.csv"),
         write_table(ev.paired, tables / "classifier_paired.csv"),
@@ -59,11 +62,9 @@ def _evaluation_outputs(ev: Any, reports_dir: Path) -> list[Path]:
     )
     written.append(write_table(conf, tables / "confusion_matrix_all.csv"))
     sel = pred[(pred["method"] == SELECTED) & (pred["cv"] == "by_document")]
-    written.append(
-        write_table(
-            sel.sort_values("unit_id").reset_index(drop=True), tables / "cv_predictions.csv"
-        )
-    )
+    sel = sel.sort_values("unit_id").reset_index(drop=True)
+    written.append(write_table(sel, evaluation_dir / "cv_predictions.parquet"))
+    written.append(write_table(sel, tables / "cv_predictions.csv"))
     written.append(
         write_table(
             pred.sort_values(["method", "cv", "unit_id"]).reset_index(drop=True),
@@ -117,6 +118,7 @@ def train_and_report(
     params: Params,
     out_dir: str | Path,
     reports_dir: str | Path | None = None,
+    evaluation_dir: str | Path | None = None,
     source: str = "",
     run_cv_flag: bool = True,
     use_base_set: bool | None = None,
@@ -128,6 +130,8 @@ def train_and_report(
     ``train.base_set`` is off) + the gold units of ``table`` weighted ``train.gold_weight``.
     Evaluation uses real gold only (:mod:`research.classify.instrument`); with fewer than two
     gold documents the method is chosen on the base set alone (leave-one-writer-out).
+    The evaluation's tables go to ``reports_dir`` (default ``out_dir/reports``) and the two
+    that later stages read to ``evaluation_dir`` (default ``reports_dir/evaluation``).
     """
     from research.classify.base_set import base_set_for, combine, describe
     from research.classify.instrument import make_candidate
@@ -182,7 +186,8 @@ def train_and_report(
     if ev is not None:
         assert gold is not None  # an evaluation is only made on gold
         reports_dir = Path(reports_dir) if reports_dir else Path(out_dir) / "reports"
-        written += _evaluation_outputs(ev, reports_dir)
+        ev_dir = Path(evaluation_dir) if evaluation_dir else reports_dir / "evaluation"
+        written += _evaluation_outputs(ev, reports_dir, ev_dir)
         scores = ev.scores.round(4)
         metrics = {
             "n_gold_units": len(gold),

@@ -64,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     paths = project_paths(params)
     reports = Path(paths["reports"])
     print("\n=== research run: done")
-    for name, secs in timings:
-        print(f"  {name:<12} {secs:6.1f} s")
+    for t in timings:
+        note = "  (unchanged: skipped)" if t.skipped else ""
+        print(f"  {t.name:<14} {t.wall_s:6.1f} s wall {t.cpu_s:6.1f} s CPU{note}")
     print_summary(*headline(reports, params))
     print(
         f"outputs: {paths['data']}/ (tables), {paths['models']}/ (classifier), {reports}/tables, "

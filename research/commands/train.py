@@ -59,6 +59,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="reports folder for CV metrics/tables (default: <MODEL_DIR>/reports)",
     )
+    p.add_argument(
+        "--evaluation",
+        default=None,
+        help="folder for the evaluation tables later stages read (cross-fitted predictions, "
+        "scores; default: <reports>/evaluation)",
+    )
+    p.add_argument(
+        "--documents",
+        default=None,
+        help="prepared documents.parquet: the province of each document, for "
+        "leave-one-province-out (default: the one beside --units, with a note)",
+    )
     p.add_argument("--no-cv", action="store_true", help="skip the evaluation (just fit and save)")
     p.add_argument(
         "--no-base-set",
@@ -117,6 +129,14 @@ def run(args: argparse.Namespace) -> int:
     reports = Path(args.reports) if args.reports else out / "reports"
     for sub in ("tables", "metrics"):
         check_output(reports / sub, "dir")
+    evaluation = Path(args.evaluation) if args.evaluation else reports / "evaluation"
+    check_output(evaluation, "dir")
+    documents = args.documents
+    if documents is None and args.units and not args.province_column:
+        beside = Path(args.units).with_name("documents.parquet")
+        if beside.exists():
+            print(f"note: provinces from {beside} (give --documents to choose another table)")
+            documents = str(beside)
 
     table = None
     if args.annotations:
@@ -130,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
                 group_column=group_col,
                 province_column=args.province_column,
                 units_path=args.units,
+                documents_path=documents,
                 min_examples=0 if not args.no_base_set else tr.min_examples_per_class,
                 allow_missing_classes=not args.no_base_set or args.allow_missing_classes,
                 params=params,
@@ -146,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         params,
         out,
         reports_dir=args.reports,
+        evaluation_dir=evaluation,
         source=str(args.annotations or "base set"),
         run_cv_flag=not args.no_cv,
         use_base_set=False if args.no_base_set else None,

@@ -7,10 +7,11 @@ Everything is read from params (``seed``, ``paths``, ``tokenize``, ``topics``); 
 - ``data/topics/``: tokens.txt, dictionary.txt, corpus.mm (the streamed corpus),
   units.parquet (unit_id, doc_id, para_unit_id, n_tokens in corpus order),
   unit_topics.parquet (long: unit_id, doc_id, topic, prop), seeded_units.parquet
-  (unit_id, doc_id, seeded_domain, p_<id> for every codebook id).
+  (unit_id, doc_id, seeded_domain, p_<id> for every codebook id), seeded_eval.parquet
+  (the seeded LDA scored against gold, read by the analysis; empty without gold).
 - ``reports/tables/``: k_sweep.csv, topic_terms.csv, doc_topics.csv,
   seeded_topic_terms.csv, seeded_doc_topics.csv, seeded_seed_terms.csv, seeded_eval.csv
-  (only when gold labels exist).
+  (a readable copy of seeded_eval.parquet).
 - ``reports/topics/lda.html`` and ``seeded_lda.html`` (offline LDAvis pages).
 - ``reports/metrics/topics.json``: sizes, chosen K, coherence of the final models, eval.
 """
@@ -415,12 +416,15 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
                 f"no gold labels in {paths['annotations']}: seeded_eval.csv left empty"
             )
         row_cols = ["method", "cv", "n", "macro_f1", "accuracy"]
-        w(write_table(pd.DataFrame(columns=row_cols), tables / "seeded_eval.csv"))
+        table = pd.DataFrame(columns=row_cols)
     else:
         table = pd.DataFrame([seeded_row])
         floats = [c for c in table.columns if table[c].dtype.kind == "f"]
         table[floats] = table[floats].round(4)
-        w(write_table(table, tables / "seeded_eval.csv"))
+    # the analysis reads the data/ copy (stage to stage); reports/ keeps one for people
+    w(write_table(table, paths["topics"] / "seeded_eval.parquet"))
+    w(write_table(table, tables / "seeded_eval.csv"))
+    if seeded_row is not None:
         res.metrics["seeded_eval"] = {
             k: seeded_row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")
         }

@@ -1,0 +1,152 @@
+"""The sample pipeline's time: a fresh ``research run`` and a re-run with nothing changed.
+
+    python benchmarks/bench_pipeline.py                 # full base set (params as shipped)
+    python benchmarks/bench_pipeline.py --sample 300    # a label-stratified base-set sample
+    python benchmarks/bench_pipeline.py --json out.json
+
+A scratch workspace gets the project's files (``git ls-files``, as a fresh clone has them);
+a worker process runs the pipeline there stage by stage, as ``research run`` does (the run
+cache decides what is skipped), and reports each stage's wall and CPU seconds (its own
+process plus any worker processes it waited for) with the 1-minute load average before and
+after. The parent also times the whole worker process (imports included) for each run.
+
+:func:`rows` gives the results as rows in ``benchmarks/run.py``'s field names, so its
+report can include them (``stage = "run: <stage>"``, ``note`` = fresh / re-run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def project_files(root: Path = ROOT) -> list[str]:
+    """The project's own files (tracked or new, not ignored), as git sees them."""
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sorted(f for f in out.splitlines() if (root / f).is_file())
+
+
+def make_workspace(dest: Path, sample: int | None = None) -> Path:
+    """The project's own files copied to ``dest`` (a fresh clone), ``base_set_sample`` set."""
+    for f in project_files():
+        (dest / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, dest / f)
+    if sample is not None:
+        params = dest / "params.yaml"
+        text = params.read_text(encoding="utf-8")
+        params.write_text(
+            text.replace("base_set_sample: null", f"base_set_sample: {sample}", 1), "utf-8"
+        )
+    return dest
+
+
+def worker(ws: Path, out: Path) -> None:
+    """Run the pipeline in ``ws`` through the run cache; write per-stage times to ``out``."""
+    os.chdir(ws)
+    sys.path.insert(0, str(ws))
+    from research.runcache import run_cached
+
+    load0 = os.getloadavg()[0]
+    stages = [t._asdict() for t in run_cached("params.yaml")]
+    out.write_text(
+        json.dumps({"stages": stages, "load1": [load0, os.getloadavg()[0]]}), encoding="utf-8"
+    )
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_once(ws: Path, label: str) -> dict:
+    """One worker process: the pipeline in ``ws``; its stage times and whole-process time."""
+    result = ws / f".bench-{label}.json"
+    env = {**os.environ, **ONE_THREAD, "MPLBACKEND": "Agg", "PYTHONPATH": str(ws)}
+    t0, c0 = time.perf_counter(), _children_cpu()
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", str(ws), str(result)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
+    if proc.returncode != 0:
+        raise SystemExit(f"{label} run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    res = json.loads(result.read_text(encoding="utf-8"))
+    res.update(label=label, process_wall_s=wall, process_cpu_s=cpu)
+    return res
+
+
+def measure(sample: int | None = None) -> list[dict]:
+    """A fresh run, then a re-run with nothing changed, in one scratch workspace."""
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        ws = make_workspace(Path(tmp), sample)
+        return [run_once(ws, "fresh"), run_once(ws, "re-run")]
+
+
+def rows(results: list[dict]) -> list[dict]:
+    """Rows in ``benchmarks/run.py``'s fields: one per stage and run, plus the process."""
+    out = []
+    for res in results:
+        load = f"load1 {res['load1'][0]:.2f}→{res['load1'][1]:.2f}"
+        for st in res["stages"]:
+            out.append(
+                {
+                    "corpus": "seeds",
+                    "stage": f"run: {st['name']}",
+                    "wall_s": round(st["wall_s"], 2),
+                    "cpu_s": round(st["cpu_s"], 2),
+                    "load1": round(res["load1"][0], 2),
+                    "note": f"{res['label']}{' (skipped)' if st['skipped'] else ''}; {load}",
+                }
+            )
+        out.append(
+            {
+                "corpus": "seeds",
+                "stage": "research run",
+                "wall_s": round(res["process_wall_s"], 2),
+                "cpu_s": round(res["process_cpu_s"], 2),
+                "load1": round(res["load1"][0], 2),
+                "note": f"{res['label']}: whole process incl. imports; {load}",
+            }
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sample", type=int, default=None, help="base_set_sample (default: all)")
+    ap.add_argument("--json", default=None, help="also write the rows to this file")
+    ap.add_argument("--worker", nargs=2, default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        worker(Path(a.worker[0]), Path(a.worker[1]))
+        return 0
+    table = rows(measure(a.sample))
+    for r in table:
+        print(f"{r['stage']:<22} {r['wall_s']:7.2f} s wall {r['cpu_s']:7.2f} s CPU  {r['note']}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(table, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
