@@ -225,6 +225,16 @@ def classifier_sections(reports_dir: Path | str) -> dict[str, str]:
             )
         )
     }
+    n_docs = met.get("n_gold_documents")
+    out["caveats"] = (
+        "**Caveats.** "
+        + (f"The evaluation rests on {n_docs} reports: intervals" if n_docs else "Intervals")
+        + " are wide and a method ranking can flip with a few more reports. The "
+        "dictionary's seed terms were written by people who had read these reports, so its "
+        "score here is optimistic. Language-model labels are a careful reference, not ground "
+        "truth; annotate reports from other provinces and years before trusting the "
+        "classifier on them."
+    )
     cmp = _read(t / "method_comparison.csv")
     if cmp is None:
         return out
@@ -284,16 +294,6 @@ def classifier_sections(reports_dir: Path | str) -> dict[str, str]:
             )
             + "."
         )
-    n_docs = met.get("n_gold_documents")
-    out["caveats"] = (
-        "**Caveats.** "
-        + (f"The evaluation rests on {n_docs} reports: " if n_docs else "")
-        + "intervals are wide and a method ranking can flip with a few more reports. The "
-        "dictionary's seed terms were written by people who had read these reports, so its "
-        "score here is optimistic. Language-model labels are a careful reference, not ground "
-        "truth; annotate reports from other provinces and years before trusting the "
-        "classifier on them."
-    )
     return out
 
 
