@@ -737,38 +737,6 @@ def test_estimator_choice_table_marks_the_best_corrected_estimator():
     assert "lowest held-out" in t.loc["pacc", "why"]
 
 
-def test_recovery_generator_and_scoring_on_a_tiny_corpus(tmp_path):
-    """The benchmark's pieces end to end on 14 reports (the full run is a benchmark)."""
-    from research.analysis import recovery as rec
-    from research.analysis.pipeline import run_analysis
-
-    ids = ["ideology", "employment", "rights", "family", "organization", "other"]
-    base = pd.read_csv(
-        Path(__file__).resolve().parent.parent / "research/resources/base_set/base_set.csv"
-    )
-    base = base[base["label"].isin(ids)]
-    pool = base[base["writer"] == "w1"]
-    model = rec.quick_classifier(base[base["writer"] == "w2"].head(150))
-    par = rec.planted(ids, seed=0)
-    corpus = rec.generate(pool, ids, par, n_docs=14, seed=1, gold_frac=0.2)
-    assert corpus["documents"]["province"].isin(rec.PROVINCES).all()
-    assert len(corpus["annotations"]) == round(0.2 * len(corpus["paragraphs"]))
-    rec.write_project(tmp_path, corpus, model, ids)
-    params = {
-        "paths": {"annotations": str(tmp_path / "annotations.csv"),
-                  "data": str(tmp_path / "data"), "reports": str(tmp_path / "reports")},
-        "analyse": {"n_boot": 20, "bases": ["units"], "estimator": "pacc",
-                    "distinctive_by": [], "me_replicates": 0},
-    }  # fmt: skip
-    s = run_analysis(params, echo=None)
-    assert s["document_sources"].get("mixed", 0) > 0
-    ml = pd.read_csv(tmp_path / "reports/tables/multilevel.csv")
-    sc = rec.score(ml, rec.truth(ids, par, n_mc=200)).assign(condition="corrected")
-    summ = rec.summarise(sc)
-    assert set(summ["kind"]) <= {"province_contrast", "year_trend"} and len(summ)
-    assert summ["coverage"].between(0, 1).all()
-
-
 def test_narrative_reads_the_multilevel_tables(tmp_path):
     """The notebook text quotes the model's own numbers (trend, period effect, curves)."""
     from research.analysis import narrative
