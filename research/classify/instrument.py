@@ -657,6 +657,8 @@ def learning_curve(
     ``n`` units alone), and scored on the held-out report; scores pool all held-out units.
     Rows: strategy, with_base, n_labels, repeat, macro_f1, accuracy, n_test.
     """
+    from joblib import Parallel, delayed
+
     from research.classify.active_learning import pick
     from research.labels.evaluation import evaluate_labels
 
@@ -673,9 +675,12 @@ def learning_curve(
     gold = gold.reset_index(drop=True)
     docs = gold["group"].astype(str).to_numpy()
     base_w = base.assign(weight=1.0) if base is not None and len(base) else None
-    preds: dict[tuple[str, bool, int, int], np.ndarray] = {}
     p_base_all = _fit_proba(est, base_w, gold, labels) if base_w is not None else None
     doc_ids = sorted(set(docs))
+    # every (draw, training set) first, then the fits: they are independent of each other
+    # (the uncertainty picks use the base-set model only), so they run in train.n_jobs
+    # processes with results that do not depend on it
+    jobs: list[tuple[tuple[str, bool, int, int], np.ndarray, pd.DataFrame | None]] = []
     for d in doc_ids:
         test, pool_m = docs == d, docs != d
         pool = gold[pool_m].reset_index(drop=True)
@@ -705,17 +710,23 @@ def learning_curve(
                         )
                         if len(train) == 0 or train["label"].nunique() < 2:
                             continue
-                        p = (
-                            p_base_all[test]
-                            if (with_base and n == 0 and p_base_all is not None)
-                            else _fit_proba(est, train, gold[test], labels)
-                        )
-                        if p is None:
-                            continue
-                        key = (strategy, with_base, n, r)
-                        full = preds.setdefault(key, np.full(len(gold), None, dtype=object))
-                        full[test] = np.asarray(labels, dtype=object)[p.argmax(1)]
-        log(f"  learning curve: report {d} done")
+                        reuse = with_base and n == 0 and p_base_all is not None
+                        jobs.append(((strategy, with_base, n, r), test, None if reuse else train))
+    fitted = Parallel(n_jobs=tr.n_jobs)(
+        delayed(in_worker(_fit_proba))(est, train, gold[test], labels)
+        for _, test, train in jobs
+        if train is not None
+    )
+    results = iter(fitted)
+    preds: dict[tuple[str, bool, int, int], np.ndarray] = {}
+    for key, test, train in jobs:
+        assert p_base_all is not None or train is not None
+        p = p_base_all[test] if train is None else next(results)  # type: ignore[index]
+        if p is None:
+            continue
+        full = preds.setdefault(key, np.full(len(gold), None, dtype=object))
+        full[test] = np.asarray(labels, dtype=object)[p.argmax(1)]
+    log(f"  learning curve: {len(fitted)} fits for {len(doc_ids)} held-out reports")
     rows = []
     for (strategy, with_base, n, r), pred in sorted(preds.items()):
         m = np.array([v is not None for v in pred])
