@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from research import __version__
 from research.errors import ResearchError
-from research.io import output_set
+from research.io import FS_ERRNOS, output_set
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except ResearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, read-only, permissions: the stage's outputs are kept
+        if exc.errno not in FS_ERRNOS:
+            raise
+        print(f"error: {exc.filename or ''}: {exc.strerror}; no output replaced", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import json
 import os
 import re
@@ -16,6 +17,8 @@ import pandas as pd
 
 from research.errors import InputError
 
+#: errors of the file system, not of the program: one line for the user, no traceback
+FS_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 TMP_SUFFIX = ".tmp"  # hidden temp files are ".<name>.<random>.tmp" (see clean_stale_tmp)
 
 
@@ -81,7 +84,12 @@ def atomic_path(path: str | Path, defer: bool = True) -> Iterator[Path]:
     tmp_path = new_tmp_file(path)
     done = False
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if exc.errno not in FS_ERRNOS:
+                raise
+            raise InputError(path, f"cannot write: {exc.strerror}; nothing replaced") from exc
         commit_tmp(tmp_path, path, defer)
         done = True
     finally:
@@ -184,6 +192,12 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def is_blank(v: Any) -> bool:
+    """Whether a table cell is empty: None, NaN, pandas' NA, or only whitespace (the one
+    rule for every table users fill in: annotations, training tables, gold labels)."""
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v) or not str(v).strip()
 
 
 def read_csv_text(path: str | Path, **kwargs: Any) -> pd.DataFrame:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import metrics
 from sklearn.metrics import f1_score
 
 from research.errors import ResearchError
-from research.labels.evaluation import evaluate_labels, expected_calibration_error
+from research.labels.evaluation import (
+    confidence_bins,
+    evaluate_labels,
+    expected_calibration_error,
+)
 
 Y_TRUE = ["a", "a", "a", "b", "b", "c"]
 Y_PRED = ["a", "a", "b", "b", "c", "c"]
@@ -103,3 +108,38 @@ def test_errors() -> None:
         evaluate_labels(["a"], ["a"], ["a", "b"], proba=np.ones((1, 3)))
     with pytest.raises(ResearchError, match="duplicates"):
         evaluate_labels(["a"], ["a"], ["a", "a"])
+
+
+def test_metrics_agree_with_sklearn_on_a_small_case() -> None:
+    """The scorer's numbers are scikit-learn's: confusion matrix, per-class P/R/F1, and the
+    multi-class Brier score = the sum of the one-vs-rest binary Brier scores."""
+    rng = np.random.default_rng(4)
+    labels = ["c", "a", "d", "b"]  # not sorted: sklearn's Brier assumes sorted columns
+    y = rng.choice(["a", "b", "c"], 30)  # "d" never true
+    p = rng.dirichlet(np.ones(4), 30)
+    pred = np.array(labels)[p.argmax(1)]
+    r = evaluate_labels(y, pred, labels, proba=p)
+    assert r["confusion"] == metrics.confusion_matrix(y, pred, labels=labels).tolist()
+    prec, rec, f1, sup = metrics.precision_recall_fscore_support(
+        y, pred, labels=labels, zero_division=0.0
+    )
+    for i, lab in enumerate(labels):
+        got = r["per_class"][lab]
+        assert (got["precision"], got["recall"], got["f1"]) == pytest.approx(
+            (prec[i], rec[i], f1[i])
+        )
+        assert got["support"] == sup[i]
+    ovr = sum(metrics.brier_score_loss(y == lab, p[:, k]) for k, lab in enumerate(labels))
+    assert r["brier"] == pytest.approx(ovr)
+    onehot = (y[:, None] == np.array(labels)[None, :]).astype(float)
+    assert r["brier"] == pytest.approx(np.mean(((p - onehot) ** 2).sum(1)))
+
+
+def test_brier_with_a_true_label_outside_labels_is_an_error() -> None:
+    with pytest.raises(ResearchError, match=r"true label\(s\) \['z'\] not in labels"):
+        evaluate_labels(["a", "z"], ["a", "a"], ["a", "b"], proba=np.array([[1, 0], [1, 0]]))
+
+
+def test_confidence_bins_are_right_closed_and_shared() -> None:
+    conf = np.array([0.0, 0.1, 0.1000001, 0.5, 0.95, 1.0])
+    assert confidence_bins(conf, 10).tolist() == [0, 0, 1, 4, 9, 9]

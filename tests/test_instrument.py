@@ -130,6 +130,33 @@ def test_bootstrap_macro_f1_matches_evaluate_labels() -> None:
     )
 
 
+def test_bootstrap_macro_f1_of_a_resample_is_sklearns() -> None:
+    """The vectorised macro-F1 of a weighted confusion matrix (one per bootstrap draw) equals
+    sklearn's f1_score on the resampled units written out, a class absent from the draw
+    included (skipped by both)."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(2)
+    n = 60
+    gold = rng.choice(LABELS, n)
+    pred = np.where(rng.random(n) < 0.6, gold, rng.choice(LABELS, n))
+    weights = rng.integers(0, 3, n)
+    weights[(gold == "other") | (pred == "other")] = 0  # "other" absent from this draw
+    cm = (
+        pd.crosstab(
+            pd.Categorical(gold, LABELS),
+            pd.Categorical(pred, LABELS),
+            weights,
+            aggfunc="sum",
+            dropna=False,
+        )
+        .fillna(0)
+        .to_numpy()
+    )
+    expected = f1_score(np.repeat(gold, weights), np.repeat(pred, weights), average="macro")
+    assert instrument._macro_f1(cm) == pytest.approx(expected)
+
+
 def test_paired_bootstrap_of_identical_methods_is_zero_and_deterministic() -> None:
     g = _gold()
     df = pd.concat(

@@ -186,3 +186,23 @@ def test_export_twice_keeps_a_filled_sheet(tmp_path):
     assert "units-2.csv" in proc.stdout
     assert list(pd.read_csv(sheet)["label"]) == ["family", "rights"]
     assert (tmp_path / "ann/units-2.label_studio.json").exists()
+
+
+def test_ambiguous_or_missing_field_names_are_errors(cb, tmp_path):
+    """Two single-choice codebook fields filled equally often: guessing could swap primary
+    and secondary labels, so the import stops and asks; naming one settles it."""
+    from research.errors import InputError
+
+    p = tmp_path / "min.json"
+    flat = [
+        {"unit_id": "u1", "a": "family", "b": "rights"},
+        {"unit_id": "u2", "a": "employment", "b": "family"},
+    ]
+    p.write_text(json.dumps(flat), encoding="utf-8")
+    with pytest.raises(InputError, match="cannot tell which field holds the primary label"):
+        read_annotations(p, cb)
+    tidy = read_annotations(p, cb, label_column="b")
+    assert list(tidy["label"]) == ["rights", "family"]
+    assert list(tidy["secondary"]) == ["family", "employment"]  # the one other label field
+    with pytest.raises(InputError, match="labeling config not found"):
+        read_annotations(p, cb, config=tmp_path / "nowhere.xml")

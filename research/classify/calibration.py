@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import log_loss
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(4.0), 41))
 
@@ -28,17 +29,18 @@ def temper(p: np.ndarray, temperature: float) -> np.ndarray:
 def fit_temperature(p: np.ndarray, y: Sequence, labels: list[str]) -> float:
     """The temperature (grid 0.25–4, log-spaced) minimising the log-loss of ``p`` against ``y``.
 
-    Fitted on out-of-fold probabilities only; ties → the value closest to 1.
+    Fitted on out-of-fold probabilities only; ties → the value closest to 1. The loss is
+    ``sklearn.metrics.log_loss``. ``CalibratedClassifierCV(method="temperature")`` applies the
+    same p^(1/T) but refits the classifier in its own folds; ours is fitted on the selected
+    procedure's leave-one-report-out predictions, which it cannot take.
     """
-    idx = {lab: j for j, lab in enumerate(labels)}
-    rows = np.array([idx.get(str(v), -1) for v in y])
-    ok = rows >= 0
+    y_str = np.array([str(v) for v in y], dtype=object)
+    ok = np.isin(y_str, labels)
     if ok.sum() == 0:
         return 1.0
     best_t, best_loss = 1.0, np.inf
     for t in sorted(TEMPERATURES, key=lambda t: abs(np.log(t))):
-        q = temper(p[ok], float(t))
-        loss = -np.mean(np.log(np.clip(q[np.arange(ok.sum()), rows[ok]], 1e-12, 1.0)))
+        loss = log_loss(y_str[ok], temper(p[ok], float(t)), labels=labels)
         if loss < best_loss - 1e-12:
             best_t, best_loss = float(t), loss
     return round(best_t, 4)

@@ -13,13 +13,9 @@ from typing import Any
 import pandas as pd
 
 from research.errors import InputError
-from research.io import read_table
+from research.io import is_blank, read_table
 from research.labels.anchors import check_anchors
 from research.settings import Params, settings_of
-
-
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or str(v).strip() == ""
 
 
 def require_columns(df: pd.DataFrame, columns: list[str], path: str | Path) -> None:
@@ -77,7 +73,7 @@ def _join_units(
 
 def _labelled_rows(df: pd.DataFrame, path: Path, label_column: str) -> pd.DataFrame:
     """Rows with a label; blank ones are dropped with a warning (all blank: an error)."""
-    blank = df[label_column].map(_blank)
+    blank = df[label_column].map(is_blank)
     if blank.all():
         raise InputError(path, f"column {label_column!r} has no labels (all blank)")
     if blank.any():
@@ -167,11 +163,11 @@ def load_training_table(
     y = df[label_column].map(lambda v: str(v).strip())
     _checked_labels(y, codebook, path, min_examples, allow_missing_classes)
     norm = normalizer(params)
-    text = df[text_column].map(lambda v: "" if _blank(v) else norm(str(v)))
+    text = df[text_column].map(lambda v: "" if is_blank(v) else norm(str(v)))
     if (text == "").all():
         raise InputError(path, f"column {text_column!r} has no text")
     heading = (
-        df["heading"].map(lambda v: "" if _blank(v) else norm(str(v)))
+        df["heading"].map(lambda v: "" if is_blank(v) else norm(str(v)))
         if "heading" in df.columns
         else pd.Series([""] * len(df))
     )

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from research.classify.data import _blank, normalizer, require_columns
+from research.classify.data import normalizer, require_columns
 from research.classify.features import has_chinese
+from research.io import is_blank
 from research.settings import Params
 from research.workers import in_worker
 
@@ -51,9 +52,9 @@ def predict_frame(
     require_columns(df, [text_column], where)
     norm = normalizer(params) if normalize else (lambda s: s)
     raw = df[text_column].tolist()
-    texts = ["" if _blank(t) else norm(str(t)) for t in raw]
+    texts = ["" if is_blank(t) else norm(str(t)) for t in raw]
     if heading_column and heading_column in df.columns:
-        heads = ["" if _blank(h) else norm(str(h)) for h in df[heading_column].tolist()]
+        heads = ["" if is_blank(h) else norm(str(h)) for h in df[heading_column].tolist()]
     else:
         heads = [""] * len(texts)
     ok = np.array([has_chinese(t) for t in texts], dtype=bool)

@@ -61,14 +61,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+#: the params template, shipped inside the package (a copy of the repository's params.yaml,
+#: kept identical by a test) so ``research init`` works from any install, not only a checkout
+TEMPLATE = "resources/params.yaml"
+
+
 def params_text(paths: dict[str, str]) -> str:
     """The default params.yaml with its ``paths:`` block pointing into the project."""
-    from research.config import repo_root
+    from importlib.resources import files
+
     from research.errors import ResearchError
 
-    src = repo_root() / "params.yaml"
-    if not src.exists():
-        raise ResearchError(f"{src}: the default params.yaml is missing from the installation")
+    src = files("research").joinpath(TEMPLATE)
+    if not src.is_file():
+        raise ResearchError(f"{src}: the params template is missing from the installation")
     text = src.read_text(encoding="utf-8")
     block = "paths:                          # every stage reads and writes here\n" + "".join(
         f"  {k}: {v}\n" for k, v in paths.items()

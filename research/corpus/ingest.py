@@ -297,20 +297,18 @@ def _leaves_folder(name: str) -> bool:
     return False
 
 
-def read_manifest(corpus_dir: Path, extra_levels: Iterable[str] = ()) -> pd.DataFrame:
-    """Read and validate ``manifest.csv``; all problems are reported together.
+def _load_manifest_csv(path: Path) -> pd.DataFrame:
+    """The manifest as strings with stripped column names, required columns checked.
 
-    Windows paths (``sub\\a.txt``) are read as ``sub/a.txt``; ``extra_levels`` extends
-    :data:`LEVELS`. A manifest without ``year`` or ``province`` values is accepted with a
-    warning naming the analyses that will be missing.
+    Excel saves CSV as UTF-8 or GBK/GB18030 with `,` or `;`; any other read failure is one
+    :class:`InputError` rather than a pandas traceback. Optional columns are added blank so
+    the later steps can read every column unconditionally.
     """
-    levels = (*LEVELS, *extra_levels)
-    path = corpus_dir / "manifest.csv"
-    if not path.exists():
-        raise InputError(path, "manifest.csv not found in the corpus folder")
     from research.io import read_csv_text
 
-    try:  # Excel's UTF-8 or GBK/GB18030, `,` or `;` separated
+    if not path.exists():
+        raise InputError(path, "manifest.csv not found in the corpus folder")
+    try:
         df = read_csv_text(path, dtype=str, na_values=None)
     except InputError:
         raise
@@ -325,54 +323,91 @@ def read_manifest(corpus_dir: Path, extra_levels: Iterable[str] = ()) -> pd.Data
     for col in MANIFEST_COLUMNS:
         if col not in df.columns:
             df[col] = ""
+    return df
+
+
+def _id_and_file_problems(row: dict, line: int) -> list[str]:
+    """Problems with a row's ``doc_id`` and ``file``: empty, badly formed, or a path that
+    leaves the corpus folder (absolute or ``../``), which would read files outside it."""
     problems: list[str] = []
-    for i, row in enumerate(df.to_dict("records")):  # iterrows is ~20x slower
-        line = i + 2  # header is line 1
-        did = row["doc_id"].strip()
-        if not did:
-            problems.append(f"line {line}: empty doc_id")
-        elif not _DOC_ID.match(did):
-            problems.append(f"line {line}: doc_id {did!r} must be letters, digits, _ . -")
-        fname = row["file"].strip()
-        if not fname:
-            problems.append(f"line {line}: empty file")
-        elif _leaves_folder(fname):
-            problems.append(
-                f"line {line}: file {fname!r} leaves the corpus folder "
-                "(give a path inside it, without a leading / or ../)"
-            )
-        level = row["level"].strip()
-        if level and level not in levels:
-            problems.append(
-                f"line {line}: unknown level {level!r} (use {'|'.join(levels)}, or add it to "
-                "params prepare.extra_levels)"
-            )
-        script = row["script"].strip()
-        if script and script not in SCRIPTS:
-            problems.append(f"line {line}: unknown script {script!r} (use {'|'.join(SCRIPTS)})")
-        for col in ("year", "period_start", "period_end"):
-            try:
-                y = _to_int(row[col])
-            except ValueError:
-                problems.append(f"line {line}: {col} {row[col]!r} is not a year")
-                continue
-            if y is not None and not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]:
-                problems.append(f"line {line}: {col} {y} outside {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
+    did = row["doc_id"].strip()
+    if not did:
+        problems.append(f"line {line}: empty doc_id")
+    elif not _DOC_ID.match(did):
+        problems.append(f"line {line}: doc_id {did!r} must be letters, digits, _ . -")
+    fname = row["file"].strip()
+    if not fname:
+        problems.append(f"line {line}: empty file")
+    elif _leaves_folder(fname):
+        problems.append(
+            f"line {line}: file {fname!r} leaves the corpus folder "
+            "(give a path inside it, without a leading / or ../)"
+        )
+    return problems
+
+
+def _vocabulary_problems(row: dict, line: int, levels: tuple[str, ...]) -> list[str]:
+    """Problems with the closed-vocabulary columns ``level`` and ``script`` (blank is fine):
+    a typo would otherwise become its own level in every regional table."""
+    problems: list[str] = []
+    level = row["level"].strip()
+    if level and level not in levels:
+        problems.append(
+            f"line {line}: unknown level {level!r} (use {'|'.join(levels)}, or add it to "
+            "params prepare.extra_levels)"
+        )
+    script = row["script"].strip()
+    if script and script not in SCRIPTS:
+        problems.append(f"line {line}: unknown script {script!r} (use {'|'.join(SCRIPTS)})")
+    return problems
+
+
+def _year_problems(row: dict, line: int) -> list[str]:
+    """Problems with ``year``, ``period_start``, ``period_end``: not a four-digit year,
+    outside :data:`YEAR_RANGE`, or a period that ends before it starts."""
+    problems: list[str] = []
+    years: dict[str, int | None] = {}
+    for col in ("year", "period_start", "period_end"):
         try:
-            ps, pe = _to_int(row["period_start"]), _to_int(row["period_end"])
-            if ps is not None and pe is not None and ps > pe:
-                problems.append(f"line {line}: period_start {ps} after period_end {pe}")
+            y = years[col] = _to_int(row[col])
         except ValueError:
-            pass
+            problems.append(f"line {line}: {col} {row[col]!r} is not a year")
+            continue
+        if y is not None and not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]:
+            problems.append(f"line {line}: {col} {y} outside {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
+    ps, pe = years.get("period_start"), years.get("period_end")
+    if ps is not None and pe is not None and ps > pe:
+        problems.append(f"line {line}: period_start {ps} after period_end {pe}")
+    return problems
+
+
+def _duplicate_problems(df: pd.DataFrame) -> list[str]:
+    """Non-blank ``doc_id`` or ``file`` values listed more than once (ids must join uniquely;
+    a file read twice would count its text twice)."""
+    problems: list[str] = []
     dup = df["doc_id"][df["doc_id"].duplicated(keep=False) & (df["doc_id"] != "")]
     if len(dup):
         problems.append(f"duplicate doc_id(s): {', '.join(sorted(set(dup)))}")
     dupf = df["file"][df["file"].duplicated(keep=False) & (df["file"] != "")]
     if len(dupf):
         problems.append(f"file(s) listed twice: {', '.join(sorted(set(dupf)))}")
-    if problems:
-        raise InputError(path, "; ".join(problems))
-    df["file"] = df["file"].str.replace("\\", "/", regex=False)
+    return problems
+
+
+def _manifest_problems(df: pd.DataFrame, levels: tuple[str, ...]) -> list[str]:
+    """Every problem in the manifest rows, so the user fixes them all in one go."""
+    problems: list[str] = []
+    for i, row in enumerate(df.to_dict("records")):  # iterrows is ~20x slower
+        line = i + 2  # header is line 1
+        problems += _id_and_file_problems(row, line)
+        problems += _vocabulary_problems(row, line, levels)
+        problems += _year_problems(row, line)
+    return problems + _duplicate_problems(df)
+
+
+def _warn_missing_metadata(df: pd.DataFrame, path: Path) -> None:
+    """Warn (not fail) when documents lack ``year`` or ``province``: the pipeline still runs,
+    but the user should know which analyses will be missing for them."""
     for col, what in (
         ("year", "yearly trends and the year term of the share model"),
         (
@@ -385,8 +420,14 @@ def read_manifest(corpus_dir: Path, extra_levels: Iterable[str] = ()) -> pd.Data
             warnings.warn(
                 f"{path}: {blank} of {len(df)} document(s) have no {col}; missing for them: {what}",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
+
+
+def _typed_manifest(df: pd.DataFrame) -> pd.DataFrame:
+    """The validated manifest with ``/`` separators, nullable-integer years and stripped
+    strings (the form every later stage expects)."""
+    df["file"] = df["file"].str.replace("\\", "/", regex=False)
     for col in ("year", "period_start", "period_end"):
         df[col] = [_to_int(v) for v in df[col]]
         df[col] = df[col].astype("Int64")
@@ -394,6 +435,22 @@ def read_manifest(corpus_dir: Path, extra_levels: Iterable[str] = ()) -> pd.Data
         if df[col].dtype == object or str(df[col].dtype).startswith("str"):
             df[col] = df[col].astype(str).str.strip()
     return df
+
+
+def read_manifest(corpus_dir: Path, extra_levels: Iterable[str] = ()) -> pd.DataFrame:
+    """Read and validate ``manifest.csv``; all problems are reported together.
+
+    Windows paths (``sub\\a.txt``) are read as ``sub/a.txt``; ``extra_levels`` extends
+    :data:`LEVELS`. A manifest without ``year`` or ``province`` values is accepted with a
+    warning naming the analyses that will be missing.
+    """
+    path = corpus_dir / "manifest.csv"
+    df = _load_manifest_csv(path)
+    problems = _manifest_problems(df, (*LEVELS, *extra_levels))
+    if problems:
+        raise InputError(path, "; ".join(problems))
+    _warn_missing_metadata(df, path)
+    return _typed_manifest(df)
 
 
 def list_corpus_files(corpus_dir: Path) -> list[str]:

@@ -43,7 +43,7 @@ from research.corpus.normalize import (
     traditional_ratio,
 )
 from research.corpus.segment import SegmentSettings, segment
-from research.corpus.tokenize import TokenizerSettings, tokenize_many
+from research.corpus.tokenize import TokenizerSettings, balanced_chunks, tokenize_many
 from research.errors import InputError
 from research.io import commit_tmp, new_tmp_file
 from research.settings import Params, PrepareSettings, Settings, as_section, settings_of
@@ -405,7 +405,8 @@ def _process_chunk(
     if workers > 1:
         from joblib import Parallel, delayed
 
-        batches = _split_by_chars(chunk, min(len(chunk), 4 * workers))
+        runs = balanced_chunks([raw.text for _, raw in chunk], min(len(chunk), 4 * workers))
+        batches = [[chunk[i] for i in run] for run in runs]
         parts = Parallel(n_jobs=n_jobs)(
             delayed(in_worker(_process_batch))(b, prep, tok) for b in batches
         )
@@ -420,18 +421,6 @@ def _process_chunk(
     tables = _frames(results)
     check_provenance(tables)
     return tables
-
-
-def _split_by_chars(chunk: list, n: int) -> list[list]:
-    total = sum(len(r.text) for _, r in chunk) or 1
-    out: list[list] = [[]]
-    acc = 0
-    for pair in chunk:
-        out[-1].append(pair)
-        acc += len(pair[1].text)
-        if acc >= total * len(out) / n and len(out) < n:
-            out.append([])
-    return [b for b in out if b]
 
 
 def _frames(results: list[DocResult]) -> PreparedCorpus:

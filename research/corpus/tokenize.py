@@ -358,8 +358,9 @@ class TokenCache:
         self._db.close()
 
 
-def _balanced_chunks(texts: Sequence[str], n_chunks: int) -> list[list[int]]:
-    """Split indices into ``n_chunks`` contiguous runs of about equal character counts."""
+def balanced_chunks(texts: Sequence[str], n_chunks: int) -> list[list[int]]:
+    """Split indices into ``n_chunks`` contiguous runs of about equal character counts (the
+    one rule for spreading text over workers: tokenising here, preparing documents)."""
     total = sum(len(t) for t in texts) or 1
     chunks: list[list[int]] = [[]]
     acc = 0
@@ -405,7 +406,7 @@ def tokenize_many(
             n_chunks = max(1, -(-len(todo) // chunk_size))
             if workers > 1:
                 n_chunks = max(n_chunks, 4 * workers)
-            chunks = _balanced_chunks(todo, min(n_chunks, len(todo)))
+            chunks = balanced_chunks(todo, min(n_chunks, len(todo)))
             if workers > 1 and len(chunks) > 1:
                 from joblib import Parallel, delayed
 

@@ -16,12 +16,9 @@ import pandas as pd
 
 from research.corpus.segment import text_key
 from research.errors import InputError
+from research.io import is_blank
 
 REANCHOR = "research annotate reanchor"
-
-
-def _blank(v: object) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or not str(v).strip()
 
 
 def check_anchors(
@@ -40,7 +37,7 @@ def check_anchors(
         return
     if "text" not in units.columns or "unit_id" not in units.columns:
         return
-    a = annotations.loc[~annotations["text"].map(_blank), ["unit_id", "text"]]
+    a = annotations.loc[~annotations["text"].map(is_blank), ["unit_id", "text"]]
     if a.empty:
         return
     unit_text = dict(zip(units["unit_id"].astype(str), units["text"].astype(str)))
@@ -83,7 +80,7 @@ def reanchor(
     lost: list[str] = []
     keep = [True] * len(out)
     for r, (old, text) in enumerate(zip(out["unit_id"].astype(str), out["text"])):
-        if _blank(text):
+        if is_blank(text):
             continue
         hits = by_key.get(text_key(str(text)), [])
         if len(hits) > 1 and doc is not None and "doc_id" in out.columns:

@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from research.errors import InputError
+from research.io import is_blank
 from research.labels.codebook import Codebook
 
 TIDY_COLUMNS = ["unit_id", "doc_id", "annotator", "label", "secondary", "note", "text"]
@@ -163,17 +164,11 @@ def _label_lookup(cb: Codebook) -> dict[str, str]:
     return look
 
 
-def _is_blank(v: Any) -> bool:
-    return (
-        v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "" or v is pd.NA
-    )
-
-
 def normalise_label(
     value: Any, cb: Codebook, where: str, path: str | Path, look: dict[str, str] | None = None
 ) -> str:
     """One primary label → codebook id ("" if blank); InputError naming file and row."""
-    if _is_blank(value):
+    if is_blank(value):
         return ""
     look = look or _label_lookup(cb)
     key = str(value).strip().lower()
@@ -200,7 +195,7 @@ def normalise_secondary(
     """
     if isinstance(value, (list, tuple)):
         parts = [str(v) for v in value]
-    elif _is_blank(value):
+    elif is_blank(value):
         return ""
     else:
         parts = _SPLIT.split(str(value).strip())
@@ -331,7 +326,7 @@ def _text(v: Any) -> str:
         return " ".join(str(x) for x in v)
     if isinstance(v, float) and v.is_integer():  # ids in a column with blanks read as floats
         return str(int(v))
-    return "" if _is_blank(v) else str(v)
+    return "" if is_blank(v) else str(v)
 
 
 def _row(rec: dict, uid: str, who: str, prim: str, sec: str, note: str) -> dict[str, str]:
@@ -346,11 +341,9 @@ def _row(rec: dict, uid: str, who: str, prim: str, sec: str, note: str) -> dict[
     }
 
 
-def _label_studio_records(path: Path) -> list[dict[str, Any]] | None:
-    """A Label Studio JSON or JSON-MIN export as flat records (one per annotation, field
-    name → list of choices or text); None when ``path`` is not a .json file."""
-    if path.suffix.lower() != ".json":
-        return None
+def _load_tasks(path: Path) -> list[Any]:
+    """The task list of a Label Studio JSON export (a single task object is a list of one);
+    unreadable or non-list JSON is an error naming the file."""
     if not path.exists():
         raise InputError(path, "file not found")
     try:
@@ -361,35 +354,58 @@ def _label_studio_records(path: Path) -> list[dict[str, Any]] | None:
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise InputError(path, "a Label Studio export must be a JSON list of tasks")
-    records: list[dict[str, Any]] = []
-    for n, task in enumerate(tasks, start=1):
-        if not isinstance(task, dict):
-            raise InputError(path, f"task #{n}: expected an object")
-        if "data" not in task and "annotations" not in task:  # JSON-MIN: already flat
-            records.append({**task, "_where": f"item #{n}"})
+    return tasks
+
+
+def _annotator(annotation: dict[str, Any]) -> str:
+    """Who made an annotation: ``completed_by`` as an id, or a user object's email or id."""
+    who = annotation.get("completed_by")
+    if isinstance(who, dict):
+        who = who.get("email") or who.get("id")
+    return "" if who is None else str(who)
+
+
+def _result_fields(annotation: dict[str, Any]) -> dict[str, Any]:
+    """An annotation's results by control name: choices as a list, text areas as text."""
+    fields: dict[str, Any] = {}
+    for r in annotation.get("result") or []:
+        name, val = r.get("from_name"), r.get("value") or {}
+        if name is None:
             continue
-        data = task.get("data")
-        if not isinstance(data, dict):
-            raise InputError(path, f"task #{n}: expected an object with a 'data' field")
-        base = {k: v for k, v in data.items() if k in LS_META}
-        anns = [a for a in (task.get("annotations") or []) if not a.get("was_cancelled")]
-        if not anns:
-            records.append({**base, "annotator": "", "_where": f"task #{n}"})
-        for a in anns:
-            who = a.get("completed_by")
-            if isinstance(who, dict):
-                who = who.get("email") or who.get("id")
-            rec = {**base, "annotator": "" if who is None else str(who), "_where": f"task #{n}"}
-            for r in a.get("result") or []:
-                name, val = r.get("from_name"), r.get("value") or {}
-                if name is None:
-                    continue
-                if "choices" in val:
-                    rec[name] = list(val.get("choices") or [])
-                elif "text" in val:
-                    rec[name] = _text(val.get("text"))
-            records.append(rec)
-    return records
+        if "choices" in val:
+            fields[name] = list(val.get("choices") or [])
+        elif "text" in val:
+            fields[name] = _text(val.get("text"))
+    return fields
+
+
+def _task_records(path: Path, n: int, task: Any) -> list[dict[str, Any]]:
+    """The flat records of task ``n``: one per annotation that was not cancelled (one
+    unlabelled record when there is none), or the task itself when JSON-MIN made it flat."""
+    if not isinstance(task, dict):
+        raise InputError(path, f"task #{n}: expected an object")
+    if "data" not in task and "annotations" not in task:  # JSON-MIN: already flat
+        return [{**task, "_where": f"item #{n}"}]
+    data = task.get("data")
+    if not isinstance(data, dict):
+        raise InputError(path, f"task #{n}: expected an object with a 'data' field")
+    base = {k: v for k, v in data.items() if k in LS_META}
+    anns = [a for a in (task.get("annotations") or []) if not a.get("was_cancelled")]
+    if not anns:
+        return [{**base, "annotator": "", "_where": f"task #{n}"}]
+    return [
+        {**base, "annotator": _annotator(a), "_where": f"task #{n}", **_result_fields(a)}
+        for a in anns
+    ]
+
+
+def _label_studio_records(path: Path) -> list[dict[str, Any]] | None:
+    """A Label Studio JSON or JSON-MIN export as flat records (one per annotation, field
+    name → list of choices or text); None when ``path`` is not a .json file."""
+    if path.suffix.lower() != ".json":
+        return None
+    tasks = _load_tasks(path)
+    return [rec for n, task in enumerate(tasks, start=1) for rec in _task_records(path, n, task)]
 
 
 def _choices(v: Any) -> list[str] | None:
@@ -398,7 +414,7 @@ def _choices(v: Any) -> list[str] | None:
         return [str(x) for x in v.get("choices") or []] if "choices" in v else None
     if isinstance(v, (list, tuple)):
         return [str(x) for x in v]
-    if _is_blank(v):
+    if is_blank(v):
         return []
     s = str(v).strip()
     if s.startswith("{") and '"choices"' in s:
@@ -425,6 +441,77 @@ def config_fields(xml: str) -> dict[str, Any]:
     return out
 
 
+def _label_fields(records: list[dict[str, Any]]) -> list[str]:
+    """Field names that may hold labels: every key of the records except Label Studio's
+    task metadata and our own ``_``-prefixed bookkeeping, in first-seen order."""
+    return list(dict.fromkeys(k for r in records for k in r if k not in LS_META and k[0] != "_"))
+
+
+def _read_config_fields(path: Path, config: str | Path | None) -> dict[str, Any] | None:
+    """The fields named by the labeling config: ``config`` if given (it must exist), else
+    ``label_config.xml`` beside the export when there is one, else None."""
+    cfg_path = Path(config) if config else path.with_name("label_config.xml")
+    if cfg_path.exists():
+        return config_fields(cfg_path.read_text(encoding="utf-8"))
+    if config:
+        raise InputError(config, "labeling config not found")
+    return None
+
+
+def _codebook_choices(
+    records: list[dict[str, Any]], key: str, look: dict[str, str]
+) -> tuple[bool, int]:
+    """Whether field ``key`` holds only codebook labels (choice-like and filled somewhere),
+    and the most choices any record gives in it (1 means single choice)."""
+    vals = [_choices(r.get(key)) for r in records]
+    if any(v is None for v in vals) or not any(vals):
+        return False, 0
+    present = cast("list[list[str]]", vals)  # no None left (checked above)
+    ok = all(str(x).strip().lower() in look for v in present for x in v)
+    return ok, max(len(v) for v in present)
+
+
+def _named_field(
+    explicit: str | None, cfg_names: list[str], default: str, keys: list[str]
+) -> str | None:
+    """The field the user named (if present), else the first the config names, else the
+    conventional ``default`` name; None when the export has none of them."""
+    if explicit and explicit in keys:
+        return explicit
+    for k in cfg_names:
+        if k in keys:
+            return k
+    return default if default in keys else None
+
+
+def _guess_primary(
+    records: list[dict[str, Any]], candidates: list[str], look: dict[str, str], path: Path
+) -> str:
+    """The field holding the primary label when nothing names it.
+
+    The primary label is single choice and given on every annotation; secondary ones are
+    optional, so the best-covered single-choice codebook field wins. A tie is ambiguous and
+    an error (guessing would silently swap primary and secondary labels).
+    """
+    filled = {}
+    for k in candidates:
+        ok, n = _codebook_choices(records, k, look)
+        if ok and n == 1:
+            filled[k] = sum(bool(_choices(r.get(k))) for r in records)
+    single = sorted(filled, key=lambda k: filled[k], reverse=True)
+    if len(single) > 1 and filled[single[0]] > filled[single[1]]:
+        single = single[:1]
+    if len(single) != 1:
+        keys = _label_fields(records)
+        raise InputError(
+            path,
+            "cannot tell which field holds the primary label "
+            f"(fields: {', '.join(keys) or 'none'}); give --label-column NAME or --config "
+            "label_config.xml",
+        )
+    return single[0]
+
+
 def _resolve_fields(
     records: list[dict[str, Any]],
     cb: Codebook,
@@ -433,61 +520,29 @@ def _resolve_fields(
     secondary: str | None,
     config: str | Path | None,
 ) -> dict[str, str | None]:
-    """Which field holds the primary label, the secondary labels and the note."""
-    keys = list(dict.fromkeys(k for r in records for k in r if k not in LS_META and k[0] != "_"))
+    """Which field holds the primary label, the secondary labels and the note.
+
+    Named fields (arguments, then the labeling config, then the conventional names) win;
+    otherwise the fields are recognised by their content, so any Label Studio template
+    imports without configuration.
+    """
+    keys = _label_fields(records)
     if not keys:  # nothing annotated at all
         return {"primary": None, "secondary": None, "note": None}
-    cfg_path = Path(config) if config else path.with_name("label_config.xml")
-    cfg = config_fields(cfg_path.read_text(encoding="utf-8")) if cfg_path.exists() else None
-    if config and cfg is None:
-        raise InputError(config, "labeling config not found")
+    cfg = _read_config_fields(path, config) or {"single": [], "multiple": [], "text": []}
     look = _label_lookup(cb)
-
-    def labels_only(k: str) -> tuple[bool, int]:
-        vals = [_choices(r.get(k)) for r in records]
-        if any(v is None for v in vals) or not any(vals):
-            return False, 0
-        present = cast("list[list[str]]", vals)  # no None left (checked above)
-        ok = all(str(x).strip().lower() in look for v in present for x in v)
-        return ok, max(len(v) for v in present)
-
-    def pick(explicit: str | None, cfg_names: list[str], default: str) -> str | None:
-        if explicit and explicit in keys:
-            return explicit
-        for k in cfg_names:
-            if k in keys:
-                return k
-        return default if default in keys else None
-
-    prim = pick(label, cfg["single"] if cfg else [], "primary")
-    sec = pick(secondary, cfg["multiple"] if cfg else [], "secondary")
-    note = pick(None, cfg["text"] if cfg else [], "note")
+    prim = _named_field(label, cfg["single"], "primary", keys)
+    sec = _named_field(secondary, cfg["multiple"], "secondary", keys)
+    note = _named_field(None, cfg["text"], "note", keys)
     if prim is None:
-        cands = {k: labels_only(k) for k in keys if k not in (sec, note)}
-        # the primary label is single choice and given on every annotation; secondary ones
-        # are optional, so the best-covered single-choice field wins (a tie is ambiguous)
-        filled = {
-            k: sum(bool(_choices(r.get(k))) for r in records)
-            for k, (ok, n) in cands.items()
-            if ok and n == 1
-        }
-        single = sorted(filled, key=lambda k: filled[k], reverse=True)
-        if len(single) > 1 and filled[single[0]] > filled[single[1]]:
-            single = single[:1]
-        if len(single) != 1:
-            raise InputError(
-                path,
-                "cannot tell which field holds the primary label "
-                f"(fields: {', '.join(keys) or 'none'}); give --label-column NAME or --config "
-                "label_config.xml",
-            )
-        prim = single[0]
-    if sec is None:
-        multi = [k for k in keys if k not in (prim, note) and labels_only(k)[0]]
+        prim = _guess_primary(records, [k for k in keys if k not in (sec, note)], look, path)
+    if sec is None:  # the one other field of codebook labels, if unambiguous
+        multi = [
+            k for k in keys if k not in (prim, note) and _codebook_choices(records, k, look)[0]
+        ]
         sec = multi[0] if len(multi) == 1 else None
     if note is None:
-        texts = [k for k in keys if k in ("comment", "comments")]
-        note = texts[0] if texts else None
+        note = next((k for k in keys if k in ("comment", "comments")), None)
     return {"primary": prim, "secondary": sec, "note": note}
 
 
@@ -529,7 +584,7 @@ def has_labels(path: str | Path, column: str = "gold") -> bool:
     if not Path(path).exists():
         return False
     t = read_table(path)
-    return column in t.columns and bool(t[column].map(lambda v: not _is_blank(v)).any())
+    return column in t.columns and bool(t[column].map(lambda v: not is_blank(v)).any())
 
 
 def holds_labels(path: str | Path) -> bool:
@@ -549,7 +604,7 @@ def holds_labels(path: str | Path) -> bool:
     cols = [
         c for c in t.columns if str(c).startswith(("label", "gold", "pass", "secondary", "primary"))
     ]
-    return any(t[c].map(lambda v: not _is_blank(v)).any() for c in cols)
+    return any(t[c].map(lambda v: not is_blank(v)).any() for c in cols)
 
 
 def safe_output(path: str | Path, force: bool = False) -> Path:
@@ -576,9 +631,7 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float:
         raise ValueError("label sequences differ in length")
     if len(xa) == 0:
         return float("nan")
-    cats = sorted(set(xa) | set(xb), key=str)
-    pe = sum(float(np.mean(xa == c)) * float(np.mean(xb == c)) for c in cats)
-    if math.isclose(pe, 1.0):  # chance agreement 1: kappa undefined (sklearn would warn)
+    if len(set(xa) | set(xb)) == 1:  # chance agreement 1: undefined (sklearn would warn)
         return float("nan")
     return float(cohen_kappa_score(xa.astype(str), xb.astype(str)))
 

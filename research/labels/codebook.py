@@ -185,7 +185,23 @@ def _parse(raw: Any, p: Path) -> Codebook:
     if not isinstance(cats_raw, list) or not cats_raw:
         raise InputError(p, "'categories' must be a non-empty list")
     cats = [_parse_category(c, i, p) for i, c in enumerate(cats_raw)]
+    ids = _check_categories(cats, p)
+    _check_seed_terms(cats, p)
+    rules = [_parse_rule(r, i, p, ids) for i, r in enumerate(raw.get("rules") or [])]
+    return Codebook(
+        name=str(raw["name"]),
+        version=str(raw["version"]),
+        language=str(raw["language"]),
+        categories=cats,
+        rules=rules,
+        instructions=str(raw.get("instructions") or ""),
+        path=p,
+    )
 
+
+def _check_categories(cats: list[Category], p: Path) -> set[str]:
+    """Unique ids, exactly one residual category and at least one domain beside it (every
+    share and every classifier assumes this shape); returns the ids."""
     seen: set[str] = set()
     for c in cats:
         if c.id in seen:
@@ -200,6 +216,12 @@ def _parse(raw: Any, p: Path) -> Codebook:
         )
     if len(cats) < 2:
         raise InputError(p, "a codebook needs at least one domain besides the residual category")
+    return seen
+
+
+def _check_seed_terms(cats: list[Category], p: Path) -> None:
+    """Every domain has seed terms and no term belongs to two domains (the dictionary could
+    not say which one a match is evidence for)."""
     owner: dict[str, str] = {}
     for c in cats:
         if c.residual:
@@ -214,19 +236,11 @@ def _parse(raw: Any, p: Path) -> Codebook:
                     "a term may belong to one category only",
                 )
             owner[term] = c.id
-    rules = [_parse_rule(r, i, p, seen) for i, r in enumerate(raw.get("rules") or [])]
-    return Codebook(
-        name=str(raw["name"]),
-        version=str(raw["version"]),
-        language=str(raw["language"]),
-        categories=cats,
-        rules=rules,
-        instructions=str(raw.get("instructions") or ""),
-        path=p,
-    )
 
 
-def _parse_category(c: Any, i: int, p: Path) -> Category:
+def _category_where(c: Any, i: int, p: Path) -> str:
+    """How errors name category ``i`` (by id when it has one), after checking its shape,
+    keys and required fields."""
     where = f"category #{i + 1}"
     if not isinstance(c, dict):
         raise InputError(p, f"{where} must be a mapping")
@@ -241,6 +255,12 @@ def _parse_category(c: Any, i: int, p: Path) -> Category:
         raise InputError(
             p, f"{where}: id must be a lower-case identifier like 'rights', got {cid!r}"
         )
+    return where
+
+
+def _string_lists(c: dict, where: str, p: Path) -> dict[str, list[str]]:
+    """The category's list fields (includes, excludes, rules, heading cues) as stripped
+    non-empty strings; YAML turns unquoted ``a: b`` items into mappings, hence the hint."""
     lists: dict[str, list[str]] = {}
     for name in _LIST_FIELDS:
         val = c.get(name) or []
@@ -254,6 +274,11 @@ def _parse_category(c: Any, i: int, p: Path) -> Category:
                     "(quote items that contain ': ')",
                 )
         lists[name] = [x.strip() for x in val]
+    return lists
+
+
+def _seed_term_weights(c: dict, where: str, p: Path) -> dict[str, float]:
+    """The category's ``seed_terms`` as term → positive weight, each term once."""
     terms_raw = c.get("seed_terms") or {}
     if not isinstance(terms_raw, dict):
         raise InputError(p, f"{where}: 'seed_terms' must be a mapping of term: weight")
@@ -269,11 +294,18 @@ def _parse_category(c: Any, i: int, p: Path) -> Category:
         if t in terms:
             raise InputError(p, f"{where}: seed term {t!r} listed twice")
         terms[t] = float(w)
+    return terms
+
+
+def _parse_category(c: Any, i: int, p: Path) -> Category:
+    where = _category_where(c, i, p)
+    lists = _string_lists(c, where, p)
+    terms = _seed_term_weights(c, where, p)
     residual = c.get("residual", False)
     if not isinstance(residual, bool):
         raise InputError(p, f"{where}: 'residual' must be true or false")
     return Category(
-        id=cid,
+        id=c["id"],
         name_zh=str(c["name_zh"]),
         name_en=str(c["name_en"]),
         department=str(c.get("department") or ""),

@@ -14,7 +14,9 @@ Definitions (kept explicit so a reviewer can check them):
   scikit-learn's default). ``macro_f1_all`` averages over every label in ``labels``
   (absent ones count as 0).
 - ``brier``: multi-class Brier score, mean over units of sum over classes of
-  ``(p_k - 1[y = k])**2``; 0 is perfect, 2 is the worst.
+  ``(p_k - 1[y = k])**2``; 0 is perfect, 2 is the worst (``sklearn.metrics.brier_score_loss``
+  with ``scale_by_half=False``; confusion matrix and per-class precision/recall/F1 are
+  scikit-learn's too; ECE is ours, scikit-learn has none for several classes).
 - ``ece``: expected calibration error of the top-label confidence over ``n_bins`` equal
   width bins: sum over bins of ``(n_bin / n) * |accuracy_bin - mean confidence_bin|``.
 - ``doc_share_mae``: for each group (document), the share of its units in each label
@@ -78,14 +80,33 @@ def confusion_matrix(
 
 
 def brier_score(y_true: Sequence | np.ndarray, proba: np.ndarray, labels: Sequence[str]) -> float:
-    """Multi-class Brier score (sum over classes, mean over units)."""
+    """Multi-class Brier score (sum over classes, mean over units), by scikit-learn.
+
+    ``scale_by_half=False`` keeps two-class problems on the same 0–2 scale as the others.
+    A true label outside ``labels`` has no column to score against: an error, not a guess.
+    """
     labels = list(labels)
-    onehot = np.zeros_like(proba, dtype=float)
-    index = {lab: i for i, lab in enumerate(labels)}
-    for r, t in enumerate(y_true):
-        if t in index:
-            onehot[r, index[t]] = 1.0
-    return float(np.mean(np.sum((proba - onehot) ** 2, axis=1))) if len(proba) else float("nan")
+    if not len(proba):
+        return float("nan")
+    unknown = sorted({str(t) for t in y_true} - set(labels))
+    if unknown:
+        raise ResearchError(f"brier_score: true label(s) {unknown} not in labels {labels}")
+    order = np.argsort(labels)  # sklearn reads the columns as the labels sorted
+    return float(
+        metrics.brier_score_loss(
+            np.asarray(list(y_true), dtype=object),
+            proba[:, order],
+            labels=[labels[i] for i in order],
+            scale_by_half=False,
+        )
+    )
+
+
+def confidence_bins(conf: np.ndarray, n_bins: int = 10) -> np.ndarray:
+    """Bin index (0 … n_bins-1) of each confidence: equal-width, right-closed, first bin
+    [0, 1/n_bins]. One rule for the ECE and the reliability tables, so they agree."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
 
 
 def expected_calibration_error(
@@ -98,8 +119,7 @@ def expected_calibration_error(
     top = np.argmax(proba, axis=1)
     conf = proba[np.arange(len(proba)), top]
     correct = np.array([labels[k] == t for k, t in zip(top, y_true)], dtype=float)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    bins = confidence_bins(conf, n_bins)
     ece = 0.0
     n = len(conf)
     for b in range(n_bins):

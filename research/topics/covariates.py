@@ -50,7 +50,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from research.io import round_floats
-from research.topics.lda import _normalise_rows, import_tomotopy, tomotopy_topic_word
+from research.topics.lda import import_tomotopy, tomotopy_topic_word
 from research.topics.tables import FLOAT32_DECIMALS
 
 
@@ -310,8 +310,3 @@ def estimate_effects(
     contr = pd.DataFrame(contrasts, columns=cols)
     prev, contr = round_floats(prev, FLOAT32_DECIMALS), round_floats(contr, FLOAT32_DECIMALS)
     return ref, prev, contr
-
-
-def unit_theta(fit: CovariateFit) -> np.ndarray:
-    """θ of the reference fit's training units (rows in the order they were added)."""
-    return _normalise_rows(np.array([d.get_topic_dist() for d in fit.model.docs]))

@@ -113,15 +113,6 @@ TEXT: dict[str, dict[str, Any]] = {  # key → language → text, or group → k
     },
     "mean_share_short": {"en": "Mean share", "zh": "平均占比"},
     "method": {"en": "Estimator", "zh": "估计方法"},
-    "source": {
-        "gold": {"en": "gold labels (language-model annotators)", "zh": "金标准（语言模型标注）"},
-        "predicted": {"en": "classifier", "zh": "分类器"},
-        "mixed": {"en": "gold + classifier", "zh": "金标准＋分类器"},
-        "classifier": {"en": "classifier", "zh": "分类器"},
-        "classifier_acc": {"en": "classifier, ACC-adjusted", "zh": "分类器（ACC校正）"},
-        "classifier_pacc": {"en": "classifier, PACC-adjusted", "zh": "分类器（PACC校正）"},
-        "seeded_lda": {"en": "seeded LDA", "zh": "种子LDA"},
-    },
     "methods": {
         "cc": {"en": "Classify & count", "zh": "分类计数"},
         "pcc": {"en": "Probabilistic CC", "zh": "概率分类计数"},
@@ -136,10 +127,6 @@ TEXT: dict[str, dict[str, Any]] = {  # key → language → text, or group → k
 def t(key: str, language: str) -> str:
     """Label text in the figure language."""
     return TEXT[key][language]
-
-
-def source_label(source: str, language: str) -> str:
-    return TEXT["source"].get(source, {}).get(language, source)
 
 
 def province_label(p: object, language: str) -> str:

@@ -104,11 +104,6 @@ def domain_colors(ids: Iterable[str], other_id: str | None = "other") -> dict[st
     return out
 
 
-def color_for(cid: str, ids: Sequence[str] | None = None, other_id: str | None = "other") -> str:
-    """Colour of one category id (``ids`` = the whole codebook, for stable assignment)."""
-    return domain_colors(list(ids or []) + [cid], other_id=other_id)[cid]
-
-
 # --- fonts ----------------------------------------------------------------------------
 CJK_FAMILY = "Noto Sans CJK SC"
 LATIN_FAMILY = "DejaVu Sans"
@@ -213,13 +208,6 @@ def setup_style(
         }
     )
     return cjk
-
-
-def figure_size(
-    width_in: float = 3.5, aspect: float = 0.75, height_in: float | None = None
-) -> tuple[float, float]:
-    """(width, height) in inches for a figure ``width_in`` wide."""
-    return (width_in, height_in if height_in is not None else width_in * aspect)
 
 
 # --- labels ---------------------------------------------------------------------------
