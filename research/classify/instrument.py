@@ -600,7 +600,8 @@ def evaluate_on_gold(
     fallback, selection = names[0], pd.DataFrame()
     if base is not None and len(base):
         fallback, selection = select_candidate(base, codebook, params, names)
-        log(f"base-set choice (leave-one-writer-out): {fallback}")
+        how = "leave-one-writer-out" if len(names) > 1 else "the only candidate"
+        log(f"base-set choice ({how}): {fallback}")
     estimators: dict[str, Any] = dict(baseline_estimators(codebook, st))
     for name in reported:
         estimators[name] = make_candidate(name, codebook, st.tokenize.model_dump(), seed)
