@@ -205,6 +205,7 @@ class SeedTermScores(TextInputMixin, TransformerMixin, BaseEstimator):
         bounds = self.analyzer.boundaries if self.analyzer is not None else None
         self.matcher_ = TermMatcher(self.seed_terms or {}, bounds, self.substring_min_chars)
         self.domains_ = list(self.matcher_.domains)
+        self._memo = self._memo_key()
         return self
 
     def raw_scores(self, texts: Sequence[str]) -> np.ndarray:
@@ -236,14 +237,14 @@ class SeedTermScores(TextInputMixin, TransformerMixin, BaseEstimator):
 
     def _memo_key(self) -> str:
         """What a text's scores depend on: terms, domains, the matching rule, the tokeniser."""
-        key = self.__dict__.get("_memo")
+        key = self.__dict__.get("_memo")  # set by fit (transform never changes the estimator)
         if key is None:
             import hashlib
 
             fp = self.analyzer._fingerprint() if self.analyzer is not None else "-"
             spec = repr((sorted(self.matcher_.weights.items()), self.domains_))
             spec += repr((self.matcher_.substring_min_chars, fp))
-            key = self.__dict__["_memo"] = hashlib.sha1(spec.encode("utf-8")).hexdigest()
+            key = hashlib.sha1(spec.encode("utf-8")).hexdigest()
         return key
 
     def __getstate__(self) -> dict:
