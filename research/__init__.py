@@ -135,10 +135,11 @@ def figure(
     from pathlib import Path
 
     from research.notebook import MissingOutput
+    from research.settings import settings_of
     from research.viz.registry import run_figures
 
     p = _project(project)
-    lang = language or (p.params.get("figures") or {}).get("language", "en")
+    lang = language or settings_of(p.params).figures.language  # default from the schema
     reports = p.paths["reports"]
     import contextlib
 

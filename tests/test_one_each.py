@@ -86,3 +86,21 @@ def test_balanced_chunks_are_contiguous_complete_and_even(n_chunks) -> None:
 )
 def test_is_blank(value, blank) -> None:
     assert is_blank(value) is blank
+
+
+RENAMES = {("os", "replace"), ("os", "rename")}
+
+
+def test_files_are_renamed_into_place_only_by_io() -> None:
+    """Atomic writes have one implementation (research/io.py: temp file + rename)."""
+    found = []
+    for f in (ROOT / "research").rglob("*.py"):
+        if f.name == "io.py" and f.parent.name == "research":
+            continue
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            fn = node.func if isinstance(node, ast.Call) else None
+            if not (isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name)):
+                continue
+            if fn.value.id == "tempfile" or (fn.value.id, fn.attr) in RENAMES:
+                found.append(f"{f.relative_to(ROOT)}:{node.lineno}")
+    assert not found, f"a second atomic-write implementation: {found}"
