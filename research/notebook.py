@@ -37,6 +37,9 @@ WHY = {
     "cv_predictions": "the classifier is trained by the train stage",
     "classifier_cv": "the classifier is trained by the train stage",
     "confusion_matrix": "the classifier is trained by the train stage",
+    "classifier_per_class": "the classifier is trained by the train stage",
+    "multilevel_year": "the multilevel model needs reports from three or more provinces "
+    "in two or more years",
     "seeded_eval": "scoring the seeded LDA needs gold labels of this corpus in paths.annotations",
     "adjusted_eval": "evaluating the share adjustment needs held-out predictions with gold labels",
     "k_sweep": "the K sweep runs only with topics.sweep: true",

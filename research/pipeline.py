@@ -304,6 +304,7 @@ def stages() -> list[Stage]:
                 "campaign_summary",
                 "glm",
                 "multilevel",
+                "multilevel_year",
             ),
             metrics=(f"{M}/analysis.json",),
             help="domain shares, adjusted shares, uncertainty, emphasis, distinctive terms",

@@ -21,10 +21,15 @@ HOW_TO_READ = {
     "Differences resting on two or three reports are descriptive, not inference.",
     "province_tiles": "A tile map per domain: each province's mean share (colour), its emphasis "
     "against the other provinces and n reports; grey tiles have no report.",
-    "year_trends": "One panel per domain: each report a point at its year, a LOWESS smooth, and "
-    "yearly means (a report counts toward every year it reviews) with document-level intervals "
-    "where there are enough reports; n per year under the axis; 2016 reform and Party "
-    "congresses marked. No line joins different places.",
+    "year_trends": "One panel per domain: each report a point at its year, the multilevel "
+    "model's year curve with its 95% band (a LOWESS across reports when the model was not "
+    "fitted), and yearly means (a report counts toward every year it reviews) with "
+    "document-level intervals where there are enough reports; n per year under the axis; 2016 "
+    "reform and Party congresses marked. No line joins different places.",
+    "province_trends": "Small multiples by province (provinces with reports in two or more "
+    "years): each report a point per domain at its year, a thin line only between reports of "
+    "the same place, n reports per panel. Descriptive: the model's province effects are in "
+    "multilevel.csv.",
     "emphasis": "A report's share of a domain divided by the mean share of the other reports, "
     "with 95% intervals. Above 1: more emphasis than the others; intervals crossing 1 do not "
     "distinguish the report from the average.",
@@ -37,12 +42,31 @@ HOW_TO_READ = {
     "paragraph, sized by frequency.",
     "confusion_matrix": "Held-out (nested, grouped) errors of the chosen classifier: rows gold, "
     "columns predicted.",
-    "classifier_comparison": "Macro-F1 of every method beside the baselines, one marker per CV "
-    "scheme (leave one document out, leave one province out).",
+    "classifier_comparison": "Macro-F1 of every method beside the baselines on the real gold, one "
+    "panel per evaluation scheme (base set alone, leave one report out, leave one province "
+    "out), with document-cluster bootstrap intervals.",
+    "classifier_reliability": "Reliability of the chosen classifier's held-out probabilities "
+    "(leave one report out): mean confidence against accuracy per bin, with the ECE; points "
+    "below the diagonal are over-confident.",
+    "learning_curve": "Macro-F1 on held-out real reports against the number of your own gold "
+    "labels added to the base set, with intervals: where the curve flattens, more labels "
+    "buy little.",
+    "seeded_vs_classifier": "Convergent validity: per document and domain, the seeded-topic "
+    "share against the classifier's share (Pearson r per domain in the panel titles). Two "
+    "instruments that agree are not thereby right; one that disagrees needs a look.",
     "topic_model_selection": "Coherence, held-out perplexity and stability against K; the "
     "chosen K balances them.",
     "topic_terms": "The top terms of each LDA topic by relevance.",
     "seeded_topic_terms": "The seeded topics for the codebook domains and their top terms.",
+    "topic_prevalence_year": "Covariate topic model: each topic's estimated prevalence over the "
+    "years with its interval band (replicates over seeds and a report bootstrap); dots mark "
+    "years with reports. Topics are the model's, not the codebook's domains.",
+    "topic_prevalence_contrasts": "Covariate topic model: each level's prevalence of a topic "
+    "minus the reference level's, with intervals, one panel per categorical covariate.",
+    "dynamic_topics": "Dynamic topic model: each topic's prevalence across periods and its top "
+    "three words at every period — how the vocabulary of a theme drifts.",
+    "topic_correlations": "Correlated topic model: correlation of topic log-proportions across "
+    "units; positive pairs tend to be reported together.",
 }
 
 

@@ -222,7 +222,8 @@ class AnalyseSettings(_Section):
     emphasis_exclude: list[str] = Field(default_factory=lambda: ["other"])
     glm_covariates: list[str] = Field(default_factory=lambda: ["province", "level", "year"])
     glm_cluster: str | None = None
-    multilevel_covariates: list[str] = Field(default_factory=lambda: ["level", "genre"])
+    multilevel_covariates: list[str] = Field(default_factory=lambda: ["level", "genre", "period"])
+    multilevel_year_df: PosInt = 4
     min_df: PosInt = 10
     min_docs_per_param: PosInt = 10
     me_replicates: NonNegInt = 20

@@ -665,6 +665,78 @@ def test_multilevel_model_pools_provinces_and_recovers_a_trend():
     assert ml.filter(like="province[", axis=0)["p_holm"].notna().all()
 
 
+def _planted_corpus(seed: int = 7, n: int = 320):
+    """Shares with a hump over 2010–2025 (peak +0.08 mid-period), province effects, a
+    +0.05 effect of multi-year reviews (varying within provinces) and noise."""
+    rng = np.random.default_rng(seed)
+    provs = [f"P{i}" for i in range(16)]
+    u = dict(zip(provs, rng.normal(0, 0.06, len(provs))))
+    rows, meta = [], []
+    for d in range(n):
+        p, year = provs[rng.integers(16)], int(rng.integers(2010, 2026))
+        multi = rng.random() < 0.3
+        level = str(rng.choice(["city", "county"]))
+        a = 0.35 + u[p] + hump(year) + 0.05 * multi + rng.normal(0, 0.03)
+        rows += [(f"d{d}", "a", a), (f"d{d}", "b", 1 - a)]
+        meta.append((f"d{d}", p, year, level, year - 5 if multi else year - 1, year - 1))
+    docs = pd.DataFrame(rows, columns=["doc_id", "domain", "estimate"])
+    cols = ["doc_id", "province", "year", "level", "period_start", "period_end"]
+    return docs, pd.DataFrame(meta, columns=cols)
+
+
+def hump(year):
+    return 0.08 * np.sin(np.pi * (np.asarray(year, dtype=float) - 2010) / 15)
+
+
+def test_year_smooth_df_and_basis():
+    from research.analysis.multilevel import YearBasis, year_df
+
+    assert [year_df(range(2010, 2010 + k)) for k in (1, 2, 7, 8, 16, 30)] == [0, 1, 1, 2, 4, 4]
+    yrs = np.arange(2010, 2026, dtype=float)
+    lin = YearBasis.fit(yrs, 1)
+    assert lin.names == ["year_per_decade"]
+    assert np.allclose(lin(yrs)[:, 0], (yrs - yrs.mean()) / 10)
+    ns = YearBasis.fit(yrs, 4)(np.arange(2000, 2040, dtype=float))
+    assert ns.shape == (40, 4)
+    # natural spline: linear beyond the boundary knots (second differences vanish)
+    assert np.allclose(np.diff(ns[:9], n=2, axis=0), 0) and np.allclose(
+        np.diff(ns[-13:], n=2, axis=0), 0
+    )
+
+
+def test_multilevel_recovers_a_planted_smooth_and_period_effect():
+    from research.analysis.multilevel import fit_multilevel
+
+    docs, meta = _planted_corpus()
+    ml, curves = fit_multilevel(docs, meta, ["a", "b"], ["level", "period"])
+    a = ml[ml["domain"] == "a"].set_index("term")
+    assert a.loc["year_smooth", "p_value"] < 1e-6 and a.loc["year_smooth", "significant"] == "yes"
+    lo, hi = a.loc["period[multi-year]", ["ci_low", "ci_high"]]
+    assert 0 < lo < 0.05 < hi
+    assert {"var[province]", "var[level_in_province]", "var[residual]"} <= set(a.index)
+    c = curves[curves["domain"] == "a"].set_index("year")
+    assert list(c.index) == list(range(2010, 2026)) and c["n_docs"].sum() == 320
+    # the curve's shape: planted hump (mean-centred) inside the interval after centring
+    shape = c["estimate"] - c["estimate"].mean()
+    truth = hump(c.index) - hump(c.index).mean()
+    assert np.abs(shape - truth).max() < 0.02
+    assert c.loc[2017, "estimate"] - c.loc[2010, "estimate"] > 0.05
+    assert (c["ci_low"] < c["estimate"]).all() and (c["estimate"] < c["ci_high"]).all()
+    # a straight line cannot show the hump: the linear summary is near zero
+    assert abs(a.loc["year_per_decade", "estimate"]) < 0.02
+
+
+def test_estimator_choice_table_marks_the_best_corrected_estimator():
+    from research.analysis.quantify import choice_table
+
+    sm = pd.DataFrame({"basis": "chars", "method": ["cc", "pcc", "acc", "pacc", "em", "ppi"],
+                       "mae": [0.01, 0.02, 0.04, 0.03, 0.05, 0.035], "n_docs": 5})  # fmt: skip
+    t = choice_table(sm, {"chars": "pacc"}, "auto").set_index("method")
+    assert t.loc["pacc", "chosen"] == "yes" and (t["chosen"] == "yes").sum() == 1
+    assert t.loc["cc", "rank"] == 1 and t.loc["cc", "corrected"] == "no"
+    assert "lowest held-out" in t.loc["pacc", "why"]
+
+
 def test_recovery_generator_and_scoring_on_a_tiny_corpus(tmp_path):
     """The benchmark's pieces end to end on 14 reports (the full run is a benchmark)."""
     from research.analysis import recovery as rec
@@ -695,3 +767,50 @@ def test_recovery_generator_and_scoring_on_a_tiny_corpus(tmp_path):
     summ = rec.summarise(sc)
     assert set(summ["kind"]) <= {"province_contrast", "year_trend"} and len(summ)
     assert summ["coverage"].between(0, 1).all()
+
+
+def test_narrative_reads_the_multilevel_tables(tmp_path):
+    """The notebook text quotes the model's own numbers (trend, period effect, curves)."""
+    from research.analysis import narrative
+    from research.analysis.multilevel import fit_multilevel
+
+    docs, meta = _planted_corpus(n=200)
+    ml, curves = fit_multilevel(docs, meta, ["a", "b"], ["level", "period"])
+    ml.to_csv(tmp_path / "multilevel.csv", index=False)
+    curves.to_csv(tmp_path / "multilevel_year.csv", index=False)
+    text = narrative._multilevel_text(tmp_path)
+    per = ml.set_index(["domain", "term"]).loc[("a", "period[multi-year]"), "estimate"]
+    assert "200 reports in 16 provinces" in text["multilevel"]
+    assert f"`a` {per:+.3f}" in text["multilevel"] and "2010–2025" in text["year_smooth"]
+    terms, provinces = narrative.multilevel_parts(ml)
+    assert (
+        len(terms) + len(provinces) == len(ml)
+        and provinces["term"].str.startswith("province[").all()
+    )
+    # a model that could not be fitted says why instead
+    few = fit_multilevel(docs.head(8), meta.head(4), ["a", "b"])[0]
+    few.to_csv(tmp_path / "multilevel.csv", index=False)
+    assert "Not fitted" in narrative._multilevel_text(tmp_path)["multilevel"]
+
+
+def test_classifier_narrative_from_the_evaluation_tables(tmp_path):
+    from research.analysis import narrative
+
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "metrics").mkdir()
+    rows = [(m, cv, f1, f1 - 0.05, f1 + 0.05) for cv in ("by_document", "by_province")
+            for m, f1 in (("selected", 0.9), ("dictionary", 0.8), ("majority", 0.1))]  # fmt: skip
+    cols = ["method", "cv", "macro_f1", "ci_low", "ci_high"]
+    pd.DataFrame(rows, columns=cols).to_csv(tmp_path / "tables/method_comparison.csv", index=False)
+    pd.DataFrame(
+        {"method": "selected", "cv": "by_document", "label": ["a", "b"], "f1": [0.6, 0.95]}
+    ).to_csv(tmp_path / "tables/classifier_per_class.csv", index=False)
+    (tmp_path / "metrics/classifier.json").write_text(
+        '{"n_gold_units": 40, "n_gold_documents": 3, "n_base_set": 99}', encoding="utf-8"
+    )
+    text = narrative.classifier_sections(tmp_path)
+    assert (
+        "language-model labels" in text["question"] and "40 units in 3 reports" in text["question"]
+    )
+    assert "`by_province`: classifier 0.90 [0.850, 0.950], dictionary 0.80" in text["comparison"]
+    assert "weakest `a` (0.60)" in text["per_class"] and "3 reports" in text["caveats"]

@@ -119,6 +119,7 @@ def test_registered_analysis_figures(analysed, language):
         "domain_shares",
         "province_heatmap",
         "year_trends",
+        "province_trends",
         "province_tiles",
         "emphasis",
         "distinctive_terms",
@@ -141,6 +142,29 @@ def test_registered_analysis_figures(analysed, language):
             assert (out / f"{name}.{ext}").stat().st_size > 0, (name, ext)
     shares = pd.read_csv(out / "domain_shares.csv")
     assert set(shares["source"]) == {"gold"} and set(shares["basis"]) == {"chars"}
+
+
+def test_province_trends_never_join_different_places(analysed, tmp_path, monkeypatch):
+    """One panel per province with reports in ≥ 2 years; a line only joins one place's
+    reports over time (Zhengzhou 2017 → 2023), never Zhengzhou with Kaifeng."""
+    import research.viz.analysis as va
+
+    root, params = analysed
+    docs = pd.read_csv(root / "reports/tables/documents.csv")
+    extra = docs[docs["place"] == "郑州"].assign(doc_id="zz-2023", year=2023)
+    (tmp_path / "tables").mkdir()
+    pd.concat([docs, extra]).to_csv(tmp_path / "tables/documents.csv", index=False)
+    figs = []
+    monkeypatch.setattr(va, "_save", lambda fig, data, *a: figs.append((fig, data)) or [])
+    va.province_trends(tmp_path, tmp_path, params, "en")
+    fig, data = figs[0]
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible() and ax.get_title()}
+    assert sorted(panels) == ["Henan (n=3)", "Shandong (n=2)"]
+    lines = [ln for ln in panels["Henan (n=3)"].get_lines() if ln.get_linestyle() == "-"]
+    n_domains = docs["domain"].nunique()
+    assert len(lines) == n_domains and all(list(ln.get_xdata()) == [2017, 2023] for ln in lines)
+    assert not [ln for ln in panels["Shandong (n=2)"].get_lines() if ln.get_linestyle() == "-"]
+    assert set(data["province"]) == {"河南", "山东"}
 
 
 def test_figures_skip_when_inputs_missing(tmp_path, capsys):

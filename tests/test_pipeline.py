@@ -110,6 +110,20 @@ def test_readme_cli_reference_is_current():
     )
 
 
+def test_readme_figure_guide_is_current_and_complete():
+    from research.commands._docs import FIG_END, FIG_START, figure_guide
+    from research.report import HOW_TO_READ
+    from research.viz.registry import discover
+
+    missing = sorted(set(discover()) - set(HOW_TO_READ))
+    assert not missing, f"figures without a how-to-read text in research/report.py: {missing}"
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split(FIG_START, 1)[1].split(FIG_END, 1)[0]
+    assert block.strip() == figure_guide().strip(), (
+        "run: python -m research.commands._docs README.md"
+    )
+
+
 def test_run_writes_every_declared_output(run_workspace):
     from research.config import load_params
     from research.pipeline import render, stages

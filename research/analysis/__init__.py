@@ -5,9 +5,10 @@ One function per measure (each in its own module), all producing tidy tables:
 - :mod:`units` — the label source of every unit (gold, else cross-fitted/model prediction);
 - :mod:`estimators` — CC, PCC, ACC, PACC, EM, PPI and the replicates carrying classifier error;
 - :mod:`documents` — the document table (Wilson / bootstrap intervals) and group means;
-- :mod:`multilevel` — province random effects, year trend, Holm-corrected contrasts;
+- :mod:`multilevel` — province (and level-within-province) random effects, a year smooth,
+  report period, Holm-corrected contrasts, year curves;
 - :mod:`recovery` — the parameter-recovery generator and scoring (benchmarks/bench_recovery.py);
-- :mod:`narrative` — notebook 05's text, generated from the run's numbers;
+- :mod:`narrative` — notebooks 05 and 03's text, generated from the run's numbers;
 - :mod:`shares` — domain shares of body units / characters per document;
 - :mod:`bootstrap` — percentile bootstrap CIs (units within documents; documents for groups);
 - :mod:`quantify` — misclassification-adjusted shares (ACC, PACC);

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -164,6 +164,47 @@ def stoplist(
     return stop
 
 
+def _doc_term_matrix(
+    doc_tokens: Mapping[str, Sequence[str]], docs: list[str], min_docs: int, stop: set[str]
+) -> tuple[Any, list[str]]:
+    """Documents × candidate terms counts (sparse) and the candidate vocabulary: terms in at
+    least ``min_docs`` documents and not in ``stop``."""
+    from scipy import sparse
+
+    df_count: Counter = Counter()
+    for d in docs:
+        df_count.update(set(doc_tokens[d]))
+    vocab = sorted(t for t, c in df_count.items() if c >= min_docs and t not in stop)
+    index = {t: j for j, t in enumerate(vocab)}
+    rows_i, cols_j, vals = [], [], []
+    for i, d in enumerate(docs):
+        for t, n in Counter(t for t in doc_tokens[d] if t in index).items():
+            rows_i.append(i)
+            cols_j.append(index[t])
+            vals.append(n)
+    X = sparse.csr_matrix((vals, (rows_i, cols_j)), shape=(len(docs), len(vocab)), dtype=float)
+    return X, vocab
+
+
+def _permutation_p(
+    X: Any, onehot: np.ndarray, total: np.ndarray, alpha_w: np.ndarray, n_perm: int,
+    rng: np.random.Generator,
+) -> np.ndarray:  # fmt: skip
+    """Groups × terms p-values of |log-odds δ| against group labels permuted across
+    documents: (1 + #|δ_perm| ≥ |δ|) / (1 + n_perm)."""
+
+    def delta_all(oh: np.ndarray) -> np.ndarray:
+        Y = np.asarray((X.T @ oh).T)  # groups × vocab
+        return np.vstack([log_odds_dirichlet(y, total - y, alpha_w)[0] for y in Y])
+
+    D = delta_all(onehot)
+    exceed = np.zeros_like(D)
+    for _ in range(n_perm):
+        Dp = delta_all(onehot[rng.permutation(onehot.shape[0])])
+        exceed += np.abs(Dp) >= np.abs(D) - 1e-12
+    return (1 + exceed) / (1 + n_perm)
+
+
 def distinctive_documents(
     doc_tokens: Mapping[str, Sequence[str]],
     doc_groups: pd.DataFrame,
@@ -186,28 +227,14 @@ def distinctive_documents(
     Benjamini–Hochberg correction over every term × group of a variable. ``significant``
     is set only from the corrected q-value.
     """
-    from scipy import sparse
     from statsmodels.stats.multitest import multipletests
 
-    stop = stop or set()
     docs = sorted(doc_tokens)
-    df_count: Counter = Counter()
-    for d in docs:
-        df_count.update(set(doc_tokens[d]))
-    vocab = sorted(t for t, c in df_count.items() if c >= min_docs and t not in stop)
+    X, vocab = _doc_term_matrix(doc_tokens, docs, min_docs, stop or set())
     cols = ["variable", "group", "term", "count_group", "count_rest", "n_docs_term",
             "log_odds", "se", "z", "p_perm", "q_value", "significant", "rank"]  # fmt: skip
     if not vocab or len(docs) < 2:
         return pd.DataFrame(columns=cols)
-    index = {t: j for j, t in enumerate(vocab)}
-    rows_i, cols_j, vals = [], [], []
-    for i, d in enumerate(docs):
-        c = Counter(t for t in doc_tokens[d] if t in index)
-        for t, n in c.items():
-            rows_i.append(i)
-            cols_j.append(index[t])
-            vals.append(n)
-    X = sparse.csr_matrix((vals, (rows_i, cols_j)), shape=(len(docs), len(vocab)), dtype=float)
     total = np.asarray(X.sum(axis=0)).ravel()
     ndocs_term = np.asarray((X > 0).sum(axis=0)).ravel()
     alpha_w = np.maximum(prior_scale * total, 1e-6)
@@ -221,19 +248,8 @@ def distinctive_documents(
         names = sorted(set(lab))
         if len(names) < 2:
             continue
-        codes = np.array([names.index(x) for x in lab])
-        onehot = np.eye(len(names))[codes]  # docs × groups
-
-        def delta_all(oh: np.ndarray) -> np.ndarray:
-            Y = np.asarray((X.T @ oh).T)  # groups × vocab
-            return np.vstack([log_odds_dirichlet(y, total - y, alpha_w)[0] for y in Y])
-
-        D = delta_all(onehot)
-        exceed = np.zeros_like(D)
-        for _ in range(n_perm):
-            Dp = delta_all(onehot[rng.permutation(len(docs))])
-            exceed += np.abs(Dp) >= np.abs(D) - 1e-12
-        P = (1 + exceed) / (1 + n_perm)
+        onehot = np.eye(len(names))[np.array([names.index(x) for x in lab])]  # docs × groups
+        P = _permutation_p(X, onehot, total, alpha_w, n_perm, rng)
         q = multipletests(P.ravel(), method="fdr_bh")[1].reshape(P.shape)
         Y = np.asarray((X.T @ onehot).T)
         for g, name in enumerate(names):

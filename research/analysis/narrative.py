@@ -1,8 +1,9 @@
-"""The guided text of notebook 05, written from the numbers of the run it describes.
+"""The guided text of notebooks 05 and 03, written from the numbers of the run they describe.
 
-:func:`sections` reads the analysis tables and metrics of a project folder and returns
-markdown paragraphs keyed by section; the notebook only displays them next to the tables
-and figures, so the words change when the numbers do.
+:func:`sections` (analysis, notebook 05) and :func:`classifier_sections` (classifier,
+notebook 03) read a project's tables and metrics and return markdown paragraphs keyed by
+section; the notebooks only display them next to the tables and figures, so the words change
+when the numbers do.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def sections(reports_dir: Path | str) -> dict[str, str]:
         "people (seeds/ANNOTATION.md); read them as a careful reference, not ground truth."
     )
     est = (met.get("estimator") or {}).get(basis, "pcc")
+    why = (met.get("estimator_reason") or {}).get(basis) or (
+        "with `estimator: auto`, the corrected estimator (ACC, PACC, EM, PPI) with the lowest "
+        "error, because only corrected estimators carry the classifier's error into intervals"
+    )
     sm = _read(t / "adjusted_eval_summary.csv")
     if sm is not None and len(sm[sm["basis"] == basis]):
         s = sm[sm["basis"] == basis].sort_values("mae")
@@ -69,9 +74,7 @@ def sections(reports_dir: Path | str) -> dict[str, str]:
         out["estimator"] = (
             f"**Which estimator turns predictions into shares.** On {int(s['n_docs'].max())} "
             f"held-out gold reports the mean absolute share error was: {rows}. The pipeline "
-            f"uses **{est.upper()}**: with `estimator: auto`, the corrected estimator (ACC, "
-            "PACC, EM, PPI) with the lowest error, because only corrected estimators carry "
-            f"the classifier's error into intervals. {PRIOR_SHIFT} With few held-out reports "
+            f"uses **{est.upper()}**: {why}. {PRIOR_SHIFT} With few held-out reports "
             "these errors are themselves noisy."
         )
     else:
@@ -128,6 +131,7 @@ def sections(reports_dir: Path | str) -> dict[str, str]:
         out["regression"] = (
             f"**Shares on place, level and year.** A fractional logit per domain: {txt}"
         )
+    out.update(_multilevel_text(t))
     out["caveats"] = (
         "**Caveats.** Text share is reporting emphasis, not spending. Gold labels come from "
         "language-model annotators. Classifier corrections assume the gold reports resemble "
@@ -135,3 +139,166 @@ def sections(reports_dir: Path | str) -> dict[str, str]:
         "difference is descriptive."
     )
     return out
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f" [{lo:.3f}, {hi:.3f}]" if pd.notna(lo) and pd.notna(hi) else ""
+
+
+def _multilevel_text(t: Path) -> dict[str, str]:
+    """The multilevel model and its year smooth, from multilevel.csv / multilevel_year.csv."""
+    ml = _read(t / "multilevel.csv")
+    if ml is None or not len(ml):
+        return {}
+    fitted = ml[ml["term"].fillna("") != ""]
+    if fitted.empty:
+        r = ml.iloc[0]
+        return {"multilevel": (
+            "**Multilevel model.** Not fitted: "
+            f"{str(r['note']).split('; ')[-1]}. It needs reports from at least three provinces; "
+            "with a real corpus (hundreds of reports) it gives province effects that borrow "
+            "strength across provinces, a smooth of year, and the effect of five-year reviews."
+        )}  # fmt: skip
+    n_docs, n_prov, df = (int(fitted[c].iloc[0]) for c in ("n_docs", "n_provinces", "df"))
+    prov = fitted[fitted["term"].str.startswith("province[")]
+    n_sig = int((prov["significant"] == "yes").sum())
+    trend = fitted[fitted["term"] == "year_per_decade"]
+    smooth = fitted[fitted["term"] == "year_smooth"].set_index("domain")["p_value"]
+    bits = []
+    for r in trend.itertuples():
+        p = smooth.get(r.domain)
+        flat = f", flat-curve test p = {p:.3g}" if p is not None and pd.notna(p) else ""
+        bits.append(f"`{r.domain}` {r.estimate:+.3f}{_ci(r.ci_low, r.ci_high)}{flat}")
+    period = fitted[fitted["term"].str.startswith("period[")]
+    per = "; ".join(
+        f"`{r.domain}` {r.estimate:+.3f}{_ci(r.ci_low, r.ci_high)}" for r in period.itertuples()
+    )
+    text = (
+        f"**Multilevel model.** {n_docs} reports in {n_prov} provinces ({df} residual df). "
+        "Each province's effect is shrunk toward the all-province mean in proportion to how "
+        "few reports it has, so a province with one report is not read as extreme; "
+        f"{n_sig} province-by-domain effect(s) differ from the mean after a Holm correction "
+        "across provinces. "
+    )
+    if bits:
+        text += "Average change per decade of the fitted year curve: " + "; ".join(bits) + ". "
+    if per:
+        text += f"Multi-year reviews against annual reports: {per}. "
+    text += (
+        "`se_measurement` is the part of each standard error due to classifier error; rows "
+        "without an interval have too few residual df."
+    )
+    out = {"multilevel": text}
+    yc = _read(t / "multilevel_year.csv")
+    if yc is not None and len(yc):
+        rng = yc.groupby("domain")["estimate"].agg(lambda e: e.max() - e.min()).sort_values()
+        out["year_smooth"] = (
+            f"**Year curves.** `multilevel_year.csv` gives each domain's predicted mean share for "
+            f"every year {int(yc['year'].min())}–{int(yc['year'].max())} at the sample's mix of "
+            f"levels, genres and periods, with intervals. The curve moves most for `{rng.index[-1]}` "
+            f"(range {rng.iloc[-1]:.3f}) and least for `{rng.index[0]}` ({rng.iloc[0]:.3f}). "
+            "Read the band, not the line: where it is wide the years have few reports "
+            "(`n_docs`)."
+        )
+    return out
+
+
+def classifier_sections(reports_dir: Path | str) -> dict[str, str]:
+    """Markdown per section of notebook 03: question, comparison, per-class, targets,
+    caveats (a section whose table is missing is left out)."""
+    root = Path(reports_dir)
+    t = root / "tables"
+    m = root / "metrics" / "classifier.json"
+    met = json.loads(m.read_text(encoding="utf-8")) if m.exists() else {}
+    out = {
+        "question": (
+            "**Question.** How well does the classifier label this corpus's paragraphs, on "
+            "reports it did not see in training, against the keyword dictionary and a "
+            "majority baseline? The reference labels are **language-model labels** (gold "
+            "labels made by language-model annotator sessions, not by people)"
+            + (
+                f": {met['n_gold_units']} units in {met['n_gold_documents']} reports; the "
+                f"classifier is also trained on {met['n_base_set']} base-set paragraphs "
+                "(written and labelled by language-model sessions; training data only)."
+                if "n_gold_units" in met
+                else "."
+            )
+        )
+    }
+    n_docs = met.get("n_gold_documents")
+    out["caveats"] = (
+        "**Caveats.** "
+        + (f"The evaluation rests on {n_docs} reports: intervals" if n_docs else "Intervals")
+        + " are wide and a method ranking can flip with a few more reports. The "
+        "dictionary's seed terms were written by people who had read these reports, so its "
+        "score here is optimistic. Language-model labels are a careful reference, not ground "
+        "truth; annotate reports from other provinces and years before trusting the "
+        "classifier on them."
+    )
+    cmp = _read(t / "method_comparison.csv")
+    if cmp is None:
+        return out
+    lines = []
+    for cv, d in cmp[cmp["cv"].isin(["base_only", "by_document", "by_province"])].groupby(
+        "cv", sort=False
+    ):
+        row = d.set_index("method")
+        parts = [
+            f"{name} {row.loc[meth, 'macro_f1']:.2f}{_ci(row.loc[meth, 'ci_low'], row.loc[meth, 'ci_high'])}"
+            for meth, name in (
+                ("selected", "classifier"),
+                ("dictionary", "dictionary"),
+                ("majority", "majority"),
+            )
+            if meth in row.index
+        ]
+        lines.append(f"- `{cv}`: " + ", ".join(parts))
+    out["comparison"] = (
+        "**Held-out macro-F1** (95% document-cluster bootstrap intervals) per evaluation "
+        "scheme — `base_only`: trained on the base set alone; `by_document` / `by_province`: "
+        "one real report (province) held out at a time, model selection nested inside:\n\n"
+        + "\n".join(lines)
+        + "\n\nIntervals that overlap do not separate two methods; the paired differences "
+        "(`classifier_paired.csv`) are the sharper test."
+    )
+    paired = _read(t / "classifier_paired.csv")
+    if paired is not None:
+        pp = paired[(paired["method"] == "selected") & (paired["versus"] == "dictionary")]
+        if len(pp):
+            out["comparison"] += (
+                " Classifier minus dictionary: "
+                + "; ".join(
+                    f"`{r.cv}` {r.diff:+.3f}{_ci(r.ci_low, r.ci_high)}" for r in pp.itertuples()
+                )
+                + "."
+            )
+    pc = _read(t / "classifier_per_class.csv")
+    if pc is not None:
+        f = pc[(pc["method"] == "selected") & (pc["cv"] == "by_document")]
+        f = f.set_index("label")["f1"].dropna().sort_values()
+        if len(f):
+            out["per_class"] = (
+                f"**Per class** (leave one report out): weakest `{f.index[0]}` ({f.iloc[0]:.2f}), "
+                f"strongest `{f.index[-1]}` ({f.iloc[-1]:.2f}). The confusion matrix shows where "
+                "the weak class goes; `other` (framing text) is the usual sink."
+            )
+    targets = met.get("targets") or {}
+    if targets:
+        out["targets"] = (
+            "**Targets.** "
+            + "; ".join(
+                f"{k}: {v.get('value', float('nan')):.3f} vs {v.get('target')} — "
+                + ("met" if v.get("met") else "not met")
+                for k, v in targets.items()
+                if isinstance(v.get("value"), (int, float))
+            )
+            + "."
+        )
+    return out
+
+
+def multilevel_parts(ml: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``multilevel.csv`` split for reading: (model terms, province effects by Holm p)."""
+    term = ml["term"].astype("string").fillna("")
+    prov = term.str.startswith("province[")
+    return ml[~prov], ml[prov].sort_values("p_holm", kind="mergesort")

@@ -7,6 +7,7 @@ Each measure is skipped with a printed note when its input is absent, so the sta
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,14 @@ from research.analysis.inputs import (
     input_path,
     load_inputs,
 )
-from research.analysis.multilevel import multilevel_shares
-from research.analysis.quantify import choose_estimator, evaluate_adjustment, summarise_adjustment
+from research.analysis.multilevel import fit_multilevel
+from research.analysis.quantify import (
+    choice_reason,
+    choice_table,
+    choose_estimator,
+    evaluate_adjustment,
+    summarise_adjustment,
+)
 from research.analysis.regression import fractional_logit
 from research.analysis.shares import one_hot, unit_weights
 from research.analysis.units import label_units, pred_columns
@@ -48,6 +55,7 @@ TABLES = {
     "campaign_summary": "campaign_summary.csv",
     "glm": "glm.csv",
     "multilevel": "multilevel.csv",
+    "multilevel_year": "multilevel_year.csv",
     "method_comparison": "method_comparison.csv",
 }
 
@@ -117,195 +125,266 @@ def correction_replicates(
     return out
 
 
+@dataclass
+class _Run:
+    """What every step of :func:`run_analysis` reads and adds to: settings, inputs, the
+    tables written so far and the metrics summary."""
+
+    params: dict
+    cfg: dict
+    data_dir: Path
+    reports_dir: Path
+    say: Callable[[str], None]
+    inp: AnalysisInputs
+    meta: pd.DataFrame
+    written: dict[str, Path] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return self.inp.ids
+
+    @property
+    def seed(self) -> int:
+        return settings_of(self.params).seed
+
+    def write(self, key: str, table: pd.DataFrame, rounded: bool = True) -> None:
+        """Write table ``key`` to reports/tables (atomic) and remember where."""
+        path = self.reports_dir / "tables" / TABLES[key]
+        self.written[key] = write_table(round_floats(table) if rounded else table, path)
+
+
+@dataclass
+class _Shares:
+    """The labelled units and the document table with its bootstrap draws, per basis."""
+
+    labelled: pd.DataFrame | None
+    documents: pd.DataFrame
+    draws: dict[str, Any]
+    corrs: dict[str, Corrections | None]
+
+
+def _step_method_comparison(run: _Run) -> None:
+    """Dictionary vs seeded LDA vs classifiers against gold, in one table."""
+    comparison = method_comparison(
+        [input_path(n, run.data_dir, run.reports_dir) for n in ("classifier_cv", "seeded_eval")]
+    )
+    if len(comparison):
+        run.write("method_comparison", comparison, rounded=False)
+    else:
+        run.say("  note: no classifier_cv.csv / seeded_eval.csv: no method comparison")
+
+
+def _step_estimator(run: _Run) -> dict[str, str]:
+    """Which estimator per basis: CC, PCC, ACC, PACC, EM, PPI compared on held-out gold
+    documents; the choice and the reason go into the summary table and the metrics."""
+    ev, sm, chosen = estimator_evidence(run.inp, run.cfg)
+    if ev is not None:
+        assert sm is not None  # estimator_evidence returns both tables or neither
+        run.write("adjusted_eval", _meta_join(ev, run.meta))
+        run.write("adjusted_eval_summary", choice_table(sm, chosen, str(run.cfg["estimator"])))
+        run.summary["adjustment_mae"] = {
+            f"{r.basis}/{r.method}": round(float(r.mae), 6) for r in sm.itertuples()
+        }
+    else:
+        run.say("  note: no cross-fitted predictions of two or more documents: estimator not "
+                "chosen by evidence, classifier shares uncorrected (pcc)")  # fmt: skip
+    run.summary["estimator"] = chosen
+    run.summary["estimator_reason"] = {
+        b: choice_reason(str(run.cfg["estimator"]), ev is not None) for b in chosen
+    }
+    run.summary["prior_shift_assumption"] = PRIOR_SHIFT
+    return chosen
+
+
+def _step_documents(run: _Run, chosen: dict[str, str]) -> _Shares:
+    """Per-unit label source → the document table (every basis), with intervals."""
+    labelled = _labelled_units(run.inp)
+    if labelled is None:
+        run.say("  note: no labelled or predicted units: no shares")
+        return _Shares(None, pd.DataFrame(), {}, {})
+    parts, draws, corrs = [], {}, {}
+    n_boot, ci, seed = int(run.cfg["n_boot"]), float(run.cfg["ci"]), run.seed
+    for basis in run.cfg["bases"]:
+        corr = (
+            fit_corrections(run.inp.cv, run.ids, basis, n_boot, rng_for(seed, "corrections", basis))
+            if run.inp.cv is not None
+            else None
+        )
+        corrs[basis] = corr
+        tab, dr = document_table(labelled, run.ids, basis, chosen[basis], corr, n_boot, ci, seed)
+        parts.append(tab)
+        draws[basis] = dr
+    documents = _meta_join(pd.concat(parts, ignore_index=True), run.meta)
+    run.write("documents", documents)
+    kinds = documents.drop_duplicates("doc_id")["source"].value_counts().to_dict()
+    run.summary["document_sources"] = {str(k): int(v) for k, v in sorted(kinds.items())}
+    run.summary["n_units_by_source"] = {
+        str(k): int(v) for k, v in sorted(labelled["source"].value_counts().items())
+    }
+    if (labelled["pred_source"] == "cross_fitted").any():
+        run.summary["notes"].append(
+            "units the classifier was trained on carry their cross-fitted (out-of-fold) "
+            "prediction, never the in-sample one"
+        )
+    return _Shares(labelled, documents, draws, corrs)
+
+
+def _group_shares(run: _Run, sub: pd.DataFrame, draws: Any, basis: str) -> list[pd.DataFrame]:
+    """Group means of one basis by every grouping variable, and by covered year (period
+    weights), each with a document-then-unit bootstrap interval."""
+    ci, seed, min_docs = float(run.cfg["ci"]), run.seed, int(run.cfg["min_interval_docs"])
+    out = []
+    for by in ["all", *[g for g in run.cfg["group_by"] if g in sub]]:
+        gm = group_means(sub, draws, run.ids, by, ci, seed, f"groups/{basis}", min_docs)
+        out.append(gm.assign(basis=basis))
+    pw = period_weights(run.meta)
+    if pw is not None:
+        gm = group_means(sub, draws, run.ids, "year_covered", ci, seed, f"groups/{basis}",
+                         min_docs, weights=pw)  # fmt: skip
+        out.append(gm.assign(basis=basis))
+    return out
+
+
+def _emphasis(
+    run: _Run, sub: pd.DataFrame, draws: Any, basis: str, labelled: pd.DataFrame
+) -> list[pd.DataFrame]:
+    """Leave-one-out emphasis of one basis, over all domains and without the excluded
+    (framing) ones, with ranks and first positions."""
+    excl_all = list(run.cfg["emphasis_exclude"])
+    scopes = [("all", [])] + ([("without_" + "_".join(excl_all), excl_all)] if excl_all else [])
+    fp = first_positions(labelled[labelled["source"] != "none"], "label", run.ids)
+    out = []
+    for scope, excl in scopes:
+        e = emphasis_index(sub, draws, run.ids, float(run.cfg["ci"]), exclude=excl,
+                           value="estimate")  # fmt: skip
+        e = e.merge(domain_ranks(sub.rename(columns={"estimate": "share"})),
+                    on=["doc_id", "domain"], how="left")  # fmt: skip
+        e = e.merge(fp.drop(columns="n_units"), on=["doc_id", "domain"], how="left")
+        e.insert(0, "scope", scope)
+        e.insert(0, "basis", basis)
+        out.append(e)
+    return out
+
+
+def _step_groups_and_emphasis(run: _Run, sh: _Shares) -> None:
+    """Group means (document-then-unit bootstrap) and emphasis (leave-one-out) per basis."""
+    if not len(sh.documents):
+        return
+    assert sh.labelled is not None  # documents are built from the labelled units
+    groups, emph = [], []
+    for basis in run.cfg["bases"]:
+        sub = sh.documents[sh.documents["basis"] == basis]
+        groups += _group_shares(run, sub, sh.draws[basis], basis)
+        emph += _emphasis(run, sub, sh.draws[basis], basis, sh.labelled)
+    gs = pd.concat(groups, ignore_index=True)
+    run.write("group_shares", gs[["basis", *[c for c in gs.columns if c != "basis"]]])
+    src = sh.documents.drop_duplicates("doc_id")[["doc_id", "source"]]
+    em = pd.concat(emph, ignore_index=True).merge(src, on="doc_id")
+    run.write("emphasis", _meta_join(em, run.meta))
+
+
+def _step_distinctive(run: _Run) -> None:
+    """Distinctive terms per province / year / level (document-level permutation test)."""
+    inp, cfg = run.inp, run.cfg
+    text_units = inp.units if inp.units is not None else next(iter(inp.sources.values()), None)
+    if text_units is None or not len(text_units):
+        run.say("  note: no unit texts: no distinctive terms or campaign names")
+        return
+    tu = _meta_join(text_units[["doc_id", "unit_id", "text"]], run.meta)
+    variables = [v for v in cfg["distinctive_by"] if v in tu and tu[v].nunique() >= 2]
+    if not variables:
+        run.say("  note: fewer than two provinces/years/levels: no distinctive terms")
+        return
+    tokens = _tokenize(tu["text"].astype(str).tolist(), run.params, run.data_dir)
+    k = int(cfg["distinctive_min_chars"])  # single characters are mostly function words/numerals
+    doc_tokens: dict[str, list[str]] = {}
+    for d, toks in zip(tu["doc_id"].astype(str), tokens):
+        doc_tokens.setdefault(d, []).extend(w for w in toks if len(w) >= k)
+    _, cb = codebook_ids(settings_of(run.params).paths.codebook)
+    stop = stoplist(run.meta, cb, bool(cfg["distinctive_stop_seed_terms"]))
+    dt = distinctive_documents(
+        doc_tokens, run.meta, variables, float(cfg["distinctive_prior"]),
+        int(cfg["distinctive_top_n"]), int(cfg["distinctive_min_docs"]),
+        int(cfg["distinctive_n_perm"]), run.seed, stop=stop,
+    )  # fmt: skip
+    run.write("distinctive_terms", dt)
+
+
+def _step_campaigns(run: _Run, labelled: pd.DataFrame | None) -> None:
+    """Campaign names with the domain of their unit (gold where labelled, else predicted)."""
+    if labelled is None:
+        return
+    cu = labelled[labelled["source"] != "none"]
+    cu = cu[[c for c in ("doc_id", "unit_id", "para_id", "text") if c in cu]].assign(
+        domain=cu["label"].astype(str),
+        domain_source=np.where(cu["source"].eq("gold"), "gold", "predicted:classifier"),
+    )
+    cn = campaign_names(_meta_join(cu, run.meta), "domain", "domain_source",
+                        int(run.cfg["quote_min_chars"]), int(run.cfg["quote_max_chars"]))  # fmt: skip
+    run.write("campaign_names", cn, rounded=False)
+    cs = summarise_campaigns(cn)
+    run.write("campaign_summary", cs, rounded=False)
+    run.summary["n_campaign_names"] = len(cs)
+
+
+def _step_models(run: _Run, sh: _Shares, chosen: dict[str, str]) -> None:
+    """Shares on covariates (primary basis): the fractional logit and the multilevel model,
+    classifier error carried in by correction replicates."""
+    if not len(sh.documents):
+        return
+    assert sh.labelled is not None
+    cfg, ids, basis = run.cfg, run.ids, run.summary["primary_basis"]
+    ci, min_df, est = float(cfg["ci"]), int(cfg["min_df"]), chosen[basis]
+    sub = sh.documents[sh.documents["basis"] == basis]
+    reps = correction_replicates(sh.labelled, ids, basis, est,
+                                 sh.corrs.get(basis) or Corrections.identity(len(ids)),
+                                 int(cfg["me_replicates"]))  # fmt: skip
+    glm, warns = fractional_logit(
+        sub, run.meta, cfg["glm_covariates"], ids, int(cfg["min_docs_per_param"]), ci,
+        min_df, cfg.get("glm_cluster"), reps, value="estimate",
+    )  # fmt: skip
+    ml, curves = fit_multilevel(sub, run.meta, ids, cfg["multilevel_covariates"], reps, ci,
+                                min_df, max_year_df=int(cfg["multilevel_year_df"]))  # fmt: skip
+    for key, table in (("multilevel", ml), ("multilevel_year", curves), ("glm", glm)):
+        table.insert(0, "estimator", est)
+        table.insert(0, "basis", basis)
+        run.write(key, table)
+    for w in warns:
+        run.say(f"  WARNING: {w}")
+    run.summary["glm_warnings"] = warns
+    run.summary["n_docs"] = int(sh.documents["doc_id"].nunique())
+    cm = sub.groupby("domain")["estimate"].mean()
+    run.summary["corpus_mean_share"] = {d: round(float(cm[d]), 6) for d in ids if d in cm}
+
+
 def run_analysis(
     params: dict,
     data_dir: Path | str | None = None,
     reports_dir: Path | str | None = None,
     echo: Callable[[str], None] | None = print,
 ) -> dict[str, Any]:
-    """Run every measure on the inputs that exist; write tables + metrics; return a summary."""
+    """Run every measure on the inputs that exist; write tables + metrics; return a summary.
+
+    Steps, in order: method comparison, estimator choice, document table, group means and
+    emphasis, distinctive terms, campaign names, models of shares on covariates."""
     s = settings_of(params)
     data_dir = Path(data_dir or s.paths.data)
     reports_dir = Path(reports_dir or s.paths.reports)
-    tables = reports_dir / "tables"
     cfg = s.analyse.model_dump()  # defaults live in the schema (research/settings.py)
-    seed = s.seed
-    say = echo or (lambda s: None)
     inp = load_inputs(params, data_dir, reports_dir, echo)
-    ids = inp.ids
-    meta = document_meta(inp)
-    written: dict[str, Path] = {}
-    summary: dict[str, Any] = {"sources": sorted(inp.sources), "notes": list(inp.notes), "ids": ids}
-    n_boot, ci = int(cfg["n_boot"]), float(cfg["ci"])
-    primary_basis = cfg["bases"][0]
-    summary["primary_basis"] = primary_basis
-
-    # 0 dictionary vs seeded LDA vs classifiers against gold, in one table
-    comparison = method_comparison(
-        [input_path(n, data_dir, reports_dir) for n in ("classifier_cv", "seeded_eval")]
-    )
-    if len(comparison):
-        written["method_comparison"] = write_table(comparison, tables / TABLES["method_comparison"])
-    else:
-        say("  note: no classifier_cv.csv / seeded_eval.csv: no method comparison")
-
-    # 1 which estimator: CC, PCC, ACC, PACC, EM, PPI compared on held-out gold documents
-    ev, sm, chosen = estimator_evidence(inp, cfg)
-    if ev is not None:
-        assert sm is not None  # estimator_evidence returns both tables or neither
-        written["adjusted_eval"] = write_table(
-            round_floats(_meta_join(ev, meta)), tables / TABLES["adjusted_eval"]
-        )
-        written["adjusted_eval_summary"] = write_table(
-            round_floats(sm), tables / TABLES["adjusted_eval_summary"]
-        )
-        summary["adjustment_mae"] = {
-            f"{r.basis}/{r.method}": round(float(r.mae), 6) for r in sm.itertuples()
-        }
-    else:
-        say("  note: no cross-fitted predictions of two or more documents: estimator not chosen "
-            "by evidence, classifier shares uncorrected (pcc)")  # fmt: skip
-    summary["estimator"] = chosen
-    summary["prior_shift_assumption"] = PRIOR_SHIFT
-
-    # 2 per-unit label source → the document table (every basis), with intervals
-    labelled = _labelled_units(inp)
-    docs_parts, draws, corrs = [], {}, {}
-    if labelled is not None:
-        for basis in cfg["bases"]:
-            corr = (
-                fit_corrections(inp.cv, ids, basis, n_boot, rng_for(seed, "corrections", basis))
-                if inp.cv is not None
-                else None
-            )
-            corrs[basis] = corr
-            tab, dr = document_table(labelled, ids, basis, chosen[basis], corr, n_boot, ci, seed)
-            docs_parts.append(tab)
-            draws[basis] = dr
-        documents = _meta_join(pd.concat(docs_parts, ignore_index=True), meta)
-        written["documents"] = write_table(round_floats(documents), tables / TABLES["documents"])
-        kinds = documents.drop_duplicates("doc_id")["source"].value_counts().to_dict()
-        summary["document_sources"] = {str(k): int(v) for k, v in sorted(kinds.items())}
-        summary["n_units_by_source"] = {
-            str(k): int(v) for k, v in sorted(labelled["source"].value_counts().items())
-        }
-        if (labelled["pred_source"] == "cross_fitted").any():
-            summary["notes"].append(
-                "units the classifier was trained on carry their cross-fitted (out-of-fold) "
-                "prediction, never the in-sample one"
-            )
-    else:
-        documents = pd.DataFrame()
-        say("  note: no labelled or predicted units: no shares")
-
-    # 3 group means (document-then-unit bootstrap) and 4 emphasis (leave-one-out)
-    if len(documents):
-        assert labelled is not None  # documents are built from the labelled units
-        groups, emph = [], []
-        pw = period_weights(meta)
-        for basis in cfg["bases"]:
-            sub = documents[documents["basis"] == basis]
-            for by in ["all", *[g for g in cfg["group_by"] if g in sub]]:
-                gm = group_means(sub, draws[basis], ids, by, ci, seed, f"groups/{basis}",
-                                 int(cfg["min_interval_docs"]))  # fmt: skip
-                groups.append(gm.assign(basis=basis))
-            if pw is not None:
-                gm = group_means(sub, draws[basis], ids, "year_covered", ci, seed,
-                                 f"groups/{basis}", int(cfg["min_interval_docs"]), weights=pw)  # fmt: skip
-                groups.append(gm.assign(basis=basis))
-            for scope, excl in (("all", []), ("without_" + "_".join(cfg["emphasis_exclude"]),
-                                 list(cfg["emphasis_exclude"]))):  # fmt: skip
-                if scope != "all" and not excl:
-                    continue
-                e = emphasis_index(sub, draws[basis], ids, ci, exclude=excl, value="estimate")
-                e = e.merge(domain_ranks(sub.rename(columns={"estimate": "share"})),
-                            on=["doc_id", "domain"], how="left")  # fmt: skip
-                fp = first_positions(labelled[labelled["source"] != "none"], "label", ids)
-                e = e.merge(fp.drop(columns="n_units"), on=["doc_id", "domain"], how="left")
-                e.insert(0, "scope", scope)
-                e.insert(0, "basis", basis)
-                emph.append(e)
-        gs = pd.concat(groups, ignore_index=True)
-        gs = gs[["basis", *[c for c in gs.columns if c != "basis"]]]
-        written["group_shares"] = write_table(round_floats(gs), tables / TABLES["group_shares"])
-        src = documents.drop_duplicates("doc_id")[["doc_id", "source"]]
-        em = _meta_join(pd.concat(emph, ignore_index=True).merge(src, on="doc_id"), meta)
-        written["emphasis"] = write_table(round_floats(em), tables / TABLES["emphasis"])
-
-    # 5 distinctive terms per province / year / level
-    text_units = inp.units if inp.units is not None else next(iter(inp.sources.values()), None)
-    if text_units is not None and len(text_units):
-        tu = _meta_join(text_units[["doc_id", "unit_id", "text"]], meta)
-        variables = [v for v in cfg["distinctive_by"] if v in tu and tu[v].nunique() >= 2]
-        if variables:
-            tokens = _tokenize(tu["text"].astype(str).tolist(), params, data_dir)
-            k = int(
-                cfg["distinctive_min_chars"]
-            )  # single characters are mostly function words/numerals
-            tokens = [[w for w in toks if len(w) >= k] for toks in tokens]
-            doc_tokens: dict[str, list[str]] = {}
-            for d, toks in zip(tu["doc_id"].astype(str), tokens):
-                doc_tokens.setdefault(d, []).extend(toks)
-            _, cb = codebook_ids(s.paths.codebook)
-            stop = stoplist(meta, cb, bool(cfg["distinctive_stop_seed_terms"]))
-            dt = distinctive_documents(
-                doc_tokens, meta, variables, float(cfg["distinctive_prior"]),
-                int(cfg["distinctive_top_n"]), int(cfg["distinctive_min_docs"]),
-                int(cfg["distinctive_n_perm"]), seed,
-                stop=stop,
-            )  # fmt: skip
-            written["distinctive_terms"] = write_table(
-                round_floats(dt), tables / TABLES["distinctive_terms"]
-            )
-        else:
-            say("  note: fewer than two provinces/years/levels: no distinctive terms")
-    else:
-        say("  note: no unit texts: no distinctive terms or campaign names")
-
-    # 6 campaign names with the domain of their unit (gold where labelled, else predicted)
-    if labelled is not None:
-        cu = labelled[labelled["source"] != "none"]
-        cu = cu[[c for c in ("doc_id", "unit_id", "para_id", "text") if c in cu]].assign(
-            domain=cu["label"].astype(str),
-            domain_source=np.where(cu["source"].eq("gold"), "gold", "predicted:classifier"),
-        )
-        cn = campaign_names(
-            _meta_join(cu, meta),
-            "domain",
-            "domain_source",
-            int(cfg["quote_min_chars"]),
-            int(cfg["quote_max_chars"]),
-        )
-        written["campaign_names"] = write_table(cn, tables / TABLES["campaign_names"])
-        cs = summarise_campaigns(cn)
-        written["campaign_summary"] = write_table(cs, tables / TABLES["campaign_summary"])
-        summary["n_campaign_names"] = len(cs)
-
-    # 7 shares on covariates (primary basis), classifier error carried in by replicates
-    if len(documents):
-        sub = documents[documents["basis"] == primary_basis]
-        reps = correction_replicates(labelled, ids, primary_basis, chosen[primary_basis],
-                                     corrs.get(primary_basis) or Corrections.identity(len(ids)),
-                                     int(cfg["me_replicates"]))  # fmt: skip
-        glm, warns = fractional_logit(
-            sub, meta, cfg["glm_covariates"], ids, int(cfg["min_docs_per_param"]), ci,
-            int(cfg["min_df"]), cfg.get("glm_cluster"), reps, value="estimate",
-        )  # fmt: skip
-        ml = multilevel_shares(sub, meta, ids, cfg["multilevel_covariates"], reps, ci,
-                               int(cfg["min_df"]))  # fmt: skip
-        ml.insert(0, "estimator", chosen[primary_basis])
-        ml.insert(0, "basis", primary_basis)
-        written["multilevel"] = write_table(round_floats(ml), tables / TABLES["multilevel"])
-        glm.insert(0, "estimator", chosen[primary_basis])
-        glm.insert(0, "basis", primary_basis)
-        written["glm"] = write_table(round_floats(glm), tables / TABLES["glm"])
-        for w in warns:
-            say(f"  WARNING: {w}")
-        summary["glm_warnings"] = warns
-        summary["n_docs"] = int(documents["doc_id"].nunique())
-        cm = sub.groupby("domain")["estimate"].mean()
-        summary["corpus_mean_share"] = {d: round(float(cm[d]), 6) for d in ids if d in cm}
-
+    run = _Run(params, cfg, data_dir, reports_dir, echo or (lambda s: None), inp,
+               document_meta(inp))  # fmt: skip
+    run.summary.update(sources=sorted(inp.sources), notes=list(inp.notes), ids=inp.ids,
+                       primary_basis=cfg["bases"][0])  # fmt: skip
+    _step_method_comparison(run)
+    chosen = _step_estimator(run)
+    shares = _step_documents(run, chosen)
+    _step_groups_and_emphasis(run, shares)
+    _step_distinctive(run)
+    _step_campaigns(run, shares.labelled)
+    _step_models(run, shares, chosen)
+    summary, written = run.summary, run.written
     summary["tables"] = {k: str(v) for k, v in sorted(written.items())}
     summary["params"] = {k: cfg[k] for k in sorted(cfg)}
     written["metrics"] = write_metrics(summary, reports_dir / "metrics" / "analysis.json", params)

@@ -185,6 +185,31 @@ def choose_estimator(
     return str(s.sort_values(["mae", "method"], kind="mergesort").iloc[0]["method"])
 
 
+def choice_reason(setting: str, evidence: bool) -> str:
+    """Why the estimator of a basis was chosen (one sentence for tables and metrics)."""
+    if setting != "auto":
+        return f"set by analyse.estimator ({setting})"
+    if not evidence:
+        return "no held-out gold documents to compare estimators: pcc, uncorrected"
+    return (
+        "analyse.estimator auto: the corrected estimator (ACC, PACC, EM, PPI) with the lowest "
+        "held-out mean absolute error; only corrected estimators carry the classifier's "
+        "error into intervals"
+    )
+
+
+def choice_table(summary: pd.DataFrame, chosen: dict[str, str], setting: str) -> pd.DataFrame:
+    """The held-out comparison with, per basis, ``rank`` (by error), ``corrected`` (whether
+    the estimator corrects for classifier error) and ``chosen`` + ``why`` on the row used."""
+    out = summary.copy()
+    out["rank"] = out.groupby("basis")["mae"].rank(method="min").astype(int)
+    out["corrected"] = np.where(out["method"].isin(list(CORRECTED)), "yes", "no")
+    use = out["method"].eq(out["basis"].map(chosen))
+    out["chosen"] = np.where(use, "yes", "")
+    out["why"] = np.where(use, choice_reason(setting, True), "")
+    return out
+
+
 def summarise_adjustment(ev: pd.DataFrame) -> pd.DataFrame:
     """Mean absolute error (over documents × domains) and worst error per method and basis."""
     g = ev.assign(abs_error=ev["error"].abs()).groupby(["basis", "method"], sort=True)

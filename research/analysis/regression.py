@@ -168,6 +168,99 @@ def _wide(doc_shares: pd.DataFrame, ids: Sequence[str], value: str) -> pd.DataFr
     return w.reindex(columns=list(ids)).sort_index()
 
 
+def _estimable_design(
+    m: pd.DataFrame, covariates: Sequence[str]
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The design on the documents with every covariate (rows without NaN), dropping the
+    covariate with the most levels while it is saturated (params ≥ documents) or singular,
+    down to an intercept. Returns (X, covariates used, notes)."""
+    covs = [c for c in covariates if c in m]
+    notes = [f"{c}: not in the document table" for c in covariates if c not in m]
+    while True:
+        X, used, design_notes = design_matrix(m, covs)
+        ok = X.notna().all(axis=1)
+        n, p = int(ok.sum()), X.shape[1]
+        rank = int(np.linalg.matrix_rank(X[ok].to_numpy())) if n else 0
+        if (p >= n or rank < p) and len(used) > 0:
+            drop = max(used, key=lambda c: (_n_levels(m, c), c))
+            why = "saturated" if p >= n else "singular design"
+            notes.append(f"{drop} dropped ({why}: {p} params, {n} documents)")
+            covs = [c for c in covs if c != drop]
+            continue
+        return X[ok], used, notes + design_notes
+
+
+def _sample_notes(n: int, p: int, df_resid: int, min_docs_per_param: int, min_df: int) -> list[str]:
+    """Notes every row carries when the sample is small for the model."""
+    notes = []
+    if n < min_docs_per_param * p:
+        notes.append(
+            f"weak inference: {n} documents for {p} parameters (< {min_docs_per_param} per parameter)"
+        )
+    if df_resid < min_df:
+        notes.append(
+            f"only {df_resid} residual df (< {min_df}): no p-value, interval or significance"
+        )
+    return notes
+
+
+def _fit_share(yy: np.ndarray, XX: pd.DataFrame, cl: np.ndarray | None) -> dict:
+    """One domain's fit, with the degenerate cases (no data, share 0 or 1 everywhere)
+    reported as a status instead of a fit."""
+    if len(yy) == 0:
+        return {"status": "failed", "messages": ["no data"]}
+    if np.all(yy == 0) or np.all(yy == 1):
+        return {
+            "status": "separation",
+            "messages": [f"share is {yy[0]:g} in every document: perfect separation"],
+        }
+    return fit_fractional_logit(yy, XX, cl)
+
+
+def _between_variance(
+    reps: Sequence[pd.DataFrame], dom: str, XX: pd.DataFrame, cl: np.ndarray | None
+) -> tuple[np.ndarray, int]:
+    """Variance of the coefficients across the correction replicates (Rubin's between
+    part) and how many replicates could be fitted."""
+    b_rep = []
+    for r in reps:
+        yr = np.clip(r.loc[XX.index, dom].to_numpy(dtype=float), 0, 1)
+        if np.isfinite(yr).all() and 0 < yr.sum() < len(yr):
+            fr = fit_fractional_logit(yr, XX, cl)
+            if "params" in fr:
+                b_rep.append(fr["params"].to_numpy(dtype=float))
+    if len(b_rep) < 2:
+        return np.zeros(XX.shape[1]), len(b_rep)
+    return np.var(np.vstack(b_rep), axis=0, ddof=1), len(b_rep)
+
+
+def _coef_rows(
+    dom: str, model_name: str, res: dict, XX: pd.DataFrame, between: np.ndarray, k: int,
+    p: int, df_resid: int, ci: float, min_df: int, alpha: float, note_s: str,
+) -> list[tuple]:  # fmt: skip
+    """One row per coefficient: SE with the measurement part, t test and interval when the
+    residual df allow, flags for coefficients that cannot be trusted."""
+    rows = []
+    for i, term in enumerate(XX.columns):
+        b, se0 = float(res["params"][term]), float(res["bse"][term])
+        se_me = float(np.sqrt((1 + 1 / max(k, 1)) * between[i]))
+        se = float(np.sqrt(se0**2 + se_me**2))
+        flags = _term_flags(XX[term].to_numpy(), b, se, term)
+        tval = b / se if se > 0 else np.nan
+        if df_resid >= min_df and np.isfinite(se) and se > 0:
+            crit = float(t_dist.ppf(0.5 + ci / 2, df_resid))
+            pv = float(2 * t_dist.sf(abs(tval), df_resid))
+            lo, hi = b - crit * se, b + crit * se
+            sig = "yes" if pv < alpha else "no"
+            status = res["status"] if not flags else "unreliable"
+        else:
+            pv, lo, hi, sig = np.nan, np.nan, np.nan, ""
+            status = "insufficient_df" if not flags else "unreliable"
+        rows.append((dom, model_name, term, b, se, se_me, tval, pv, lo, hi, len(XX), p,
+                     df_resid, sig, status, "; ".join([*flags, note_s] if note_s else flags)))  # fmt: skip
+    return rows
+
+
 def fractional_logit(
     doc_shares: pd.DataFrame,
     meta: pd.DataFrame,
@@ -196,38 +289,16 @@ def fractional_logit(
     wide = _wide(doc_shares, ids, value)
     reps = [_wide(r, ids, value).reindex(wide.index) for r in replicates]
     m = meta.drop_duplicates("doc_id").set_index("doc_id").reindex(wide.index)
-    covs = [c for c in covariates if c in m]
-    notes_model = [f"{c}: not in the document table" for c in covariates if c not in m]
-    while True:
-        X, used, notes = design_matrix(m, covs)
-        ok = X.notna().all(axis=1)
-        n, p = int(ok.sum()), X.shape[1]
-        rank = int(np.linalg.matrix_rank(X[ok].to_numpy())) if n else 0
-        if (p >= n or rank < p) and len(used) > 0:
-            drop = max(used, key=lambda c: (_n_levels(m, c), c))
-            why = "saturated" if p >= n else "singular design"
-            notes_model.append(f"{drop} dropped ({why}: {p} params, {n} documents)")
-            covs = [c for c in covs if c != drop]
-            continue
-        break
-    notes_model += notes
-    X = X[ok]
+    X, used, notes_model = _estimable_design(m, covariates)
+    n, p = X.shape
     clusters = None
     if cluster and cluster in m:
         clusters = m.loc[X.index, cluster].astype(str).to_numpy()
     model_name = "share ~ " + (" + ".join(used) if used else "1")
+    df_resid = (len(set(clusters)) - 1) if clusters is not None else n - p
+    base_note = _sample_notes(n, p, df_resid, min_docs_per_param, min_df)
     warn_msgs: list[str] = []
     rows = []
-    base_note = []
-    if n < min_docs_per_param * p:
-        base_note.append(
-            f"weak inference: {n} documents for {p} parameters (< {min_docs_per_param} per parameter)"
-        )
-    df_resid = (len(set(clusters)) - 1) if clusters is not None else n - p
-    if df_resid < min_df:
-        base_note.append(
-            f"only {df_resid} residual df (< {min_df}): no p-value, interval or significance"
-        )
     for dom in ids:
         y = wide.loc[X.index, dom].to_numpy(dtype=float)
         fin = np.isfinite(y)
@@ -236,15 +307,7 @@ def fractional_logit(
             note.append(f"{int((~fin).sum())} document(s) without a share dropped")
         yy, XX = y[fin], X[fin]
         cl = clusters[fin] if clusters is not None else None
-        if len(yy) == 0:
-            res = {"status": "failed", "messages": ["no data"]}
-        elif np.all(yy == 0) or np.all(yy == 1):
-            res = {
-                "status": "separation",
-                "messages": [f"share is {yy[0]:g} in every document: perfect separation"],
-            }
-        else:
-            res = fit_fractional_logit(yy, XX, cl)
+        res = _fit_share(yy, XX, cl)
         note += res["messages"]
         note_s = "; ".join(dict.fromkeys(note))
         if res["status"] != "ok" or "params" not in res:
@@ -254,33 +317,9 @@ def fractional_logit(
                 f"GLM {dom}: {res['status']} ({'; '.join(dict.fromkeys(res['messages']))})"
             )
             continue
-        b_rep = []
-        for r in reps:
-            yr = np.clip(r.loc[XX.index, dom].to_numpy(dtype=float), 0, 1)
-            if np.isfinite(yr).all() and 0 < yr.sum() < len(yr):
-                fr = fit_fractional_logit(yr, XX, cl)
-                if "params" in fr:
-                    b_rep.append(fr["params"].to_numpy(dtype=float))
-        between = (
-            np.var(np.vstack(b_rep), axis=0, ddof=1) if len(b_rep) >= 2 else np.zeros(XX.shape[1])
-        )
-        for i, term in enumerate(XX.columns):
-            b, se0 = float(res["params"][term]), float(res["bse"][term])
-            se_me = float(np.sqrt((1 + 1 / max(len(b_rep), 1)) * between[i]))
-            se = float(np.sqrt(se0**2 + se_me**2))
-            flags = _term_flags(XX[term].to_numpy(), b, se, term)
-            tval = b / se if se > 0 else np.nan
-            if df_resid >= min_df and np.isfinite(se) and se > 0:
-                crit = float(t_dist.ppf(0.5 + ci / 2, df_resid))
-                pv = float(2 * t_dist.sf(abs(tval), df_resid))
-                lo, hi = b - crit * se, b + crit * se
-                sig = "yes" if pv < alpha else "no"
-                status = res["status"] if not flags else "unreliable"
-            else:
-                pv, lo, hi, sig = np.nan, np.nan, np.nan, ""
-                status = "insufficient_df" if not flags else "unreliable"
-            rows.append((dom, model_name, term, b, se, se_me, tval, pv, lo, hi, len(yy), p,
-                         df_resid, sig, status, "; ".join([*flags, note_s] if note_s else flags)))  # fmt: skip
+        between, k = _between_variance(reps, dom, XX, cl)
+        rows += _coef_rows(dom, model_name, res, XX, between, k, p, df_resid, ci, min_df,
+                           alpha, note_s)  # fmt: skip
     if base_note:
         warn_msgs.insert(0, f"GLM ({model_name}): " + "; ".join(base_note + notes_model))
     table = pd.DataFrame(rows, columns=COLUMNS)

@@ -1,8 +1,9 @@
-"""Generate the README's CLI reference from the CLI's own ``--help`` text.
+"""Generate the README's CLI reference and figure guide from the package itself.
 
-``python -m research.commands._docs README.md`` rewrites the block between the
-``<!-- cli-reference:start -->`` and ``<!-- cli-reference:end -->`` markers; a test checks
-that the committed README matches, so the reference cannot go stale.
+``python -m research.commands._docs README.md`` rewrites the blocks between the
+``<!-- cli-reference:start/end -->`` markers (from the CLI's own ``--help`` text) and the
+``<!-- figures:start/end -->`` markers (from ``research.report.HOW_TO_READ``, in the order the
+report shows them); tests check that the committed README matches, so neither can go stale.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 START = "<!-- cli-reference:start -->"
 END = "<!-- cli-reference:end -->"
+FIG_START = "<!-- figures:start -->"
+FIG_END = "<!-- figures:end -->"
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -52,12 +55,24 @@ def cli_reference() -> str:
     return "\n".join(parts) + "\n"
 
 
+def figure_guide() -> str:
+    """Markdown: one bullet per figure with the text the report shows beside it."""
+    from research.report import HOW_TO_READ
+
+    return "".join(f"- **`{name}`** — {text}\n" for name, text in HOW_TO_READ.items())
+
+
+def _replace_block(text: str, start: str, end: str, body: str) -> str:
+    block = f"{start}\n{body}{end}"
+    return re.sub(re.escape(start) + r".*?" + re.escape(end), lambda m: block, text, flags=re.S)
+
+
 def update_readme(path: str | Path) -> bool:
-    """Rewrite the CLI reference block in ``path``; return True when it changed."""
+    """Rewrite the generated blocks in ``path``; return True when it changed."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    block = f"{START}\n{cli_reference()}{END}"
-    new = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda m: block, text, flags=re.S)
+    new = _replace_block(text, START, END, cli_reference())
+    new = _replace_block(new, FIG_START, FIG_END, figure_guide())
     if new != text:
         path.write_text(new, encoding="utf-8")
         return True

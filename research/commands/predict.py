@@ -180,6 +180,7 @@ def _is_prepared(path: Path) -> bool:
 def _parquet_batches(path: Path, batch_rows: int, body_only: bool, skipped: list[int]):
     """Row batches of a Parquet table (body units only for a prepared paragraphs table;
     the other units are counted in ``skipped[0]``)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from research.errors import InputError
@@ -191,12 +192,12 @@ def _parquet_batches(path: Path, batch_rows: int, body_only: bool, skipped: list
     names = set(pf.schema_arrow.names)
     body_only = body_only and {"kind", "unit_id"} <= names
     for batch in pf.iter_batches(batch_size=batch_rows):
-        df = batch.to_pandas()
-        if body_only:
-            body = df["kind"] == "body"
-            skipped[0] += int((~body).sum())
-            df = df[body].reset_index(drop=True)
-        yield df
+        if body_only:  # filtered in Arrow: the other units are never converted to pandas
+            body = batch.filter(pc.equal(batch.column("kind"), "body"))
+            skipped[0] += batch.num_rows - body.num_rows
+            yield body.to_pandas().reset_index(drop=True)
+        else:
+            yield batch.to_pandas()
 
 
 class _TableWriter:

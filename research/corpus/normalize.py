@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from research.settings import PrepareSettings, as_section
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -36,7 +38,8 @@ _FORMAT_RANGES = (
 _INVISIBLE = re.compile(f"[{_FORMAT_RANGES}\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 # Other line and paragraph separators (vertical tab, form feed, file/group/record
 # separators, NEL, U+2028/2029) become plain line breaks.
-_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# (``\r\n`` is replaced first, then the rest is one character class: a fast scan.)
+_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _FULLWIDTH_ALNUM = {
     **{chr(0xFF10 + i): chr(0x30 + i) for i in range(10)},
     **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},
@@ -45,13 +48,22 @@ _FULLWIDTH_ALNUM = {
     "\uff0e": ".",
 }
 _WIDTH_TABLE = str.maketrans(_FULLWIDTH_ALNUM)
+# str.translate walks every character in Python-level dict lookups for non-ASCII text; a
+# regex scan finds out first whether there is anything to translate.
+_FULLWIDTH_RE = re.compile("[" + "".join(_FULLWIDTH_ALNUM) + "]")
 _ASCII_TO_CJK_PUNCT = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
-_PUNCT_BETWEEN = re.compile(rf"(?<=[{CJK}”’）)》」』])([,;:!?])(?=[{CJK}“‘（(《「『]|\s*$)", re.M)
-_PUNCT_AFTER_CJK_END = re.compile(rf"(?<=[{CJK}])([!?;])$", re.M)
+# The patterns begin with the mark itself (the look-behind follows it and looks two
+# characters back), so the regex engine scans for the mark instead of trying the
+# look-behind at every position; the matches are the same.
+_PUNCT_BETWEEN = re.compile(
+    rf"([,;:!?])(?<=[{CJK}”’）)》」』][,;:!?])(?=[{CJK}“‘（(《「『]|\s*$)", re.M
+)
+_PUNCT_AFTER_CJK_END = re.compile(rf"([!?;])(?<=[{CJK}][!?;])$", re.M)
 _SPACES = re.compile(r"[ \t\u3000\u00a0\u1680\u2000-\u200a\u202f\u205f\x1f]+")
 _CJK_PUNCT = "，。、；：？！“”‘’（）《》「」『』【】…—"
-_SPACE_NEAR_PUNCT = re.compile(rf" +(?=[{_CJK_PUNCT}])|(?<=[{_CJK_PUNCT}]) +")
-_NON_CJK_RE = re.compile(f"[^{CJK}]+")
+# Runs of spaces before or after Chinese punctuation; both branches start with a space
+# (the look-behind checks the character before it), for a fast scan.
+_SPACE_NEAR_PUNCT = re.compile(rf" (?: *(?=[{_CJK_PUNCT}])|(?<=[{_CJK_PUNCT}] ) *)")
 
 
 @dataclass
@@ -118,23 +130,37 @@ def to_simplified(text: str, config: str = "t2s") -> str:
 
 def traditional_ratio(text: str, config: str = "t2s") -> float:
     """Share of CJK characters that OpenCC would change (0 for simplified text)."""
-    cjk = _NON_CJK_RE.sub("", text)
-    if not cjk:
+    points = _cjk_points(text)
+    if not len(points):
         return 0.0
+    cjk = points.tobytes().decode("utf-32-le")
     conv = to_simplified(cjk, config)
     if len(conv) == len(cjk):  # compare code points in C rather than a Python loop
-        import numpy as np
-
-        a = np.frombuffer(cjk.encode("utf-32-le"), dtype=np.uint32)
         b = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32)
-        return int(np.count_nonzero(a != b)) / len(cjk)
+        return int(np.count_nonzero(points != b)) / len(cjk)
     changed = sum(map(str.__ne__, cjk, conv))
     return changed / len(cjk)
 
 
+def _cjk_points(text: str) -> np.ndarray:
+    """The code points of the CJK ideographs of ``text`` (the ``CJK`` ranges), in order.
+
+    A vectorised scan: a regex substitution with a negated class is ~20x slower on long
+    documents.
+    """
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    mask = ((cp >= 0x3400) & (cp <= 0x4DBF)) | ((cp >= 0x4E00) & (cp <= 0x9FFF))
+    mask |= (cp >= 0xF900) & (cp <= 0xFAFF)
+    return cp[mask]
+
+
 def cjk_count(text: str) -> int:
     """Number of CJK ideographs in ``text``."""
-    return len(_NON_CJK_RE.sub("", text))
+    return len(_cjk_points(text))
+
+
+def _cjk_punct(m: re.Match) -> str:
+    return _ASCII_TO_CJK_PUNCT[m.group(1)]
 
 
 def normalize_with_log(
@@ -148,13 +174,13 @@ def normalize_with_log(
     ``to_simplified_mode``: ``always`` (safe for mixed text), ``auto`` (convert when more
     than 1% of CJK characters are traditional) or ``never``.
     """
-    removed: list[Removal] = []
-    text = _LINE_BREAKS.sub("\n", text)
-    for m in _INVISIBLE.finditer(text):
-        removed.append(Removal("invisible", repr(m.group(0)), m.start()))
-    text = _INVISIBLE.sub("", text)
+    text = _LINE_BREAKS.sub("\n", text.replace("\r\n", "\n"))
+    removed = [Removal("invisible", repr(m.group(0)), m.start()) for m in _INVISIBLE.finditer(text)]
+    if removed:
+        text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFC", text)
-    text = text.translate(_WIDTH_TABLE)
+    if _FULLWIDTH_RE.search(text):
+        text = text.translate(_WIDTH_TABLE)
     text, pinyin = remove_pinyin(text)
     removed.extend(pinyin)
     if to_simplified_mode == "always" or (
@@ -163,8 +189,8 @@ def normalize_with_log(
         text = to_simplified(text, opencc_config)
     text = _SPACES.sub(" ", text)
     text = _SPACE_NEAR_PUNCT.sub("", text)
-    text = _PUNCT_BETWEEN.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1)], text)
-    text = _PUNCT_AFTER_CJK_END.sub(lambda m: _ASCII_TO_CJK_PUNCT[m.group(1)], text)
+    text = _PUNCT_BETWEEN.sub(_cjk_punct, text)
+    text = _PUNCT_AFTER_CJK_END.sub(_cjk_punct, text)
     text = _SPACE_NEAR_PUNCT.sub("", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     return NormalizeResult(text, removed)

@@ -18,9 +18,9 @@ and units tokenised, in joblib worker processes; the result does not depend on i
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,6 @@ _INT_COLUMNS = {
     "removed": ("position",),
 }
 _YEAR_COLUMNS = ("year", "period_start", "period_end")
-_SPACE = re.compile(r"\s+")
 
 
 # ---------------------------------------------------------------- tables and summary
@@ -164,8 +163,8 @@ class PrepareStats:
 
 
 def _nonspace(text: str) -> int:
-    """Number of non-whitespace characters (``str.isspace`` sense)."""
-    return len(text) - sum(len(m) for m in _SPACE.findall(text))
+    """Number of non-whitespace characters (``str.isspace`` sense, as regex ``\\s``)."""
+    return sum(map(len, text.split()))
 
 
 # ---------------------------------------------------------------- sources
@@ -426,21 +425,41 @@ def _process_chunk(
 def _frames(results: list[DocResult]) -> PreparedCorpus:
     """DataFrames with fixed columns and dtypes (same for every chunk, even empty ones)."""
     docs = pd.DataFrame([r.doc for r in results], columns=DOC_COLUMNS)
-    units = pd.DataFrame([u for r in results for u in r.units], columns=UNIT_COLUMNS)
-    items = pd.DataFrame([i for r in results for i in r.items], columns=ITEM_COLUMNS)
-    removed = pd.DataFrame([x for r in results for x in r.removed], columns=REMOVED_COLUMNS)
     for col in _YEAR_COLUMNS:
         docs[col] = pd.array(docs[col].tolist(), dtype="Int64")
     docs["traditional_ratio"] = docs["traditional_ratio"].astype("float64")
-    out = PreparedCorpus(docs, units, items, removed)
-    for name in TABLES:
-        df = getattr(out, name)
-        for col in df.columns:
-            if col in _INT_COLUMNS[name]:
-                df[col] = df[col].astype("int64")
-            elif col not in _YEAR_COLUMNS and col != "traditional_ratio":
-                df[col] = df[col].astype("str")
-    return out
+    for col in docs.columns:
+        if col in _INT_COLUMNS["documents"]:
+            docs[col] = docs[col].astype("int64")
+        elif col not in _YEAR_COLUMNS and col != "traditional_ratio":
+            docs[col] = docs[col].astype("str")
+    return PreparedCorpus(
+        docs,
+        _arrow_frame([u for r in results for u in r.units], "paragraphs"),
+        _arrow_frame([i for r in results for i in r.items], "items"),
+        _arrow_frame([x for r in results for x in r.removed], "removed"),
+    )
+
+
+def _arrow_frame(rows: list[dict], name: str) -> pd.DataFrame:
+    """The rows of a table whose values are all ``str`` or ``int`` as a DataFrame.
+
+    Each column becomes one Arrow array (int64 or large_string) and the DataFrame is a view
+    of them: the same dtypes as building it from the records and casting each column, but
+    without pandas converting every string twice.
+    """
+    import pyarrow as pa
+
+    names, ints = COLUMNS[name], _INT_COLUMNS[name]
+    try:  # transpose rows to columns in C
+        columns = list(zip(*map(itemgetter(*names), rows))) or [()] * len(names)
+    except KeyError:  # a row without some column (e.g. no tokens): missing values
+        columns = [tuple(r.get(col) for r in rows) for col in names]
+    arrays = [
+        pa.array(values, type=pa.int64() if col in ints else pa.large_string())
+        for col, values in zip(names, columns)
+    ]
+    return pa.table(arrays, names=names).to_pandas()
 
 
 def _chunks(

@@ -30,7 +30,6 @@ from research.corpus.normalize import CJK
 from research.settings import PrepareSettings, as_section
 
 _CLOSED = re.compile(r"[。！？!?；;…][”’」』）)\]》]*$")
-_COMMA_END = re.compile(r"[，、：,:（(“‘《「—-]$")
 _META = [
     re.compile(r"^[\(（]?\s*(https?://|www\.)\S+\s*[\)）]?$", re.I),
     re.compile(
@@ -53,11 +52,15 @@ _PARA_START = re.compile(
 _SENT = re.compile(r"[^。！？!?；;]*[。！？!?；;]+[”’」』）)]*|[^。！？!?；;]+$")
 _KEY_DROP = re.compile(rf"[^{CJK}A-Za-z0-9]")
 _NUMS = "一二三四五六七八九十"
+# Enumerated item markers. A marker counts only at the start of the text or after one of
+# ``_ITEM_START`` (checked in :func:`split_items`; a look-behind at the start of the pattern
+# would make the regex engine try every position instead of scanning for the marker).
+_ITEM_START = frozenset("。；;！？!?：:")
 _ITEM_PATTERNS = {
-    "shi": re.compile(rf"(?:(?<=^)|(?<=[。；;！？!?：:]))([{_NUMS}]{{1,2}})是"),
-    "paren": re.compile(rf"(?:(?<=^)|(?<=[。；;！？!?：:]))[\(（]([{_NUMS}]{{1,2}})[\)）]"),
-    "di": re.compile(rf"(?:(?<=^)|(?<=[。；;！？!?：:]))第([{_NUMS}]{{1,2}})[，、,:：]"),
-    "arabic": re.compile(r"(?:(?<=^)|(?<=[。；;！？!?：:]))([1-9][0-9]?)[、．]"),
+    "shi": re.compile(rf"([{_NUMS}]{{1,2}})是"),
+    "paren": re.compile(rf"[\(（]([{_NUMS}]{{1,2}})[\)）]"),
+    "di": re.compile(rf"第([{_NUMS}]{{1,2}})[，、,:：]"),
+    "arabic": re.compile(r"([1-9][0-9]?)[、．]"),
 }
 
 # A marker family can only match when one of its characters occurs in the text.
@@ -292,51 +295,89 @@ class _Tail:
         return _is_open(self.end)
 
 
-def _find_continuation(
-    blocks: list[Block],
-    i: int,
-    tail: _Tail,
-    consumed: set[int],
-    head: int,
-    heads: set[int],
-    s: SegmentSettings,
-) -> int | None:
-    n = len(blocks)
-    fwd = [
-        j for j in range(i + 1, min(n, i + 1 + s.join_window)) if j not in consumed and j != head
-    ]
-    body_fwd = [j for j in fwd if blocks[j].kind == "body" and j not in heads]
-    for j in body_fwd:
-        if _spans(tail.end, blocks[j].text):
-            return j
-    back = [
+@dataclass
+class _RepairState:
+    """Blocks already joined into a paragraph (``consumed``) and the paragraphs being
+    repaired (``heads``), shared by the continuation search of one document."""
+
+    consumed: set[int] = field(default_factory=set)
+    heads: set[int] = field(default_factory=set)
+    joins: dict[int, list[int]] = field(default_factory=dict)
+
+
+def _body_forward(blocks: list[Block], i: int, st: _RepairState, window: int) -> list[int]:
+    """Free body blocks after block ``i`` within the join window (candidate continuations)."""
+    end = min(len(blocks), i + 1 + window)
+    return [
         j
-        for j in range(i - 1, max(-1, i - 1 - s.join_window), -1)
-        if j not in consumed
-        and j != head
-        and j not in heads
+        for j in range(i + 1, end)
+        if j not in st.consumed and blocks[j].kind == "body" and j not in st.heads
+    ]
+
+
+def _body_backward(blocks: list[Block], i: int, st: _RepairState, window: int) -> list[int]:
+    """Free body blocks before block ``i`` within the join window, nearest first, that do not
+    open an enumerated paragraph (a paragraph's tail moved above it by the layout)."""
+    return [
+        j
+        for j in range(i - 1, max(-1, i - 1 - window), -1)
+        if j not in st.consumed
+        and j not in st.heads
         and blocks[j].kind == "body"
         and not _PARA_START.match(blocks[j].text)
     ]
-    for j in back:
-        if _spans(tail.end, blocks[j].text):
+
+
+def _word_join_in(blocks: list[Block], candidates: list[int], tail: _Tail) -> int | None:
+    """The first candidate whose start forms a dictionary word with the tail's end."""
+    return next((j for j in candidates if _spans(tail.end, blocks[j].text)), None)
+
+
+def _dangling_continuation(
+    blocks: list[Block], body_fwd: list[int], tail: _Tail, s: SegmentSettings
+) -> int | None:
+    """After a comma, colon or open quote: the next body block that is not an isolated
+    caption."""
+    if not (_comma_end(tail.end) or not tail.balanced()):
+        return None
+    for j in body_fwd:
+        b = blocks[j]
+        if not (_looks_like_caption(b, s) and b.blank_before >= 2 and b.blank_after >= 2):
             return j
-    dangling = _comma_end(tail.end) or not tail.balanced()
-    if dangling:
-        for j in body_fwd:
-            b = blocks[j]
-            if not (_looks_like_caption(b, s) and b.blank_before >= 2 and b.blank_after >= 2):
-                return j
+    return None
+
+
+def _next_block_continuation(
+    blocks: list[Block], i: int, body_fwd: list[int], tail: _Tail, s: SegmentSettings
+) -> int | None:
+    """A long open paragraph continues in the very next block when that is body text, not
+    an enumerated start, and not separated by a blank line."""
     nxt = i + 1
     if (
-        nxt < n
-        and nxt in body_fwd
+        nxt in body_fwd
         and tail.length > s.heading_max_chars
         and not _PARA_START.match(blocks[nxt].text)
         and blocks[nxt].blank_before <= 1
     ):
         return nxt
     return None
+
+
+def _find_continuation(
+    blocks: list[Block], i: int, tail: _Tail, st: _RepairState, s: SegmentSettings
+) -> int | None:
+    """The block continuing the open paragraph that starts at block ``i``, if any: a word
+    join forward, then backward, then a dangling or next-block continuation (the window
+    stays around ``i`` however long the chain grows)."""
+    body_fwd = _body_forward(blocks, i, st, s.join_window)
+    j = _word_join_in(blocks, body_fwd, tail)
+    if j is None:
+        j = _word_join_in(blocks, _body_backward(blocks, i, st, s.join_window), tail)
+    if j is None:
+        j = _dangling_continuation(blocks, body_fwd, tail, s)
+    if j is None:
+        j = _next_block_continuation(blocks, i, body_fwd, tail, s)
+    return j
 
 
 def _looks_like_caption(b: Block, s: SegmentSettings) -> bool:
@@ -356,35 +397,45 @@ def segment(text: str, settings: SegmentSettings | None = None) -> Segmentation:
     blocks = split_blocks(text)
     for b in blocks:
         b.kind = classify_block(b.text, s)
+    st = _repair_paragraphs(blocks, s)
+    _mark_captions(blocks, st, s)
+    units, para_groups, repairs = _assemble_units(blocks, st, _find_titles(blocks))
+    units, para_groups, dup_repairs = _mark_duplicates(units, para_groups, s)
+    repairs.extend(dup_repairs)
+    doc_text = _set_offsets(units, para_groups)
+    items = [it for ui, u in enumerate(units) if u.kind == "body" for it in split_items(u.text, ui)]
+    return Segmentation(doc_text, units, items, repairs)
 
-    # 3. paragraph repair
-    consumed: set[int] = set()
-    joins: dict[int, list[int]] = {}
-    heads: set[int] = set()
+
+def _repair_paragraphs(blocks: list[Block], s: SegmentSettings) -> _RepairState:
+    """Rule 3: join every open body block with its continuation blocks, in order."""
+    st = _RepairState()
     for b in blocks:
         i = b.index
-        if i in consumed or b.kind != "body" or not _is_open(b.text):
+        if i in st.consumed or b.kind != "body" or not _is_open(b.text):
             continue
-        heads.add(i)
+        st.heads.add(i)
         chain: list[int] = []
         tail = _Tail(b.text)
-        last = i
         while tail.is_open():
-            j = _find_continuation(blocks, last if not chain else i, tail, consumed, i, heads, s)
+            j = _find_continuation(blocks, i, tail, st, s)
             if j is None:
                 break
             chain.append(j)
-            consumed.add(j)
+            st.consumed.add(j)
             tail.append(blocks[j].text)
-            last = j
         if chain:
-            joins[i] = chain
+            st.joins[i] = chain
         else:
-            heads.discard(i)
+            st.heads.discard(i)
+    return st
 
-    # 4. captions: inside a repaired gap, or isolated by >= 2 blank lines on both sides
+
+def _mark_captions(blocks: list[Block], st: _RepairState, s: SegmentSettings) -> None:
+    """Rule 4: caption-like body blocks inside a repaired gap, or isolated by two or more
+    blank lines on both sides, become captions."""
     depth = [0] * (len(blocks) + 1)  # how many repaired gaps (i, j) lie around each block
-    for i, chain in joins.items():
+    for i, chain in st.joins.items():
         for j in chain:
             if j > i + 1:
                 depth[i + 1] += 1
@@ -392,16 +443,18 @@ def segment(text: str, settings: SegmentSettings | None = None) -> Segmentation:
     for k in range(1, len(depth)):
         depth[k] += depth[k - 1]
     for b in blocks:
-        if b.kind != "body" or b.index in consumed or b.index in joins:
+        if b.kind != "body" or b.index in st.consumed or b.index in st.joins:
             continue
         if not _looks_like_caption(b, s):
             continue
-        in_gap = depth[b.index] > 0
         isolated = b.blank_before >= 2 and b.blank_after >= 2
-        if in_gap or isolated:
+        if depth[b.index] > 0 or isolated:
             b.kind = "caption"
 
-    # title: first heading before any body, or a heading followed by a byline / ——subtitle
+
+def _find_titles(blocks: list[Block]) -> set[int]:
+    """The title: the first heading before any body, or a heading followed by a byline or a
+    ——subtitle (which belongs to the title too)."""
     titles: set[int] = set()
     first_body = next((b.index for b in blocks if b.kind == "body"), len(blocks))
     for b in blocks:
@@ -414,59 +467,69 @@ def segment(text: str, settings: SegmentSettings | None = None) -> Segmentation:
             titles.add(b.index)
         if nxt is not None and b.index in titles and nxt.text.startswith("——"):
             titles.add(nxt.index)
+    return titles
 
-    # assemble paragraphs in repaired order
+
+class _HeadingContext:
+    """The section headings above the current block (consecutive headings stack)."""
+
+    def __init__(self) -> None:
+        self.headings: list[str] = []
+        self.last_kind = ""
+
+    def update(self, b: Block, ptext: str, is_title: bool) -> str:
+        """Take block ``b`` (paragraph text ``ptext``) in; the heading of a body unit."""
+        if b.kind == "heading" and not is_title:
+            stacked = self.last_kind == "heading_ctx"
+            self.headings = self.headings + [ptext] if stacked else [ptext]
+            self.last_kind = "heading_ctx"
+        else:
+            self.last_kind = "title" if b.kind == "heading" else b.kind
+        return " ".join(self.headings) if b.kind == "body" else ""
+
+
+def _pieces(kind: str, ptext: str) -> list[tuple[str, str]]:
+    """A paragraph as (kind, text) units: a body paragraph ending in a byline is split."""
+    if kind == "body":
+        m = _TRAILING_BYLINE.search(ptext)
+        if m and m.start() > 0:
+            return [("body", ptext[: m.start()]), ("byline", ptext[m.start() :])]
+    return [(kind, ptext)]
+
+
+def _assemble_units(
+    blocks: list[Block], st: _RepairState, titles: set[int]
+) -> tuple[list[Unit], list[list[int]], list[Repair]]:
+    """Paragraphs in repaired order as units (with their heading context), the unit indices
+    of each paragraph, and the join / caption / title repairs."""
     units: list[Unit] = []
     repairs: list[Repair] = []
     para_groups: list[list[int]] = []  # unit indices per paragraph (contiguous, no separator)
-    heading_ctx: list[str] = []
-    last_kind = ""
+    ctx = _HeadingContext()
     for b in blocks:
-        if b.index in consumed:
+        if b.index in st.consumed:
             continue
-        parts = [b] + [blocks[j] for j in joins.get(b.index, [])]
+        parts = [b] + [blocks[j] for j in st.joins.get(b.index, [])]
         ptext = "".join(p.text for p in parts)
         lines = [p.line for p in parts]
-        if b.kind == "heading":
-            if b.index in titles:
-                kind_heading_ctx = False
-            else:
-                kind_heading_ctx = True
-            if kind_heading_ctx:
-                heading_ctx = heading_ctx + [ptext] if last_kind == "heading_ctx" else [ptext]
-            last_kind = "heading_ctx" if kind_heading_ctx else "title"
-        else:
-            last_kind = b.kind
-        heading = " ".join(heading_ctx) if b.kind == "body" else ""
+        heading = ctx.update(b, ptext, b.index in titles)
         group: list[int] = []
-        pieces = [(b.kind, ptext)]
-        if b.kind == "body":
-            m = _TRAILING_BYLINE.search(ptext)
-            if m and m.start() > 0:
-                pieces = [("body", ptext[: m.start()]), ("byline", ptext[m.start() :])]
-        for kind, ptxt in pieces:
+        for kind, ptxt in _pieces(b.kind, ptext):
             units.append(Unit(kind, ptxt, lines, heading if kind == "body" else ""))
             group.append(len(units) - 1)
         para_groups.append(group)
         if len(parts) > 1:
-            moved = [p.line for p in parts[1:]]
-            repairs.append(
-                Repair(
-                    "join",
-                    f"line {b.line} joined with line(s) {', '.join(map(str, moved))}",
-                    group[0],
-                )
-            )
+            moved = ", ".join(str(p.line) for p in parts[1:])
+            repairs.append(Repair("join", f"line {b.line} joined with line(s) {moved}", group[0]))
         if b.kind == "caption":
             repairs.append(Repair("caption", f"line {b.line}", group[0]))
         if b.index in titles:
             repairs.append(Repair("title", f"line {b.line}", group[0]))
+    return units, para_groups, repairs
 
-    # 5. duplicates (paragraph containment, then repeated sentence runs)
-    units, para_groups, dup_repairs = _mark_duplicates(units, para_groups, s)
-    repairs.extend(dup_repairs)
 
-    # offsets in the repaired text
+def _set_offsets(units: list[Unit], para_groups: list[list[int]]) -> str:
+    """The repaired text (paragraphs separated by a blank line); sets each unit's offsets."""
     out: list[str] = []
     pos = 0
     for g, group in enumerate(para_groups):
@@ -478,10 +541,7 @@ def segment(text: str, settings: SegmentSettings | None = None) -> Segmentation:
             u.char_start, u.char_end = pos, pos + len(u.text)
             out.append(u.text)
             pos = u.char_end
-    doc_text = "".join(out)
-
-    items = [it for ui, u in enumerate(units) if u.kind == "body" for it in split_items(u.text, ui)]
-    return Segmentation(doc_text, units, items, repairs)
+    return "".join(out)
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -609,8 +669,8 @@ def _mark_duplicates(
         ng: list[int] = []
         for ui in group:
             u = units[ui]
-            key = text_key(u.text)
-            pos = seen.find(key) if u.kind == "body" and len(key) >= s.duplicate_min_chars else -1
+            key = text_key(u.text) if u.kind == "body" else ""
+            pos = seen.find(key) if len(key) >= s.duplicate_min_chars else -1
             if pos >= 0:
                 u.kind = "duplicate"
                 u.duplicate_of = seen.owner_of(pos)
@@ -622,7 +682,7 @@ def _mark_duplicates(
                 continue
             pieces: list[tuple[str, str, int | None]] = [(u.kind, u.text, None)]
             if u.kind == "body":
-                pieces = _split_repeated_runs(u.text, seen, s)
+                pieces = _split_repeated_runs(u.text, key, seen, s)
             for kind, txt, dup_of in pieces:
                 nu = Unit(kind, txt, u.lines, u.heading if kind == "body" else "", dup_of)
                 new_units.append(nu)
@@ -631,17 +691,20 @@ def _mark_duplicates(
                 if kind == "duplicate":
                     repairs.append(Repair("duplicate", f"sentence run repeats unit {dup_of}", idx))
                 elif kind == "body":
-                    seen.add(text_key(txt), idx)
+                    seen.add(key if txt is u.text else text_key(txt), idx)
         new_groups.append(ng)
     return new_units, new_groups, repairs
 
 
 def _split_repeated_runs(
-    text: str, seen: _SeenIndex, s: SegmentSettings
+    text: str, key: str, seen: _SeenIndex, s: SegmentSettings
 ) -> list[tuple[str, str, int | None]]:
-    """Split a body text into body / duplicate pieces where long sentence runs repeat."""
+    """Split a body text (comparison key ``key``) into body / duplicate pieces where long
+    sentence runs repeat. A text whose key is shorter than a long run stays whole."""
+    if len(key) < 2 * s.duplicate_min_chars or not seen:
+        return [("body", text, None)]
     sents = _sentences(text)
-    if len(sents) < 2 or not seen:
+    if len(sents) < 2:
         return [("body", text, None)]
     found: list[int] = []  # position in ``seen`` of each repeated sentence, -1 if new
     for a, b in sents:
@@ -685,11 +748,14 @@ def split_items(text: str, unit_index: int = 0) -> list[Item]:
     """
     best: list[tuple[int, int, str]] = []
     for name, pat in _ITEM_PATTERNS.items():
-        if not any(c in text for c in _ITEM_CUES[name]):
+        if not any(map(text.__contains__, _ITEM_CUES[name])):
             continue
         seq: list[tuple[int, int, str]] = []
         expect = 1
         for m in pat.finditer(text):
+            start = m.start()
+            if start and text[start - 1] not in _ITEM_START:
+                continue
             n = cn_number(m.group(1))
             if n == expect:
                 seq.append((m.start(), n, m.group(0)))

@@ -15,10 +15,12 @@ change elsewhere do not re-tokenise.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import re
 import sqlite3
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -42,17 +44,44 @@ _NUMERIC_NAMES = frozenset({"12338", "12345", "110"})
 # that rjieba joins (2024-01-21, www.a.com) are split into these pieces and single marks.
 _ASCII_WHOLE = re.compile(r"[A-Za-z0-9]+(?:\.[0-9]+)?%?")
 _ASCII_PIECES = re.compile(r"[A-Za-z0-9]+(?:\.[0-9]+)?%?|[^A-Za-z0-9]")
-_ASCII_MARK = re.compile(r"[A-Za-z0-9][!-/:-@\[-`{-~]|[!-/:-@\[-`{-~][A-Za-z0-9]")
+# An ASCII mark next to an ASCII letter or digit (the pattern starts with the mark, so the
+# regex engine scans for it rather than trying both branches at every position).
+_ASCII_MARK = re.compile(r"[!-/:-@\[-`{-~](?:(?<=[A-Za-z0-9][!-/:-@\[-`{-~])|(?=[A-Za-z0-9]))")
 SEGMENTERS = ("rjieba", "jieba")
 
 
 def default_segmenter() -> str:
-    """ "rjieba" when it can be imported, else "jieba"."""
-    try:
-        import rjieba  # noqa: F401
-    except ImportError:
-        return "jieba"
-    return "rjieba"
+    """ "rjieba" when it is installed, else "jieba" (looked up without importing it)."""
+    return "rjieba" if importlib.util.find_spec("rjieba") is not None else "jieba"
+
+
+def _rjieba_class() -> Any:
+    """rjieba's ``Jieba`` class.
+
+    Importing the ``rjieba`` package builds a default segmenter (its dictionary load, about
+    0.1 s) that the project never uses, since it needs its own with the user dictionary.
+    Unless the package is already imported, its compiled module is loaded on its own.
+    """
+    if "rjieba" in sys.modules:
+        return sys.modules["rjieba"].Jieba
+    ext = sys.modules.get("rjieba.rjieba")
+    if ext is None:
+        spec = importlib.util.find_spec("rjieba")
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        found = [
+            p for loc in locations for p in Path(loc).glob("rjieba*") if p.suffix in (".so", ".pyd")
+        ]
+        ext_spec = (
+            importlib.util.spec_from_file_location("rjieba.rjieba", found[0]) if found else None
+        )
+        if ext_spec is None or ext_spec.loader is None:
+            import rjieba
+
+            return rjieba.Jieba
+        ext = importlib.util.module_from_spec(ext_spec)
+        ext_spec.loader.exec_module(ext)
+        sys.modules["rjieba.rjieba"] = ext
+    return ext.Jieba
 
 
 def segmenter_version(name: str) -> str:
@@ -83,9 +112,7 @@ class _RJieba:
     """rjieba behind jieba's ``lcut`` signature, with ASCII runs split as jieba does."""
 
     def __init__(self, user_dict: Path, extra_words: Iterable[str]) -> None:
-        import rjieba
-
-        self._r = rjieba.Jieba()
+        self._r = _rjieba_class()()
         if user_dict.exists():
             for word, freq, tag in _read_userdict(user_dict):
                 self._r.add_word(word, freq, tag)
@@ -249,7 +276,7 @@ class Tokenizer:
 
     def content(self, raw: Iterable[str]) -> list[str]:
         """The content tokens among raw tokens (the one token filter of the project)."""
-        return [t for t in map(self._keep.__getitem__, raw) if t]
+        return list(filter(None, map(self._keep.__getitem__, raw)))
 
     def _filter(self, tok: str) -> str:
         """The content form of one raw token, or "" when it is dropped."""

@@ -2,8 +2,9 @@
 
 Registered figures (each saved as PDF, SVG, 300-dpi PNG + the CSV behind it):
 ``domain_shares`` (stacked shares per document, by province and year), ``province_heatmap``,
-``year_trends`` (document points, a smooth, yearly means with document-level intervals,
-reform and congress markers), ``province_tiles`` (tile-grid map of shares with n),
+``year_trends`` (document points, the multilevel model's year smooth with its band — else a
+LOWESS —, yearly means with document-level intervals, reform and congress markers),
+``province_trends`` (small multiples by province, a point per report), ``province_tiles`` (tile-grid map of shares with n),
 ``emphasis`` (leave-one-out emphasis with intervals), ``distinctive_terms`` (log-odds per
 province), ``share_adjustment`` (held-out error of the share estimators).
 
@@ -188,7 +189,8 @@ def _note(fig, text: str) -> None:
     if text:
         import textwrap
 
-        width = int(fig.get_figwidth() * 22)
+        cjk = any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
+        width = int(fig.get_figwidth() * (12 if cjk else 22))  # CJK glyphs are twice as wide
         fig.suptitle("\n".join(textwrap.wrap(text, width)), x=0.01, ha="left", fontsize=5.5,
                      color="#555555")  # fmt: skip
 
@@ -361,8 +363,9 @@ def _lowess(x: np.ndarray, y: np.ndarray, frac: float = 0.8) -> np.ndarray | Non
 
 @register_figure("year_trends", requires=["tables/documents.csv"])
 def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
-    """One panel per domain: every report as a point at its year, a LOWESS smooth across
-    reports, and yearly means over the years each report covers (period weights) with
+    """One panel per domain: every report as a point at its year, the multilevel model's
+    year smooth with its 95% band (``multilevel_year.csv``; a LOWESS across reports when the
+    model was not fitted), and yearly means over the years each report covers (period weights) with
     document-level intervals where there are enough reports; n per year on the axis;
     the 2016 federation reform and Party congresses marked. No line joins two places."""
     fig_p, ids, cb = _context(params)
@@ -376,6 +379,7 @@ def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -
         g["year"] = pd.to_numeric(g["group"], errors="coerce")
     except SkipFigure:
         g = pd.DataFrame(columns=["year", "domain", "mean_share", "ci_low", "ci_high"])
+    model = _model_curves(reports_dir, basis)
     colors = domain_colors(ids)
     width = fig_p.width_in
     ncols = 2
@@ -392,10 +396,17 @@ def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -
         s = d[d["domain"] == cid]
         x, y = s["year"].to_numpy(float), s["estimate"].to_numpy(float)
         ax.plot(x, y, "o", color=colors[cid], alpha=0.45, markersize=2.2, markeredgewidth=0)
-        sm = _lowess(x, y)
-        if sm is not None:
-            ax.plot(sm[:, 0], sm[:, 1], color=colors[cid], linewidth=1.2)
-            smooth_rows += [(cid, float(a), float(b)) for a, b in sm]
+        mc = model[model["domain"] == cid]
+        if len(mc):
+            if mc["ci_low"].notna().all():
+                ax.fill_between(mc["year"], mc["ci_low"], mc["ci_high"], color=colors[cid],
+                                alpha=0.18, linewidth=0)  # fmt: skip
+            ax.plot(mc["year"], mc["estimate"], color=colors[cid], linewidth=1.2)
+        else:
+            sm = _lowess(x, y)
+            if sm is not None:
+                ax.plot(sm[:, 0], sm[:, 1], color=colors[cid], linewidth=1.2)
+                smooth_rows += [(cid, float(a), float(b)) for a, b in sm]
         gg = g[g["domain"] == cid].dropna(subset=["year"])
         ok = gg["ci_low"].notna() & gg["ci_high"].notna()
         m = gg["mean_share"].to_numpy(float)
@@ -427,19 +438,113 @@ def year_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -
         ax.tick_params(axis="x", labelsize=5.5)
     fig.supylabel(t(f"share_{basis}", language), fontsize=plt.rcParams["axes.labelsize"])
     note = mix_note(d.drop_duplicates("doc_id")["source"], _estimator(reports_dir, basis), language)
-    note += (
-        "; points = reports, line = LOWESS, squares = yearly means (period-weighted) ± 95% CI"
-        if language == "en"
-        else "；点＝文件，线＝LOWESS，方块＝年度均值（按覆盖年份加权）±95%区间"
-    )
+    if len(model):
+        note += (
+            "; points = reports, line and band = multilevel model's year smooth ± 95% CI, "
+            "squares = yearly means (period-weighted) ± 95% CI"
+            if language == "en"
+            else "；点＝文件，线与带＝多层模型的年份平滑±95%区间，方块＝年度均值（按覆盖年份加权）±95%区间"
+        )
+    else:
+        note += (
+            "; points = reports, line = LOWESS, squares = yearly means (period-weighted) ± 95% CI"
+            if language == "en"
+            else "；点＝文件，线＝LOWESS，方块＝年度均值（按覆盖年份加权）±95%区间"
+        )
     _note(fig, note)
     data = pd.concat([
         d[["doc_id", "domain", "year", "estimate", "source"]].assign(layer="report"),
         pd.DataFrame(smooth_rows, columns=["domain", "year", "estimate"]).assign(layer="lowess"),
+        model.assign(layer="multilevel_smooth"),
         gg_all(g),
     ], ignore_index=True)  # fmt: skip
     data["basis"] = basis
     return _save(fig, data, out_dir, "year_trends", fig_p)
+
+
+def _model_curves(reports_dir: Path, basis: str) -> pd.DataFrame:
+    """The multilevel model's fitted year curves of ``basis`` (empty when the model was not
+    fitted): domain, year, estimate, ci_low, ci_high."""
+    cols = ["domain", "year", "estimate", "ci_low", "ci_high"]
+    path = Path(reports_dir) / "tables" / "multilevel_year.csv"
+    if not path.exists() or not path.stat().st_size:
+        return pd.DataFrame(columns=cols)
+    m = pd.read_csv(path)
+    if m.empty or "basis" not in m:
+        return pd.DataFrame(columns=cols)
+    return m.loc[m["basis"] == basis, cols].sort_values(["domain", "year"], kind="mergesort")
+
+
+@register_figure("province_trends", requires=["tables/documents.csv"])
+def province_trends(reports_dir: Path, out_dir: Path, params: dict, language: str) -> list[Path]:
+    """Small multiples by province: each report a point per domain at its year, a thin line
+    only between reports of the same place; provinces with reports in two or more years;
+    n reports per panel."""
+    fig_p, ids, cb = _context(params)
+    d, basis = _basis_rows(reports_dir, "documents.csv", params)
+    d["year"] = pd.to_numeric(d.get("year"), errors="coerce")
+    d = d.dropna(subset=["year"])
+    if "province" not in d:
+        raise SkipFigure("no province column in documents.csv")
+    d = d[d["province"].notna()]
+    n_years = d.groupby("province")["year"].nunique()
+    provs = sorted(n_years[n_years >= 2].index.astype(str))
+    if not provs:
+        raise SkipFigure("no province has reports from two or more years")
+    d = d[d["province"].astype(str).isin(provs)].copy()
+    place = d["place"].fillna(d["province"]).astype(str) if "place" in d else d["province"]
+    d["place_key"] = place
+    colors = domain_colors(ids)
+    ncols = min(4, len(provs))
+    nrows = int(np.ceil(len(provs) / ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(fig_p.width_in, min(1.0 + 1.15 * nrows, 9.5)), sharex=True,
+        sharey=True, squeeze=False,
+    )  # fmt: skip
+    axes = axes.ravel()
+    y0, y1 = int(d["year"].min()), int(d["year"].max())
+    nlab = "n" if language == "en" else "篇"
+    for ax, prov in zip(axes, provs):
+        s = d[d["province"].astype(str) == prov]
+        for cid in ids:
+            sc = s[s["domain"] == cid].sort_values("year")
+            for _, same in sc.groupby("place_key"):
+                if same["year"].nunique() >= 2:  # one place over time: a line may join it
+                    ax.plot(same["year"], same["estimate"], color=colors[cid], linewidth=0.5,
+                            alpha=0.6)  # fmt: skip
+            ax.plot(sc["year"], sc["estimate"], "o", color=colors[cid], markersize=2.2,
+                    markeredgewidth=0, alpha=0.85)  # fmt: skip
+        for yr in EVENTS:
+            if y0 - 1 <= yr <= y1 + 1:
+                ax.axvline(yr, color="#BBBBBB", linestyle=":", linewidth=0.5, zorder=0)
+        ax.set_title(f"{province_label(prov, language)} ({nlab}={s['doc_id'].nunique()})",
+                     fontsize=plt.rcParams["xtick.labelsize"], pad=2)  # fmt: skip
+        ax.set_ylim(0, 1)
+        ax.tick_params(labelsize=5)
+    for ax in axes[len(provs) :]:
+        ax.set_visible(False)
+    if y1 > y0:
+        step = max(1, int(np.ceil((y1 - y0 + 1) / 3)))
+        axes[0].set_xticks(list(range(y0, y1 + 1, step)))
+        for ax in axes:
+            ax.tick_params(axis="x", labelsize=4.5)
+    fig.supylabel(t(f"share_{basis}", language), fontsize=plt.rcParams["axes.labelsize"])
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colors[c], markersize=4)
+               for c in ids]  # fmt: skip
+    _legend_below(fig, axes[0], handles, [category_label(c, language, cb) for c in ids], ncol=3)
+    note = mix_note(d.drop_duplicates("doc_id")["source"], _estimator(reports_dir, basis), language)
+    note += (
+        "; points = reports; lines join reports of the same place only; provinces with "
+        "reports in ≥ 2 years"
+        if language == "en"
+        else "；点＝文件；线只连接同一地方的文件；仅列出至少有两个年份文件的省份"
+    )
+    _note(fig, note)
+    cols = ["province", "place", "doc_id", "year", "domain", "estimate", "ci_low", "ci_high",
+            "source"]  # fmt: skip
+    data = d[[c for c in cols if c in d]].assign(basis=basis)
+    data = data.sort_values(["province", "year", "doc_id", "domain"], kind="mergesort")
+    return _save(fig, data, out_dir, "province_trends", fig_p)
 
 
 def gg_all(g: pd.DataFrame) -> pd.DataFrame:

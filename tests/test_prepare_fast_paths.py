@@ -1,0 +1,102 @@
+"""The prepare stage's fast paths match the plain definitions they replace (no timing).
+
+Regexes were rewritten to start with a literal or a character class (so the regex engine
+scans for it), counts moved from regex scans to ``str.split`` and numpy; each is compared
+here with the straightforward form on generated text.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from research.corpus import normalize as nz
+from research.corpus import segment as sg
+from research.corpus import tokenize as tk
+from research.corpus.prepare import _nonspace
+
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CJK = nz.CJK
+text = st.text(
+    alphabet=st.sampled_from(
+        "妇联女性工作婦聯一二三十是第、．。；;！？!?：:，,（）()“”《》「」 \t\u3000\r\n\x0b\x85"
+        "abcZ019.-/%@[`{~\u3400\u4dbf\u9fff\uf900\ufaff\U00020000\u200b"
+    ),
+    max_size=60,
+)
+
+# The definitions before the rewrite.
+PUNCT_BETWEEN = re.compile(rf"(?<=[{CJK}”’）)》」』])([,;:!?])(?=[{CJK}“‘（(《「『]|\s*$)", re.M)
+PUNCT_AFTER_CJK_END = re.compile(rf"(?<=[{CJK}])([!?;])$", re.M)
+SPACE_NEAR_PUNCT = re.compile(rf" +(?=[{nz._CJK_PUNCT}])|(?<=[{nz._CJK_PUNCT}]) +")
+LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+ASCII_MARK = re.compile(r"[A-Za-z0-9][!-/:-@\[-`{-~]|[!-/:-@\[-`{-~][A-Za-z0-9]")
+_AFTER = r"(?:(?<=^)|(?<=[。；;！？!?：:]))"
+ITEM_PATTERNS = {
+    "shi": re.compile(rf"{_AFTER}([{sg._NUMS}]{{1,2}})是"),
+    "paren": re.compile(rf"{_AFTER}[\(（]([{sg._NUMS}]{{1,2}})[\)）]"),
+    "di": re.compile(rf"{_AFTER}第([{sg._NUMS}]{{1,2}})[，、,:：]"),
+    "arabic": re.compile(rf"{_AFTER}([1-9][0-9]?)[、．]"),
+}
+
+
+def _sub(pattern: re.Pattern, s: str) -> str:
+    return pattern.sub(lambda m: nz._ASCII_TO_CJK_PUNCT.get(m.group(1) or "", ""), s)
+
+
+@settings(parent=FAST)
+@given(text)
+def test_rewritten_normalisation_regexes_match_the_originals(s: str) -> None:
+    assert _sub(nz._PUNCT_BETWEEN, s) == _sub(PUNCT_BETWEEN, s)
+    assert _sub(nz._PUNCT_AFTER_CJK_END, s) == _sub(PUNCT_AFTER_CJK_END, s)
+    spaced = s.replace("\t", " ").replace("\u3000", "  ")
+    assert nz._SPACE_NEAR_PUNCT.sub("", spaced) == SPACE_NEAR_PUNCT.sub("", spaced)
+    assert nz._LINE_BREAKS.sub("\n", s.replace("\r\n", "\n")) == LINE_BREAKS.sub("\n", s)
+    assert bool(tk._ASCII_MARK.search(s)) == bool(ASCII_MARK.search(s))
+
+
+@settings(parent=FAST)
+@given(text)
+def test_counts_match_their_regex_definitions(s: str) -> None:
+    assert nz.cjk_count(s) == len(re.sub(f"[^{CJK}]+", "", s))
+    assert _nonspace(s) == len(re.sub(r"\s+", "", s))
+
+
+def _items_with(patterns: dict, s: str) -> list[tuple[int, int, str]]:
+    """The marker sequence split_items picks, with look-behind patterns (the old form)."""
+    best: list[tuple[int, int, str]] = []
+    for pat in patterns.values():
+        seq, expect = [], 1
+        for m in pat.finditer(s):
+            n = sg.cn_number(m.group(1))
+            if n == expect:
+                seq.append((m.start(), n, m.group(0)))
+                expect += 1
+        if len(seq) >= 2 and len(seq) > len(best):
+            best = seq
+    return best
+
+
+@settings(parent=FAST)
+@given(st.text(alphabet=st.sampled_from("一二三四五十是第、．。；：:，,（）()12文"), max_size=40))
+def test_item_markers_without_look_behind_match_the_originals(s: str) -> None:
+    expected = _items_with(ITEM_PATTERNS, s)
+    items = sg.split_items(s)
+    got = [(it.start, it.item_no, it.marker) for it in items if it.marker]
+    assert got == expected
+
+
+def test_rjieba_is_used_without_its_default_segmenter() -> None:
+    """Tokenising does not import the rjieba package (whose import loads a dictionary)."""
+    code = (
+        "import sys; from research.corpus.tokenize import Tokenizer, TokenizerSettings;"
+        "t = Tokenizer(TokenizerSettings(segmenter='rjieba'));"
+        "print(t.raw_tokens('妇联组织开展巾帼建功活动'), 'rjieba' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("]")[-1].strip() == "False"
+    assert "巾帼建功" in out.stdout
