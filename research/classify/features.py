@@ -242,7 +242,9 @@ class SeedTermScores(TextInputMixin, TransformerMixin, BaseEstimator):
             import hashlib
 
             fp = self.analyzer._fingerprint() if self.analyzer is not None else "-"
-            spec = repr((sorted(self.matcher_.weights.items()), self.domains_))
+            spec = repr(
+                (sorted((t, w.tolist()) for t, w in self.matcher_.weights.items()), self.domains_)
+            )
             spec += repr((self.matcher_.substring_min_chars, fp))
             key = hashlib.sha1(spec.encode("utf-8")).hexdigest()
         return key
