@@ -82,6 +82,17 @@ def render(text: str, params: dict) -> str:
     return _VAR.sub(sub, text)
 
 
+#: train params that never change the evaluation (the learning curve's; processes)
+NOT_EVALUATION = ("learning_curve", "n_jobs")
+
+
+def _evaluation_params() -> tuple[str, ...]:
+    """The ``train.*`` params the evaluation depends on (DVC and the run cache key)."""
+    from research.settings import TrainSettings
+
+    return tuple(f"train.{k}" for k in TrainSettings.model_fields if k not in NOT_EVALUATION)
+
+
 #: stages' metrics files (plain outputs; ``summary.json`` of the report stage is the DVC metric)
 METRICS = ("agreement", "weak_labels", "classifier", "topics", "analysis")
 
@@ -138,19 +149,17 @@ def stages() -> list[Stage]:
             help="dictionary and heading weak labels, evaluated against gold when there is gold",
         ),
         Stage(
-            "train",
+            "evaluate",
             (
-                "train",
+                "evaluate",
                 ann,
                 "--units",
                 f"{prepared}/paragraphs.parquet",
-                "--out",
-                f"{models}/classifier",
                 "--documents",
                 f"{prepared}/documents.parquet",
                 "--reports",
                 reports,
-                "--evaluation",
+                "--out",
                 f"{data}/evaluation",
                 "--if-unlabelled-base-set",
             ),
@@ -162,10 +171,9 @@ def stages() -> list[Stage]:
                 f"{CODE}/labels/weak_labels.py",
                 f"{cmd}/train.py",
             ),
-            params=("seed", "train", "weak_labels", "tokenize"),
-            outs=(f"{models}/classifier",),
-            gold_outs=(f"{data}/evaluation",)
-            + tables(
+            params=("seed", *_evaluation_params(), "weak_labels", "tokenize"),
+            outs=(f"{data}/evaluation",),
+            gold_outs=tables(
                 "classifier_cv",
                 "classifier_per_class",
                 "classifier_paired",
@@ -178,7 +186,30 @@ def stages() -> list[Stage]:
                 "cv_predictions_all",
             )
             + (f"{M}/classifier.json",),
-            help="train on the base set + gold; evaluate on real gold only (nested selection)",
+            help="evaluate the candidates on real gold only (nested selection) and choose one",
+        ),
+        Stage(
+            "train",
+            (
+                "train",
+                ann,
+                "--units",
+                f"{prepared}/paragraphs.parquet",
+                "--out",
+                f"{models}/classifier",
+                "--choice",
+                f"{data}/evaluation/choice.json",
+                "--if-unlabelled-base-set",
+            ),
+            deps=(prepared, ann, cb, f"{data}/evaluation/choice.json"),
+            code=(
+                f"{CODE}/resources/base_set/base_set.csv",
+                f"{CODE}/classify",
+                f"{cmd}/train.py",
+            ),
+            params=("seed", *_evaluation_params(), "tokenize"),
+            outs=(f"{models}/classifier",),
+            help="fit the chosen classifier on the base set + all gold (model + card)",
         ),
         Stage(
             "learning_curve",

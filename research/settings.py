@@ -134,7 +134,7 @@ class TrainSettings(_Section):
     base_set_sample: PosInt | None = None
     gold_weight: PosFloat = 3.0
     candidates: list[Literal[CANDIDATES]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["svm_seeded", "lr_seeded", "lr_plain"], min_length=1
+        default_factory=lambda: ["svm_seeded"], min_length=1
     )
     select_tol: NonNegFloat = 0.01
     n_boot: PosInt = 1000

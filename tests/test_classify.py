@@ -60,6 +60,25 @@ def test_seed_term_scores_known_counts() -> None:
     assert summ[1, -4:] == pytest.approx([0.0, 0.0, 0.0, 1.0])
 
 
+def test_seed_term_scores_are_memoised_per_text_and_matcher() -> None:
+    """Scores are per text (fold-independent): a memo hit equals a fresh match, and
+    scorers with other terms or another tokeniser never share rows."""
+    from research.classify import features
+
+    texts = ["美丽庭院示范户", "国家政策", "开展家政培训", "国家政策"]
+    terms = {"family": {"美丽庭院": 3.0}, "employment": {"家政": 2.0}}
+    features._SCORE_CACHE.clear()
+    first = SeedTermScores(terms, analyzer=JiebaAnalyzer()).fit(None).raw_scores(texts)
+    assert len(features._SCORE_CACHE) == 3  # distinct texts
+    again = SeedTermScores(terms, analyzer=JiebaAnalyzer()).fit(None).raw_scores(texts)
+    np.testing.assert_array_equal(first, again)
+    other = {"family": {"美丽庭院": 1.0}, "employment": {"家政": 2.0}}
+    assert SeedTermScores(other, analyzer=JiebaAnalyzer()).fit(None).raw_scores(texts)[0, 0] == 1
+    no_align = SeedTermScores(terms, substring_min_chars=1).fit(None).raw_scores(texts)
+    assert no_align[1].tolist() == [0.0, 2.0]  # substring 家政 counts without a tokeniser
+    assert first[1].tolist() == [0.0, 0.0]
+
+
 def test_analyzer_matches_project_tokenizer() -> None:
     from research.corpus.tokenize import get_tokenizer
 

@@ -207,6 +207,22 @@ def test_nested_choice_uses_only_training_documents() -> None:
     assert all(k[1] != frozenset({"d1", "d2", "d3"}) for k in fits._cache)
 
 
+def test_one_candidate_needs_no_inner_fits_and_two_need_them() -> None:
+    gold, base = _gold(), _base()
+    est = {"good": KeywordModel(), "bad": KeywordModel(noise=50.0), "ref": KeywordModel()}
+    fits = instrument.HeldOutFits(gold, base, est, LABELS, gold_weight=1.0)
+    methods = list(est)
+    one = instrument.needed_fits(fits, methods, ["good"], instrument.SCHEMES)
+    two = instrument.needed_fits(fits, methods, ["good", "bad"], instrument.SCHEMES)
+    outer = {h for s in instrument.SCHEMES for _, h in instrument.scheme_folds(s, gold)}
+    assert {held for _, held in one} == outer  # only the outer folds' fits
+    assert {held for _, held in two} > outer  # ... plus the inner folds of the selection
+    assert len(set(two)) > len(set(one))
+    # a single candidate is the choice: nothing is fitted for it
+    assert instrument.nested_choice(fits, ["good"], frozenset({"d0"}), "good", 0.0) == "good"
+    assert fits.n_fits == 0
+
+
 def test_score_tables_and_targets_report_numbers_not_verdicts_only() -> None:
     gold, base = _gold(), _base()
     fits = instrument.HeldOutFits(

@@ -253,3 +253,28 @@ def test_predict_never_drops_rows_silently(model_dir, tmp_path, capsys):
     assert main([*args, "--output", str(out)]) == 0
     assert len(pd.read_parquet(out)) == 2
     assert "1 units of other kinds than body" in capsys.readouterr().out
+
+
+def test_evaluate_then_train_with_its_choice_equals_train(tmp_path: Path, capsys) -> None:
+    """The pipeline's two stages (evaluate; train --choice) give the model `train` gives in
+    one step, and a choice made for other data is refused."""
+    data = synthetic_units(n_docs=3, per_class=2, seed=5)
+    ann = tmp_path / "ann.csv"
+    data.to_csv(ann, index=False)
+    common = [str(ann), "--no-base-set"]
+    ev, rep = tmp_path / "ev", tmp_path / "rep"
+    assert main(["evaluate", *common, "--out", str(ev), "--reports", str(rep)]) == 0
+    assert (ev / "cv_predictions.parquet").exists() and (ev / "classifier_cv.parquet").exists()
+    assert (rep / "tables" / "classifier_cv.csv").exists()
+    choice = ev / "choice.json"
+    assert main(["train", *common, "--out", str(tmp_path / "m2"), "--choice", str(choice)]) == 0
+    assert main(["train", *common, "--out", str(tmp_path / "m1")]) == 0
+    cards = [json.loads((tmp_path / m / "model_card.json").read_text()) for m in ("m1", "m2")]
+    for key in ("chosen", "temperature", "evaluation", "training_data_sha256", "params"):
+        assert cards[0][key] == cards[1][key]
+    data.iloc[1:].to_csv(ann, index=False)  # the gold changed after the evaluation
+    capsys.readouterr()
+    assert main(["train", *common, "--out", str(tmp_path / "m3"), "--choice", str(choice)]) == 2
+    err = capsys.readouterr().err
+    assert "choice.json" in err and "run `research evaluate` again" in err
+    assert not (tmp_path / "m3").exists()

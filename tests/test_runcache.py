@@ -77,3 +77,21 @@ def test_run_cached_runs_each_stage_once_until_something_changes(project, monkey
     (project / "in.txt").write_text("new input")
     run_cached("params.yaml")
     assert ran == ["s", "s", "s"]
+
+
+def test_the_evaluation_key_ignores_what_cannot_change_it(project) -> None:
+    """Analysis, figure and learning-curve params never re-run the evaluation or the final
+    fit; its own train params do."""
+    stages = {s.name: s for s in pipeline.stages()}
+
+    def keys(text: str) -> dict[str, str]:
+        (project / "params.yaml").write_text("paths: {data: data}\n" + text)
+        cache = RunCache("params.yaml")
+        return {n: cache.key(stages[n]) for n in ("evaluate", "train", "learning_curve")}
+
+    base = keys("train: {n_boot: 1000, learning_curve: {repeats: 2}}\nanalyse: {n_boot: 100}\n")
+    other = keys("train: {n_boot: 1000, learning_curve: {repeats: 3}, n_jobs: 2}\n")
+    assert other["evaluate"] == base["evaluate"] and other["train"] == base["train"]
+    assert other["learning_curve"] != base["learning_curve"]
+    boot = keys("train: {n_boot: 500, learning_curve: {repeats: 2}}\n")
+    assert boot["evaluate"] != base["evaluate"]

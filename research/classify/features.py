@@ -35,6 +35,8 @@ _DIGITS = re.compile(r"[0-9]+")
 _TOKEN_CACHE: dict[tuple[str, str], tuple[str, ...]] = {}
 _CONTENT_CACHE: dict[tuple[str, str], tuple[str, ...]] = {}
 _TOKEN_CACHE_MAX = 50_000  # bounds memory when predicting large corpora in batches
+# Process-wide memo of seed-term score rows: {(matcher key, text): scores per domain}.
+_SCORE_CACHE: dict[tuple[str, str], np.ndarray] = {}
 
 
 def as_units(X: Any) -> pd.DataFrame:
@@ -203,12 +205,54 @@ class SeedTermScores(TextInputMixin, TransformerMixin, BaseEstimator):
         bounds = self.analyzer.boundaries if self.analyzer is not None else None
         self.matcher_ = TermMatcher(self.seed_terms or {}, bounds, self.substring_min_chars)
         self.domains_ = list(self.matcher_.domains)
+        self._memo = self._memo_key()
         return self
 
     def raw_scores(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, n_domains) summed seed-term weights per text."""
+        """(n, n_domains) summed seed-term weights per text.
+
+        A text's scores depend only on the text, the terms and the tokeniser, never on the
+        training fold, so they are memoised per process (like the token lists): the base
+        set's paragraphs are matched once, not once per cross-validation fit.
+        """
         check_is_fitted(self, "matcher_")
-        return self.matcher_.score_matrix(list(texts))
+        key = self._memo_key()
+        out = np.zeros((len(texts), len(self.domains_)))
+        todo: dict[str, list[int]] = {}
+        for i, t in enumerate(texts):
+            hit = _SCORE_CACHE.get((key, t))
+            if hit is None:
+                todo.setdefault(t, []).append(i)
+            else:
+                out[i] = hit
+        if todo:
+            fresh = self.matcher_.score_matrix(list(todo))
+            if len(_SCORE_CACHE) + len(todo) > _TOKEN_CACHE_MAX:
+                _SCORE_CACHE.clear()
+            for (t, rows), row in zip(todo.items(), fresh):
+                row.flags.writeable = False
+                _SCORE_CACHE[(key, t)] = row
+                out[rows] = row
+        return out
+
+    def _memo_key(self) -> str:
+        """What a text's scores depend on: terms, domains, the matching rule, the tokeniser."""
+        key = self.__dict__.get("_memo")  # set by fit (transform never changes the estimator)
+        if key is None:
+            import hashlib
+
+            fp = self.analyzer._fingerprint() if self.analyzer is not None else "-"
+            spec = repr(
+                (sorted((t, w.tolist()) for t, w in self.matcher_.weights.items()), self.domains_)
+            )
+            spec += repr((self.matcher_.substring_min_chars, fp))
+            key = hashlib.sha1(spec.encode("utf-8")).hexdigest()
+        return key
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state.pop("_memo", None)
+        return state
 
     def transform(self, X: Any) -> sp.csr_matrix:
         check_is_fitted(self, "matcher_")

@@ -9,10 +9,13 @@ real gold units of the training folds; test data = real gold units only. Three s
   training;
 - ``by_province``: leave one province's reports out, likewise.
 
-Methods: the majority class, the codebook dictionary alone, and the classifier candidates
-(plain word+char TF-IDF + LR and the codebook-informed variants). ``selected`` is the
-candidate chosen by leave-one-writer-out CV **on the base set only** — the rule the saved
-model uses — so no real gold label ever influences the choice it is judged by.
+Methods: the majority class, the codebook dictionary alone, plain word+char TF-IDF + LR
+(``lr_plain``, always reported: the reference of the paired differences) and the
+candidates of ``train.candidates``. ``selected`` is the candidate the nested rule picks in
+each outer fold (leave one of that fold's training reports out; with fewer than two, leave
+one writer of the base set out), so no held-out gold label ever influences the choice it is
+judged by. With one candidate (the default grid, chosen on evidence: docs/classifier.md)
+the rule has nothing to choose and no inner fit is made.
 
 Every score carries a document-cluster bootstrap interval, and differences between methods
 are paired (same resampled documents for both).
@@ -141,12 +144,16 @@ def select_candidate(
 
     This is the rule when no real gold can inform the choice (a new user's corpus, and the
     ``base_only`` scheme). Ties within ``train.select_tol`` go to the earlier name in
-    ``names``.
+    ``names``. A single candidate is chosen without fitting anything (one row saying so).
     """
     from joblib import Parallel, delayed
 
     from research.labels.evaluation import evaluate_labels
 
+    if len(names) == 1:
+        only = {"candidate": names[0], "writer_cv_macro_f1": float("nan"), "n_folds": 0}
+        rule = "the only candidate in train.candidates (nothing to choose, nothing fitted)"
+        return names[0], pd.DataFrame([{**only, "chosen": True, "rule": rule}])
     st = settings_of(params)
     tr = st.train
     labels = list(codebook.ids)
@@ -291,7 +298,7 @@ def needed_fits(
         if held:
             keys += [(m, held) for m in methods]
         remaining = sorted(set(fits.docs) - held)
-        if len(remaining) >= 2:
+        if len(remaining) >= 2 and len(names) >= 2:  # one candidate: no inner selection
             keys += [(n, held | {d}) for n in names for d in remaining]
     return keys
 
@@ -303,10 +310,13 @@ def nested_choice(
 
     Inner CV: leave one of the remaining gold documents out at a time (base set always in
     training), pooled macro-F1 over their units; fewer than two remaining documents → the
-    base-set choice ``fallback``. Ties within ``tol`` → the earlier candidate in ``names``.
+    base-set choice ``fallback``. Ties within ``tol`` → the earlier candidate in ``names``;
+    a single candidate is the choice without any inner fit.
     """
     from research.labels.evaluation import evaluate_labels
 
+    if len(names) == 1:
+        return names[0]
     remaining = sorted(set(fits.docs) - held_out)
     if len(remaining) < 2:
         return fallback
@@ -583,15 +593,17 @@ def evaluate_on_gold(
     labels = list(codebook.ids)
     seed = st.seed
     tol = tr.select_tol
-    names = list(tr.candidates)
-    if PLAIN not in names:
-        names = names + [PLAIN]  # always compared (the reference), last in the tie order
+    names = list(dict.fromkeys(tr.candidates))  # what the selection rule chooses among
+    # plain TF-IDF + LR is always reported (the reference of the paired differences), and
+    # is a candidate only when train.candidates lists it
+    reported = names + ([PLAIN] if PLAIN not in names else [])
     fallback, selection = names[0], pd.DataFrame()
     if base is not None and len(base):
         fallback, selection = select_candidate(base, codebook, params, names)
-        log(f"base-set choice (leave-one-writer-out): {fallback}")
+        how = "leave-one-writer-out" if len(names) > 1 else "the only candidate"
+        log(f"base-set choice ({how}): {fallback}")
     estimators: dict[str, Any] = dict(baseline_estimators(codebook, st))
-    for name in names:
+    for name in reported:
         estimators[name] = make_candidate(name, codebook, st.tokenize.model_dump(), seed)
     fits = HeldOutFits(gold, base, estimators, labels, tr.gold_weight)
     keys = needed_fits(fits, list(estimators), names, SCHEMES)
@@ -601,8 +613,10 @@ def evaluate_on_gold(
         fits, list(estimators), {"names": names, "fallback": fallback, "tol": tol}, log=log
     )
     if base is not None and len(base):  # what the base set adds: the candidates on gold alone
-        alone = HeldOutFits(gold, None, {n: estimators[n] for n in names}, labels, tr.gold_weight)
-        p2 = predict_schemes(alone, names, schemes=("by_document", "by_province"), log=log)
+        alone = HeldOutFits(
+            gold, None, {n: estimators[n] for n in reported}, labels, tr.gold_weight
+        )
+        p2 = predict_schemes(alone, reported, schemes=("by_document", "by_province"), log=log)
         if len(p2):
             preds = pd.concat(
                 [preds, p2.assign(method=p2["method"] + GOLD_ONLY)], ignore_index=True
@@ -648,6 +662,8 @@ def learning_curve(
     ``n`` units alone), and scored on the held-out report; scores pool all held-out units.
     Rows: strategy, with_base, n_labels, repeat, macro_f1, accuracy, n_test.
     """
+    from joblib import Parallel, delayed
+
     from research.classify.active_learning import pick
     from research.labels.evaluation import evaluate_labels
 
@@ -664,9 +680,12 @@ def learning_curve(
     gold = gold.reset_index(drop=True)
     docs = gold["group"].astype(str).to_numpy()
     base_w = base.assign(weight=1.0) if base is not None and len(base) else None
-    preds: dict[tuple[str, bool, int, int], np.ndarray] = {}
     p_base_all = _fit_proba(est, base_w, gold, labels) if base_w is not None else None
     doc_ids = sorted(set(docs))
+    # every (draw, training set) first, then the fits: they are independent of each other
+    # (the uncertainty picks use the base-set model only), so they run in train.n_jobs
+    # processes with results that do not depend on it
+    jobs: list[tuple[tuple[str, bool, int, int], np.ndarray, pd.DataFrame | None]] = []
     for d in doc_ids:
         test, pool_m = docs == d, docs != d
         pool = gold[pool_m].reset_index(drop=True)
@@ -696,17 +715,23 @@ def learning_curve(
                         )
                         if len(train) == 0 or train["label"].nunique() < 2:
                             continue
-                        p = (
-                            p_base_all[test]
-                            if (with_base and n == 0 and p_base_all is not None)
-                            else _fit_proba(est, train, gold[test], labels)
-                        )
-                        if p is None:
-                            continue
-                        key = (strategy, with_base, n, r)
-                        full = preds.setdefault(key, np.full(len(gold), None, dtype=object))
-                        full[test] = np.asarray(labels, dtype=object)[p.argmax(1)]
-        log(f"  learning curve: report {d} done")
+                        reuse = with_base and n == 0 and p_base_all is not None
+                        jobs.append(((strategy, with_base, n, r), test, None if reuse else train))
+    fitted = Parallel(n_jobs=tr.n_jobs)(
+        delayed(in_worker(_fit_proba))(est, train, gold[test], labels)
+        for _, test, train in jobs
+        if train is not None
+    )
+    results = iter(fitted)
+    preds: dict[tuple[str, bool, int, int], np.ndarray] = {}
+    for key, test, train in jobs:
+        assert p_base_all is not None or train is not None
+        p = p_base_all[test] if train is None else next(results)  # type: ignore[index]
+        if p is None:
+            continue
+        full = preds.setdefault(key, np.full(len(gold), None, dtype=object))
+        full[test] = np.asarray(labels, dtype=object)[p.argmax(1)]
+    log(f"  learning curve: {len(fitted)} fits for {len(doc_ids)} held-out reports")
     rows = []
     for (strategy, with_base, n, r), pred in sorted(preds.items()):
         m = np.array([v is not None for v in pred])

@@ -6,6 +6,7 @@ seed gold labels (same code, different arguments).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from research.classify.calibration import fit_warnings
 from research.classify.instrument import SELECTED, model_params
 from research.classify.persist import data_hash, save_model
 from research.config import params_hash
-from research.io import write_table
+from research.io import write_json, write_table
 from research.provenance import write_metrics
 from research.settings import Params, Settings, settings_of
 
@@ -112,6 +113,193 @@ def _choose(
     return names[0], None, 1.0
 
 
+#: the file the evaluation leaves for the final fit (``research train --choice``)
+CHOICE = "choice.json"
+
+
+def choice_params(st: Settings) -> dict[str, Any]:
+    """The train params the evaluation's choice depends on (not the learning curve's, nor
+    the number of processes, which never changes a result)."""
+    from research.pipeline import NOT_EVALUATION
+
+    return {k: v for k, v in st.train.model_dump().items() if k not in NOT_EVALUATION}
+
+
+def _data(
+    table: pd.DataFrame | None, st: Settings, labels: list[str], use_base_set: bool | None
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame]:
+    """(gold or None, base set or None, the final model's training table)."""
+    from research.classify.base_set import base_set_for, combine
+
+    if use_base_set is None:
+        use_base_set = st.train.base_set
+    base = base_set_for(st, labels) if use_base_set else None
+    gold = table if table is not None and len(table) else None
+    return gold, base, combine(gold, base, st.train.gold_weight)
+
+
+def evaluate_and_report(
+    table: pd.DataFrame | None,
+    codebook: Any,
+    params: Params,
+    reports_dir: str | Path,
+    evaluation_dir: str | Path,
+    run_cv_flag: bool = True,
+    use_base_set: bool | None = None,
+    log: Any = print,
+    write_choice: bool = True,
+) -> tuple[dict[str, Any], list[Path]]:
+    """Evaluate on the real gold in ``table`` and choose the method (no final fit).
+
+    Writes the evaluation's tables for people (``reports_dir``), the two later stages read
+    (``evaluation_dir``) and ``evaluation_dir/choice.json``: the chosen candidate, its
+    temperature and the evaluation's targets, keyed by the training data, the codebook and
+    the train params, for :func:`fit_final`. Returns (choice, written files).
+    """
+    labels = list(codebook.ids)
+    st = settings_of(params)
+    gold, base, train_table = _data(table, st, labels, use_base_set)
+    n_docs = int(gold["group"].nunique()) if gold is not None else 0
+    written: list[Path] = []
+    with fit_warnings() as convergence:
+        chosen, ev, temperature = _choose(gold, base, codebook, st, run_cv_flag, log)
+    choice = {
+        "chosen": chosen,
+        "temperature": temperature,
+        "evaluation": ev.summary if ev is not None else None,
+        "gold_documents": n_docs,
+        "n_base_set": 0 if base is None else len(base),
+        "convergence_warnings": convergence,
+        "training_data_sha256": data_hash(train_table),
+        "codebook_fingerprint": codebook.fingerprint(),
+        "train_params_hash": params_hash(choice_params(st)),
+    }
+    if ev is not None:
+        assert gold is not None  # an evaluation is only made on gold
+        written += _evaluation_outputs(ev, Path(reports_dir), Path(evaluation_dir))
+        scores = ev.scores.round(4)
+        metrics = {
+            "n_gold_units": len(gold),
+            "n_gold_documents": n_docs,
+            "n_base_set": choice["n_base_set"],
+            "labels": labels,
+            "final_model": chosen,
+            "temperature": temperature,
+            "scores": scores.to_dict(orient="records"),
+            "targets": ev.summary["targets"],
+            "notes": [
+                "Evaluated on real gold only; the base set (written by language-model sessions) is "
+                "training data, never test data.",
+                "base_only: base set alone → every gold unit; by_document / by_province: one real "
+                "report (province) held out, the base set and the other reports' gold in training.",
+                "'selected' is the nested selection procedure (the candidate chosen on the training "
+                "documents of each fold); intervals: document-cluster bootstrap, paired for "
+                "differences (classifier_paired.csv).",
+            ],
+        }
+        path = Path(reports_dir) / "metrics" / "classifier.json"
+        written.append(write_metrics(metrics, path, params))
+    if write_choice:
+        written.append(write_json(choice, Path(evaluation_dir) / CHOICE))
+    return choice, written
+
+
+def read_choice(
+    path: str | Path,
+    table: pd.DataFrame | None,
+    codebook: Any,
+    params: Params,
+    use_base_set: bool | None = None,
+) -> dict[str, Any]:
+    """The evaluation's choice from ``path``, checked against this training data, codebook
+    and train params (a stale choice is an error naming what changed)."""
+    from research.errors import InputError
+
+    path = Path(path)
+    try:
+        choice = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(
+            path, f"cannot read the evaluation's choice ({e}); run `research evaluate`"
+        ) from e
+    st = settings_of(params)
+    _, _, train_table = _data(table, st, list(codebook.ids), use_base_set)
+    now = {
+        "training_data_sha256": data_hash(train_table),
+        "codebook_fingerprint": codebook.fingerprint(),
+        "train_params_hash": params_hash(choice_params(st)),
+    }
+    stale = [k for k, v in now.items() if choice.get(k) != v]
+    if stale:
+        raise InputError(
+            path,
+            f"made for other {', '.join(k.split('_sha')[0].replace('_', ' ') for k in stale)}; "
+            "run `research evaluate` again (or `research run`)",
+        )
+    return choice
+
+
+def fit_final(
+    table: pd.DataFrame | None,
+    codebook: Any,
+    params: Params,
+    out_dir: str | Path,
+    choice: dict[str, Any],
+    source: str = "",
+    use_base_set: bool | None = None,
+    log: Any = print,
+) -> TrainResult:
+    """Fit the chosen candidate on the base set + all gold, temper it, save it with its card."""
+    from research.classify.base_set import describe
+    from research.classify.instrument import make_candidate
+    from research.classify.models import TemperedClassifier
+
+    t0 = time.time()
+    labels = list(codebook.ids)
+    st = settings_of(params)
+    tr = st.train
+    gold, base, train_table = _data(table, st, labels, use_base_set)
+    chosen, temperature = str(choice["chosen"]), float(choice["temperature"])
+    with fit_warnings() as convergence:
+        est = make_candidate(chosen, codebook, st.tokenize.model_dump(), st.seed)
+        model = TemperedClassifier(est, temperature).fit(
+            train_table[["text", "heading"]],
+            train_table["label"].to_numpy(),
+            sample_weight=train_table["weight"].to_numpy(),
+        )
+    card = {
+        "task": "work-domain classification of report units",
+        "source": source,
+        "training_data": {
+            "counts": describe(train_table),
+            "base_set": "written by language-model sessions, labelled blind by others (training data only)"
+            if base is not None
+            else "not used",
+            "gold_weight": tr.gold_weight,
+        },
+        "n_train": len(train_table),
+        "gold_documents": int(gold["group"].nunique()) if gold is not None else 0,
+        "training_data_sha256": data_hash(train_table),
+        "codebook_path": str(codebook.path),
+        "codebook_fingerprint": codebook.fingerprint(),
+        "labels": labels,
+        "chosen": chosen,
+        "temperature": temperature,
+        "selection": "nested: leave-one-gold-document-out among the candidates (base set always in "
+        "training); without ≥ 2 gold documents, leave-one-writer-out on the base set",
+        "params": model_params(model),
+        "train_params": tr.model_dump(),
+        "train_params_hash": params_hash(tr.model_dump()),
+        "evaluation": choice.get("evaluation"),
+        "convergence_warnings": list(
+            dict.fromkeys([*choice.get("convergence_warnings", []), *convergence])
+        ),
+    }
+    written = save_model(model, out_dir, card)
+    log(f"trained {chosen} on {len(train_table)} units in {time.time() - t0:.1f}s")
+    return TrainResult(model=model, card=card, written=written, report=None)
+
+
 def train_and_report(
     table: pd.DataFrame | None,
     codebook: Any,
@@ -130,84 +318,15 @@ def train_and_report(
     ``train.base_set`` is off) + the gold units of ``table`` weighted ``train.gold_weight``.
     Evaluation uses real gold only (:mod:`research.classify.instrument`); with fewer than two
     gold documents the method is chosen on the base set alone (leave-one-writer-out).
-    The evaluation's tables go to ``reports_dir`` (default ``out_dir/reports``) and the two
-    that later stages read to ``evaluation_dir`` (default ``reports_dir/evaluation``).
+    The evaluation's tables go to ``reports_dir`` (default ``out_dir/reports``) and the ones
+    later stages read to ``evaluation_dir`` (default ``reports_dir/evaluation``).
+    :func:`evaluate_and_report` then :func:`fit_final` (the pipeline runs them as two stages).
     """
-    from research.classify.base_set import base_set_for, combine, describe
-    from research.classify.instrument import make_candidate
-    from research.classify.models import TemperedClassifier
-
-    t0 = time.time()
-    labels = list(codebook.ids)
-    st = settings_of(params)
-    tr = st.train
-    if use_base_set is None:
-        use_base_set = tr.base_set
-    base = base_set_for(st, labels) if use_base_set else None
-    gold = table if table is not None and len(table) else None
-    n_docs = int(gold["group"].nunique()) if gold is not None else 0
-    written: list[Path] = []
-    with fit_warnings() as convergence:
-        chosen, ev, temperature = _choose(gold, base, codebook, st, run_cv_flag, log)
-        train_table = combine(gold, base, tr.gold_weight)
-        est = make_candidate(chosen, codebook, st.tokenize.model_dump(), st.seed)
-        model = TemperedClassifier(est, temperature).fit(
-            train_table[["text", "heading"]],
-            train_table["label"].to_numpy(),
-            sample_weight=train_table["weight"].to_numpy(),
-        )
-    card = {
-        "task": "work-domain classification of report units",
-        "source": source,
-        "training_data": {
-            "counts": describe(train_table),
-            "base_set": "written by language-model sessions, labelled blind by others (training data only)"
-            if base is not None
-            else "not used",
-            "gold_weight": tr.gold_weight,
-        },
-        "n_train": len(train_table),
-        "gold_documents": n_docs,
-        "training_data_sha256": data_hash(train_table),
-        "codebook_path": str(codebook.path),
-        "codebook_fingerprint": codebook.fingerprint(),
-        "labels": labels,
-        "chosen": chosen,
-        "temperature": temperature,
-        "selection": "nested: leave-one-gold-document-out among the candidates (base set always in "
-        "training); without ≥ 2 gold documents, leave-one-writer-out on the base set",
-        "params": model_params(model),
-        "train_params": tr.model_dump(),
-        "train_params_hash": params_hash(tr.model_dump()),
-        "evaluation": ev.summary if ev is not None else None,
-        "convergence_warnings": convergence,
-    }
-    written += save_model(model, out_dir, card)
-    if ev is not None:
-        assert gold is not None  # an evaluation is only made on gold
-        reports_dir = Path(reports_dir) if reports_dir else Path(out_dir) / "reports"
-        ev_dir = Path(evaluation_dir) if evaluation_dir else reports_dir / "evaluation"
-        written += _evaluation_outputs(ev, reports_dir, ev_dir)
-        scores = ev.scores.round(4)
-        metrics = {
-            "n_gold_units": len(gold),
-            "n_gold_documents": n_docs,
-            "n_base_set": 0 if base is None else len(base),
-            "labels": labels,
-            "final_model": chosen,
-            "temperature": temperature,
-            "scores": scores.to_dict(orient="records"),
-            "targets": ev.summary["targets"],
-            "notes": [
-                "Evaluated on real gold only; the base set (written by language-model sessions) is "
-                "training data, never test data.",
-                "base_only: base set alone → every gold unit; by_document / by_province: one real "
-                "report (province) held out, the base set and the other reports' gold in training.",
-                "'selected' is the nested selection procedure (the candidate chosen on the training "
-                "documents of each fold); intervals: document-cluster bootstrap, paired for "
-                "differences (classifier_paired.csv).",
-            ],
-        }
-        written.append(write_metrics(metrics, reports_dir / "metrics" / "classifier.json", params))
-    log(f"trained {chosen} on {len(train_table)} units in {time.time() - t0:.1f}s")
-    return TrainResult(model=model, card=card, written=written, report=None)
+    reports = Path(reports_dir) if reports_dir else Path(out_dir) / "reports"
+    ev_dir = Path(evaluation_dir) if evaluation_dir else reports / "evaluation"
+    choice, written = evaluate_and_report(
+        table, codebook, params, reports, ev_dir, run_cv_flag, use_base_set, log, False
+    )
+    res = fit_final(table, codebook, params, out_dir, choice, source, use_base_set, log)
+    res.written = res.written + written
+    return res
