@@ -278,3 +278,23 @@ def test_evaluate_then_train_with_its_choice_equals_train(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert "choice.json" in err and "run `research evaluate` again" in err
     assert not (tmp_path / "m3").exists()
+
+
+def test_prediction_keeps_nothing_of_the_corpus_in_process_memos(model_dir):
+    """Memory flat in corpus size: a predicted batch leaves no cached matrix, token list or
+    seed-term score behind (the memos serve cross-validation, where texts repeat)."""
+    from research.classify import features, models
+    from research.classify.persist import load_model
+    from research.classify.predict import predict_frame
+
+    cb = load_codebook()
+    model, card = load_model(model_dir, cb)
+    texts = [f"第{i}期妇女创业培训班，培训{i}人，寻找最美家庭{i}户" for i in range(60)]
+    before = len(models._TRANSFORM_CACHE)
+    pred = predict_frame(model, pd.DataFrame({"text": texts}), card["labels"], cb.other_id,
+                         batch_size=20)  # fmt: skip
+    assert len(pred.table) == 60
+    assert len(models._TRANSFORM_CACHE) == before
+    assert not features._TOKEN_CACHE and not features._CONTENT_CACHE
+    assert not features._SCORE_CACHE
+    assert models._TRANSFORM_CACHE_ON[0]  # the CV memos are back on afterwards

@@ -39,6 +39,13 @@ _TOKEN_CACHE_MAX = 50_000  # bounds memory when predicting large corpora in batc
 _SCORE_CACHE: dict[tuple[str, str], np.ndarray] = {}
 
 
+def clear_memos() -> None:
+    """Empty the per-process token and seed-term score memos (see ``prediction_mode``)."""
+    _TOKEN_CACHE.clear()
+    _CONTENT_CACHE.clear()
+    _SCORE_CACHE.clear()
+
+
 def as_units(X: Any) -> pd.DataFrame:
     """Coerce classifier input to a DataFrame with string columns ``text`` and ``heading``."""
     if (

@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -489,6 +491,22 @@ _CACHE_MAX = 48
 _FEATURE_CACHE: OrderedDict[str, bytes] = OrderedDict()
 _LEARNER_CACHE: OrderedDict[str, bytes] = OrderedDict()
 _TRANSFORM_CACHE: OrderedDict[tuple[str, str], sp.csr_matrix] = OrderedDict()
+_TRANSFORM_CACHE_ON = [True]
+
+
+@contextmanager
+def prediction_mode() -> Iterator[None]:
+    """Predict without the process memos that serve cross-validation (transformed matrices,
+    token lists, seed-term scores): a corpus is predicted once, so caching its batches only
+    makes memory grow with the corpus (48 cached 5,000-row matrices are over 1 GB)."""
+    from research.classify.features import clear_memos
+
+    _TRANSFORM_CACHE_ON[0] = False
+    try:
+        yield
+    finally:
+        _TRANSFORM_CACHE_ON[0] = True
+        clear_memos()
 
 
 def _cache_get(cache: OrderedDict, key: Any) -> Any:
@@ -539,7 +557,7 @@ def _learner_key(est: DomainClassifier, y: np.ndarray, sw: np.ndarray) -> str:
 
 def _transform(key: str, features: FeatureUnion, units: pd.DataFrame) -> sp.csr_matrix:
     """``features.transform(units)``, shared by estimators whose features have ``key``."""
-    if len(units) > 5000:  # large prediction batches are not worth caching
+    if not _TRANSFORM_CACHE_ON[0] or len(units) > 5000:  # a prediction, not a CV test fold
         return features.transform(units)
     tkey = (key, _texts_hash(hashlib.sha1(), units))
     hit = _TRANSFORM_CACHE.get(tkey)

@@ -88,8 +88,12 @@ def predict_frame(
 
 
 def _proba_batch(model: Any, X: pd.DataFrame, labels: list[str]) -> np.ndarray:
-    """Probabilities of one batch, columns in ``labels`` order."""
-    p = model.predict_proba(X)
+    """Probabilities of one batch, columns in ``labels`` order; nothing of the batch is kept
+    in the process memos, so memory stays flat in corpus size."""
+    from research.classify.models import prediction_mode
+
+    with prediction_mode():
+        p = model.predict_proba(X)
     classes = [str(c) for c in model.classes_]
     if classes == labels:
         return p
