@@ -718,6 +718,16 @@ class Bench:
             if name != "seeds" and (not name.startswith("generated") or a.lda_large):
                 self.log(f"{name}: LDA")
                 self.lda(name, p)
+        self.log("segmenter agreement and macro-F1 per segmenter (bench_segmenter.py --f1)")
+        res = measure_cmd(
+            [sys.executable, str(ROOT / "benchmarks" / "bench_segmenter.py"), "--f1"],
+            cwd=ROOT,
+            timeout=a.run_timeout,
+        )
+        if "error" in res:
+            self.add(
+                corpus="seeds", stage="segmenter agreement", note=f"failed: {res['error']}"[:300]
+            )
         self.extra["load_after"] = os.getloadavg()
 
     def write(self) -> None:
@@ -766,6 +776,18 @@ def _fmt(v, nd=2) -> str:
     return str(v)
 
 
+def _load_note(extra: dict) -> str:
+    """What the load average means for the wall times (a busy machine inflates them)."""
+    loads = [*extra.get("load_before", ()), *extra.get("load_after", ())]
+    n_cpu = os.cpu_count() or 1
+    if loads and max(loads) <= n_cpu:
+        return "a quiet machine: the load stayed at or below its core count"
+    return (
+        "the machine was shared with other jobs, so wall times are inflated; read the ratios, "
+        "measured interleaved on the same input, and the CPU times"
+    )
+
+
 def render_report(rows: list[dict], extra: dict, args: argparse.Namespace) -> str:
     from research.corpus.tokenize import default_segmenter, segmenter_version
 
@@ -785,9 +807,8 @@ def render_report(rows: list[dict], extra: dict, args: argparse.Namespace) -> st
         f"- segmenter {segmenter_version(default_segmenter())}; load average before/after the run: "
         f"{', '.join(f'{x:.1f}' for x in extra.get('load_before', ()))} / "
         f"{', '.join(f'{x:.1f}' for x in extra.get('load_after', ()))} "
-        "(the machine is shared with other jobs, so wall times are inflated several-fold; "
-        "read the ratios, measured interleaved on the same input, and the CPU times; each "
-        "row notes the 1-minute load average when it was measured)",
+        f"({_load_note(extra)}; each row notes the 1-minute load average when it was "
+        "measured)",
         f"- available parallelism at run time: a pure-Python CPU loop ran "
         f"{_fmt(cal.get('speedup'))}× faster in 2 processes than in 1",
         "",
