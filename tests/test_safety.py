@@ -179,11 +179,26 @@ def test_workers_die_with_their_parent(tmp_path):
         "from joblib import Parallel, delayed\n"
         "from research.workers import in_worker\n"
         "def task(i):\n"
-        "    print('worker', os.getpid(), flush=True); time.sleep(120)\n"
+        # one write per line: with PYTHONUNBUFFERED print's pieces interleave between workers
+        "    os.write(1, f'worker {os.getpid()}\\n'.encode()); time.sleep(120)\n"
         "Parallel(n_jobs=2, backend='loky')(delayed(in_worker(task))(i) for i in range(2))\n"
     )
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    pids = [int(p.stdout.readline().split()[1]) for _ in range(2)]
+    p = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    pids: list[int] = []
+    seen: list[str] = []
+    assert p.stdout is not None and p.stderr is not None
+    for line in p.stdout:  # the two workers' lines, whatever else is printed around them
+        seen.append(line)
+        if line.startswith("worker "):
+            pids.append(int(line.split()[1]))
+            if len(pids) == 2:
+                break
+    if len(pids) < 2:  # the script ended before both workers ran: say what it printed
+        p.kill()
+        _, err = p.communicate()
+        pytest.fail(f"workers did not start: stdout {seen!r}, stderr {err[-2000:]!r}")
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
 
