@@ -100,3 +100,72 @@ def test_rjieba_is_used_without_its_default_segmenter() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("]")[-1].strip() == "False"
     assert "巾帼建功" in out.stdout
+
+
+# ---------------------------------------------------------------- segmentation shortcuts
+sentences = st.text(
+    alphabet=st.sampled_from("妇联女性工作一二三是第、。；;！？!?：:，,（）()”’」』 ab1…—"),
+    max_size=60,
+)
+
+
+@settings(parent=FAST)
+@given(sentences)
+def test_sentence_keys_are_the_keys_of_the_sentences(s: str) -> None:
+    keys = sg.sentence_keys(s)
+    assert "".join(keys) == sg.text_key(s)
+    by_sentence = [sg.text_key(s[a:b]) for a, b in sg._sentences(s)]
+    assert [k for k in keys if k] == [k for k in by_sentence if k]
+
+
+@settings(parent=FAST)
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            "分享到来源编辑作者:：2024年-/.月日 0123（）()HhTtPpSsWw:/.a文记者李娜"
+        ),
+        max_size=30,
+    )
+)
+def test_one_meta_regex_matches_like_the_four(s: str) -> None:
+    assert bool(sg._META_ANY.match(s)) == any(p.match(s) for p in sg._META)
+
+
+@settings(parent=FAST)
+@given(st.text(alphabet=st.sampled_from("一二三十是第、．。；：:，,（）()12文"), max_size=40))
+def test_item_prefilter_misses_no_marker(s: str) -> None:
+    if sg._ANY_ITEM.search(s) is None:
+        assert not any(p.search(s) for p in sg._ITEM_PATTERNS.values())
+
+
+@settings(parent=FAST)
+@given(st.text(alphabet=st.sampled_from("（(记者本报通讯员李娜王芳 :：)）\n。文"), max_size=30))
+def test_trailing_byline_needs_a_closing_bracket_at_the_end(s: str) -> None:
+    if not s.endswith(sg._BYLINE_ENDS):
+        assert sg._TRAILING_BYLINE.search(s) is None
+
+
+@settings(parent=FAST)
+@given(
+    st.lists(st.text(alphabet="abc", max_size=20), min_size=1, max_size=8),
+    st.lists(st.text(alphabet="abc", max_size=12), max_size=8),
+    st.integers(min_value=2, max_value=6),
+)
+def test_find_any_is_any_find(keys: list[str], queries: list[str], min_len: int) -> None:
+    idx = sg._SeenIndex(min_len)
+    for n, key in enumerate(keys):
+        idx.add(key, n)
+    expected = any(idx.find(q) >= 0 for q in queries if len(q) >= min_len)
+    assert idx.find_any(queries, min_len) == expected
+
+
+def test_joined_tokens_are_the_joined_token_lists() -> None:
+    texts = [
+        "妇联组织开展巾帼建功活动。",
+        "",
+        "2024-01-21 www.a.com 的，",
+        "妇联组织开展巾帼建功活动。",
+    ]
+    settings = tk.TokenizerSettings.from_params({})
+    expected = [" ".join(t) for t in tk.tokenize_many(texts, settings)]
+    assert tk.tokenize_joined(texts, settings) == expected

@@ -43,7 +43,7 @@ from research.corpus.normalize import (
     traditional_ratio,
 )
 from research.corpus.segment import SegmentSettings, segment
-from research.corpus.tokenize import TokenizerSettings, balanced_chunks, tokenize_many
+from research.corpus.tokenize import TokenizerSettings, balanced_chunks, tokenize_joined
 from research.errors import InputError
 from research.io import commit_tmp, new_tmp_file
 from research.settings import Params, PrepareSettings, Settings, as_section, settings_of
@@ -119,8 +119,16 @@ class PreparedCorpus:
     def summary(self) -> str:
         """A short human-readable summary (documents, units by kind, characters)."""
         stats = PrepareStats()
-        stats.add(self.documents, self.paragraphs, self.items, self.removed)
+        stats.add(self.arrow())
         return stats.summary()
+
+    def arrow(self) -> dict[str, Any]:
+        """The four tables as Arrow tables (name → table), as they are written."""
+        import pyarrow as pa
+
+        return {
+            name: pa.Table.from_pandas(getattr(self, name), preserve_index=False) for name in TABLES
+        }
 
 
 @dataclass
@@ -136,18 +144,21 @@ class PrepareStats:
     chars_removed: int = 0
     chars_duplicate: int = 0
 
-    def add(
-        self, d: pd.DataFrame, p: pd.DataFrame, items: pd.DataFrame, removed: pd.DataFrame
-    ) -> None:
-        self.documents += len(d)
-        for k, v in p["kind"].value_counts().items():
-            self.kinds[k] = self.kinds.get(k, 0) + int(v)
-        self.items += len(items)
-        self.removals += len(removed)
-        self.chars_raw += int(d["n_chars_raw"].sum())
-        self.chars_kept += int(d["n_chars"].sum())
-        self.chars_removed += int(d["n_chars_removed"].sum())
-        self.chars_duplicate += int(p.loc[p["kind"] == "duplicate", "n_chars"].sum())
+    def add(self, tables: dict[str, Any]) -> None:
+        """Count one chunk's Arrow tables (name → table) in."""
+        import pyarrow.compute as pc
+
+        d, p = tables["documents"], tables["paragraphs"]
+        self.documents += d.num_rows
+        for kind, n in zip(*pc.value_counts(p["kind"]).flatten()):
+            self.kinds[kind.as_py()] = self.kinds.get(kind.as_py(), 0) + n.as_py()
+        self.items += tables["items"].num_rows
+        self.removals += tables["removed"].num_rows
+        self.chars_raw += pc.sum(d["n_chars_raw"]).as_py() or 0
+        self.chars_kept += pc.sum(d["n_chars"]).as_py() or 0
+        self.chars_removed += pc.sum(d["n_chars_removed"]).as_py() or 0
+        dup = pc.filter(p["n_chars"], pc.equal(p["kind"], "duplicate"))
+        self.chars_duplicate += pc.sum(dup).as_py() or 0
 
     def summary(self) -> str:
         return "\n".join(
@@ -340,12 +351,15 @@ def _process_batch(
     batch: list[tuple[Source, RawDocument]],
     prep: PrepareSettings,
     tok: dict | None = None,
-) -> list[DocResult] | tuple[str, str]:
-    """Process (and, given ``tok``, tokenise) documents; the unit of work of a process.
+) -> dict[str, Any] | tuple[str, str]:
+    """Process (and, given ``tok``, tokenise) documents into checked Arrow tables.
 
-    ``tok`` = {"settings": TokenizerSettings, "cache_dir": path or None}: each unit row
-    gets ``tokens`` (space-joined), through the shared SQLite token cache. An InputError
-    comes back as (path, problem), to be re-raised by the caller with the file name.
+    The unit of work of a process: everything per document happens here (normalise,
+    segment, tokenise, the provenance check, the tables), so what travels back is four
+    Arrow tables (pickled as their buffers) rather than one dict per row. ``tok`` =
+    {"settings": TokenizerSettings, "cache_dir": path or None}: each unit row gets
+    ``tokens`` (space-joined), through the shared SQLite token cache. An InputError comes
+    back as (path, problem), to be re-raised by the caller with the file name.
     """
     try:
         results = [process_document(s, r, prep) for s, r in batch]
@@ -353,43 +367,89 @@ def _process_batch(
         return (exc.path, exc.problem)
     if tok is not None:
         units = [u for res in results for u in res.units]
-        tokens = tokenize_many(
-            [u["text"] for u in units], tok["settings"], n_jobs=1, cache_dir=tok["cache_dir"]
-        )
+        tokens = tokenize_joined([u["text"] for u in units], tok["settings"], tok["cache_dir"])
         for u, t in zip(units, tokens):
-            u["tokens"] = " ".join(t)
-    return results
-
-
-def _mark_duplicate_documents(results: Iterable[DocResult], seen_hash: dict[str, str]) -> None:
-    """A document whose repaired text repeats an earlier one: its body units → duplicate."""
+            u["tokens"] = t
     for res in results:
-        doc_id = res.doc["doc_id"]
-        first = seen_hash.setdefault(res.doc["sha1"], doc_id)
+        doc_id, units = res.doc["doc_id"], res.units
+        spans = [(u["char_start"], u["char_end"], u["text"], u["unit_id"]) for u in units]
+        _check_units(doc_id, res.doc["text"], spans)
+        res.doc["n_body"] = sum(1 for u in units if u["kind"] == "body")
+    return _tables(results)
+
+
+def _mark_duplicate_documents(tables: dict[str, Any], seen_hash: dict[str, str]) -> dict[str, Any]:
+    """A document whose repaired text repeats an earlier one: its body units → duplicate
+    (and it has no body units left). ``seen_hash`` (sha1 → first doc_id) spans chunks."""
+    docs = tables["documents"]
+    doc_ids = docs.column("doc_id").to_pylist()
+    firsts: dict[str, str] = {}
+    for doc_id, digest in zip(doc_ids, docs.column("sha1").to_pylist()):
+        first = seen_hash.setdefault(digest, doc_id)
         if first != doc_id:
-            res.doc["duplicate_of"] = first
-            for i, u in enumerate(res.units):
-                if u["kind"] == "body":
-                    u["kind"], u["duplicate_of"] = "duplicate", f"{first}:p{i:03d}"
-        res.doc["n_body"] = sum(1 for u in res.units if u["kind"] == "body")
+            firsts[doc_id] = first
+    if not firsts:
+        return tables
+    dup_of = [
+        firsts.get(d, old) for d, old in zip(doc_ids, docs.column("duplicate_of").to_pylist())
+    ]
+    n_body = [0 if d in firsts else n for d, n in zip(doc_ids, docs.column("n_body").to_pylist())]
+    units = tables["paragraphs"]
+    kinds = units.column("kind").to_pylist()
+    unit_dup = units.column("duplicate_of").to_pylist()
+    para_ids = units.column("para_id").to_pylist()
+    for k, doc_id in enumerate(units.column("doc_id").to_pylist()):
+        original = firsts.get(doc_id)
+        if original is not None and kinds[k] == "body":
+            kinds[k], unit_dup[k] = "duplicate", f"{original}:p{para_ids[k]:03d}"
+    return {
+        **tables,
+        "documents": _with_columns(docs, duplicate_of=dup_of, n_body=n_body),
+        "paragraphs": _with_columns(units, kind=kinds, duplicate_of=unit_dup),
+    }
+
+
+def _with_columns(table: Any, **columns: list) -> Any:
+    """``table`` with the named columns replaced by these values (same types)."""
+    import pyarrow as pa
+
+    for name, values in columns.items():
+        i = table.schema.get_field_index(name)
+        field = table.schema.field(i)
+        table = table.set_column(i, field, pa.array(values, type=field.type))
+    return table
 
 
 def _jobs(s: Settings) -> int:
     return s.prepare.n_jobs if s.prepare.n_jobs is not None else s.tokenize.n_jobs
 
 
-def _process_chunk(
-    chunk: list[tuple[Source, RawDocument]], params: Settings, seen_hash: dict[str, str]
-) -> PreparedCorpus:
-    """Process, tokenise and check a chunk of documents into four DataFrames.
+_BATCHES_PER_WORKER = 2  # batches each chunk is cut into, per worker process
 
-    With several jobs each worker process normalises, segments and tokenises a batch of
-    whole documents (one round trip, balanced by characters); joblib's default backend is
-    loky processes, and ``joblib.parallel_backend("dask")`` sends the batches to a Dask
-    cluster instead. Results are concatenated in manifest order, so they do not depend on
-    the number of jobs.
+
+def _batch_tasks(
+    chunk: list[tuple[Source, RawDocument]], prep: PrepareSettings, tok: dict, workers: int
+) -> list:
+    """One joblib task per batch of whole documents of ``chunk``, balanced by characters."""
+    from joblib import delayed
+
+    runs = balanced_chunks(
+        [raw.text for _, raw in chunk], min(len(chunk), _BATCHES_PER_WORKER * workers)
+    )
+    return [delayed(in_worker(_process_batch))([chunk[i] for i in run], prep, tok) for run in runs]
+
+
+def _parts_by_chunk(
+    chunks: Iterator[list[tuple[Source, RawDocument]]], s: Settings
+) -> Iterator[list[dict[str, Any] | tuple[str, str]]]:
+    """The processed batches of each chunk, chunk by chunk, in manifest order.
+
+    With several jobs each worker process normalises, segments, tokenises and tabulates a
+    batch of whole documents; joblib's default backend is loky processes, and
+    ``joblib.parallel_backend("dask")`` sends the batches to a Dask cluster instead. Where
+    the backend can stream results (loky) the batches of all chunks go through one pool,
+    so the workers go on with the next chunk while this process writes the last one.
     """
-    s = settings_of(params)
     prep = s.prepare
     tok = {
         "settings": TokenizerSettings.from_params(s.tokenize),
@@ -397,33 +457,43 @@ def _process_chunk(
     }
     n_jobs = _jobs(s)
     workers = 1
-    if n_jobs != 1 and len(chunk) > 1:
+    if n_jobs != 1:
         from joblib import effective_n_jobs
 
         workers = max(1, effective_n_jobs(n_jobs))
-    if workers > 1:
-        from joblib import Parallel, delayed
+    if workers == 1:
+        for chunk in chunks:
+            yield [_process_batch(chunk, prep, tok)]
+        return
+    from joblib import Parallel
 
-        runs = balanced_chunks([raw.text for _, raw in chunk], min(len(chunk), 4 * workers))
-        batches = [[chunk[i] for i in run] for run in runs]
-        parts = Parallel(n_jobs=n_jobs)(
-            delayed(in_worker(_process_batch))(b, prep, tok) for b in batches
-        )
-    else:
-        parts = [_process_batch(chunk, prep, tok)]
-    results: list[DocResult] = []
-    for part in parts:
-        if isinstance(part, tuple):
-            raise InputError(*part)
-        results.extend(part)
-    _mark_duplicate_documents(results, seen_hash)
-    tables = _frames(results)
-    check_provenance(tables)
-    return tables
+    try:
+        streaming = Parallel(n_jobs=n_jobs, return_as="generator")
+    except ValueError:  # a backend that cannot stream results: one pool call per chunk
+        for chunk in chunks:
+            yield Parallel(n_jobs=n_jobs)(_batch_tasks(chunk, prep, tok, workers))
+        return
+    counts: list[int] = []  # tasks per chunk, known before any of its results arrive
+
+    def tasks() -> Iterator:
+        for chunk in chunks:
+            batch = _batch_tasks(chunk, prep, tok, workers)
+            counts.append(len(batch))
+            yield from batch
+
+    results = streaming(tasks())
+    try:
+        for k, first in enumerate(results):
+            yield [first] + [next(results) for _ in range(counts[k] - 1)]
+    finally:
+        results.close()
 
 
-def _frames(results: list[DocResult]) -> PreparedCorpus:
-    """DataFrames with fixed columns and dtypes (same for every chunk, even empty ones)."""
+def _tables(results: list[DocResult]) -> dict[str, Any]:
+    """Arrow tables with fixed columns and types (same for every chunk, even empty ones);
+    the documents table as its DataFrame converts (pandas metadata included)."""
+    import pyarrow as pa
+
     docs = pd.DataFrame([r.doc for r in results], columns=DOC_COLUMNS)
     for col in _YEAR_COLUMNS:
         docs[col] = pd.array(docs[col].tolist(), dtype="Int64")
@@ -433,20 +503,20 @@ def _frames(results: list[DocResult]) -> PreparedCorpus:
             docs[col] = docs[col].astype("int64")
         elif col not in _YEAR_COLUMNS and col != "traditional_ratio":
             docs[col] = docs[col].astype("str")
-    return PreparedCorpus(
-        docs,
-        _arrow_frame([u for r in results for u in r.units], "paragraphs"),
-        _arrow_frame([i for r in results for i in r.items], "items"),
-        _arrow_frame([x for r in results for x in r.removed], "removed"),
-    )
+    return {
+        "documents": pa.Table.from_pandas(docs, preserve_index=False),
+        "paragraphs": _arrow_table([u for r in results for u in r.units], "paragraphs"),
+        "items": _arrow_table([i for r in results for i in r.items], "items"),
+        "removed": _arrow_table([x for r in results for x in r.removed], "removed"),
+    }
 
 
-def _arrow_frame(rows: list[dict], name: str) -> pd.DataFrame:
-    """The rows of a table whose values are all ``str`` or ``int`` as a DataFrame.
+def _arrow_table(rows: list[dict], name: str) -> Any:
+    """The rows of a table whose values are all ``str`` or ``int`` as an Arrow table.
 
-    Each column becomes one Arrow array (int64 or large_string) and the DataFrame is a view
-    of them: the same dtypes as building it from the records and casting each column, but
-    without pandas converting every string twice.
+    Each column becomes one Arrow array (int64 or large_string): the same types as
+    building a DataFrame from the records and casting each column, without pandas
+    converting every string twice.
     """
     import pyarrow as pa
 
@@ -459,7 +529,26 @@ def _arrow_frame(rows: list[dict], name: str) -> pd.DataFrame:
         pa.array(values, type=pa.int64() if col in ints else pa.large_string())
         for col, values in zip(names, columns)
     ]
-    return pa.table(arrays, names=names).to_pandas()
+    return pa.table(arrays, names=names)
+
+
+def _join_parts(parts: list[dict[str, Any] | tuple[str, str]]) -> dict[str, Any]:
+    """The batches of one chunk as one table each (contiguous, as one batch makes them)."""
+    import pyarrow as pa
+
+    for part in parts:
+        if isinstance(part, tuple):
+            raise InputError(*part)
+    tables = [p for p in parts if isinstance(p, dict)]
+    if len(tables) == 1:
+        return tables[0]
+    joined = {}
+    for name in TABLES:
+        pieces = [t[name] for t in tables]
+        meta = pieces[0].schema.metadata
+        pieces = [p.replace_schema_metadata(meta) for p in pieces]
+        joined[name] = pa.concat_tables(pieces).combine_chunks()
+    return joined
 
 
 def _chunks(
@@ -477,6 +566,27 @@ def _chunks(
         yield chunk
 
 
+def iter_prepared_tables(
+    corpus: str | Path,
+    params: Params | None = None,
+    progress: bool = True,
+    chunk_docs: int | None = None,
+    chunk_chars: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Prepare a corpus chunk by chunk (streaming) as Arrow tables, name → table; each
+    chunk's documents are checked for provenance."""
+    s = settings_of(params)
+    chunk_docs = int(chunk_docs or s.prepare.chunk_docs)
+    chunk_chars = int(chunk_chars or s.prepare.chunk_chars)
+    manifest, docs = open_corpus(corpus, s.prepare.extra_levels)
+    seen_hash: dict[str, str] = {}
+    with tqdm(total=len(manifest), desc="prepare", disable=not progress, unit="doc") as bar:
+        for parts in _parts_by_chunk(_chunks(docs, chunk_docs, chunk_chars), s):
+            tables = _mark_duplicate_documents(_join_parts(parts), seen_hash)
+            bar.update(tables["documents"].num_rows)
+            yield tables
+
+
 def iter_prepared_chunks(
     corpus: str | Path,
     params: Params | None = None,
@@ -485,16 +595,8 @@ def iter_prepared_chunks(
     chunk_chars: int | None = None,
 ) -> Iterator[PreparedCorpus]:
     """Prepare a corpus chunk by chunk (streaming); each chunk is checked for provenance."""
-    s = settings_of(params)
-    chunk_docs = int(chunk_docs or s.prepare.chunk_docs)
-    chunk_chars = int(chunk_chars or s.prepare.chunk_chars)
-    manifest, docs = open_corpus(corpus, s.prepare.extra_levels)
-    seen_hash: dict[str, str] = {}
-    with tqdm(total=len(manifest), desc="prepare", disable=not progress, unit="doc") as bar:
-        for chunk in _chunks(docs, chunk_docs, chunk_chars):
-            tables = _process_chunk(chunk, s, seen_hash)
-            bar.update(len(chunk))
-            yield tables
+    for tables in iter_prepared_tables(corpus, params, progress, chunk_docs, chunk_chars):
+        yield PreparedCorpus(*(tables[name].to_pandas() for name in TABLES))
 
 
 def prepare_corpus(
@@ -518,27 +620,34 @@ def check_provenance(prepared: PreparedCorpus) -> None:
     docs = prepared.documents
     units = prepared.paragraphs
     groups = units.groupby("doc_id", sort=False).indices if len(units) else {}
-    u_id = units["unit_id"].tolist()
-    u_text = units["text"].tolist()
-    u_start = units["char_start"].tolist()
-    u_end = units["char_end"].tolist()
+    spans = list(
+        zip(
+            units["char_start"].tolist(),
+            units["char_end"].tolist(),
+            units["text"].tolist(),
+            units["unit_id"].tolist(),
+        )
+    )
     known = set(docs["doc_id"])
     stray = [d for d in groups if d not in known]
     if stray:
         raise AssertionError(f"{stray[0]}: units of a document that is not in the documents table")
     for doc_id, text in zip(docs["doc_id"].tolist(), docs["text"].tolist()):
-        idx = sorted(groups.get(doc_id, []), key=lambda k: (u_start[k], u_end[k]))
-        covered_to = 0
-        for k in idx:
-            a, b = u_start[k], u_end[k]
-            if not 0 <= a <= b <= len(text) or text[a:b] != u_text[k]:
-                raise AssertionError(f"{doc_id}: unit {u_id[k]} text does not match offsets")
-            if a > covered_to:
-                _only_space(doc_id, text, covered_to, a, 0)
-            elif a < covered_to:
-                _only_space(doc_id, text, a, min(b, covered_to), 2)
-            covered_to = max(covered_to, b)
-        _only_space(doc_id, text, covered_to, len(text), 0)
+        _check_units(doc_id, text, [spans[k] for k in groups.get(doc_id, [])])
+
+
+def _check_units(doc_id: str, text: str, spans: list[tuple[int, int, str, str]]) -> None:
+    """The provenance check of one document: its units as (start, end, text, unit_id)."""
+    covered_to = 0
+    for a, b, unit_text, unit_id in sorted(spans, key=itemgetter(0, 1)):
+        if not 0 <= a <= b <= len(text) or text[a:b] != unit_text:
+            raise AssertionError(f"{doc_id}: unit {unit_id} text does not match offsets")
+        if a > covered_to:
+            _only_space(doc_id, text, covered_to, a, 0)
+        elif a < covered_to:
+            _only_space(doc_id, text, a, min(b, covered_to), 2)
+        covered_to = max(covered_to, b)
+    _only_space(doc_id, text, covered_to, len(text), 0)
 
 
 def _only_space(doc_id: str, text: str, a: int, b: int, times: int) -> None:
@@ -558,12 +667,15 @@ class _ParquetSink:
         self.writer: Any = None  # pyarrow.parquet.ParquetWriter (untyped)
         self.committed = False
 
-    def write(self, df: pd.DataFrame) -> None:
+    def write(self, table: Any) -> None:
+        """Append an Arrow table as one row group. The file's schema is that of the first
+        table as a DataFrame converts it (pandas metadata included), so reading it back
+        gives the DataFrame dtypes."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(df, preserve_index=False)
         if self.writer is None:
+            table = pa.Table.from_pandas(table.to_pandas(), preserve_index=False)
             self.writer = pq.ParquetWriter(self.tmp, table.schema)
         elif not table.schema.equals(self.writer.schema, check_metadata=False):
             table = table.cast(self.writer.schema)
@@ -587,9 +699,10 @@ class _ParquetSink:
 
 
 def write_chunks(
-    chunks: Iterable[PreparedCorpus], out_dir: str | Path
+    chunks: Iterable[dict[str, Any]], out_dir: str | Path
 ) -> tuple[list[Path], PrepareStats]:
-    """Append prepared chunks to the four Parquet tables in ``out_dir``, atomically.
+    """Append prepared chunks (Arrow tables, name → table) to the four Parquet tables in
+    ``out_dir``, atomically.
 
     Nothing appears under the final names unless every chunk was written.
     """
@@ -601,9 +714,9 @@ def write_chunks(
         empty = True
         for part in chunks:
             empty = False
-            stats.add(part.documents, part.paragraphs, part.items, part.removed)
+            stats.add(part)
             for name in TABLES:
-                sinks[name].write(getattr(part, name))
+                sinks[name].write(part[name])
         if empty:
             raise InputError(out_dir, "nothing to write: the corpus has no documents")
         return [sinks[name].commit() for name in TABLES], stats
@@ -629,7 +742,7 @@ def prepare_to_dir(
     created = not out_dir.exists()
     try:
         return write_chunks(
-            iter_prepared_chunks(corpus, params, progress, chunk_docs, chunk_chars), out_dir
+            iter_prepared_tables(corpus, params, progress, chunk_docs, chunk_chars), out_dir
         )
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
@@ -639,7 +752,7 @@ def prepare_to_dir(
 
 def write_prepared(prepared: PreparedCorpus, out_dir: str | Path) -> list[Path]:
     """Write the four tables atomically to ``out_dir``."""
-    paths, _ = write_chunks([prepared], out_dir)
+    paths, _ = write_chunks([prepared.arrow()], out_dir)
     return paths
 
 

@@ -453,6 +453,29 @@ def tokenize_many(
             cache.close()
 
 
+def tokenize_joined(
+    texts: Sequence[str],
+    settings: TokenizerSettings | None = None,
+    cache_dir: str | Path | None = None,
+) -> list[str]:
+    """Each text's content tokens joined by spaces (the ``tokens`` column of ``prepare``).
+
+    The same as joining :func:`tokenize_many`'s lists. Without a disk cache no text is
+    hashed: a repeated text is found by the text itself and tokenised once.
+    """
+    if cache_dir is not None:
+        return [" ".join(t) for t in tokenize_many(texts, settings, cache_dir=cache_dir)]
+    tokens = get_tokenizer(settings or TokenizerSettings()).tokens
+    done: dict[str, str] = {}
+    out: list[str] = []
+    for text in texts:
+        joined = done.get(text)
+        if joined is None:
+            joined = done[text] = " ".join(tokens(text))
+        out.append(joined)
+    return out
+
+
 def _effective_jobs(n_jobs: int) -> int:
     """How many workers ``n_jobs`` means (joblib semantics: -1 = all cores)."""
     if n_jobs == 1:
