@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -169,3 +170,51 @@ def test_joined_tokens_are_the_joined_token_lists() -> None:
     settings = tk.TokenizerSettings.from_params({})
     expected = [" ".join(t) for t in tk.tokenize_many(texts, settings)]
     assert tk.tokenize_joined(texts, settings) == expected
+
+
+# ---------------------------------------------------------------- OpenCC only where it changes text
+def test_shipped_opencc_table_is_the_installed_dictionaries() -> None:
+    from research.corpus import opencc_skip
+
+    base = opencc_skip.opencc_dir()
+    if base is None or not (base / "bin" / "opencc_dict").exists():
+        pytest.skip("OpenCC's opencc_dict is not installed")
+    assert opencc_skip.TABLE.read_text(encoding="utf-8") == opencc_skip.build_table()
+    assert opencc_skip.changer("t2s") is not None  # so the skip is in use here
+
+
+_phrases = ["深沈", "回覆", "一目瞭然", "沈阳", "覆盖", "瞭望", "什么", "什麼", "乾隆", "乾燥"]
+
+
+@settings(parent=FAST)
+@given(
+    st.lists(
+        st.sampled_from([*_phrases, *"妇联工作婦聯發展沈覆瞭么坏藉，。 a1\n\U00020000\uf900"]),
+        max_size=20,
+    )
+)
+def test_skipping_opencc_gives_what_opencc_gives(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert nz.to_simplified(text) == nz._converter("t2s").convert(text)
+    assert nz.traditional_ratio(text) == _plain_ratio(text)
+
+
+def _plain_ratio(text: str) -> float:
+    cjk = re.sub(f"[^{CJK}]+", "", text)
+    conv = nz._converter("t2s").convert(cjk)
+    return sum(map(str.__ne__, cjk, conv)) / len(cjk) if cjk else 0.0
+
+
+def test_opencc_is_always_run_when_the_table_does_not_fit(tmp_path, monkeypatch) -> None:
+    from research.corpus import opencc_skip
+
+    stale = tmp_path / "table.txt"
+    stale.write_text("file t2s.json 0000\nchars 婦\n", encoding="utf-8")
+    monkeypatch.setattr(opencc_skip, "TABLE", stale)
+    opencc_skip.changer.cache_clear()
+    try:
+        assert opencc_skip.changer("t2s") is None  # the hashes do not match
+        assert opencc_skip.changer("s2t") is None  # another configuration
+        assert nz.to_simplified("深沈") == "深沉"
+    finally:
+        opencc_skip.changer.cache_clear()
