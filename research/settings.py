@@ -119,6 +119,7 @@ class LearningCurveSettings(_Section):
 
     sizes: list[NonNegInt] = Field(default_factory=lambda: [0, 10, 25, 50], min_length=1)
     repeats: PosInt = 2
+    folds: PosInt | None = 3
     strategies: list[Literal["random", "stratified", "uncertainty"]] = Field(
         default_factory=lambda: cast("list[_Strategy]", ["random", "uncertainty"]), min_length=1
     )
@@ -140,7 +141,7 @@ class TrainSettings(_Section):
     n_boot: PosInt = 1000
     ci: Annotated[float, Field(gt=0, lt=1)] = 0.95
     min_examples_per_class: PosInt = 3
-    n_jobs: Jobs = 1
+    n_jobs: Jobs = 2  # threads for the evaluation fits
     learning_curve: LearningCurveSettings = Field(default_factory=LearningCurveSettings)
 
     @field_validator("base_set_path", mode="before")

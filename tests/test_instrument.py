@@ -298,3 +298,78 @@ def test_learning_curve_rows_cover_sizes_strategies_and_the_base_set(monkeypatch
         ].nunique()
         == 2
     )
+
+
+def test_learning_curve_folds_hold_out_groups_of_reports_never_seen_in_training(
+    monkeypatch,
+) -> None:
+    """With ``folds`` the reports are split into that many held-out groups (each report in
+    exactly one), the fits stay folds x grid, and no fit sees a unit of its held-out reports."""
+    from research.labels.codebook import load_codebook
+
+    docs = np.array([f"d{i}" for i in range(7) for _ in range(3)])
+    folds = instrument.report_folds(docs, 3)
+    assert len(folds) == 3
+    assert sorted(d for f in folds for d in f) == sorted(set(docs))
+    assert instrument.report_folds(docs, None) == [[d] for d in sorted(set(docs))]
+    assert instrument.report_folds(docs, 99) == [[d] for d in sorted(set(docs))]
+
+    gold = _gold(n_docs=6, per_doc=8)
+    KeywordModel.seen = []
+    monkeypatch.setattr(instrument, "make_candidate", lambda *a, **k: KeywordModel())
+    params = {
+        "seed": 1,
+        "train": {
+            "n_jobs": 2,
+            "learning_curve": {"sizes": [0, 4], "repeats": 1, "strategies": ["random"], "folds": 2},
+        },
+    }
+    lc = instrument.learning_curve(gold, None, load_codebook(None), params, "lr_plain")
+    assert (lc["n_test"] == len(gold)).all()
+    # without a base set: size 4 only (size 0 has nothing to train on), once per fold
+    assert len(KeywordModel.seen) == 2
+    held = instrument.report_folds(gold["group"].to_numpy(), 2)
+    for seen in KeywordModel.seen:
+        seen_docs = set(gold.loc[gold["text"].isin(seen), "group"])
+        assert any(seen_docs.isdisjoint(h) for h in held)
+
+
+def test_blas_limit_is_shared_by_threads_and_lifted_by_the_last() -> None:
+    """Fits in parallel threads share one BLAS limit (process-wide): while any runs it
+    holds, and the process gets its own settings back only when the last one leaves (in
+    any order). OpenMP's limit is per thread: each fit sets and lifts its own."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from research.classify.models import one_blas_thread
+
+    def blas() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    def threads_now() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info()]
+
+    before = threads_now()
+    entered = threading.Barrier(3)
+    order: list[int] = []  # the order the fits entered; they leave in the same order
+    release = [threading.Event(), threading.Event()]
+    inside: list[list[int]] = []
+
+    def fit(i: int) -> None:
+        with one_blas_thread():
+            order.append(i)
+            entered.wait()
+            release[i].wait()
+            inside.append(threads_now())  # this thread: BLAS and its own OpenMP
+
+    threads = [threading.Thread(target=fit, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    entered.wait()
+    assert blas() and all(n == 1 for n in blas())
+    for i in list(order):  # the first in leaves first: naive nested limits restore wrongly
+        release[i].set()
+        threads[i].join()
+    assert all(n == 1 for row in inside for n in row)
+    assert threads_now() == before

@@ -34,7 +34,6 @@ from sklearn.base import clone
 from research.classify.baselines import DictionaryBaseline, MajorityClassifier
 from research.classify.models import DomainClassifier
 from research.settings import Params, Settings, settings_of
-from research.workers import in_worker
 
 # Candidate configurations of DomainClassifier compared on real gold. Each is a family of
 # the existing feature blocks; the grid is small on purpose (each point is one fit per fold).
@@ -146,8 +145,6 @@ def select_candidate(
     ``base_only`` scheme). Ties within ``train.select_tol`` go to the earlier name in
     ``names``. A single candidate is chosen without fitting anything (one row saying so).
     """
-    from joblib import Parallel, delayed
-
     from research.labels.evaluation import evaluate_labels
 
     if len(names) == 1:
@@ -163,14 +160,19 @@ def select_candidate(
     writers = sorted(set(groups))
     b = base.assign(weight=1.0)
     jobs = [(n, g) for n in names for g in writers]
-    probas = Parallel(n_jobs=tr.n_jobs)(
-        delayed(in_worker(_fit_proba))(
-            make_candidate(n, codebook, tokenize, seed),
-            b[groups != g],
-            b[groups == g],
-            labels,
+    probas = list(
+        fit_all(
+            [
+                (
+                    make_candidate(n, codebook, tokenize, seed),
+                    b[groups != g],
+                    b[groups == g],
+                    labels,
+                )
+                for n, g in jobs
+            ],
+            tr.n_jobs,
         )
-        for n, g in jobs
     )
     rows = []
     for name in names:
@@ -208,6 +210,24 @@ def scheme_folds(scheme: str, gold: pd.DataFrame) -> Iterator[tuple[str, frozens
     values = gold[col].astype(str)
     for v in sorted(set(values)):
         yield v, frozenset(docs[values == v])
+
+
+def fit_all(calls: list[tuple[Any, ...]], n_jobs: int | None) -> Iterator[np.ndarray | None]:
+    """``_fit_proba(*args)`` for every ``args`` in ``calls``, in order, in ``n_jobs`` threads
+    (yielded as they finish, in order).
+
+    Threads, not processes: the solvers (liblinear, BLAS) release the GIL, and the
+    per-process memos (token lists, seed-term scores, fitted feature blocks) are shared by
+    every fit instead of being rebuilt in each worker. Each fit is independent, so the
+    results do not depend on ``n_jobs``.
+    """
+    from joblib import Parallel, delayed
+
+    return iter(
+        Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
+            delayed(_fit_proba)(*args) for args in calls
+        )
+    )
 
 
 def _fit_proba(
@@ -257,20 +277,19 @@ class HeldOutFits:
         return pd.concat(parts, ignore_index=True)
 
     def compute(self, keys: list[tuple[str, frozenset[str]]], n_jobs: int = 1) -> None:
-        """Fit every (name, held_out) in ``keys`` not cached yet (in ``n_jobs`` processes)."""
-        from joblib import Parallel, delayed
+        """Fit every (name, held_out) in ``keys`` not cached yet (in ``n_jobs`` threads)."""
         from tqdm.auto import tqdm
 
         todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        calls = [
+            (self.estimators[n], self._train(held), self.gold, self.labels) for n, held in todo
+        ]
         # a progress bar on terminals (disable=None): the fits are minutes of otherwise silent work
-        bar = tqdm(todo, desc="classifier fits", unit="fit", disable=None)
-        results = Parallel(n_jobs=n_jobs)(
-            delayed(in_worker(_fit_proba))(
-                self.estimators[name], self._train(held), self.gold, self.labels
-            )
-            for name, held in bar
-        )
-        bar.close()
+        with tqdm(total=len(todo), desc="classifier fits", unit="fit", disable=None) as bar:
+            results = []
+            for p in fit_all(calls, n_jobs):
+                results.append(p)
+                bar.update()
         self._cache.update(zip(todo, results))
 
     def proba(self, name: str, held_out: frozenset[str]) -> np.ndarray | None:
@@ -645,6 +664,22 @@ def evaluate_on_gold(
 
 
 # ------------------------------------------------------------------ learning curve
+def report_folds(docs: np.ndarray, folds: int | None) -> list[list[str]]:
+    """The reports held out together in each learning-curve fold.
+
+    ``folds`` None (or at least the number of reports): each report alone, in sorted order.
+    Otherwise ``GroupKFold(folds)`` over the reports (deterministic; folds balanced by
+    units): the cost stays ``folds`` × the grid however many reports carry gold.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    ids = sorted(set(docs.tolist()))
+    if folds is None or folds >= len(ids):
+        return [[d] for d in ids]
+    split = GroupKFold(n_splits=max(2, folds)).split(docs, groups=docs)
+    return [sorted(set(docs[test].tolist())) for _, test in split]
+
+
 def learning_curve(
     gold: pd.DataFrame,
     base: pd.DataFrame | None,
@@ -655,14 +690,14 @@ def learning_curve(
 ) -> pd.DataFrame:
     """Macro-F1 on held-out real reports against the number of the user's own labels.
 
-    Simulated on the gold available: for each report held out in turn, ``n`` units are
+    Simulated on the gold available: for each fold of held-out reports in turn (each
+    report its own fold, or ``learning_curve.folds`` groups of reports), ``n`` units are
     drawn from the other reports' gold under each strategy (random, stratified by
     document, or uncertainty = smallest margin of the model trained without them), the
     model is trained on the base set plus those ``n`` units (and, for contrast, on the
     ``n`` units alone), and scored on the held-out report; scores pool all held-out units.
     Rows: strategy, with_base, n_labels, repeat, macro_f1, accuracy, n_test.
     """
-    from joblib import Parallel, delayed
 
     from research.classify.active_learning import pick
     from research.labels.evaluation import evaluate_labels
@@ -681,13 +716,14 @@ def learning_curve(
     docs = gold["group"].astype(str).to_numpy()
     base_w = base.assign(weight=1.0) if base is not None and len(base) else None
     p_base_all = _fit_proba(est, base_w, gold, labels) if base_w is not None else None
-    doc_ids = sorted(set(docs))
+    folds = report_folds(docs, lc.folds)
     # every (draw, training set) first, then the fits: they are independent of each other
     # (the uncertainty picks use the base-set model only), so they run in train.n_jobs
     # processes with results that do not depend on it
     jobs: list[tuple[tuple[str, bool, int, int], np.ndarray, pd.DataFrame | None]] = []
-    for d in doc_ids:
-        test, pool_m = docs == d, docs != d
+    for fi, held in enumerate(folds):
+        test = np.isin(docs, held)
+        pool_m = ~test
         pool = gold[pool_m].reset_index(drop=True)
         for strategy in strategies:
             for n in sizes:
@@ -701,9 +737,7 @@ def learning_curve(
                         if p_base_all is not None
                         else np.full((len(pool), len(labels)), 1 / len(labels))
                     )
-                    draw = int(
-                        np.random.default_rng([seed, r, n, doc_ids.index(d)]).integers(2**31)
-                    )
+                    draw = int(np.random.default_rng([seed, r, n, fi]).integers(2**31))
                     # the same rule `research annotate suggest --strategy` applies
                     chosen = pick(p_pool, pool["group"].astype(str).to_numpy(), n, strategy, draw)
                     pick_rows = pool.iloc[chosen].assign(weight=gw)
@@ -717,10 +751,11 @@ def learning_curve(
                             continue
                         reuse = with_base and n == 0 and p_base_all is not None
                         jobs.append(((strategy, with_base, n, r), test, None if reuse else train))
-    fitted = Parallel(n_jobs=tr.n_jobs)(
-        delayed(in_worker(_fit_proba))(est, train, gold[test], labels)
-        for _, test, train in jobs
-        if train is not None
+    fitted = list(
+        fit_all(
+            [(est, train, gold[test], labels) for _, test, train in jobs if train is not None],
+            tr.n_jobs,
+        )
     )
     results = iter(fitted)
     preds: dict[tuple[str, bool, int, int], np.ndarray] = {}
@@ -731,7 +766,10 @@ def learning_curve(
             continue
         full = preds.setdefault(key, np.full(len(gold), None, dtype=object))
         full[test] = np.asarray(labels, dtype=object)[p.argmax(1)]
-    log(f"  learning curve: {len(fitted)} fits for {len(doc_ids)} held-out reports")
+    log(
+        f"  learning curve: {len(fitted)} fits, {len(folds)} folds of held-out reports"
+        f" ({len(set(docs))} reports)"
+    )
     rows = []
     for (strategy, with_base, n, r), pred in sorted(preds.items()):
         m = np.array([v is not None for v in pred])

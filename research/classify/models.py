@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,15 +55,42 @@ from research.labels.matcher import dictionary_proba
 
 MODEL_KINDS = ("lr", "svm", "cnb")
 _THREADPOOLS: ThreadpoolController | None = None
+_BLAS_LOCK = threading.Lock()
+_BLAS_DEPTH = [0]  # fits inside the BLAS limit in this process
+_BLAS_LIMIT: list[Any] = []  # the active BLAS limit (restored by the last fit to leave)
 
 
-def one_blas_thread() -> Any:
-    """Context limiting BLAS/OpenMP to one thread; the thread pools are found once per
-    process (``threadpool_limits`` rediscovers them on every call: ~5-30 ms per fit)."""
+def _threadpools() -> ThreadpoolController:
     global _THREADPOOLS
     if _THREADPOOLS is None:
         _THREADPOOLS = ThreadpoolController()
-    return _THREADPOOLS.limit(limits=1)
+    return _THREADPOOLS
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Limit BLAS and OpenMP to one thread while a fit runs.
+
+    Fits may run in parallel threads (``instrument.fit_all``). A BLAS library's thread count
+    is process-wide, so the fits share one BLAS limit, set by the first to enter and lifted
+    by the last to leave (nested limits from several threads would restore each other's
+    settings out of order). OpenMP's is per thread, so each fit limits its own. The thread
+    pools are found once per process (rediscovering them costs ~5-30 ms per call).
+    """
+    pools = _threadpools()
+    with _BLAS_LOCK:
+        if _BLAS_DEPTH[0] == 0:
+            _BLAS_LIMIT.append(pools.select(user_api="blas").limit(limits=1))
+        _BLAS_DEPTH[0] += 1
+    omp = pools.select(user_api="openmp").limit(limits=1)
+    try:
+        yield
+    finally:
+        omp.restore_original_limits()
+        with _BLAS_LOCK:
+            _BLAS_DEPTH[0] -= 1
+            if _BLAS_DEPTH[0] == 0:
+                _BLAS_LIMIT.pop().restore_original_limits()
 
 
 class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
@@ -509,19 +537,25 @@ def prediction_mode() -> Iterator[None]:
         clear_memos()
 
 
+_CACHE_LOCK = threading.Lock()  # fits may run in parallel threads (instrument.fit_all)
+
+
 def _cache_get(cache: OrderedDict, key: Any) -> Any:
     """A private copy of the cached object (None on a miss)."""
-    blob = cache.get(key)
-    if blob is None:
-        return None
-    cache.move_to_end(key)
+    with _CACHE_LOCK:
+        blob = cache.get(key)
+        if blob is None:
+            return None
+        cache.move_to_end(key)
     return pickle.loads(blob)
 
 
 def _cache_put(cache: OrderedDict, key: Any, obj: Any) -> None:
-    cache[key] = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    if len(cache) > _CACHE_MAX:
-        cache.popitem(last=False)
+    blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    with _CACHE_LOCK:
+        cache[key] = blob
+        while len(cache) > _CACHE_MAX:
+            cache.popitem(last=False)
 
 
 def _texts_hash(h: Any, units: pd.DataFrame) -> str:
@@ -560,14 +594,16 @@ def _transform(key: str, features: FeatureUnion, units: pd.DataFrame) -> sp.csr_
     if not _TRANSFORM_CACHE_ON[0] or len(units) > 5000:  # a prediction, not a CV test fold
         return features.transform(units)
     tkey = (key, _texts_hash(hashlib.sha1(), units))
-    hit = _TRANSFORM_CACHE.get(tkey)
-    if hit is not None:
-        _TRANSFORM_CACHE.move_to_end(tkey)
-        return hit
+    with _CACHE_LOCK:
+        hit = _TRANSFORM_CACHE.get(tkey)
+        if hit is not None:
+            _TRANSFORM_CACHE.move_to_end(tkey)
+            return hit
     Xf = features.transform(units)
-    _TRANSFORM_CACHE[tkey] = Xf
-    if len(_TRANSFORM_CACHE) > _CACHE_MAX:
-        _TRANSFORM_CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _TRANSFORM_CACHE[tkey] = Xf
+        while len(_TRANSFORM_CACHE) > _CACHE_MAX:
+            _TRANSFORM_CACHE.popitem(last=False)
     return Xf
 
 
