@@ -58,6 +58,18 @@ def test_streaming_and_parallel_prepare_equal_in_memory(prepared_seeds, tmp_path
     assert pq.ParquetFile(tmp_path / "two" / "paragraphs.parquet").num_row_groups == 2
 
 
+def test_one_chunk_is_prepared_without_a_worker_pool(prepared_seeds, monkeypatch):
+    """Starting loky's workers costs more than they save on one chunk (the seeds)."""
+    import joblib
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started for a corpus of one chunk")
+
+    monkeypatch.setattr(joblib, "Parallel", no_pool)
+    params = {"tokenize": {"cache": False, "n_jobs": 2}}
+    assert_same_tables(prepare_corpus(ROOT / "seeds", params, progress=False), prepared_seeds)
+
+
 # ---------------------------------------------------------------- token cache
 def test_token_cache_reused_after_unrelated_parameter_change(tmp_path, monkeypatch, seed_units):
     import research.corpus.tokenize as tk

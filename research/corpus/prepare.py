@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -474,7 +475,9 @@ def _parts_by_chunk(
     batch of whole documents; joblib's default backend is loky processes, and
     ``joblib.parallel_backend("dask")`` sends the batches to a Dask cluster instead. Where
     the backend can stream results (loky) the batches of all chunks go through one pool,
-    so the workers go on with the next chunk while this process writes the last one.
+    so the workers go on with the next chunk while this process writes the last one. A
+    corpus of one chunk is prepared in this process when the pool would be loky's own:
+    starting its worker processes costs more than they save on one chunk.
     """
     prep = s.prepare
     tok = {
@@ -485,8 +488,12 @@ def _parts_by_chunk(
     workers = 1
     if n_jobs != 1:
         from joblib import effective_n_jobs
+        from joblib.parallel import get_active_backend
 
         workers = max(1, effective_n_jobs(n_jobs))
+        if type(get_active_backend()[0]).__name__ == "LokyBackend":
+            chunks, several = _several(chunks)
+            workers = workers if several else 1
     if workers == 1:
         for chunk in chunks:
             yield [_process_batch(chunk, prep, tok)]
@@ -513,6 +520,12 @@ def _parts_by_chunk(
             yield [first] + [next(results) for _ in range(counts[k] - 1)]
     finally:
         results.close()
+
+
+def _several(chunks: Iterator[list]) -> tuple[Iterator[list], bool]:
+    """The same chunks, and whether there are at least two (reads up to the second)."""
+    head = list(itertools.islice(chunks, 2))
+    return itertools.chain(head, chunks), len(head) > 1
 
 
 def _tables(results: list[DocResult]) -> dict[str, Any]:
