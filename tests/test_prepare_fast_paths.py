@@ -218,3 +218,9 @@ def test_opencc_is_always_run_when_the_table_does_not_fit(tmp_path, monkeypatch)
         assert nz.to_simplified("深沈") == "深沉"
     finally:
         opencc_skip.changer.cache_clear()
+
+
+@settings(parent=FAST)
+@given(st.text(alphabet=st.sampled_from("  \n\n\t\u3000妇联a。"), max_size=40))
+def test_lines_stripped_by_regex_as_by_the_loop(s: str) -> None:
+    assert nz.strip_lines(s) == "\n".join(line.strip() for line in s.split("\n"))

@@ -61,6 +61,9 @@ _PUNCT_BETWEEN = re.compile(
 )
 _PUNCT_AFTER_CJK_END = re.compile(rf"([!?;])(?<=[{CJK}][!?;])$", re.M)
 _SPACES = re.compile(r"[ \t\u3000\u00a0\u1680\u2000-\u200a\u202f\u205f\x1f]+")
+_OTHER_SPACE = re.compile(r"[^\S \n]")  # whitespace other than a space or a line break
+_SPACES_BREAK = re.compile(" +\n")
+_BREAK_SPACES = re.compile("\n +")
 _CJK_PUNCT = "，。、；：？！“”‘’（）《》「」『』【】…—"
 # Runs of spaces before or after Chinese punctuation; both branches start with a space
 # (the look-behind checks the character before it), for a fast scan.
@@ -202,8 +205,19 @@ def normalize_with_log(
     text = _PUNCT_BETWEEN.sub(_cjk_punct, text)
     text = _PUNCT_AFTER_CJK_END.sub(_cjk_punct, text)
     text = _SPACE_NEAR_PUNCT.sub("", text)
-    text = "\n".join(line.strip() for line in text.split("\n"))
-    return NormalizeResult(text, removed)
+    return NormalizeResult(strip_lines(text), removed)
+
+
+def strip_lines(text: str) -> str:
+    """Every line of ``text`` stripped: ``"\n".join(line.strip() for line in lines)``.
+
+    After the steps above the only whitespace left is spaces and line breaks, so spaces
+    next to a line break are removed by two regex scans instead of a Python loop over
+    lines; a text with other whitespace takes the loop.
+    """
+    if _OTHER_SPACE.search(text) is not None:
+        return "\n".join(line.strip() for line in text.split("\n"))
+    return _BREAK_SPACES.sub("\n", _SPACES_BREAK.sub("\n", text)).strip(" ")
 
 
 def normalize_text(
