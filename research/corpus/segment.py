@@ -499,6 +499,7 @@ class _HeadingContext:
 
     def __init__(self) -> None:
         self.headings: list[str] = []
+        self.joined = ""  # " ".join(self.headings), kept in step with it
         self.last_kind = ""
 
     def update(self, b: Block, ptext: str, is_title: bool) -> str:
@@ -506,10 +507,11 @@ class _HeadingContext:
         if b.kind == "heading" and not is_title:
             stacked = self.last_kind == "heading_ctx"
             self.headings = self.headings + [ptext] if stacked else [ptext]
+            self.joined = " ".join(self.headings)
             self.last_kind = "heading_ctx"
         else:
             self.last_kind = "title" if b.kind == "heading" else b.kind
-        return " ".join(self.headings) if b.kind == "body" else ""
+        return self.joined if b.kind == "body" else ""
 
 
 def _pieces(kind: str, ptext: str) -> list[tuple[str, str]]:
@@ -533,8 +535,9 @@ def _assemble_units(
     for b in blocks:
         if b.index in st.consumed:
             continue
-        parts = [b] + [blocks[j] for j in st.joins.get(b.index, [])]
-        ptext = "".join(p.text for p in parts)
+        chain = st.joins.get(b.index)
+        parts = [b, *(blocks[j] for j in chain)] if chain else [b]
+        ptext = "".join([p.text for p in parts]) if chain else b.text
         lines = [p.line for p in parts]
         heading = ctx.update(b, ptext, b.index in titles)
         group: list[int] = []
@@ -722,8 +725,11 @@ def _mark_duplicates(
             if u.kind == "body":
                 pieces = _split_repeated_runs(u.text, key, seen, s, sent_keys)
             for kind, txt, dup_of in pieces:
-                nu = Unit(kind, txt, u.lines, u.heading if kind == "body" else "", dup_of)
-                new_units.append(nu)
+                if len(pieces) == 1 and kind == u.kind:  # kept whole: the unit itself
+                    new_units.append(u)
+                else:
+                    heading = u.heading if kind == "body" else ""
+                    new_units.append(Unit(kind, txt, u.lines, heading, dup_of))
                 idx = len(new_units) - 1
                 ng.append(idx)
                 if kind == "duplicate":
