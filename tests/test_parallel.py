@@ -70,6 +70,24 @@ def test_one_chunk_is_prepared_without_a_worker_pool(prepared_seeds, monkeypatch
     assert_same_tables(prepare_corpus(ROOT / "seeds", params, progress=False), prepared_seeds)
 
 
+def test_bad_document_in_a_later_chunk_stops_the_pool_cleanly(tmp_path, recwarn):
+    """The error names the file, nothing is written, and the batches still in flight are
+    dropped without joblib's warning about unused results."""
+    import shutil
+
+    from research.errors import InputError
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "seeds", corpus, ignore=shutil.ignore_patterns("*.md", "ann*"))
+    bad = sorted(corpus.glob("*.txt"))[3]
+    bad.write_text("  \n", encoding="utf-8")
+    params = {"tokenize": {"cache": False, "n_jobs": 2}}
+    with pytest.raises(InputError, match=bad.name):
+        prepare_to_dir(corpus, tmp_path / "out", params, progress=False, chunk_docs=2)
+    assert not (tmp_path / "out").exists()
+    assert not [w for w in recwarn if "tasks" in str(w.message)]
+
+
 # ---------------------------------------------------------------- token cache
 def test_token_cache_reused_after_unrelated_parameter_change(tmp_path, monkeypatch, seed_units):
     import research.corpus.tokenize as tk

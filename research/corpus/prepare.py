@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -518,8 +519,10 @@ def _parts_by_chunk(
     try:
         for k, first in enumerate(results):
             yield [first] + [next(results) for _ in range(counts[k] - 1)]
-    finally:
-        results.close()
+    finally:  # stopped early (a bad document): the batches in flight are dropped, quietly
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"\d+ tasks", category=UserWarning)
+            results.close()
 
 
 def _several(chunks: Iterator[list]) -> tuple[Iterator[list], bool]:
