@@ -274,6 +274,11 @@ class Tokenizer:
         """Content tokens of ``text``: no punctuation, whitespace, stopwords or bare numbers."""
         return self.content(self.jieba.lcut(text, HMM=self.settings.hmm))
 
+    def joined_tokens(self, texts: Iterable[str]) -> list[str]:
+        """``" ".join(self.tokens(text))`` for each text (one loop, lookups hoisted)."""
+        lcut, hmm, keep = self.jieba.lcut, self.settings.hmm, self._keep.__getitem__
+        return [" ".join(filter(None, map(keep, lcut(text, HMM=hmm)))) for text in texts]
+
     def content(self, raw: Iterable[str]) -> list[str]:
         """The content tokens among raw tokens (the one token filter of the project)."""
         return list(filter(None, map(self._keep.__getitem__, raw)))
@@ -465,15 +470,10 @@ def tokenize_joined(
     """
     if cache_dir is not None:
         return [" ".join(t) for t in tokenize_many(texts, settings, cache_dir=cache_dir)]
-    tokens = get_tokenizer(settings or TokenizerSettings()).tokens
-    done: dict[str, str] = {}
-    out: list[str] = []
-    for text in texts:
-        joined = done.get(text)
-        if joined is None:
-            joined = done[text] = " ".join(tokens(text))
-        out.append(joined)
-    return out
+    distinct = list(dict.fromkeys(texts))
+    tok = get_tokenizer(settings or TokenizerSettings())
+    joined = dict(zip(distinct, tok.joined_tokens(distinct)))
+    return [joined[text] for text in texts]
 
 
 def _effective_jobs(n_jobs: int) -> int:
