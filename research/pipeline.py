@@ -59,11 +59,27 @@ class StageTime(NamedTuple):
 
 
 def cpu_seconds() -> float:
-    """CPU seconds of this process plus its finished children (joblib workers, tools)."""
+    """CPU seconds of this process plus its children, finished or still running.
+
+    Process pools (loky) keep their workers alive between stages, so the CPU of live
+    children is read too (with psutil, when installed); a worker that ends between two
+    readings moves from the live sum to the finished one, so differences stay exact.
+    """
     import resource
 
     own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    total = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil is a dev dependency
+        return total
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+        except psutil.Error:  # ended while being read
+            continue
+        total += t.user + t.system
+    return total
 
 
 def render(text: str, params: dict) -> str:

@@ -250,6 +250,7 @@ class FiguresSettings(_Section):
     classifier_method: str = "selected"
     distinctive_top_n: PosInt = 10
     campaign_top_n: PosInt = 20
+    n_jobs: Jobs = 2  # processes drawing figures (the files do not depend on it)
 
 
 class Settings(_Section):

@@ -50,7 +50,38 @@ def test_chinese_label_renders_and_pdf_embeds_noto(tmp_path, language):
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert not missing, missing  # a missing glyph is an empty box
     pdf = paths[0].read_bytes()
-    assert b"NotoSansCJK" in pdf and b"FontFile2" in pdf  # embedded (Type 42 / CID TrueType)
+    # embedded (Type 42 / CID): common characters from the cached GB2312 subset
+    assert b"ResearchCJKGB" in pdf and b"FontFile2" in pdf
+    assert b"NotoSansCJK" not in pdf  # nothing here needs the 16 MB font
+
+
+def test_characters_outside_the_subset_fall_back_to_the_full_font_and_look_the_same(tmp_path):
+    from fontTools.pens.recordingPen import RecordingPen
+    from fontTools.ttLib import TTFont
+
+    from research.viz.style import cjk_subset_path
+
+    sub_path = cjk_subset_path()
+    assert sub_path is not None and sub_path.stat().st_size < cjk_font_path().stat().st_size / 4
+    full, sub = TTFont(str(cjk_font_path()), lazy=True), TTFont(str(sub_path), lazy=True)
+    rare = "㙟"  # CJK Extension A: a place-name character outside GB2312
+    assert ord(rare) not in sub.getBestCmap() and ord(rare) in full.getBestCmap()
+    for ch in "妇联维权家风":  # the subset's glyphs are the full font's, outline for outline
+        pens = []
+        for font in (full, sub):
+            pen = RecordingPen()
+            font.getGlyphSet()[font.getBestCmap()[ord(ch)]].draw(pen)
+            pens.append(pen.value)
+        assert pens[0] == pens[1], ch
+    setup_style("en")
+    fig, ax = plt.subplots()
+    ax.set_title("妇联 " + rare)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (pdf,) = save_figure(fig, None, tmp_path, "rare", formats=("pdf",))
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    data = pdf.read_bytes()
+    assert b"ResearchCJKGB" in data and b"NotoSansCJK" in data
 
 
 def test_save_figure_formats_dpi_data_and_determinism(tmp_path):

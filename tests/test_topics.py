@@ -556,3 +556,25 @@ def test_topic_map_handles_identical_topics():
     assert xy.shape == (4, 2) and np.isrealobj(xy) and np.isfinite(xy).all()
     assert np.allclose(xy[0], xy[1]) and not np.allclose(xy[0], xy[3])
     assert np.array_equal(xy, js_pcoa(dists))
+
+
+def test_coherence_of_many_models_equals_each_scored_alone(tmp_path):
+    """The K sweep scores every fitted model with one co-occurrence pass per measure; each
+    model must get exactly the scores it gets when scored on its own."""
+    from research.corpus.tokenize import TokenizerSettings
+    from research.topics.corpus import build_corpus
+    from research.topics.selection import coherence_many, coherence_scores
+
+    units = synthetic_units()
+    units = units.assign(para_unit_id=units["unit_id"])
+    tc = build_corpus(units, tmp_path, TokenizerSettings.from_params({"cache": False}))
+    vocab = tc.vocab
+    assert len(vocab) >= 12
+    models = [
+        [vocab[0:5], vocab[5:10]],
+        [vocab[2:7], vocab[7:12], vocab[0:3] + vocab[10:12]],
+    ]
+    together = coherence_many(models, tc, 5)
+    alone = [coherence_scores(m, tc, 5) for m in models]
+    assert together == alone
+    assert together[0] != together[1]  # different topics, different scores

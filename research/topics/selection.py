@@ -81,19 +81,39 @@ def coherence_scores(
     top_terms: list[list[str]], tc: TopicCorpus, topn: int = 10
 ) -> dict[str, float]:
     """Mean c_v, c_npmi and u_mass of the topics' top terms (single process)."""
-    out = {}
+    return coherence_many([top_terms], tc, topn)[0]
+
+
+def coherence_many(
+    models: list[list[list[str]]], tc: TopicCorpus, topn: int = 10
+) -> list[dict[str, float]]:
+    """:func:`coherence_scores` of several models' top terms, counting co-occurrences once.
+
+    gensim's accumulator counts windows over the texts for the words it is asked about; a
+    word's counts do not depend on which other words are counted (the rest are masked, not
+    removed), so one accumulator over the union of the models' top terms gives each model
+    the same scores as its own — for the K sweep, one pass over the texts per measure
+    instead of one per fitted model.
+    """
+    out: list[dict[str, float]] = [{} for _ in models]
+    union = [t for tops in models for t in tops]
+    if not union:
+        return [dict.fromkeys(("c_v", "c_npmi", "u_mass"), float("nan")) for _ in models]
     for measure in ("c_v", "c_npmi", "u_mass"):
         kw = {"corpus": tc.corpus} if measure == "u_mass" else {"texts": tc.texts}
         cm = CoherenceModel(
-            topics=top_terms,
+            topics=union,
             dictionary=tc.dictionary,
             coherence=measure,
             topn=topn,
             processes=1,
             **kw,
         )
-        vals = np.asarray(cm.get_coherence_per_topic(), dtype=float)
-        out[measure] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        cm.estimate_probabilities()
+        for scores, tops in zip(out, models):
+            cm.topics = tops  # a subset of the union: the accumulator is kept
+            vals = np.asarray(cm.get_coherence_per_topic(), dtype=float)
+            scores[measure] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
     return out
 
 
@@ -156,13 +176,21 @@ def k_sweep(
     rows = []
     from tqdm.auto import tqdm
 
-    for k in tqdm(sorted(set(int(k) for k in k_grid)), desc="K sweep", unit="K", disable=None):
-        runs: list[FittedLDA] = []
+    ks = sorted(set(int(k) for k in k_grid))
+    fits: dict[int, list[FittedLDA]] = {}
+    for k in tqdm(ks, desc="K sweep", unit="K", disable=None):
+        fits[k] = [
+            fit_lda(train, tc.dictionary, k, settings, seed + r) for r in range(max(1, n_runs))
+        ]
+    every = [f for k in ks for f in fits[k]]
+    coherence = iter(
+        coherence_many([f.top_terms(coherence_topn) for f in every], tc, coherence_topn)
+    )
+    for k in ks:
+        runs = fits[k]
         scores: list[dict[str, float]] = []
-        for r in range(max(1, n_runs)):
-            fitted = fit_lda(train, tc.dictionary, k, settings, seed + r)
-            runs.append(fitted)
-            s = coherence_scores(fitted.top_terms(coherence_topn), tc, coherence_topn)
+        for fitted in runs:
+            s = next(coherence)
             s["perplexity"] = completion_perplexity(fitted, heldout_texts, tc.dictionary)
             scores.append(s)
         df = pd.DataFrame(scores)

@@ -107,6 +107,35 @@ class FigureResult:
     error: str = ""
 
 
+def draw_figure(
+    name: str, reports_dir: Path, out_dir: Path, params: dict[str, Any], language: str, cwd: str
+) -> FigureResult:
+    """Draw one registered figure (in this process or a worker); never raises."""
+    import os
+
+    import matplotlib.pyplot as plt
+
+    from research.viz.style import setup_style
+
+    os.chdir(cwd)  # a reused worker process may have started in another directory
+    spec = discover()[name]
+    res = FigureResult(name)
+    missing = spec.missing_inputs(Path(reports_dir))
+    if missing:
+        res.skipped = "missing input " + ", ".join(str(p) for p in missing)
+        return res
+    setup_style(language, width_in=float(settings_of(params).figures.width_in))
+    try:
+        res.paths = list(spec.fn(Path(reports_dir), Path(out_dir), params, language) or [])
+    except SkipFigure as exc:
+        res.skipped = str(exc)
+    except Exception as exc:
+        res.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        plt.close("all")
+    return res
+
+
 def run_figures(
     reports_dir: Path,
     out_dir: Path,
@@ -118,43 +147,36 @@ def run_figures(
     """Draw every registered figure (or only ``names``), skipping those whose inputs are missing.
 
     A figure that fails with an unexpected exception is reported (not raised), so one broken
-    figure does not stop the others; the caller decides the exit status.
+    figure does not stop the others; the caller decides the exit status. Figures are
+    independent of each other, so they are drawn in ``figures.n_jobs`` processes (saving
+    PDFs and PNGs is most of the stage); the files do not depend on it.
     """
-    from research.viz.style import setup_style
+    import os
+
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    from research.workers import in_worker
 
     registry = discover()
     wanted = list(registry) if names is None else list(names)
     unknown = [n for n in wanted if n not in registry]
     if unknown:
         raise KeyError(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(registry)}")
-    fig_params = settings_of(params).figures
+    n_jobs = settings_of(params).figures.n_jobs if len(wanted) > 1 else 1
+    cwd = os.getcwd()
+    drawn = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(in_worker(draw_figure))(n, reports_dir, out_dir, params, language, cwd)
+        for n in wanted
+    )
     results: list[FigureResult] = []
-    from tqdm.auto import tqdm
-
-    for name in tqdm(wanted, desc="figures", unit="fig", disable=None):
-        spec = registry[name]
-        res = FigureResult(name)
-        missing = spec.missing_inputs(Path(reports_dir))
-        if missing:
-            res.skipped = "missing input " + ", ".join(str(p) for p in missing)
-        else:
-            setup_style(language, width_in=float(fig_params.width_in))
-            try:
-                res.paths = list(spec.fn(Path(reports_dir), Path(out_dir), params, language) or [])
-            except SkipFigure as exc:
-                res.skipped = str(exc)
-            except Exception as exc:
-                res.error = f"{type(exc).__name__}: {exc}"
-            finally:
-                import matplotlib.pyplot as plt
-
-                plt.close("all")
+    for res in tqdm(drawn, total=len(wanted), desc="figures", unit="fig", disable=None):
         if echo is not None:
             if res.skipped:
-                echo(f"  skip {name}: {res.skipped}")
+                echo(f"  skip {res.name}: {res.skipped}")
             elif res.error:
-                echo(f"  FAILED {name}: {res.error}")
+                echo(f"  FAILED {res.name}: {res.error}")
             else:
-                echo(f"  {name}: {len(res.paths)} files")
+                echo(f"  {res.name}: {len(res.paths)} files")
         results.append(res)
     return results
