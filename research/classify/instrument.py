@@ -635,7 +635,9 @@ def evaluate_on_gold(
         alone = HeldOutFits(
             gold, None, {n: estimators[n] for n in reported}, labels, tr.gold_weight
         )
-        p2 = predict_schemes(alone, reported, schemes=("by_document", "by_province"), log=log)
+        gold_only = ("by_document", "by_province")
+        alone.compute(needed_fits(alone, reported, [], gold_only), n_jobs=tr.n_jobs)
+        p2 = predict_schemes(alone, reported, schemes=gold_only, log=log)
         if len(p2):
             preds = pd.concat(
                 [preds, p2.assign(method=p2["method"] + GOLD_ONLY)], ignore_index=True
