@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
@@ -40,10 +41,11 @@ _SCORE_CACHE: dict[tuple[str, str], np.ndarray] = {}
 
 
 def clear_memos() -> None:
-    """Empty the per-process token and seed-term score memos (see ``prediction_mode``)."""
+    """Empty the per-process token, seed-term score and n-gram count memos."""
     _TOKEN_CACHE.clear()
     _CONTENT_CACHE.clear()
     _SCORE_CACHE.clear()
+    _NGRAMS.clear()
 
 
 def as_units(X: Any) -> pd.DataFrame:
@@ -405,6 +407,75 @@ def ngram_key(gram: str) -> int:
     return key
 
 
+class NgramMemo:
+    """Each text's character n-gram counts, kept per process across fits.
+
+    Cross-validation fits the same TF-IDF on many overlapping training sets (the base set is
+    in every one), and counting the n-grams was most of each fit. Each text's distinct
+    n-grams are stored once, as ids into a process-wide table of n-gram keys and in key
+    order, with their counts; a fit then only stacks its texts' rows, finds the n-grams
+    present (their sorted keys are the vocabulary) and renumbers them, which gives the very
+    matrix counted from scratch. Thread-safe; bounded like the token memo.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rows: dict[tuple[int, int, str], tuple[np.ndarray, np.ndarray]] = {}
+            self.ids: dict[int, int] = {}  # n-gram key -> id
+            self.keys: np.ndarray = np.zeros(0, np.int64)  # id -> n-gram key
+
+    def _add(self, texts: list[str], n_min: int, n_max: int) -> None:
+        rows, keys = _ngram_keys(texts, n_min, n_max)
+        codes, uniq = pd.factorize(keys, sort=True)
+        X = count_matrix(rows, codes, len(texts), len(uniq))  # per row: sorted by key
+        with self._lock:
+            if len(self.rows) + len(texts) > _TOKEN_CACHE_MAX:
+                self.rows.clear()
+            ids, new = self.ids, []
+            gid = np.empty(len(uniq), np.int64)
+            for j, k in enumerate(uniq.tolist()):
+                g = ids.get(k)
+                if g is None:
+                    g = ids[k] = len(ids)
+                    new.append(k)
+                gid[j] = g
+            if new:
+                self.keys = np.concatenate([self.keys, np.asarray(new, np.int64)])
+            cols, data = gid[X.indices], X.data
+            for i, t in enumerate(texts):
+                a, b = X.indptr[i], X.indptr[i + 1]
+                self.rows[(n_min, n_max, t)] = (cols[a:b], data[a:b])
+
+    def stacked(
+        self, texts: Sequence[str], n_min: int, n_max: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(n-gram ids, counts, indptr, the id -> key table) of ``texts``, row by row."""
+        todo = list(dict.fromkeys(t for t in texts if (n_min, n_max, t) not in self.rows))
+        if todo:
+            self._add(todo, n_min, n_max)
+        with self._lock:
+            got = [self.rows.get((n_min, n_max, t)) for t in texts]
+            keys = self.keys
+        if any(g is None for g in got):  # evicted by another thread's batch: count afresh
+            self._add(list(dict.fromkeys(texts)), n_min, n_max)
+            return self.stacked(texts, n_min, n_max)
+        rows = [g for g in got if g is not None]
+        lens = np.fromiter((len(c) for c, _ in rows), np.int64, len(rows))
+        indptr = np.concatenate([[0], np.cumsum(lens)])
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0), indptr, keys
+        ids = np.concatenate([c for c, _ in rows])
+        counts = np.concatenate([d for _, d in rows])
+        return ids, counts, indptr, keys
+
+
+_NGRAMS = NgramMemo()
+
+
 class CharNgramTfidf:
     """Exact, vectorised ``TfidfVectorizer(analyzer="char", preprocessor=char_preprocess)``.
 
@@ -431,18 +502,25 @@ class CharNgramTfidf:
         return self
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        rows, keys = self._counts(texts)
-        codes, uniq = pd.factorize(keys, sort=True)  # hashing, then sorting the few uniques
-        X = self._matrix(rows, codes, len(texts), len(uniq))
-        df = np.bincount(X.indices, minlength=len(uniq))
-        keep = df >= self.min_df
-        if not keep.any():
+        ids, counts, indptr, table = _NGRAMS.stacked(texts, *self.ngram_range)
+        df = np.bincount(ids, minlength=len(table))  # each id at most once per text
+        present = np.flatnonzero(df >= self.min_df)
+        if not len(present):
             raise ValueError("empty vocabulary")
-        self.vocab_ = np.asarray(uniq, dtype=np.int64)[keep]
-        self.idf_ = np.log((len(texts) + 1) / (df[keep].astype(np.float64) + 1)) + 1
+        present = present[np.argsort(table[present], kind="stable")]  # vocabulary: key order
+        col = np.full(len(table), -1, np.int64)
+        col[present] = np.arange(len(present))
+        self.vocab_ = table[present]
+        self.idf_ = np.log((len(texts) + 1) / (df[present].astype(np.float64) + 1)) + 1
         self._index: pd.Index | None = None
-        if not keep.all():
-            X = X[:, np.flatnonzero(keep)]
+        cols = col[ids]  # increasing within each row: ids are stored in key order
+        if len(present) < np.count_nonzero(df):  # min_df dropped some n-grams
+            hit = cols >= 0
+            rows = np.repeat(np.arange(len(texts)), np.diff(indptr))[hit]
+            cols, counts = cols[hit], counts[hit]
+            indptr = np.searchsorted(rows, np.arange(len(texts) + 1))
+        X = sp.csr_matrix((counts.copy(), cols, indptr), shape=(len(texts), len(present)))
+        X.has_canonical_format = True
         return self._weight(X)
 
     def _matrix(self, rows: np.ndarray, cols: np.ndarray, n: int, v: int) -> sp.csr_matrix:

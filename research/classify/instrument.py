@@ -223,11 +223,12 @@ def fit_all(calls: list[tuple[Any, ...]], n_jobs: int | None) -> Iterator[np.nda
     """
     from joblib import Parallel, delayed
 
-    return iter(
-        Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
+    from research.classify.models import one_blas_thread
+
+    with one_blas_thread():  # set once here for all the threads' fits (BLAS limits are global)
+        yield from Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
             delayed(_fit_proba)(*args) for args in calls
         )
-    )
 
 
 def _fit_proba(

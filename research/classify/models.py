@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -60,9 +61,15 @@ _BLAS_DEPTH = [0]  # fits inside the BLAS limit in this process
 _BLAS_LIMIT: list[Any] = []  # the active BLAS limit (restored by the last fit to leave)
 
 
+_POOLS_SEEN = [-1]  # len(sys.modules) when the thread pools were last looked up
+
+
 def _threadpools() -> ThreadpoolController:
+    """The process's thread pools, looked up again only after new modules were imported (an
+    import can load another BLAS or OpenMP library, which a stale list would not limit)."""
     global _THREADPOOLS
-    if _THREADPOOLS is None:
+    if _THREADPOOLS is None or _POOLS_SEEN[0] != len(sys.modules):
+        _POOLS_SEEN[0] = len(sys.modules)
         _THREADPOOLS = ThreadpoolController()
     return _THREADPOOLS
 
@@ -77,8 +84,8 @@ def one_blas_thread() -> Iterator[None]:
     settings out of order). OpenMP's is per thread, so each fit limits its own. The thread
     pools are found once per process (rediscovering them costs ~5-30 ms per call).
     """
-    pools = _threadpools()
     with _BLAS_LOCK:
+        pools = _threadpools()
         if _BLAS_DEPTH[0] == 0:
             _BLAS_LIMIT.append(pools.select(user_api="blas").limit(limits=1))
         _BLAS_DEPTH[0] += 1
