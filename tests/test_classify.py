@@ -333,3 +333,29 @@ def test_char_ngram_tfidf_from_the_memo_is_the_matrix_counted_afresh() -> None:
             assert (got != want).nnz == 0 and (got.indices == want.indices).all(), trial
             assert (est.vocab_ == vocab).all() and (est.idf_ == idf).all()
             assert (est.transform(sub[:20]) != want[:20]).nnz == 0
+
+
+def test_word_tfidf_from_the_token_memo_is_sklearns_fit_to_the_bit() -> None:
+    """The word TF-IDF is fitted from the token memo: the fitted vectorizer must pickle to
+    the same bytes as sklearn's own fit (vocabulary in sklearn's insertion order, idf) and
+    the matrix must be the fitted vectorizer's transform of the texts, entry for entry in
+    the same order (solvers sum in that order)."""
+    import pickle
+
+    from research.classify.features import JiebaAnalyzer, clear_memos, word_tfidf_fit
+    from research.classify.models import TextTfidf
+
+    units = synthetic_units(n_docs=6, per_class=3, seed=2)["text"].tolist()
+    texts = units + ["", "，。", units[0]]
+    clear_memos()
+    for ngrams in (1, 2):
+        block = TextTfidf("text", analyzer=JiebaAnalyzer({"cache": False}, ngrams=ngrams))
+        for sub in (texts, texts[::-1], texts[5:40]):
+            ref, mine = block._vectorizer(), block._vectorizer()
+            want = block.__class__("text", analyzer=block.analyzer)._fit(sub).transform(sub)
+            ref.fit(sub)
+            got = word_tfidf_fit(mine, sub)
+            assert got is not None
+            assert (got.indptr == want.indptr).all() and (got.indices == want.indices).all()
+            assert (got.data == want.data).all()
+            assert pickle.dumps(mine) == pickle.dumps(ref)

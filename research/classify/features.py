@@ -46,6 +46,7 @@ def clear_memos() -> None:
     _CONTENT_CACHE.clear()
     _SCORE_CACHE.clear()
     _NGRAMS.clear()
+    _TOKENS.clear()
 
 
 def as_units(X: Any) -> pd.DataFrame:
@@ -474,6 +475,98 @@ class NgramMemo:
 
 
 _NGRAMS = NgramMemo()
+
+
+class TokenMemo:
+    """Each text's analyzer tokens as ids into a process-wide token table (per analyzer).
+
+    The word TF-IDF is refitted on every cross-validation training set; with the tokens of
+    each text stored once as ids, a fit is a few array operations instead of sklearn's
+    Python loop over every token. Thread-safe; bounded like the token memo.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rows: dict[tuple[str, str], np.ndarray] = {}
+            self.ids: dict[str, int] = {}
+            self.tokens: list[str] = []
+
+    def stacked(
+        self, key: str, analyzer: Any, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(token ids of all texts in order, tokens per text, the id -> token table)."""
+        out: list[np.ndarray] = []
+        for t in texts:
+            row = self.rows.get((key, t))
+            if row is None:
+                toks = analyzer(t)
+                with self._lock:
+                    if len(self.rows) >= _TOKEN_CACHE_MAX:
+                        self.rows.clear()
+                    ids = self.ids
+                    for tok in toks:
+                        if tok not in ids:
+                            ids[tok] = len(self.tokens)
+                            self.tokens.append(tok)
+                    row = np.fromiter((ids[tok] for tok in toks), np.int64, len(toks))
+                    self.rows[(key, t)] = row
+            out.append(row)
+        with self._lock:
+            table = np.array(self.tokens, dtype=object)
+        lens = np.fromiter(map(len, out), np.int64, len(out))
+        flat = np.concatenate(out) if out else np.zeros(0, np.int64)
+        return flat, lens, table
+
+
+_TOKENS = TokenMemo()
+
+
+def word_tfidf_fit(vec: Any, texts: Sequence[str]) -> sp.csr_matrix | None:
+    """``vec.fit(texts).transform(texts)`` for a ``TfidfVectorizer`` over a
+    :class:`JiebaAnalyzer`, from the token memo: the same fitted state (vocabulary, in
+    sklearn's insertion order, and idf) and the same matrix, to the bit. None when ``vec`` uses options this does not
+    reproduce (then fit it with sklearn)."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    an = vec.analyzer
+    if not (
+        isinstance(an, JiebaAnalyzer)
+        and vec.input == "content"
+        and vec.min_df == 1
+        and vec.max_df == 1.0
+        and vec.max_features is None
+        and vec.vocabulary is None
+        and not vec.binary
+        and vec.norm == "l2"
+        and vec.use_idf
+        and vec.dtype == np.float64
+    ):
+        return None
+    flat, lens, table = _TOKENS.stacked(f"{an._fingerprint()}:{an.ngrams}", an, texts)
+    if not len(flat):
+        raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+    uniq, first = np.unique(flat, return_index=True)
+    terms = table[uniq]
+    col = np.empty(len(uniq), np.int64)
+    col[np.argsort(terms)] = np.arange(len(uniq))  # sklearn: columns in term order
+    dense = np.empty(len(table), np.int64)
+    dense[uniq] = col
+    rows = np.repeat(np.arange(len(texts)), lens)
+    # canonical (sorted columns), as ``transform`` gives: the matrix the fitted vectorizer
+    # gives these texts (sklearn's own fit_transform leaves rows in first-seen order)
+    X = count_matrix(rows, dense[flat], len(texts), len(uniq))
+    by_first = np.argsort(first, kind="stable")  # sklearn's dict: first-seen order
+    vec._tfidf = TfidfTransformer(
+        norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf, sublinear_tf=vec.sublinear_tf
+    )
+    vec.fixed_vocabulary_ = False
+    vec.vocabulary_ = dict(zip(terms[by_first].tolist(), col[by_first].tolist()))
+    vec._tfidf.fit(X)
+    return tfidf_weight(X, vec._tfidf.idf_, vec.sublinear_tf)
 
 
 class CharNgramTfidf:

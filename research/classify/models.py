@@ -51,6 +51,7 @@ from research.classify.features import (
     as_units,
     char_preprocess,
     on_distinct,
+    word_tfidf_fit,
 )
 from research.labels.matcher import dictionary_proba
 
@@ -152,6 +153,10 @@ class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
         )
 
     def fit(self, X: Any, y: Any = None) -> TextTfidf:
+        self.fit_transform(X)
+        return self
+
+    def _fit(self, X: Any) -> TextTfidf:
         texts = as_units(X)[self.column].tolist()
         if self._fast():
             self.vectorizer_ = CharNgramTfidf(
@@ -168,7 +173,18 @@ class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
         if not self._fast():
-            return self.fit(X).transform(X)
+            if callable(self.analyzer):  # word TF-IDF: from the token memo when it can
+                texts = as_units(X)[self.column].tolist()
+                vec = self._vectorizer()
+                try:
+                    out = word_tfidf_fit(vec, texts)
+                except ValueError:  # empty vocabulary
+                    self.vectorizer_, self.empty_ = vec, True
+                    return sp.csr_matrix((len(texts), 1))
+                if out is not None:
+                    self.vectorizer_, self.empty_ = vec, False
+                    return out * float(self.scale) if self.scale != 1.0 else out
+            return self._fit(X).transform(X)
         texts = as_units(X)[self.column].tolist()
         self.vectorizer_ = CharNgramTfidf(tuple(self.ngram_range), self.min_df, self.sublinear_tf)
         try:
