@@ -3,6 +3,7 @@
     python benchmarks/bench_pipeline.py                 # full base set (params as shipped)
     python benchmarks/bench_pipeline.py --sample 300    # a label-stratified base-set sample
     python benchmarks/bench_pipeline.py --json out.json
+    python benchmarks/bench_pipeline.py --jobs          # + evaluate/learning curve/figures at 1 and 2 jobs
 
 A scratch workspace gets the project's files (``git ls-files``, as a fresh clone has them);
 a worker process runs the pipeline there stage by stage, as ``research run`` does (the run
@@ -56,7 +57,18 @@ def make_workspace(dest: Path, sample: int | None = None) -> Path:
     return dest
 
 
-def worker(ws: Path, out: Path) -> None:
+def set_jobs(ws: Path, n: int) -> None:
+    """``train.n_jobs`` (threads) and ``figures.n_jobs`` (processes) = ``n`` in ``ws``."""
+    import yaml
+
+    path = ws / "params.yaml"
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    params["train"]["n_jobs"] = n
+    params["figures"]["n_jobs"] = n
+    path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), "utf-8")
+
+
+def worker(ws: Path, out: Path, argv: list[str] | None = None) -> None:
     """Run the pipeline in ``ws`` through the run cache; write per-stage times to ``out``."""
     os.chdir(ws)
     sys.path.insert(0, str(ws))
@@ -72,7 +84,7 @@ def worker(ws: Path, out: Path) -> None:
 
     run_cached = runcache.run_cached
     runcache.run_cached = recorded
-    if main(["run"]) != 0:
+    if main(["run", *(argv or [])]) != 0:
         raise SystemExit("research run failed")
     stages = [t._asdict() for t in timings]
     out.write_text(
@@ -87,13 +99,14 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_once(ws: Path, label: str) -> dict:
+def run_once(ws: Path, label: str, run_args: tuple[str, ...] = ()) -> dict:
     """One worker process: the pipeline in ``ws``; its stage times and whole-process time."""
     result = ws / f".bench-{label}.json"
+    extra = ["--run-args", json.dumps(list(run_args))] if run_args else []
     env = {**os.environ, **ONE_THREAD, "MPLBACKEND": "Agg", "PYTHONPATH": str(ws)}
     t0, c0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", str(ws), str(result)],
+        [sys.executable, str(Path(__file__).resolve()), "--worker", str(ws), str(result), *extra],
         env=env,
         capture_output=True,
         text=True,
@@ -106,11 +119,20 @@ def run_once(ws: Path, label: str) -> dict:
     return res
 
 
-def measure(sample: int | None = None) -> list[dict]:
-    """A fresh run, then a re-run with nothing changed, in one scratch workspace."""
+JOB_STAGES = ("evaluate", "learning_curve", "figures")
+
+
+def measure(sample: int | None = None, jobs: bool = False) -> list[dict]:
+    """A fresh run, then a re-run with nothing changed, in one scratch workspace; with
+    ``jobs``, the stages that run in parallel again at 1 and 2 jobs (forced, interleaved)."""
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         ws = make_workspace(Path(tmp), sample)
-        return [run_once(ws, "fresh"), run_once(ws, "re-run")]
+        out = [run_once(ws, "fresh"), run_once(ws, "re-run")]
+        if jobs:
+            for n in (1, 2, 1, 2):
+                set_jobs(ws, n)
+                out.append(run_once(ws, f"{n} job(s)", ("--only", *JOB_STAGES, "--force")))
+        return out
 
 
 def rows(results: list[dict]) -> list[dict]:
@@ -146,12 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sample", type=int, default=None, help="base_set_sample (default: all)")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
+    ap.add_argument("--jobs", action="store_true", help="also compare 1 and 2 jobs")
     ap.add_argument("--worker", nargs=2, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--run-args", default="[]", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
-        worker(Path(a.worker[0]), Path(a.worker[1]))
+        worker(Path(a.worker[0]), Path(a.worker[1]), json.loads(a.run_args))
         return 0
-    table = rows(measure(a.sample))
+    table = rows(measure(a.sample, a.jobs))
     for r in table:
         print(f"{r['stage']:<22} {r['wall_s']:7.2f} s wall {r['cpu_s']:7.2f} s CPU  {r['note']}")
     if a.json:

@@ -652,7 +652,7 @@ class Bench:
         from benchmarks import bench_pipeline
 
         try:
-            for row in bench_pipeline.rows(bench_pipeline.measure()):
+            for row in bench_pipeline.rows(bench_pipeline.measure(jobs=True)):
                 self.add(**row)
         except (Exception, SystemExit) as exc:  # reported as a row
             self.add(corpus="seeds", stage="research run", note=f"failed: {exc}"[:300])
@@ -932,6 +932,26 @@ def segmenter_section() -> list[str]:
     return lines
 
 
+def jobs_lines(rows: list[dict]) -> list[str]:
+    """Stages run at 1 and 2 jobs (bench_pipeline --jobs): mean wall seconds, speed-up."""
+    walls: dict[tuple[str, int], list[float]] = {}
+    for r in rows:
+        note = str(r["note"])
+        if r["stage"].startswith("run: ") and note[:1] in "12" and " job(s)" in note:
+            walls.setdefault((r["stage"][5:], int(note[0])), []).append(float(r["wall_s"]))
+    out = []
+    for stage in dict.fromkeys(st for st, _ in walls):
+        one, two = walls.get((stage, 1)), walls.get((stage, 2))
+        if one and two:
+            a, b = sum(one) / len(one), sum(two) / len(two)
+            out.append(
+                f"- {stage} at 2 jobs (train.n_jobs threads / figures.n_jobs processes) vs 1, "
+                f"seeds, mean of {len(two)} forced runs: {b:.1f} s vs {a:.1f} s wall "
+                f"({a / b:.2f}× speed-up)"
+            )
+    return out
+
+
 def targets(rows: list[dict], extra: dict) -> list[str]:
     out = []
     prep = [r for r in rows if r["stage"] == "prepare" and r["jobs"] == 1 and r["ratio_cpu"] != ""]
@@ -961,7 +981,11 @@ def targets(rows: list[dict], extra: dict) -> list[str]:
             f"(CPU), {v['wall']:.2f}× (wall): {'met' if v['cpu'] <= 0.5 else 'NOT met'}"
         )
     for r in rows:
-        if r["stage"] == "research run" and r["wall_s"] != "":
+        if (
+            r["stage"] == "research run"
+            and r["wall_s"] != ""
+            and str(r["note"]).startswith(("fresh", "re-run"))
+        ):
             rerun = str(r["note"]).startswith("re-run")
             what, limit = ("re-run with nothing changed", 3) if rerun else ("fresh run", 30)
             out.append(
@@ -969,6 +993,7 @@ def targets(rows: list[dict], extra: dict) -> list[str]:
                 f"{r['wall_s']:.1f} s wall at load {r['load1']}: "
                 f"{'met' if r['wall_s'] < limit else 'NOT met'}"
             )
+    out += jobs_lines(rows)
     for name, s in extra.get("tokenize_speedup", {}).items():
         if not extra.get("jobs", 2) > 1:
             break

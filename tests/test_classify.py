@@ -293,3 +293,69 @@ def test_tempered_classifier_keeps_labels(data: pd.DataFrame) -> None:
     assert np.allclose(p1.sum(axis=1), 1.0)
     assert (p0.argmax(axis=1) == p1.argmax(axis=1)).all()
     assert (p1.max(axis=1) >= p0.max(axis=1) - 1e-12).all()  # T < 1 sharpens
+
+
+def test_char_ngram_tfidf_from_the_memo_is_the_matrix_counted_afresh() -> None:
+    """CharNgramTfidf counts each text's n-grams once per process and builds later fits from
+    the memo; every fit (overlapping sets, repeated texts, min_df > 1) must give the matrix,
+    vocabulary and idf of counting from scratch — to the bit."""
+    import pandas as pd
+
+    from research.classify.features import (
+        CharNgramTfidf,
+        _ngram_keys,
+        clear_memos,
+        count_matrix,
+        tfidf_weight,
+    )
+
+    rng = np.random.default_rng(3)
+    alphabet = list("妇联维权就业家风组织思想引领创业巾帼建功，。0123abc")
+    texts = ["".join(rng.choice(alphabet, rng.integers(0, 40))) for _ in range(300)]
+
+    def afresh(sub, ngrams, min_df):
+        rows, keys = _ngram_keys(sub, *ngrams)
+        codes, uniq = pd.factorize(keys, sort=True)
+        X = count_matrix(rows, codes, len(sub), len(uniq))
+        df = np.bincount(X.indices, minlength=len(uniq))
+        keep = df >= min_df
+        idf = np.log((len(sub) + 1) / (df[keep] + 1.0)) + 1
+        X = X[:, np.flatnonzero(keep)]
+        return tfidf_weight(X, idf, True), np.asarray(uniq)[keep], idf
+
+    clear_memos()
+    for trial in range(4):
+        sub = [texts[i] for i in rng.choice(len(texts), 200)]  # with repeats
+        for ngrams, min_df in [((1, 3), 1), ((1, 2), 2), ((2, 3), 3)]:
+            est = CharNgramTfidf(ngrams, min_df, True)
+            got = est.fit_transform(sub)
+            want, vocab, idf = afresh(sub, ngrams, min_df)
+            assert (got != want).nnz == 0 and (got.indices == want.indices).all(), trial
+            assert (est.vocab_ == vocab).all() and (est.idf_ == idf).all()
+            assert (est.transform(sub[:20]) != want[:20]).nnz == 0
+
+
+def test_word_tfidf_from_the_token_memo_is_sklearns_fit_to_the_bit() -> None:
+    """The word TF-IDF is fitted from the token memo: the fitted vectorizer must pickle to
+    the same bytes as sklearn's own fit (vocabulary in sklearn's insertion order, idf) and
+    the matrix must be the fitted vectorizer's transform of the texts, entry for entry in
+    the same order (solvers sum in that order)."""
+    import pickle
+
+    from research.classify.features import JiebaAnalyzer, clear_memos, word_tfidf_fit
+    from research.classify.models import TextTfidf
+
+    units = synthetic_units(n_docs=6, per_class=3, seed=2)["text"].tolist()
+    texts = units + ["", "，。", units[0]]
+    clear_memos()
+    for ngrams in (1, 2):
+        block = TextTfidf("text", analyzer=JiebaAnalyzer({"cache": False}, ngrams=ngrams))
+        for sub in (texts, texts[::-1], texts[5:40]):
+            ref, mine = block._vectorizer(), block._vectorizer()
+            want = block.__class__("text", analyzer=block.analyzer)._fit(sub).transform(sub)
+            ref.fit(sub)
+            got = word_tfidf_fit(mine, sub)
+            assert got is not None
+            assert (got.indptr == want.indptr).all() and (got.indices == want.indices).all()
+            assert (got.data == want.data).all()
+            assert pickle.dumps(mine) == pickle.dumps(ref)

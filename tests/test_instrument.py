@@ -335,9 +335,10 @@ def test_learning_curve_folds_hold_out_groups_of_reports_never_seen_in_training(
 
 
 def test_blas_limit_is_shared_by_threads_and_lifted_by_the_last() -> None:
-    """Fits in parallel threads share one BLAS limit (process-wide): while any runs it
-    holds, and the process gets its own settings back only when the last one leaves (in
-    any order). OpenMP's limit is per thread: each fit sets and lifts its own."""
+    """Fits in parallel threads share one BLAS limit (process-wide), held by the caller for
+    all of them (``fit_all``): it holds while they run and after each leaves, and the
+    process gets its own settings back when the caller leaves. OpenMP's limit is per
+    thread: each fit sets and lifts its own."""
     import threading
 
     from threadpoolctl import threadpool_info
@@ -351,25 +352,29 @@ def test_blas_limit_is_shared_by_threads_and_lifted_by_the_last() -> None:
         return [p["num_threads"] for p in threadpool_info()]
 
     before = threads_now()
-    entered = threading.Barrier(3)
-    order: list[int] = []  # the order the fits entered; they leave in the same order
+    entered = threading.Barrier(3, timeout=60)
     release = [threading.Event(), threading.Event()]
     inside: list[list[int]] = []
 
     def fit(i: int) -> None:
         with one_blas_thread():
-            order.append(i)
             entered.wait()
-            release[i].wait()
+            release[i].wait(timeout=60)
             inside.append(threads_now())  # this thread: BLAS and its own OpenMP
 
-    threads = [threading.Thread(target=fit, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    entered.wait()
-    assert blas() and all(n == 1 for n in blas())
-    for i in list(order):  # the first in leaves first: naive nested limits restore wrongly
-        release[i].set()
-        threads[i].join()
+    threads = [threading.Thread(target=fit, args=(i,), daemon=True) for i in range(2)]
+    try:
+        with one_blas_thread():  # as instrument.fit_all holds it around its threads
+            for t in threads:
+                t.start()
+            entered.wait()
+            assert blas() and all(n == 1 for n in blas())
+            for i in [0, 1]:
+                release[i].set()
+                threads[i].join(timeout=60)
+            assert all(n == 1 for n in blas())  # still held: the caller has not left
+    finally:
+        for i in [0, 1]:
+            release[i].set()
     assert all(n == 1 for row in inside for n in row)
     assert threads_now() == before

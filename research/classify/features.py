@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
@@ -40,10 +41,12 @@ _SCORE_CACHE: dict[tuple[str, str], np.ndarray] = {}
 
 
 def clear_memos() -> None:
-    """Empty the per-process token and seed-term score memos (see ``prediction_mode``)."""
+    """Empty the per-process token, seed-term score and n-gram count memos."""
     _TOKEN_CACHE.clear()
     _CONTENT_CACHE.clear()
     _SCORE_CACHE.clear()
+    _NGRAMS.clear()
+    _TOKENS.clear()
 
 
 def as_units(X: Any) -> pd.DataFrame:
@@ -405,6 +408,167 @@ def ngram_key(gram: str) -> int:
     return key
 
 
+class NgramMemo:
+    """Each text's character n-gram counts, kept per process across fits.
+
+    Cross-validation fits the same TF-IDF on many overlapping training sets (the base set is
+    in every one), and counting the n-grams was most of each fit. Each text's distinct
+    n-grams are stored once, as ids into a process-wide table of n-gram keys and in key
+    order, with their counts; a fit then only stacks its texts' rows, finds the n-grams
+    present (their sorted keys are the vocabulary) and renumbers them, which gives the very
+    matrix counted from scratch. Thread-safe; bounded like the token memo.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rows: dict[tuple[int, int, str], tuple[np.ndarray, np.ndarray]] = {}
+            self.ids: dict[int, int] = {}  # n-gram key -> id
+            self.keys: np.ndarray = np.zeros(0, np.int64)  # id -> n-gram key
+
+    def _add(self, texts: list[str], n_min: int, n_max: int) -> None:
+        rows, keys = _ngram_keys(texts, n_min, n_max)
+        codes, uniq = pd.factorize(keys, sort=True)
+        X = count_matrix(rows, codes, len(texts), len(uniq))  # per row: sorted by key
+        with self._lock:
+            if len(self.rows) + len(texts) > _TOKEN_CACHE_MAX:
+                self.rows.clear()
+            ids, new = self.ids, []
+            gid = np.empty(len(uniq), np.int64)
+            for j, k in enumerate(uniq.tolist()):
+                g = ids.get(k)
+                if g is None:
+                    g = ids[k] = len(ids)
+                    new.append(k)
+                gid[j] = g
+            if new:
+                self.keys = np.concatenate([self.keys, np.asarray(new, np.int64)])
+            cols, data = gid[X.indices], X.data
+            for i, t in enumerate(texts):
+                a, b = X.indptr[i], X.indptr[i + 1]
+                self.rows[(n_min, n_max, t)] = (cols[a:b], data[a:b])
+
+    def stacked(
+        self, texts: Sequence[str], n_min: int, n_max: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(n-gram ids, counts, indptr, the id -> key table) of ``texts``, row by row."""
+        todo = list(dict.fromkeys(t for t in texts if (n_min, n_max, t) not in self.rows))
+        if todo:
+            self._add(todo, n_min, n_max)
+        with self._lock:
+            got = [self.rows.get((n_min, n_max, t)) for t in texts]
+            keys = self.keys
+        if any(g is None for g in got):  # evicted by another thread's batch: count afresh
+            self._add(list(dict.fromkeys(texts)), n_min, n_max)
+            return self.stacked(texts, n_min, n_max)
+        rows = [g for g in got if g is not None]
+        lens = np.fromiter((len(c) for c, _ in rows), np.int64, len(rows))
+        indptr = np.concatenate([[0], np.cumsum(lens)])
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0), indptr, keys
+        ids = np.concatenate([c for c, _ in rows])
+        counts = np.concatenate([d for _, d in rows])
+        return ids, counts, indptr, keys
+
+
+_NGRAMS = NgramMemo()
+
+
+class TokenMemo:
+    """Each text's analyzer tokens as ids into a process-wide token table (per analyzer).
+
+    The word TF-IDF is refitted on every cross-validation training set; with the tokens of
+    each text stored once as ids, a fit is a few array operations instead of sklearn's
+    Python loop over every token. Thread-safe; bounded like the token memo.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rows: dict[tuple[str, str], np.ndarray] = {}
+            self.ids: dict[str, int] = {}
+            self.tokens: list[str] = []
+
+    def stacked(
+        self, key: str, analyzer: Any, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(token ids of all texts in order, tokens per text, the id -> token table)."""
+        out: list[np.ndarray] = []
+        for t in texts:
+            row = self.rows.get((key, t))
+            if row is None:
+                toks = analyzer(t)
+                with self._lock:
+                    if len(self.rows) >= _TOKEN_CACHE_MAX:
+                        self.rows.clear()
+                    ids = self.ids
+                    for tok in toks:
+                        if tok not in ids:
+                            ids[tok] = len(self.tokens)
+                            self.tokens.append(tok)
+                    row = np.fromiter((ids[tok] for tok in toks), np.int64, len(toks))
+                    self.rows[(key, t)] = row
+            out.append(row)
+        with self._lock:
+            table = np.array(self.tokens, dtype=object)
+        lens = np.fromiter(map(len, out), np.int64, len(out))
+        flat = np.concatenate(out) if out else np.zeros(0, np.int64)
+        return flat, lens, table
+
+
+_TOKENS = TokenMemo()
+
+
+def word_tfidf_fit(vec: Any, texts: Sequence[str]) -> sp.csr_matrix | None:
+    """``vec.fit(texts).transform(texts)`` for a ``TfidfVectorizer`` over a
+    :class:`JiebaAnalyzer`, from the token memo: the same fitted state (vocabulary, in
+    sklearn's insertion order, and idf) and the same matrix, to the bit. None when ``vec`` uses options this does not
+    reproduce (then fit it with sklearn)."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    an = vec.analyzer
+    if not (
+        isinstance(an, JiebaAnalyzer)
+        and vec.input == "content"
+        and vec.min_df == 1
+        and vec.max_df == 1.0
+        and vec.max_features is None
+        and vec.vocabulary is None
+        and not vec.binary
+        and vec.norm == "l2"
+        and vec.use_idf
+        and vec.dtype == np.float64
+    ):
+        return None
+    flat, lens, table = _TOKENS.stacked(f"{an._fingerprint()}:{an.ngrams}", an, texts)
+    if not len(flat):
+        raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+    uniq, first = np.unique(flat, return_index=True)
+    terms = table[uniq]
+    col = np.empty(len(uniq), np.int64)
+    col[np.argsort(terms)] = np.arange(len(uniq))  # sklearn: columns in term order
+    dense = np.empty(len(table), np.int64)
+    dense[uniq] = col
+    rows = np.repeat(np.arange(len(texts)), lens)
+    # canonical (sorted columns), as ``transform`` gives: the matrix the fitted vectorizer
+    # gives these texts (sklearn's own fit_transform leaves rows in first-seen order)
+    X = count_matrix(rows, dense[flat], len(texts), len(uniq))
+    by_first = np.argsort(first, kind="stable")  # sklearn's dict: first-seen order
+    vec._tfidf = TfidfTransformer(
+        norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf, sublinear_tf=vec.sublinear_tf
+    )
+    vec.fixed_vocabulary_ = False
+    vec.vocabulary_ = dict(zip(terms[by_first].tolist(), col[by_first].tolist()))
+    vec._tfidf.fit(X)
+    return tfidf_weight(X, vec._tfidf.idf_, vec.sublinear_tf)
+
+
 class CharNgramTfidf:
     """Exact, vectorised ``TfidfVectorizer(analyzer="char", preprocessor=char_preprocess)``.
 
@@ -431,18 +595,25 @@ class CharNgramTfidf:
         return self
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        rows, keys = self._counts(texts)
-        codes, uniq = pd.factorize(keys, sort=True)  # hashing, then sorting the few uniques
-        X = self._matrix(rows, codes, len(texts), len(uniq))
-        df = np.bincount(X.indices, minlength=len(uniq))
-        keep = df >= self.min_df
-        if not keep.any():
+        ids, counts, indptr, table = _NGRAMS.stacked(texts, *self.ngram_range)
+        df = np.bincount(ids, minlength=len(table))  # each id at most once per text
+        present = np.flatnonzero(df >= self.min_df)
+        if not len(present):
             raise ValueError("empty vocabulary")
-        self.vocab_ = np.asarray(uniq, dtype=np.int64)[keep]
-        self.idf_ = np.log((len(texts) + 1) / (df[keep].astype(np.float64) + 1)) + 1
+        present = present[np.argsort(table[present], kind="stable")]  # vocabulary: key order
+        col = np.full(len(table), -1, np.int64)
+        col[present] = np.arange(len(present))
+        self.vocab_ = table[present]
+        self.idf_ = np.log((len(texts) + 1) / (df[present].astype(np.float64) + 1)) + 1
         self._index: pd.Index | None = None
-        if not keep.all():
-            X = X[:, np.flatnonzero(keep)]
+        cols = col[ids]  # increasing within each row: ids are stored in key order
+        if len(present) < np.count_nonzero(df):  # min_df dropped some n-grams
+            hit = cols >= 0
+            rows = np.repeat(np.arange(len(texts)), np.diff(indptr))[hit]
+            cols, counts = cols[hit], counts[hit]
+            indptr = np.searchsorted(rows, np.arange(len(texts) + 1))
+        X = sp.csr_matrix((counts.copy(), cols, indptr), shape=(len(texts), len(present)))
+        X.has_canonical_format = True
         return self._weight(X)
 
     def _matrix(self, rows: np.ndarray, cols: np.ndarray, n: int, v: int) -> sp.csr_matrix:

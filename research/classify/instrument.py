@@ -223,11 +223,12 @@ def fit_all(calls: list[tuple[Any, ...]], n_jobs: int | None) -> Iterator[np.nda
     """
     from joblib import Parallel, delayed
 
-    return iter(
-        Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
+    from research.classify.models import one_blas_thread
+
+    with one_blas_thread():  # set once here for all the threads' fits (BLAS limits are global)
+        yield from Parallel(n_jobs=n_jobs, backend="threading", return_as="generator")(
             delayed(_fit_proba)(*args) for args in calls
         )
-    )
 
 
 def _fit_proba(
@@ -635,7 +636,9 @@ def evaluate_on_gold(
         alone = HeldOutFits(
             gold, None, {n: estimators[n] for n in reported}, labels, tr.gold_weight
         )
-        p2 = predict_schemes(alone, reported, schemes=("by_document", "by_province"), log=log)
+        gold_only = ("by_document", "by_province")
+        alone.compute(needed_fits(alone, reported, [], gold_only), n_jobs=tr.n_jobs)
+        p2 = predict_schemes(alone, reported, schemes=gold_only, log=log)
         if len(p2):
             preds = pd.concat(
                 [preds, p2.assign(method=p2["method"] + GOLD_ONLY)], ignore_index=True

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ from research.classify.features import (
     as_units,
     char_preprocess,
     on_distinct,
+    word_tfidf_fit,
 )
 from research.labels.matcher import dictionary_proba
 
@@ -60,9 +62,15 @@ _BLAS_DEPTH = [0]  # fits inside the BLAS limit in this process
 _BLAS_LIMIT: list[Any] = []  # the active BLAS limit (restored by the last fit to leave)
 
 
+_POOLS_SEEN = [-1]  # len(sys.modules) when the thread pools were last looked up
+
+
 def _threadpools() -> ThreadpoolController:
+    """The process's thread pools, looked up again only after new modules were imported (an
+    import can load another BLAS or OpenMP library, which a stale list would not limit)."""
     global _THREADPOOLS
-    if _THREADPOOLS is None:
+    if _THREADPOOLS is None or _POOLS_SEEN[0] != len(sys.modules):
+        _POOLS_SEEN[0] = len(sys.modules)
         _THREADPOOLS = ThreadpoolController()
     return _THREADPOOLS
 
@@ -77,8 +85,8 @@ def one_blas_thread() -> Iterator[None]:
     settings out of order). OpenMP's is per thread, so each fit limits its own. The thread
     pools are found once per process (rediscovering them costs ~5-30 ms per call).
     """
-    pools = _threadpools()
     with _BLAS_LOCK:
+        pools = _threadpools()
         if _BLAS_DEPTH[0] == 0:
             _BLAS_LIMIT.append(pools.select(user_api="blas").limit(limits=1))
         _BLAS_DEPTH[0] += 1
@@ -145,6 +153,10 @@ class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
         )
 
     def fit(self, X: Any, y: Any = None) -> TextTfidf:
+        self.fit_transform(X)
+        return self
+
+    def _fit(self, X: Any) -> TextTfidf:
         texts = as_units(X)[self.column].tolist()
         if self._fast():
             self.vectorizer_ = CharNgramTfidf(
@@ -161,7 +173,18 @@ class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
         if not self._fast():
-            return self.fit(X).transform(X)
+            if callable(self.analyzer):  # word TF-IDF: from the token memo when it can
+                texts = as_units(X)[self.column].tolist()
+                vec = self._vectorizer()
+                try:
+                    out = word_tfidf_fit(vec, texts)
+                except ValueError:  # empty vocabulary
+                    self.vectorizer_, self.empty_ = vec, True
+                    return sp.csr_matrix((len(texts), 1))
+                if out is not None:
+                    self.vectorizer_, self.empty_ = vec, False
+                    return out * float(self.scale) if self.scale != 1.0 else out
+            return self._fit(X).transform(X)
         texts = as_units(X)[self.column].tolist()
         self.vectorizer_ = CharNgramTfidf(tuple(self.ngram_range), self.min_df, self.sublinear_tf)
         try:
