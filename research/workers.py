@@ -1,4 +1,5 @@
-"""Worker processes (joblib/loky) that end with the process that started them.
+"""Worker processes (joblib/loky) that end with the process that started them, and a
+thread pool for work that releases the GIL (:func:`in_threads`).
 
 loky keeps idle workers alive for minutes; when the parent is killed (SIGKILL, OOM) they
 are re-parented and would hold their memory (~500 MB seen) until loky's idle timeout.
@@ -13,7 +14,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 _watching: int | None = None
@@ -44,6 +45,23 @@ def die_with_parent(parent: int, interval: float = 1.0) -> bool:
 def _run(fn: Callable[..., Any], parent: int, *args: Any, **kwargs: Any) -> Any:
     die_with_parent(parent)
     return fn(*args, **kwargs)
+
+
+def in_threads(fn: Callable[[Any], Any], items: Iterable[Any], n_jobs: int) -> list[Any]:
+    """``[fn(x) for x in items]`` in ``n_jobs`` threads (-1: all cores), in order.
+
+    For work that releases the GIL (the topic models' samplers, solvers); each call must be
+    independent of the others (its own seed), so results do not depend on ``n_jobs``."""
+    from joblib import effective_n_jobs
+
+    items = list(items)
+    workers = min(effective_n_jobs(n_jobs), len(items))
+    if workers <= 1:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -359,3 +359,30 @@ def test_word_tfidf_from_the_token_memo_is_sklearns_fit_to_the_bit() -> None:
             assert (got.indptr == want.indptr).all() and (got.indices == want.indices).all()
             assert (got.data == want.data).all()
             assert pickle.dumps(mine) == pickle.dumps(ref)
+
+
+def test_token_memo_keeps_one_id_space_when_it_starts_afresh(monkeypatch) -> None:
+    """The token memo is bounded: when it fills it starts afresh (ids too), and a fit that
+    was collecting rows meanwhile must not mix ids of the two tables; a fit larger than the
+    memo bypasses it. Both give the sklearn vocabulary."""
+    from research.classify import features
+    from research.classify.features import JiebaAnalyzer, clear_memos, word_tfidf_fit
+    from research.classify.models import TextTfidf
+
+    texts = synthetic_units(n_docs=6, per_class=3, seed=4)["text"].tolist()
+    block = TextTfidf("text", analyzer=JiebaAnalyzer({"cache": False}))
+    n = len(texts)
+    for cap, filled in ((2 * n + 2, n + 5), (4 * n, 0), (n, 0)):  # reset mid-fit; none; bypass
+        clear_memos()
+        monkeypatch.setattr(features, "_TOKEN_CACHE_MAX", cap)
+        gen = features._TOKENS.generation
+        if filled:  # other texts already in the memo: this fit fills it up
+            other = [f"{t}，其{i}" for i, t in enumerate(texts + texts)][:filled]
+            for part in (other[: filled // 2], other[filled // 2 :]):  # each within the cap
+                word_tfidf_fit(block._vectorizer(), part)
+        ref, mine = block._vectorizer(), block._vectorizer()
+        ref.fit(texts)
+        got = word_tfidf_fit(mine, texts)
+        assert got is not None and mine.vocabulary_ == ref.vocabulary_, cap
+        assert (mine.idf_ == ref.idf_).all()
+        assert (features._TOKENS.generation > gen) == bool(filled)  # the reset did happen

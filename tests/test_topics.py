@@ -578,3 +578,22 @@ def test_coherence_of_many_models_equals_each_scored_alone(tmp_path):
     alone = [coherence_scores(m, tc, 5) for m in models]
     assert together == alone
     assert together[0] != together[1]  # different topics, different scores
+
+
+@pytest.mark.parametrize("backend", ["tomotopy", "gensim"])
+def test_k_sweep_in_threads_equals_one_at_a_time(tmp_path, backend):
+    """The K-sweep fits run in topics.n_jobs threads; each is seeded and single-threaded,
+    so the sweep table must not depend on the number of threads."""
+    from research.corpus.tokenize import TokenizerSettings
+    from research.topics.corpus import build_corpus
+    from research.topics.selection import k_sweep
+
+    units = synthetic_units()
+    units = units.assign(para_unit_id=units["unit_id"])
+    tc = build_corpus(units, tmp_path, TokenizerSettings.from_params({"cache": False}))
+    settings = LdaSettings(backend=backend, passes=5, iterations=50, tomotopy_iterations=100)
+    one, two = (
+        k_sweep(tc, [2, 3], settings, 7, n_runs=2, coherence_topn=5, n_jobs=n) for n in (1, 2)
+    )
+    pd.testing.assert_frame_equal(one, two)
+    assert len(one) == 2 and one["stability_jaccard"].notna().all()

@@ -434,8 +434,8 @@ class NgramMemo:
         codes, uniq = pd.factorize(keys, sort=True)
         X = count_matrix(rows, codes, len(texts), len(uniq))  # per row: sorted by key
         with self._lock:
-            if len(self.rows) + len(texts) > _TOKEN_CACHE_MAX:
-                self.rows.clear()
+            if len(self.rows) + len(texts) > _TOKEN_CACHE_MAX:  # start afresh (ids too)
+                self.rows, self.ids, self.keys = {}, {}, np.zeros(0, np.int64)
             ids, new = self.ids, []
             gid = np.empty(len(uniq), np.int64)
             for j, k in enumerate(uniq.tolist()):
@@ -494,32 +494,46 @@ class TokenMemo:
             self.rows: dict[tuple[str, str], np.ndarray] = {}
             self.ids: dict[str, int] = {}
             self.tokens: list[str] = []
+            self.generation = getattr(self, "generation", 0) + 1  # ids are valid within one
 
     def stacked(
         self, key: str, analyzer: Any, texts: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(token ids of all texts in order, tokens per text, the id -> token table)."""
-        out: list[np.ndarray] = []
-        for t in texts:
-            row = self.rows.get((key, t))
-            if row is None:
-                toks = analyzer(t)
-                with self._lock:
-                    if len(self.rows) >= _TOKEN_CACHE_MAX:
-                        self.rows.clear()
-                    ids = self.ids
-                    for tok in toks:
-                        if tok not in ids:
-                            ids[tok] = len(self.tokens)
-                            self.tokens.append(tok)
-                    row = np.fromiter((ids[tok] for tok in toks), np.int64, len(toks))
-                    self.rows[(key, t)] = row
-            out.append(row)
-        with self._lock:
-            table = np.array(self.tokens, dtype=object)
+        if len(texts) > _TOKEN_CACHE_MAX // 2:  # too many to keep: ids local to this call
+            local: dict[str, int] = {}
+            rows = [[local.setdefault(tok, len(local)) for tok in analyzer(t)] for t in texts]
+            lens = np.fromiter(map(len, rows), np.int64, len(rows))
+            flat = np.fromiter(chain.from_iterable(rows), np.int64, int(lens.sum()))
+            return flat, lens, np.array(list(local), dtype=object)
+        while True:
+            gen = self.generation
+            out: list[np.ndarray] = []
+            for t in texts:
+                row = self.rows.get((key, t))
+                if row is None:
+                    row = self._add(key, t, analyzer(t))
+                out.append(row)
+            with self._lock:
+                if gen == self.generation:  # no reset while collecting: one id space
+                    table = np.array(self.tokens, dtype=object)
+                    break
         lens = np.fromiter(map(len, out), np.int64, len(out))
         flat = np.concatenate(out) if out else np.zeros(0, np.int64)
         return flat, lens, table
+
+    def _add(self, key: str, text: str, toks: list[str]) -> np.ndarray:
+        if len(self.rows) >= _TOKEN_CACHE_MAX:
+            self.clear()  # start afresh (ids too); a collecting caller notices and retries
+        with self._lock:
+            ids = self.ids
+            for tok in toks:
+                if tok not in ids:
+                    ids[tok] = len(self.tokens)
+                    self.tokens.append(tok)
+            row = np.fromiter((ids[tok] for tok in toks), np.int64, len(toks))
+            self.rows[(key, text)] = row
+        return row
 
 
 _TOKENS = TokenMemo()

@@ -52,6 +52,7 @@ from scipy.optimize import linear_sum_assignment
 from research.io import round_floats
 from research.topics.lda import import_tomotopy, tomotopy_topic_word
 from research.topics.tables import FLOAT32_DECIMALS
+from research.workers import in_threads
 
 
 @dataclass
@@ -243,8 +244,10 @@ def estimate_effects(
     n_year_points: int = 25,
     alpha: float = 0.1,
     eta: float = 0.01,
+    n_jobs: int = 1,
 ) -> tuple[CovariateFit, pd.DataFrame, pd.DataFrame]:
-    """Reference fit, the prevalence table and the contrast table (see module docstring).
+    """Reference fit, the prevalence table and the contrast table (see module docstring);
+    the bootstrap refits run in ``n_jobs`` threads (the tables do not depend on it).
 
     Prevalence columns: topic, covariate, value, estimate, lo, hi, n_rep, observed
     (whether the value occurs in the data, for year points). Contrasts: for each
@@ -255,13 +258,14 @@ def estimate_effects(
     rng = np.random.default_rng(seed)
     ref = fit_gdmr(texts, design, vocab, k, seed, iterations, docs_all, alpha, eta)
     est = np.full((max(1, replicates), len(grid), k), np.nan)
-    for r in range(max(1, replicates)):
-        if r == 0:
-            fit, perm = ref, np.arange(k)
-        else:
-            sample = stratified_resample(design, rng)
-            fit = fit_gdmr(texts, design, vocab, k, seed + r, iterations, sample, alpha, eta)
-            perm = match_topics(ref.topic_word, fit.topic_word)
+    samples = [stratified_resample(design, rng) for _ in range(1, max(1, replicates))]
+    refits = in_threads(
+        lambda rs: fit_gdmr(texts, design, vocab, k, seed + rs[0], iterations, rs[1], alpha, eta),
+        list(enumerate(samples, start=1)),
+        n_jobs,
+    )
+    for r, fit in enumerate([ref, *refits]):
+        perm = np.arange(k) if r == 0 else match_topics(ref.topic_word, fit.topic_word)
         for g, (_, _, setting) in enumerate(grid):
             p = _prevalence(fit, design, setting)
             if p is not None:

@@ -177,6 +177,7 @@ def run_topics(
             top_n=int(cfg["coherence_topn"]),
             coherence_topn=int(cfg["coherence_topn"]),
             chosen_k=k,
+            n_jobs=int(cfg["n_jobs"]),
         )
         if auto:
             k, sweep = choose_k(

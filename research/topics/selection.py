@@ -34,6 +34,7 @@ from scipy.optimize import linear_sum_assignment
 
 from research.topics.corpus import TopicCorpus
 from research.topics.lda import FittedLDA, LdaSettings, fit_lda
+from research.workers import in_threads
 
 logging.getLogger("gensim").setLevel(logging.WARNING)
 
@@ -166,22 +167,26 @@ def k_sweep(
     top_n: int = 10,
     coherence_topn: int = 10,
     chosen_k: int | None = None,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
-    """The K-sweep table (one row per K, columns :data:`SWEEP_COLUMNS`)."""
+    """The K-sweep table (one row per K, columns :data:`SWEEP_COLUMNS`); the fits run in
+    ``n_jobs`` threads (each is seeded and single-threaded: the table does not depend on it)."""
     train_idx, test_idx = heldout_split(tc.units, heldout_fraction, seed, heldout_by)
     corpus = tc.corpus
     train = corpus[train_idx.tolist()] if len(test_idx) else corpus
     test_set = set(test_idx.tolist())
     heldout_texts = [t for i, t in enumerate(tc.texts) if i in test_set]
     rows = []
-    from tqdm.auto import tqdm
-
     ks = sorted(set(int(k) for k in k_grid))
-    fits: dict[int, list[FittedLDA]] = {}
-    for k in tqdm(ks, desc="K sweep", unit="K", disable=None):
-        fits[k] = [
-            fit_lda(train, tc.dictionary, k, settings, seed + r) for r in range(max(1, n_runs))
-        ]
+    runs_of = [(k, r) for k in ks for r in range(max(1, n_runs))]
+    fitted_runs = in_threads(
+        lambda kr: fit_lda(train, tc.dictionary, kr[0], settings, seed + kr[1]),
+        runs_of,
+        n_jobs,
+    )
+    fits: dict[int, list[FittedLDA]] = {k: [] for k in ks}
+    for (k, _), f in zip(runs_of, fitted_runs):
+        fits[k].append(f)
     every = [f for k in ks for f in fits[k]]
     coherence = iter(
         coherence_many([f.top_terms(coherence_topn) for f in every], tc, coherence_topn)

@@ -85,6 +85,7 @@ def run_structure(tc, k: int, cfg: dict, seed: int, prepared_dir: Path, paths: d
                 replicates=it("covariate_replicates"),
                 ci=float(cfg["ci"]),
                 n_year_points=it("year_points"),
+                n_jobs=it("n_jobs"),
             )
             res.seconds["covariate model (GDMR, all replicates)"] = time.perf_counter() - t0
             labels = _labels(fit.topic_word, vocab)
