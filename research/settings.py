@@ -208,7 +208,7 @@ class TopicsSettings(_Section):
     dynamic_lr_c: Annotated[float, Field(gt=0.5, le=1)] = 0.6
     correlated_model: bool = True
     correlated_iterations: PosInt = 300
-    n_jobs: Jobs = 2  # threads for the K sweep and covariate refits
+    n_jobs: Jobs = 1  # threads for the K sweep and covariate refits (gensim only gains)
 
 
 class AnalyseSettings(_Section):

@@ -50,8 +50,9 @@ def _run(fn: Callable[..., Any], parent: int, *args: Any, **kwargs: Any) -> Any:
 def in_threads(fn: Callable[[Any], Any], items: Iterable[Any], n_jobs: int) -> list[Any]:
     """``[fn(x) for x in items]`` in ``n_jobs`` threads (-1: all cores), in order.
 
-    For work that releases the GIL (the topic models' samplers, solvers); each call must be
-    independent of the others (its own seed), so results do not depend on ``n_jobs``."""
+    For work that releases the GIL (gensim's numpy work, solvers; not tomotopy 0.14, whose
+    extension holds it while training); each call must be independent of the others (its
+    own seed), so results do not depend on ``n_jobs``."""
     from joblib import effective_n_jobs
 
     items = list(items)

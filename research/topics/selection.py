@@ -170,7 +170,8 @@ def k_sweep(
     n_jobs: int = 1,
 ) -> pd.DataFrame:
     """The K-sweep table (one row per K, columns :data:`SWEEP_COLUMNS`); the fits run in
-    ``n_jobs`` threads (each is seeded and single-threaded: the table does not depend on it)."""
+    ``n_jobs`` threads (each is seeded and single-threaded: the table does not depend on it;
+    only the gensim backend gains, tomotopy holds the GIL while it trains)."""
     train_idx, test_idx = heldout_split(tc.units, heldout_fraction, seed, heldout_by)
     corpus = tc.corpus
     train = corpus[train_idx.tolist()] if len(test_idx) else corpus
