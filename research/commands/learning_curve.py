@@ -1,9 +1,10 @@
 """``research learning-curve ANNOTATIONS``: how many of your own labels buy how much.
 
-Simulated on the real gold you have: each report is held out in turn, ``n`` units are
-drawn from the other reports' gold (random, stratified by document, or by uncertainty),
-the classifier is trained on the base set plus those units (and on the units alone), and
-scored on the held-out report. Writes ``<reports>/tables/learning_curve.csv``; the figure
+Simulated on the real gold you have: the reports are split into ``learning_curve.folds``
+groups (GroupKFold; null = each report alone), each group is held out in turn, ``n``
+units are drawn from the other reports' gold (random, stratified by document, or by
+uncertainty), the classifier is trained on the base set plus those units (and on the
+units alone), and scored on the held-out reports. Writes ``<reports>/tables/learning_curve.csv``; the figure
 is drawn by ``research figures``.
 """
 
