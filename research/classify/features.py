@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -408,134 +408,130 @@ def ngram_key(gram: str) -> int:
     return key
 
 
-class NgramMemo:
-    """Each text's character n-gram counts, kept per process across fits.
+class IdMemo:
+    """A per-process memo of one row per text, holding ids into one growing table of keys
+    (character n-grams, tokens), so that a fit on many overlapping training sets works on
+    integer arrays instead of recounting its texts.
 
-    Cross-validation fits the same TF-IDF on many overlapping training sets (the base set is
-    in every one), and counting the n-grams was most of each fit. Each text's distinct
-    n-grams are stored once, as ids into a process-wide table of n-gram keys and in key
-    order, with their counts; a fit then only stacks its texts' rows, finds the n-grams
-    present (their sorted keys are the vocabulary) and renumbers them, which gives the very
-    matrix counted from scratch. Thread-safe; bounded like the token memo.
+    Rows are added in batches: a batch brings its own distinct keys and each row's codes
+    into them, and the memo renames those to its ids under a lock. Bounded like the token
+    memo: a batch that would overfill it starts it afresh (``generation`` counts these), and
+    a reader that finds a row gone re-adds it, reading rows and the key table together, so
+    a result never mixes ids of two tables. Thread-safe.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.generation = 0
         self.clear()
 
     def clear(self) -> None:
         with self._lock:
-            self.rows: dict[tuple[int, int, str], tuple[np.ndarray, np.ndarray]] = {}
-            self.ids: dict[int, int] = {}  # n-gram key -> id
-            self.keys: np.ndarray = np.zeros(0, np.int64)  # id -> n-gram key
+            self._clear()
 
-    def _add(self, texts: list[str], n_min: int, n_max: int) -> None:
-        rows, keys = _ngram_keys(texts, n_min, n_max)
-        codes, uniq = pd.factorize(keys, sort=True)
-        X = count_matrix(rows, codes, len(texts), len(uniq))  # per row: sorted by key
+    def _clear(self) -> None:
+        self.rows: dict[Any, tuple[np.ndarray, ...]] = {}
+        self.ids: dict[Any, int] = {}
+        self.keys: list[Any] = []
+        self.generation += 1
+
+    def _store(self, batch_keys: list[Any], rows: dict[Any, tuple[np.ndarray, ...]]) -> None:
+        """Store ``rows`` ({row key: (codes into batch_keys, *other arrays)}) as ids."""
         with self._lock:
-            if len(self.rows) + len(texts) > _TOKEN_CACHE_MAX:  # start afresh (ids too)
-                self.rows, self.ids, self.keys = {}, {}, np.zeros(0, np.int64)
-            ids, new = self.ids, []
-            gid = np.empty(len(uniq), np.int64)
-            for j, k in enumerate(uniq.tolist()):
+            if len(self.rows) + len(rows) > _TOKEN_CACHE_MAX:
+                self._clear()
+            ids, keys = self.ids, self.keys
+            gid = np.empty(len(batch_keys), np.int64)
+            for j, k in enumerate(batch_keys):
                 g = ids.get(k)
                 if g is None:
-                    g = ids[k] = len(ids)
-                    new.append(k)
+                    g = ids[k] = len(keys)
+                    keys.append(k)
                 gid[j] = g
-            if new:
-                self.keys = np.concatenate([self.keys, np.asarray(new, np.int64)])
-            cols, data = gid[X.indices], X.data
-            for i, t in enumerate(texts):
-                a, b = X.indptr[i], X.indptr[i + 1]
-                self.rows[(n_min, n_max, t)] = (cols[a:b], data[a:b])
+            for rk, (codes, *rest) in rows.items():
+                self.rows[rk] = (gid[codes], *rest)
+
+    def _gather(
+        self, row_keys: list[Any], compute: Callable[[list[Any]], Any]
+    ) -> tuple[list[tuple[np.ndarray, ...]], list[Any]]:
+        """The rows of ``row_keys`` (``compute`` makes the missing ones) and the key table."""
+        todo = [k for k in dict.fromkeys(row_keys) if k not in self.rows]
+        if todo:
+            self._store(*compute(todo))
+        with self._lock:
+            got = [self.rows.get(k) for k in row_keys]
+            if all(g is not None for g in got):
+                return [g for g in got if g is not None], list(self.keys)
+        self._store(*compute(list(dict.fromkeys(row_keys))))  # evicted meanwhile: again
+        return self._gather(row_keys, compute)
+
+
+class NgramMemo(IdMemo):
+    """Each text's distinct character n-grams (ids in key order) and their counts.
+
+    Counting the n-grams was most of each cross-validation fit; a fit now only stacks its
+    texts' rows, finds the n-grams present (their sorted keys are the vocabulary) and
+    renumbers them, which gives the very matrix counted from scratch.
+    """
 
     def stacked(
         self, texts: Sequence[str], n_min: int, n_max: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(n-gram ids, counts, indptr, the id -> key table) of ``texts``, row by row."""
-        todo = list(dict.fromkeys(t for t in texts if (n_min, n_max, t) not in self.rows))
-        if todo:
-            self._add(todo, n_min, n_max)
-        with self._lock:
-            got = [self.rows.get((n_min, n_max, t)) for t in texts]
-            keys = self.keys
-        if any(g is None for g in got):  # evicted by another thread's batch: count afresh
-            self._add(list(dict.fromkeys(texts)), n_min, n_max)
-            return self.stacked(texts, n_min, n_max)
-        rows = [g for g in got if g is not None]
-        lens = np.fromiter((len(c) for c, _ in rows), np.int64, len(rows))
+
+        def count(todo: list[tuple[int, int, str]]) -> tuple[list[int], dict]:
+            rows, keys = _ngram_keys([t for *_, t in todo], n_min, n_max)
+            codes, uniq = pd.factorize(keys, sort=True)
+            X = count_matrix(rows, codes, len(todo), len(uniq))  # per row: sorted by key
+            ip = X.indptr
+            out = {
+                rk: (X.indices[ip[i] : ip[i + 1]], X.data[ip[i] : ip[i + 1]])
+                for i, rk in enumerate(todo)
+            }
+            return uniq.tolist(), out
+
+        got, keys = self._gather([(n_min, n_max, t) for t in texts], count)
+        lens = np.fromiter((len(c) for c, _ in got), np.int64, len(got))
         indptr = np.concatenate([[0], np.cumsum(lens)])
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0), indptr, keys
-        ids = np.concatenate([c for c, _ in rows])
-        counts = np.concatenate([d for _, d in rows])
-        return ids, counts, indptr, keys
+        table = np.asarray(keys, np.int64)
+        if not got:
+            return np.zeros(0, np.int64), np.zeros(0), indptr, table
+        return (
+            np.concatenate([c for c, _ in got]),
+            np.concatenate([d for _, d in got]),
+            indptr,
+            table,
+        )
 
 
-_NGRAMS = NgramMemo()
-
-
-class TokenMemo:
-    """Each text's analyzer tokens as ids into a process-wide token table (per analyzer).
-
-    The word TF-IDF is refitted on every cross-validation training set; with the tokens of
-    each text stored once as ids, a fit is a few array operations instead of sklearn's
-    Python loop over every token. Thread-safe; bounded like the token memo.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.clear()
-
-    def clear(self) -> None:
-        with self._lock:
-            self.rows: dict[tuple[str, str], np.ndarray] = {}
-            self.ids: dict[str, int] = {}
-            self.tokens: list[str] = []
-            self.generation = getattr(self, "generation", 0) + 1  # ids are valid within one
+class TokenMemo(IdMemo):
+    """Each text's analyzer tokens, in order, as ids (per analyzer): a word TF-IDF fit is a
+    few array operations instead of sklearn's Python loop over every token."""
 
     def stacked(
         self, key: str, analyzer: Any, texts: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(token ids of all texts in order, tokens per text, the id -> token table)."""
-        if len(texts) > _TOKEN_CACHE_MAX // 2:  # too many to keep: ids local to this call
+
+        def tokenise(todo: list[tuple[str, str]]) -> tuple[list[str], dict]:
             local: dict[str, int] = {}
-            rows = [[local.setdefault(tok, len(local)) for tok in analyzer(t)] for t in texts]
-            lens = np.fromiter(map(len, rows), np.int64, len(rows))
-            flat = np.fromiter(chain.from_iterable(rows), np.int64, int(lens.sum()))
-            return flat, lens, np.array(list(local), dtype=object)
-        while True:
-            gen = self.generation
-            out: list[np.ndarray] = []
-            for t in texts:
-                row = self.rows.get((key, t))
-                if row is None:
-                    row = self._add(key, t, analyzer(t))
-                out.append(row)
-            with self._lock:
-                if gen == self.generation:  # no reset while collecting: one id space
-                    table = np.array(self.tokens, dtype=object)
-                    break
-        lens = np.fromiter(map(len, out), np.int64, len(out))
-        flat = np.concatenate(out) if out else np.zeros(0, np.int64)
-        return flat, lens, table
+            out = {}
+            for rk in todo:
+                toks = analyzer(rk[1])
+                out[rk] = (
+                    np.fromiter(
+                        (local.setdefault(t, len(local)) for t in toks), np.int64, len(toks)
+                    ),
+                )
+            return list(local), out
 
-    def _add(self, key: str, text: str, toks: list[str]) -> np.ndarray:
-        if len(self.rows) >= _TOKEN_CACHE_MAX:
-            self.clear()  # start afresh (ids too); a collecting caller notices and retries
-        with self._lock:
-            ids = self.ids
-            for tok in toks:
-                if tok not in ids:
-                    ids[tok] = len(self.tokens)
-                    self.tokens.append(tok)
-            row = np.fromiter((ids[tok] for tok in toks), np.int64, len(toks))
-            self.rows[(key, text)] = row
-        return row
+        got, keys = self._gather([(key, t) for t in texts], tokenise)
+        lens = np.fromiter((len(r[0]) for r in got), np.int64, len(got))
+        flat = np.concatenate([r[0] for r in got]) if got else np.zeros(0, np.int64)
+        return flat, lens, np.array(keys, dtype=object)
 
 
+_NGRAMS = NgramMemo()
 _TOKENS = TokenMemo()
 
 

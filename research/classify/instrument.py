@@ -698,10 +698,9 @@ def learning_curve(
     drawn from the other reports' gold under each strategy (random, stratified by
     document, or uncertainty = smallest margin of the model trained without them), the
     model is trained on the base set plus those ``n`` units (and, for contrast, on the
-    ``n`` units alone), and scored on the held-out report; scores pool all held-out units.
+    ``n`` units alone), and scored on the held-out reports; scores pool all held-out units.
     Rows: strategy, with_base, n_labels, repeat, macro_f1, accuracy, n_test.
     """
-
     from research.classify.active_learning import pick
     from research.labels.evaluation import evaluate_labels
 
@@ -722,7 +721,7 @@ def learning_curve(
     folds = report_folds(docs, lc.folds)
     # every (draw, training set) first, then the fits: they are independent of each other
     # (the uncertainty picks use the base-set model only), so they run in train.n_jobs
-    # processes with results that do not depend on it
+    # threads with results that do not depend on it
     jobs: list[tuple[tuple[str, bool, int, int], np.ndarray, pd.DataFrame | None]] = []
     for fi, held in enumerate(folds):
         test = np.isin(docs, held)

@@ -60,8 +60,6 @@ _THREADPOOLS: ThreadpoolController | None = None
 _BLAS_LOCK = threading.Lock()
 _BLAS_DEPTH = [0]  # fits inside the BLAS limit in this process
 _BLAS_LIMIT: list[Any] = []  # the active BLAS limit (restored by the last fit to leave)
-
-
 _POOLS_SEEN = [-1]  # len(sys.modules) when the thread pools were last looked up
 
 
@@ -82,8 +80,10 @@ def one_blas_thread() -> Iterator[None]:
     Fits may run in parallel threads (``instrument.fit_all``). A BLAS library's thread count
     is process-wide, so the fits share one BLAS limit, set by the first to enter and lifted
     by the last to leave (nested limits from several threads would restore each other's
-    settings out of order). OpenMP's is per thread, so each fit limits its own. The thread
-    pools are found once per process (rediscovering them costs ~5-30 ms per call).
+    settings out of order); ``instrument.fit_all`` holds it in the calling thread for all
+    its fits (set from a worker thread, OpenBLAS's limit did not always take hold). OpenMP's
+    is per thread, so each fit limits its own. The thread pools are looked up again only
+    after new imports (rediscovering them costs ~5-30 ms per call).
     """
     with _BLAS_LOCK:
         pools = _threadpools()
@@ -153,7 +153,9 @@ class TextTfidf(TextInputMixin, TransformerMixin, BaseEstimator):
         )
 
     def fit(self, X: Any, y: Any = None) -> TextTfidf:
-        self.fit_transform(X)
+        if not (self._fast() or callable(self.analyzer)):
+            return self._fit(X)  # sklearn's vectorizer: fitting needs no transform
+        self.fit_transform(X)  # the memo paths give the matrix as they fit
         return self
 
     def _fit(self, X: Any) -> TextTfidf:
