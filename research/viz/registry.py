@@ -117,7 +117,8 @@ def draw_figure(
 
     from research.viz.style import setup_style
 
-    os.chdir(cwd)  # a reused worker process may have started in another directory
+    if os.getcwd() != cwd:  # a reused worker process may have started in another directory
+        os.chdir(cwd)
     spec = discover()[name]
     res = FigureResult(name)
     missing = spec.missing_inputs(Path(reports_dir))
@@ -164,6 +165,10 @@ def run_figures(
     if unknown:
         raise KeyError(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(registry)}")
     n_jobs = settings_of(params).figures.n_jobs if len(wanted) > 1 else 1
+    if n_jobs != 1:  # cut the cached CJK font subset once here, not in every worker
+        from research.viz.style import cjk_subset_path
+
+        cjk_subset_path()
     cwd = os.getcwd()
     drawn = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(in_worker(draw_figure))(n, reports_dir, out_dir, params, language, cwd)
