@@ -19,13 +19,17 @@ from research.errors import InputError
 
 #: errors of the file system, not of the program: one line for the user, no traceback
 FS_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
-TMP_SUFFIX = ".tmp"  # hidden temp files are ".<name>.<random>.tmp" (see clean_stale_tmp)
+TMP_SUFFIX = ".tmp"  # hidden temp files are ".<name>.p<pid>.<random>.tmp" (see clean_stale_tmp)
 
 
 def new_tmp_file(path: Path) -> Path:
-    """Create an empty hidden temp file beside ``path`` with the user's umask applied."""
+    """Create an empty hidden temp file beside ``path`` with the user's umask applied.
+
+    The name carries the writer's process id, so that cleaning a folder never deletes the
+    temp file of a stage still writing there (``research run`` runs some stages side by side).
+    """
     for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{TMP_SUFFIX}"
+        tmp = path.parent / f".{path.name}.p{os.getpid()}.{secrets.token_hex(6)}{TMP_SUFFIX}"
         try:
             os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         except FileExistsError:
@@ -98,22 +102,43 @@ def atomic_path(path: str | Path, defer: bool = True) -> Iterator[Path]:
 
 
 _STALE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$|^\..+\.[a-z0-9_]{8}\.tmp$")
+_WRITER = re.compile(r"^\..+\.p(\d+)\.[0-9a-f]{12}\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a temp file it names may still be written)."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # exists, but another user's
+        return True
+    return True
 
 
 def clean_stale_tmp(folder: str | Path) -> list[Path]:
     """Delete hidden temp files left in ``folder`` by an interrupted run (ENOSPC, SIGKILL).
 
     Called when a stage starts, for each folder it writes to; only names of the form this
-    module (or an older ``mkstemp``) creates, ``.<name>.<random>.tmp``, are touched.
+    module (or an older ``mkstemp``) creates, ``.<name>[.p<pid>].<random>.tmp``, are touched,
+    and not those of a process that is still running (this one, or a stage beside it).
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
     removed = []
     for p in folder.iterdir():
-        if p.is_file() and _STALE.match(p.name):
-            p.unlink(missing_ok=True)
-            removed.append(p)
+        if not (p.is_file() and _STALE.match(p.name)):
+            continue
+        writer = _WRITER.match(p.name)
+        if writer and _alive(int(writer.group(1))):
+            continue
+        p.unlink(missing_ok=True)
+        removed.append(p)
     return removed
 
 

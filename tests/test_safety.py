@@ -223,3 +223,22 @@ def test_watchdog_never_starts_in_the_parent():
 
     assert workers.die_with_parent(os.getpid()) is (workers._watching is not None)
     assert workers._watching is None
+
+
+def test_cleaning_keeps_the_temp_files_of_running_writers(tmp_path):
+    import subprocess
+    import sys
+
+    from research.io import new_tmp_file
+
+    mine = new_tmp_file(tmp_path / "t.csv")  # this process is writing it
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    theirs = tmp_path / f".u.csv.p{child.pid}.0123456789ab.tmp"  # a stage running beside
+    try:
+        theirs.write_text("x")
+        assert clean_stale_tmp(tmp_path) == []
+    finally:
+        child.kill()
+        child.wait()
+    assert clean_stale_tmp(tmp_path) == [theirs]  # its writer has gone: stale
+    assert mine.exists() and mine.name.startswith(f".t.csv.p{os.getpid()}.")
