@@ -4,7 +4,9 @@ Each stage is a ``research`` CLI call with the files it reads (deps), the params
 it depends on, and the files it writes (outs, metrics, plots). ``research run`` executes
 the stages in order in this process; ``research dvc-yaml`` writes the same list as
 ``dvc.yaml`` so that ``dvc repro`` runs exactly the same commands, and a test keeps the
-two in sync.
+two in sync. ``research run`` may run a stage marked ``beside`` in a forked process while
+the next stages run (:mod:`research.stagepool`); the declared deps and outs say where it
+must be waited for.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class Stage:
     #: outputs / inputs that exist only when the corpus has gold labels (paths.annotations)
     gold_outs: tuple[str, ...] = ()
     gold_deps: tuple[str, ...] = ()
+    #: off the main line and long (only figures and the report read its outputs):
+    #: ``research run`` may run it beside the stages after it (research/stagepool.py)
+    beside: bool = False
 
     @property
     def command(self) -> str:
@@ -58,12 +63,19 @@ class StageTime(NamedTuple):
     skipped: bool = False
 
 
+#: process ids of stages running beside this process (research.stagepool): their CPU is
+#: their own stage's, so :func:`cpu_seconds` leaves them and their workers out
+BACKGROUND: set[int] = set()
+
+
 def cpu_seconds() -> float:
     """CPU seconds of this process plus its children, finished or still running.
 
     Process pools (loky) keep their workers alive between stages, so the CPU of live
     children is read too (with psutil, when installed); a worker that ends between two
     readings moves from the live sum to the finished one, so differences stay exact.
+    Stages running beside this one (:data:`BACKGROUND`) are not counted: they are waited
+    for, and so added to the finished sum, only between stages.
     """
     import resource
 
@@ -73,13 +85,49 @@ def cpu_seconds() -> float:
         import psutil
     except ImportError:  # pragma: no cover - psutil is a dev dependency
         return total
+    skip = set(BACKGROUND)
+    for pid in BACKGROUND:
+        try:
+            skip.update(c.pid for c in psutil.Process(pid).children(recursive=True))
+        except psutil.Error:
+            continue
     for child in psutil.Process().children(recursive=True):
+        if child.pid in skip:
+            continue
         try:
             t = child.cpu_times()
         except psutil.Error:  # ended while being read
             continue
         total += t.user + t.system
     return total
+
+
+def _overlap(a: str, b: str) -> bool:
+    a, b = a.rstrip("/"), b.rstrip("/")
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def conflicts(stage: Stage, other: Stage, params: dict) -> bool:
+    """Whether ``stage`` must not run while ``other`` does: one reads or writes what the
+    other writes (declared deps and outs, ``${paths.*}`` filled, a folder covering what is
+    in it). The graph DVC builds from the same declarations."""
+
+    def paths(items: tuple[str, ...]) -> list[str]:
+        return [render(p, params) for p in items]
+
+    def writes(st: Stage) -> list[str]:
+        return paths((*st.outs, *st.metrics, *st.plots, *st.gold_outs))
+
+    def reads(st: Stage) -> list[str]:
+        return paths((*st.deps, *st.gold_deps))
+
+    mine, theirs = writes(stage), writes(other)
+    return any(
+        _overlap(a, b)
+        for xs, ys in ((reads(stage), theirs), (reads(other), mine), (mine, theirs))
+        for a in xs
+        for b in ys
+    )
 
 
 def render(text: str, params: dict) -> str:
@@ -249,6 +297,7 @@ def stages() -> list[Stage]:
             params=("seed", "train", "tokenize"),
             outs=tables("learning_curve"),
             help="macro-F1 against the number of your own labels (simulated on the gold)",
+            beside=True,
         ),
         Stage(
             "predict",

@@ -136,28 +136,32 @@ def run_cached(
     only: list[str] | None = None,
     start: str | None = None,
     force: bool = False,
+    parallel: bool = True,
 ) -> list[Any]:
     """Run the selected stages like ``run_pipeline``, skipping those whose key is unchanged.
 
-    A stage's key is computed just before it would run, so a stage whose deps an earlier
-    stage rewrote sees the new contents. A skipped stage reports the seconds its check took.
+    A stage's key is computed just before it would run (after the stages it reads from have
+    finished), so a stage whose deps an earlier stage rewrote sees the new contents. A
+    skipped stage reports the seconds its check took. With ``parallel`` a stage the next one
+    does not need runs beside it (:mod:`research.stagepool`); results are the same.
     """
     import time
 
     from research.pipeline import StageTime, cpu_seconds, run_pipeline, select
+    from research.stagepool import run_stages
 
     todo = select(only, start)
     cache = RunCache(params_path)
-    timings: list[StageTime] = []
-    for st in todo:
+
+    def fresh(st: Any) -> tuple[str, StageTime | None]:
         t0, c0 = time.perf_counter(), cpu_seconds()
         key = cache.key(st)
-        if not force and cache.fresh(st, key):
-            print(f"\n=== {st.name}: unchanged (inputs, params and code as last run) — skipped")
-            timings.append(
-                StageTime(st.name, time.perf_counter() - t0, cpu_seconds() - c0, skipped=True)
-            )
-            continue
-        timings += run_pipeline(params_path, only=[st.name])
-        cache.record(st, key)
-    return timings
+        if force or not cache.fresh(st, key):
+            return key, None
+        print(f"\n=== {st.name}: unchanged (inputs, params and code as last run) — skipped")
+        return key, StageTime(st.name, time.perf_counter() - t0, cpu_seconds() - c0, skipped=True)
+
+    def run_one(st: Any) -> list[StageTime]:
+        return run_pipeline(params_path, only=[st.name])
+
+    return run_stages(todo, cache.params, parallel, run_one, fresh, cache.record)

@@ -28,7 +28,8 @@ DVC = shutil.which("dvc") or (
 def own_project(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, list[str]]:
     """A generated project where `research run` has run once, with the files it opened."""
     proj = make_project(tmp_path_factory.mktemp("own") / "myproj")
-    proc, opened = audited_run(proj, ["run"])
+    # --serial: every stage in this process, so the audit hook sees every file opened
+    proc, opened = audited_run(proj, ["run", "--serial"])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proj, proc, opened
 

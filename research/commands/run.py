@@ -24,6 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run every selected stage even if its inputs, params and code are unchanged",
     )
+    p.add_argument(
+        "--serial",
+        action="store_true",
+        help="run the stages strictly one after another (by default a stage the next one "
+        "does not need runs beside it on Linux with 2+ cores; results are the same)",
+    )
     p.set_defaults(func=run)
     r = sub.add_parser(
         "report",
@@ -59,7 +65,13 @@ def run(args: argparse.Namespace) -> int:
     from research.report import headline, print_summary
     from research.runcache import run_cached
 
-    timings = run_cached(args.params, only=args.only, start=args.start, force=args.force)
+    timings = run_cached(
+        args.params,
+        only=args.only,
+        start=args.start,
+        force=args.force,
+        parallel=not args.serial,
+    )
     params = load_params(args.params)
     paths = project_paths(params)
     reports = Path(paths["reports"])
