@@ -386,3 +386,19 @@ def test_token_memo_keeps_one_id_space_when_it_starts_afresh(monkeypatch) -> Non
         assert got is not None and mine.vocabulary_ == ref.vocabulary_, cap
         assert (mine.idf_ == ref.idf_).all()
         assert (features._TOKENS.generation > gen) == bool(filled)  # the reset did happen
+
+
+def test_solver_settings_are_parameters_and_old_models_keep_theirs() -> None:
+    """svm_tol / lr_dtype are estimator parameters (in the model card via get_params); a
+    model saved before they existed unpickles with the values it was fitted with."""
+    import pickle
+
+    from research.classify.models import DomainClassifier
+
+    m = DomainClassifier(model="svm")
+    assert m.get_params()["svm_tol"] == 1e-3 and m.get_params()["lr_dtype"] == "float32"
+    assert pickle.loads(pickle.dumps(m)).get_params() == m.get_params()
+    old = DomainClassifier.__new__(DomainClassifier)
+    state = {k: v for k, v in m.__dict__.items() if k not in ("svm_tol", "lr_dtype")}
+    old.__setstate__(state)
+    assert old.get_params()["svm_tol"] == 1e-4 and old.get_params()["lr_dtype"] == "float64"

@@ -249,6 +249,12 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
             p ∝ p_model · p_dict^α, with p_dict ∝ seed-term score per domain (+ smoothing),
             ``dict_min_score`` for the residual category. 0 = off. It carries the
             codebook's knowledge to provinces whose wording the training data never saw.
+        lr_dtype: "float32" | "float64": the features' precision for "lr". float32 halves
+            newton-cg's time; on the seed evaluation the held-out probabilities moved by at
+            most ~1e-5 (below the solver's own tolerance) and no label changed.
+        svm_tol: liblinear's stopping tolerance for "svm". 1e-3 instead of sklearn's 1e-4:
+            on the seed evaluation the held-out probabilities moved by at most ~1e-5 and no
+            label changed, for about 30% fewer solver iterations (docs/classifier.md).
         random_state: seed for the calibration folds.
     """
 
@@ -276,6 +282,8 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
         dict_prior: float = 0.0,
         dict_min_score: float = 1.0,
         dict_smoothing: float = 0.1,
+        lr_dtype: str = "float32",
+        svm_tol: float = 1e-3,
         random_state: int = 0,
     ) -> None:
         self.labels = labels
@@ -300,7 +308,15 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
         self.dict_prior = dict_prior
         self.dict_min_score = dict_min_score
         self.dict_smoothing = dict_smoothing
+        self.lr_dtype = lr_dtype
+        self.svm_tol = svm_tol
         self.random_state = random_state
+
+    #: parameters added later, with the value models saved before them were fitted with
+    _BEFORE = {"svm_tol": 1e-4, "lr_dtype": "float64"}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__({**self._BEFORE, **state})
 
     # -- features -------------------------------------------------------------------
     def analyzer(self) -> JiebaAnalyzer:
@@ -392,6 +408,7 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
             base = LinearSVC(
                 C=self.C,
                 class_weight=self.class_weight,
+                tol=self.svm_tol,
                 max_iter=20000,
                 random_state=self.random_state,
             )
@@ -456,7 +473,10 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
             y = np.concatenate([y, y[extra]])
             sw = np.concatenate([sw, sw[extra]])
         keep = sw > 0  # zero-weight rows teach nothing (and can stall the solver)
-        self.learner_.fit(Xf[keep], y[keep], sample_weight=sw[keep])
+        Xk = Xf[keep]
+        if self.model == "lr":
+            Xk = Xk.astype(np.dtype(self.lr_dtype), copy=False)
+        self.learner_.fit(Xk, y[keep], sample_weight=sw[keep])
         _cache_put(_LEARNER_CACHE, lkey, self.learner_)
         return self
 
