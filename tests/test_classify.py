@@ -402,3 +402,13 @@ def test_solver_settings_are_parameters_and_old_models_keep_theirs() -> None:
     state = {k: v for k, v in m.__dict__.items() if k not in ("svm_tol", "lr_dtype")}
     old.__setstate__(state)
     assert old.get_params()["svm_tol"] == 1e-4 and old.get_params()["lr_dtype"] == "float64"
+
+
+def test_every_classifier_parameter_is_in_a_cache_key_or_used_only_to_predict() -> None:
+    """A parameter missing from the fit caches' keys would let two estimators that differ
+    in it share a fitted learner (a wrong result, silently)."""
+    from research.classify import models
+
+    params = set(models.DomainClassifier().get_params())
+    covered = {*models._FEATURE_PARAMS, *models._LEARNER_PARAMS, *models._PREDICT_PARAMS}
+    assert params == covered

@@ -558,8 +558,12 @@ _LEARNER_PARAMS = (
     "class_weight",
     "calibration",
     "calibrate_lr",
+    "lr_dtype",
+    "svm_tol",
     "random_state",
 )
+#: parameters used only when predicting (the dictionary prior), in neither cache key
+_PREDICT_PARAMS = ("dict_prior", "dict_min_score", "dict_smoothing")
 _CACHE_MAX = 48
 _FEATURE_CACHE: OrderedDict[str, bytes] = OrderedDict()
 _LEARNER_CACHE: OrderedDict[str, bytes] = OrderedDict()
