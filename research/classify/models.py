@@ -24,7 +24,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -313,7 +313,7 @@ class DomainClassifier(TextInputMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     #: parameters added later, with the value models saved before them were fitted with
-    _BEFORE = {"svm_tol": 1e-4, "lr_dtype": "float64"}
+    _BEFORE: ClassVar[dict[str, Any]] = {"svm_tol": 1e-4, "lr_dtype": "float64"}
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__({**self._BEFORE, **state})
