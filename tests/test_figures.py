@@ -204,3 +204,29 @@ def test_figures_skip_when_inputs_missing(tmp_path, capsys):
     assert res and all(r.skipped and not r.paths for r in res if r.name in FIGURES)
     assert "skip domain_shares" in capsys.readouterr().out
     assert not (tmp_path / "figs").exists() or not any((tmp_path / "figs").iterdir())
+
+
+def test_figures_are_the_same_bytes_in_process_forked_and_in_loky_workers(
+    analysed, tmp_path, monkeypatch
+):
+    import hashlib
+
+    from research import stagepool
+
+    root, params = analysed
+    names = ["domain_shares", "emphasis", "province_heatmap"]
+
+    def draw(tag: str, n_jobs: int, fork: bool) -> dict[str, str]:
+        monkeypatch.setattr(stagepool, "can_fork", lambda: fork)
+        p = {**params, "figures": {"formats": ["pdf", "png"], "n_jobs": n_jobs}}
+        res = run_figures(root / "reports", tmp_path / tag, p, "en", names=names, echo=None)
+        assert [r.name for r in res] == names and all(r.paths for r in res)
+        return {
+            f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted((tmp_path / tag).iterdir())
+        }
+
+    here = draw("here", 1, False)
+    assert len(here) == 3 * len(names)
+    assert draw("loky", 2, False) == here
+    assert draw("forked", 2, True) == here
