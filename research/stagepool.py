@@ -138,21 +138,22 @@ def _child(run: Callable[[], list[StageTime]], result_fd: int, log: Path) -> Non
     code = 1
     payload: dict[str, Any] = {"error": "the stage raised"}
     try:
-        pipeline.BACKGROUND.clear()
-        out = open(log, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed by _exit
-        os.dup2(out.fileno(), 1)
-        os.dup2(out.fileno(), 2)
-        sys.stdout = sys.stderr = out
         try:
+            pipeline.BACKGROUND.clear()
+            out = open(log, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed by _exit
+            os.dup2(out.fileno(), 1)
+            os.dup2(out.fileno(), 2)
+            sys.stdout = sys.stderr = out
             payload = {"timings": [t._asdict() for t in run()]}
             code = 0
         except BaseException as exc:  # reported to the parent, which raises it
             traceback.print_exc()
-            payload = {"error": str(exc) or type(exc).__name__}
+            payload = {"error": f"{str(exc) or type(exc).__name__} (log: {log})"}
     finally:
         try:
             os.write(result_fd, json.dumps(payload).encode("utf-8"))
             sys.stdout.flush()
+            sys.stderr.flush()
         finally:
             os._exit(code)
 

@@ -111,7 +111,8 @@ def test_serial_runs_everything_here_in_order(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("fail", "message", "kept"),
     [
-        ("c", "stage c failed: c broke", ["a", "b"]),  # beside: b ran meanwhile, d never
+        # beside: b ran meanwhile, d never; the message names the stage's log
+        ("c", r"stage c failed: c broke \(log: .*c\.log\)", ["a", "b"]),
         ("b", "b broke", ["a", "c"]),  # main line: c was let finish and recorded
     ],
 )
