@@ -41,6 +41,22 @@ def can_fork() -> bool:
         return (os.cpu_count() or 1) >= 2
 
 
+def before_fork() -> None:
+    """Stop this process's helper threads that fork would copy half-way: tqdm's monitor
+    (started by progress bars on a terminal) is ended and not started again. Forking a
+    process with other threads alive can deadlock the child (a lock held at fork)."""
+    tqdm_mod = sys.modules.get("tqdm.std")
+    if tqdm_mod is None:
+        return
+    bar = tqdm_mod.tqdm
+    bar.monitor_interval = 0  # no new monitor thread in this process (or its children)
+    monitor = getattr(bar, "monitor", None)
+    if monitor is not None:
+        with contextlib.suppress(Exception):
+            monitor.exit()
+        bar.monitor = None
+
+
 @dataclass
 class _Running:
     stage: Stage
@@ -80,6 +96,7 @@ class StagePool:
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        before_fork()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_fd)

@@ -145,3 +145,16 @@ def test_cpu_seconds_leaves_out_stages_running_beside(monkeypatch) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_before_fork_ends_the_progress_bar_monitor_thread(monkeypatch) -> None:
+    import threading
+
+    from tqdm.std import TMonitor, tqdm
+
+    monkeypatch.setattr(tqdm, "monitor_interval", 10)
+    monkeypatch.setattr(tqdm, "monitor", TMonitor(tqdm, 10))
+    assert any(isinstance(t, TMonitor) for t in threading.enumerate())
+    stagepool.before_fork()
+    assert tqdm.monitor is None and tqdm.monitor_interval == 0
+    assert not any(isinstance(t, TMonitor) and t.is_alive() for t in threading.enumerate())

@@ -203,10 +203,12 @@ def _draw_forked(calls: list[tuple[Any, ...]], n_jobs: int) -> Iterator[FigureRe
 
     import matplotlib.pyplot  # noqa: F401 - loaded once, before the workers start
 
+    from research.stagepool import before_fork
     from research.viz.style import cjk_families
 
     discover()
     cjk_families()
+    before_fork()
     with multiprocessing.get_context("fork").Pool(n_jobs, initializer=_forked_worker) as pool:
         yield from pool.imap(_draw_call, calls)
 
