@@ -29,32 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from research.pipeline import Stage, StageTime, conflicts
-
-
-def can_fork() -> bool:
-    """Whether stages may run side by side here (Linux, fork, two or more usable cores)."""
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
-        return False
-    try:
-        return len(os.sched_getaffinity(0)) >= 2
-    except (AttributeError, OSError):  # pragma: no cover - Linux always has it
-        return (os.cpu_count() or 1) >= 2
-
-
-def before_fork() -> None:
-    """Stop this process's helper threads that fork would copy half-way: tqdm's monitor
-    (started by progress bars on a terminal) is ended and not started again. Forking a
-    process with other threads alive can deadlock the child (a lock held at fork)."""
-    tqdm_mod = sys.modules.get("tqdm.std")
-    if tqdm_mod is None:
-        return
-    bar = tqdm_mod.tqdm
-    bar.monitor_interval = 0  # no new monitor thread in this process (or its children)
-    monitor = getattr(bar, "monitor", None)
-    if monitor is not None:
-        with contextlib.suppress(Exception):
-            monitor.exit()
-        bar.monitor = None
+from research.workers import before_fork, can_fork
 
 
 @dataclass

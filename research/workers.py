@@ -1,5 +1,6 @@
-"""Worker processes (joblib/loky) that end with the process that started them, and a
-thread pool for work that releases the GIL (:func:`in_threads`).
+"""Worker processes (joblib/loky) that end with the process that started them, a thread
+pool for work that releases the GIL (:func:`in_threads`), and what forking needs
+(:func:`can_fork`, :func:`before_fork`: stages beside each other, figure workers).
 
 loky keeps idle workers alive for minutes; when the parent is killed (SIGKILL, OOM) they
 are re-parented and would hold their memory (~500 MB seen) until loky's idle timeout.
@@ -10,8 +11,10 @@ the worker when it is not. Run in the parent itself (``n_jobs=1``), it does noth
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -68,3 +71,29 @@ def in_threads(fn: Callable[[Any], Any], items: Iterable[Any], n_jobs: int) -> l
 def in_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` for ``joblib.delayed``: the worker running it ends if this process dies."""
     return functools.partial(_run, fn, os.getpid())
+
+
+def can_fork() -> bool:
+    """Whether stages may run side by side here (Linux, fork, two or more usable cores)."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    try:
+        return len(os.sched_getaffinity(0)) >= 2
+    except (AttributeError, OSError):  # pragma: no cover - Linux always has it
+        return (os.cpu_count() or 1) >= 2
+
+
+def before_fork() -> None:
+    """Stop this process's helper threads that fork would copy half-way: tqdm's monitor
+    (started by progress bars on a terminal) is ended and not started again. Forking a
+    process with other threads alive can deadlock the child (a lock held at fork)."""
+    tqdm_mod = sys.modules.get("tqdm.std")
+    if tqdm_mod is None:
+        return
+    bar = tqdm_mod.tqdm
+    bar.monitor_interval = 0  # no new monitor thread in this process (or its children)
+    monitor = getattr(bar, "monitor", None)
+    if monitor is not None:
+        with contextlib.suppress(Exception):
+            monitor.exit()
+        bar.monitor = None

@@ -211,13 +211,13 @@ def test_figures_are_the_same_bytes_in_process_forked_and_in_loky_workers(
 ):
     import hashlib
 
-    from research import stagepool
+    from research import workers
 
     root, params = analysed
     names = ["domain_shares", "emphasis", "province_heatmap"]
 
     def draw(tag: str, n_jobs: int, fork: bool) -> dict[str, str]:
-        monkeypatch.setattr(stagepool, "can_fork", lambda: fork)
+        monkeypatch.setattr(workers, "can_fork", lambda: fork)
         p = {**params, "figures": {"formats": ["pdf", "png"], "n_jobs": n_jobs}}
         res = run_figures(root / "reports", tmp_path / tag, p, "en", names=names, echo=None)
         assert [r.name for r in res] == names and all(r.paths for r in res)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from research import pipeline, stagepool
+from research import pipeline, stagepool, workers
 from research.errors import ResearchError
 from research.pipeline import Stage, StageTime, conflicts
 from research.stagepool import run_stages
 
-needs_fork = pytest.mark.skipif(not stagepool.can_fork(), reason="stages run in order here")
+needs_fork = pytest.mark.skipif(not workers.can_fork(), reason="stages run in order here")
 
 # a -> b (reads a's folder), c beside (reads a, nothing reads c until d), d reads everything
 A = Stage("a", ("a",), deps=("in",), params=(), outs=("data/a",))
@@ -155,6 +155,6 @@ def test_before_fork_ends_the_progress_bar_monitor_thread(monkeypatch) -> None:
     monkeypatch.setattr(tqdm, "monitor_interval", 10)
     monkeypatch.setattr(tqdm, "monitor", TMonitor(tqdm, 10))
     assert any(isinstance(t, TMonitor) for t in threading.enumerate())
-    stagepool.before_fork()
+    workers.before_fork()
     assert tqdm.monitor is None and tqdm.monitor_interval == 0
     assert not any(isinstance(t, TMonitor) and t.is_alive() for t in threading.enumerate())

@@ -157,8 +157,7 @@ def run_figures(
     from joblib import Parallel, delayed, effective_n_jobs
     from tqdm.auto import tqdm
 
-    from research.stagepool import can_fork
-    from research.workers import in_worker
+    from research.workers import can_fork, in_worker
 
     registry = discover()
     wanted = list(registry) if names is None else list(names)
@@ -203,8 +202,8 @@ def _draw_forked(calls: list[tuple[Any, ...]], n_jobs: int) -> Iterator[FigureRe
 
     import matplotlib.pyplot  # noqa: F401 - loaded once, before the workers start
 
-    from research.stagepool import before_fork
     from research.viz.style import cjk_families
+    from research.workers import before_fork
 
     discover()
     cjk_families()
