@@ -95,3 +95,30 @@ def test_the_evaluation_key_ignores_what_cannot_change_it(project) -> None:
     assert other["learning_curve"] != base["learning_curve"]
     boot = keys("train: {n_boot: 500, learning_curve: {repeats: 2}}\n")
     assert boot["evaluate"] != base["evaluate"]
+
+
+def test_a_stage_run_beside_is_recorded_and_skipped_next_time(project, monkeypatch) -> None:
+    """The learning curve's path: forked beside the next stage, waited for, its key recorded
+    by the parent, so an unchanged re-run skips it like any other stage."""
+    from research import workers
+
+    if not workers.can_fork():
+        pytest.skip("stages run in order here")
+    side = Stage("side", ("noop",), deps=("in.txt",), params=(), outs=("side.txt",), beside=True)
+    main_line = Stage("main", ("noop",), deps=("in.txt",), params=(), outs=("main.txt",))
+    ran = project / "ran.log"
+
+    def fake_run(params_path, only=None, start=None):
+        (project / f"{only[0]}.txt").write_text("y")
+        with ran.open("a") as fh:
+            fh.write(only[0] + "\n")
+        return [pipeline.StageTime(only[0], 0.0, 0.0)]
+
+    monkeypatch.setattr(pipeline, "stages", lambda: [side, main_line])
+    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    first = run_cached("params.yaml")
+    assert sorted(ran.read_text().split()) == ["main", "side"]
+    assert [t.name for t in first] == ["side", "main"] and not any(t.skipped for t in first)
+    second = run_cached("params.yaml")
+    assert sorted(ran.read_text().split()) == ["main", "side"]  # nothing ran again
+    assert all(t.skipped for t in second)
