@@ -506,7 +506,9 @@ def score_seeded(
             )
         return None
     pcols = [f"p_{c}" for c in codebook.ids]
+    proba = df[pcols].to_numpy(dtype=float)
+    proba = proba / proba.sum(axis=1, keepdims=True)  # stored rounded: rows sum to 1 ± 1e-6
     result = evaluate_labels(
-        df["gold"], df["seeded_domain"], codebook.ids, groups=df["doc_id"], proba=df[pcols]
+        df["gold"], df["seeded_domain"], codebook.ids, groups=df["doc_id"], proba=proba
     )
     return eval_row(result, "seeded_lda", "none (unsupervised)", codebook.ids)
