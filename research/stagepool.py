@@ -12,8 +12,9 @@ stages side by side against ``dvc repro``, which runs them one after another.
 What a stage needs is read from the declarations in :mod:`research.pipeline` (deps and
 outs, folders counting as prefixes): the same graph DVC uses. The child's output goes to
 ``<data>/cache/logs/<stage>.log``, printed whole when the stage has been waited for, so
-lines of two stages never interleave. Only on Linux with two or more usable cores (macOS system libraries are
-not fork-safe); elsewhere, or with ``research run --serial``, stages run in order here.
+lines of two stages never interleave; a child ends if this process dies. Only on Linux
+with two or more usable cores (macOS system libraries are not fork-safe); elsewhere, or
+with ``research run --serial``, stages run in order here.
 """
 
 from __future__ import annotations
@@ -126,11 +127,13 @@ class StagePool:
 def _child(run: Callable[[], list[StageTime]], result_fd: int, log: Path) -> None:
     """In the forked child: output to ``log``, run the stage, send the result, exit."""
     from research import pipeline
+    from research.workers import die_with_parent
 
     code = 1
     payload: dict[str, Any] = {"error": "the stage raised"}
     try:
         try:
+            die_with_parent(os.getppid())  # no orphan left computing if the run is killed
             pipeline.BACKGROUND.clear()
             out = open(log, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed by _exit
             os.dup2(out.fileno(), 1)
