@@ -44,3 +44,21 @@ def prepared_dir(prepared_seeds, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prepared")
     write_prepared(prepared_seeds, out)
     return out
+
+
+def outlived(pids: list[int], polls: int = 100) -> list[int]:
+    """The processes of ``pids`` still running (not zombies) after polling for them to end:
+    polls, not a time limit (watchdogs check once a second)."""
+    import time
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    for _ in range(polls):
+        if not any(alive(q) for q in pids):
+            break
+        time.sleep(0.1)
+    return [q for q in pids if alive(q)]

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +13,8 @@ import pytest
 
 from research.errors import InputError, ResearchError
 from research.io import check_output, clean_stale_tmp, output_set, write_json, write_table
+
+from .conftest import outlived
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -201,18 +202,7 @@ def test_workers_die_with_their_parent(tmp_path):
         pytest.fail(f"workers did not start: stdout {seen!r}, stderr {err[-2000:]!r}")
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-
-    def alive(pid: int) -> bool:
-        try:
-            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-        except FileNotFoundError:
-            return False
-
-    for _ in range(100):  # polls, not a time limit: the watchdog checks once a second
-        if not any(alive(q) for q in pids):
-            break
-        time.sleep(0.1)
-    left = [q for q in pids if alive(q)]
+    left = outlived(pids)
     for q in left:
         os.kill(q, signal.SIGKILL)
     assert not left, "loky workers outlived their killed parent"

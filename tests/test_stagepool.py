@@ -14,6 +14,8 @@ from research.errors import ResearchError
 from research.pipeline import Stage, StageTime, conflicts
 from research.stagepool import run_stages
 
+from .conftest import outlived
+
 needs_fork = pytest.mark.skipif(not workers.can_fork(), reason="stages run in order here")
 
 # a -> b (reads a's folder), c beside (reads a, nothing reads c until d), d reads everything
@@ -158,3 +160,40 @@ def test_before_fork_ends_the_progress_bar_monitor_thread(monkeypatch) -> None:
     workers.before_fork()
     assert tqdm.monitor is None and tqdm.monitor_interval == 0
     assert not any(isinstance(t, TMonitor) and t.is_alive() for t in threading.enumerate())
+
+
+SCRIPT = """
+import os, sys, time
+from research.pipeline import Stage, StageTime
+from research.stagepool import run_stages
+side = Stage("side", ("x",), deps=(), params=(), outs=("s",), beside=True)
+main_line = Stage("main", ("x",), deps=(), params=(), outs=("m",))
+def run_one(st):
+    if st.name == "side":
+        with open(os.path.join(sys.argv[1], "side.pid"), "w") as fh:
+            fh.write(str(os.getpid()))
+    time.sleep(120)
+    return [StageTime(st.name, 0.0, 0.0)]
+run_stages([side, main_line], {}, True, run_one, lambda st: ("k", None),
+           lambda st, key: None, __import__("pathlib").Path(sys.argv[1]))
+"""
+
+
+@needs_fork
+def test_a_stage_beside_ends_when_the_run_is_killed(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path)])
+    pid_file = tmp_path / "side.pid"
+    while not pid_file.exists() or not pid_file.read_text():
+        assert p.poll() is None, "the run ended before the stage beside started"
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    left = outlived([child])
+    for q in left:
+        os.kill(q, signal.SIGKILL)
+    assert not left, "the stage beside outlived the killed run"
