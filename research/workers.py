@@ -84,16 +84,20 @@ def can_fork() -> bool:
 
 
 def before_fork() -> None:
-    """Stop this process's helper threads that fork would copy half-way: tqdm's monitor
-    (started by progress bars on a terminal) is ended and not started again. Forking a
-    process with other threads alive can deadlock the child (a lock held at fork)."""
+    """Stop this process's helper threads that fork would copy half-way: tqdm's monitors
+    (started by progress bars on a terminal, one per tqdm class, e.g. ``tqdm.auto``'s) are
+    ended and not started again. Forking a process with other threads alive can deadlock
+    the child (a lock held at fork)."""
+    import threading
+
     tqdm_mod = sys.modules.get("tqdm.std")
     if tqdm_mod is None:
         return
-    bar = tqdm_mod.tqdm
-    bar.monitor_interval = 0  # no new monitor thread in this process (or its children)
-    monitor = getattr(bar, "monitor", None)
-    if monitor is not None:
-        with contextlib.suppress(Exception):
-            monitor.exit()
-        bar.monitor = None
+    tqdm_mod.tqdm.monitor_interval = 0  # no new monitor in this process (or its children)
+    for t in threading.enumerate():
+        if isinstance(t, tqdm_mod.TMonitor):
+            with contextlib.suppress(Exception):
+                t.exit()
+            owner = getattr(t, "tqdm_cls", None)
+            if owner is not None and getattr(owner, "monitor", None) is t:
+                owner.monitor = None

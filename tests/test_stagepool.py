@@ -149,16 +149,18 @@ def test_cpu_seconds_leaves_out_stages_running_beside(monkeypatch) -> None:
         child.wait()
 
 
-def test_before_fork_ends_the_progress_bar_monitor_thread(monkeypatch) -> None:
+def test_before_fork_ends_the_progress_bar_monitor_threads(monkeypatch) -> None:
     import threading
 
+    from tqdm.auto import tqdm as auto_tqdm
     from tqdm.std import TMonitor, tqdm
 
     monkeypatch.setattr(tqdm, "monitor_interval", 10)
-    monkeypatch.setattr(tqdm, "monitor", TMonitor(tqdm, 10))
-    assert any(isinstance(t, TMonitor) for t in threading.enumerate())
+    for cls in (tqdm, auto_tqdm):  # a monitor per class: tqdm.auto's is a subclass
+        monkeypatch.setattr(cls, "monitor", TMonitor(cls, 10))
+    assert sum(isinstance(t, TMonitor) for t in threading.enumerate()) >= 2
     workers.before_fork()
-    assert tqdm.monitor is None and tqdm.monitor_interval == 0
+    assert tqdm.monitor is None and auto_tqdm.monitor is None and tqdm.monitor_interval == 0
     assert not any(isinstance(t, TMonitor) and t.is_alive() for t in threading.enumerate())
 
 
