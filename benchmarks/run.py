@@ -838,9 +838,10 @@ def render_report(rows: list[dict], extra: dict, args: argparse.Namespace) -> st
         "alone (bare `rjieba.cut`, default dictionary, its load included) over the normalised "
         "document text (prepare) or the body units' text (predict). "
         "Peak RSS = highest sum of RSS over the stage's process and its child processes. "
-        "The `run: <stage>` rows are the stages of one `research run`; in it the learning curve "
-        "runs in a forked process beside predict, topics and analyse (research/stagepool.py), so "
-        "their wall times overlap and add up to more than the `research run` row.",
+        "The `run: <stage>` rows are the stages of one `research run`; in it the topic models "
+        "run in a forked process beside evaluate … predict, and the learning curve beside "
+        "predict and analyse (research/stagepool.py), so wall times overlap and add up to more "
+        "than the `research run` row.",
         "",
         "| corpus | stage | jobs | docs | units | chars | wall s | CPU s | rate | floor wall s | "
         "ratio (wall) | ratio (CPU) | peak RSS MB | load | note |",

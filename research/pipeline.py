@@ -44,7 +44,7 @@ class Stage:
     #: outputs / inputs that exist only when the corpus has gold labels (paths.annotations)
     gold_outs: tuple[str, ...] = ()
     gold_deps: tuple[str, ...] = ()
-    #: off the main line and long (only figures and the report read its outputs):
+    #: long and read by few later stages (topics: analyse; learning curve: figures):
     #: ``research run`` may run it beside the stages after it (research/stagepool.py)
     beside: bool = False
 
@@ -213,6 +213,35 @@ def stages() -> list[Stage]:
             help="dictionary and heading weak labels, evaluated against gold when there is gold",
         ),
         Stage(
+            "topics",
+            ("topics",),
+            deps=(prepared, ann, cb),
+            code=(f"{CODE}/topics", f"{cmd}/topics.py"),
+            params=("seed", "topics", "tokenize"),
+            outs=(f"{data}/topics", f"{models}/topics", f"{reports}/topics")
+            + tables(
+                "topic_stoplist",
+                "k_sweep",
+                "topic_terms",
+                "doc_topics",
+                "seeded_backends",
+                "seeded_topic_terms",
+                "seeded_eval",
+                "seeded_doc_topics",
+                "seeded_seed_terms",
+                "covariate_topic_terms",
+                "topic_prevalence",
+                "topic_prevalence_contrasts",
+                "dynamic_topic_terms",
+                "dynamic_topic_prevalence",
+                "topic_correlations",
+            ),
+            metrics=(f"{M}/topics.json",),
+            beside=True,
+            help="LDA with K by a stated rule, seeded LDA (gensim vs tomotopy), covariate "
+            "(GDMR), dynamic (DTM) and correlated (CTM) topic models",
+        ),
+        Stage(
             "evaluate",
             (
                 "evaluate",
@@ -316,36 +345,6 @@ def stages() -> list[Stage]:
             help="predict the domain of every body unit",
         ),
         Stage(
-            "topics",
-            ("topics",),
-            deps=(prepared, f"{data}/predictions", ann, cb),
-            code=(f"{CODE}/topics", f"{cmd}/topics.py"),
-            params=("seed", "topics", "tokenize"),
-            outs=(f"{data}/topics", f"{models}/topics", f"{reports}/topics")
-            + tables(
-                "topic_stoplist",
-                "k_sweep",
-                "topic_terms",
-                "doc_topics",
-                "seeded_backends",
-                "seeded_topic_terms",
-                "seeded_eval",
-                "seeded_doc_topics",
-                "seeded_seed_terms",
-                "seeded_vs_classifier",
-                "seeded_vs_classifier_shares",
-                "covariate_topic_terms",
-                "topic_prevalence",
-                "topic_prevalence_contrasts",
-                "dynamic_topic_terms",
-                "dynamic_topic_prevalence",
-                "topic_correlations",
-            ),
-            metrics=(f"{M}/topics.json",),
-            help="LDA with K by a stated rule, seeded LDA (gensim vs tomotopy), covariate "
-            "(GDMR), dynamic (DTM) and correlated (CTM) topic models",
-        ),
-        Stage(
             "analyse",
             ("analyse",),
             deps=(
@@ -357,7 +356,7 @@ def stages() -> list[Stage]:
                 cb,
             ),
             gold_deps=(f"{data}/evaluation",),
-            code=(f"{CODE}/analysis", f"{cmd}/analyse.py"),
+            code=(f"{CODE}/analysis", f"{CODE}/topics/keyword.py", f"{cmd}/analyse.py"),
             params=("seed", "analyse", "tokenize"),
             gold_outs=tables("method_comparison", "adjusted_eval", "adjusted_eval_summary"),
             outs=tables(
@@ -370,9 +369,12 @@ def stages() -> list[Stage]:
                 "glm",
                 "multilevel",
                 "multilevel_year",
+                "seeded_vs_classifier",
+                "seeded_vs_classifier_shares",
             ),
             metrics=(f"{M}/analysis.json",),
-            help="domain shares, adjusted shares, uncertainty, emphasis, distinctive terms",
+            help="domain shares, adjusted shares, uncertainty, emphasis, distinctive terms, "
+            "seeded LDA vs classifier",
         ),
         Stage(
             "figures",

@@ -57,6 +57,8 @@ TABLES = {
     "multilevel": "multilevel.csv",
     "multilevel_year": "multilevel_year.csv",
     "method_comparison": "method_comparison.csv",
+    "seeded_vs_classifier": "seeded_vs_classifier.csv",
+    "seeded_vs_classifier_shares": "seeded_vs_classifier_shares.csv",
 }
 
 
@@ -173,6 +175,41 @@ def _step_method_comparison(run: _Run) -> None:
         run.write("method_comparison", comparison, rounded=False)
     else:
         run.say("  note: no classifier_cv.csv / seeded_eval.csv: no method comparison")
+
+
+def _step_seeded_vs_classifier(run: _Run) -> None:
+    """Convergent validity: the seeded-topic shares against the classifier's, per unit and
+    per document (token-weighted seeded shares), when both stages' tables exist."""
+    from research.analysis.inputs import codebook_ids
+    from research.io import read_table
+    from research.topics.keyword import classifier_agreement
+
+    seeded_path, pred_path = (
+        input_path(n, run.data_dir, run.reports_dir) for n in ("seeded_units", "predictions")
+    )
+    missing = [p for p in (seeded_path, pred_path) if not p.exists()]
+    corr = shares = pd.DataFrame(columns=["domain"])
+    if missing:
+        run.say(f"  note: {missing[0]} missing: no seeded-vs-classifier comparison")
+    else:
+        seeded, predictions = read_table(seeded_path), read_table(pred_path)
+        _, codebook = codebook_ids(settings_of(run.params).paths.codebook)
+        weights = seeded.set_index("unit_id")["n_tokens"] if "n_tokens" in seeded else None
+        corr, shares = classifier_agreement(seeded, predictions, list(codebook.domain_ids), weights)
+        if corr.empty or shares.empty:
+            run.say(f"  note: no units in common between {seeded_path} and {pred_path}")
+            corr = shares = pd.DataFrame(columns=["domain"])
+    run.write("seeded_vs_classifier", corr, rounded=False)
+    run.write("seeded_vs_classifier_shares", shares, rounded=False)
+    doc = corr[corr["level"] == "document"] if "level" in corr else corr.iloc[:0]
+    if len(doc):
+        run.summary["seeded_vs_classifier"] = {
+            "n_docs": int(doc["n"].max()),
+            "pearson_by_domain": {
+                d: (None if pd.isna(v) else round(float(v), 3))
+                for d, v in zip(doc["domain"], doc["pearson"])
+            },
+        }
 
 
 def _step_estimator(run: _Run) -> dict[str, str]:
@@ -366,8 +403,9 @@ def run_analysis(
 ) -> dict[str, Any]:
     """Run every measure on the inputs that exist; write tables + metrics; return a summary.
 
-    Steps, in order: method comparison, estimator choice, document table, group means and
-    emphasis, distinctive terms, campaign names, models of shares on covariates."""
+    Steps, in order: method comparison, seeded LDA vs classifier, estimator choice, document
+    table, group means and emphasis, distinctive terms, campaign names, models of shares on
+    covariates."""
     s = settings_of(params)
     data_dir = Path(data_dir or s.paths.data)
     reports_dir = Path(reports_dir or s.paths.reports)
@@ -378,6 +416,7 @@ def run_analysis(
     run.summary.update(sources=sorted(inp.sources), notes=list(inp.notes), ids=inp.ids,
                        primary_basis=cfg["bases"][0])  # fmt: skip
     _step_method_comparison(run)
+    _step_seeded_vs_classifier(run)
     chosen = _step_estimator(run)
     shares = _step_documents(run, chosen)
     _step_groups_and_emphasis(run, shares)

@@ -7,13 +7,16 @@ Everything is read from params (``seed``, ``paths``, ``tokenize``, ``topics``); 
 - ``data/topics/``: tokens.txt, dictionary.txt, corpus.mm (the streamed corpus),
   units.parquet (unit_id, doc_id, para_unit_id, n_tokens in corpus order),
   unit_topics.parquet (long: unit_id, doc_id, topic, prop), seeded_units.parquet
-  (unit_id, doc_id, seeded_domain, p_<id> for every codebook id), seeded_eval.parquet
+  (unit_id, doc_id, seeded_domain, p_<id> for every codebook id, n_tokens), seeded_eval.parquet
   (the seeded LDA scored against gold, read by the analysis; empty without gold).
 - ``reports/tables/``: k_sweep.csv, topic_terms.csv, doc_topics.csv,
   seeded_topic_terms.csv, seeded_doc_topics.csv, seeded_seed_terms.csv, seeded_eval.csv
   (a readable copy of seeded_eval.parquet).
 - ``reports/topics/lda.html`` and ``seeded_lda.html`` (offline LDAvis pages).
 - ``reports/metrics/topics.json``: sizes, chosen K, coherence of the final models, eval.
+
+The stage reads nothing of the classifier (the seeded-vs-classifier comparison is the
+analysis stage's), so ``research run`` can fit the topic models beside the classifier.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from research.topics.seeded import (
 )
 from research.topics.selection import choose_k, coherence_scores, k_sweep
 from research.topics.stoplist import build_stoplist
-from research.topics.structure import run_structure, write_empty
+from research.topics.structure import run_structure
 from research.topics.tables import (
     doc_topics,
     prevalence_order,
@@ -325,7 +328,7 @@ def _fit_seeded(tc, codebook, cfg, settings, seed) -> dict[str, Any]:
 def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
     """Seeded LDA with every compared backend; the default's outputs are written.
 
-    Returns the chosen backend's unit table (for the classifier comparison).
+    Returns the chosen backend's unit table.
     """
     tables = paths["reports"] / "tables"
     w = res.written.append
@@ -395,7 +398,9 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
             )
         )
     out = run["units"]
-    w(write_table(out, paths["topics"] / "seeded_units.parquet"))
+    # tokens per unit: the analysis weighs document shares by them (seeded vs classifier)
+    n_tokens = out["unit_id"].map(run["n_tokens"]).astype("int64")
+    w(write_table(out.assign(n_tokens=n_tokens), paths["topics"] / "seeded_units.parquet"))
     coh = run["coherence"]
     res.metrics["seeded"] = {
         "k": len(tids),
@@ -429,40 +434,7 @@ def _run_seeded(tc, codebook, cfg, settings, seed, paths, res) -> pd.DataFrame:
         res.metrics["seeded_eval"] = {
             k: seeded_row[k] for k in ("n", "macro_f1", "accuracy", "doc_share_mae")
         }
-    _compare_classifier(out, domain_ids, run["n_tokens"], paths, res)
     return out
-
-
-def _compare_classifier(out, domain_ids, n_tokens, paths, res) -> None:
-    """Seeded-topic shares vs the classifier's, when the predict stage's table exists."""
-    pred_path = paths["data"] / "predictions" / "units.parquet"
-    if not pred_path.exists():
-        res.notes.append(
-            f"{pred_path} absent (predict stage not run): seeded-vs-classifier comparison skipped"
-        )
-        tables = paths["reports"] / "tables"
-        for name in ("seeded_vs_classifier", "seeded_vs_classifier_shares"):
-            write_empty(res, tables / f"{name}.csv", ["domain"])
-        return
-    from research.topics.keyword import classifier_agreement
-
-    corr, shares = classifier_agreement(out, read_table(pred_path), domain_ids, n_tokens)
-    if corr.empty or shares.empty:
-        res.notes.append(f"no units in common with {pred_path}: comparison skipped")
-        for name in ("seeded_vs_classifier", "seeded_vs_classifier_shares"):
-            write_empty(res, paths["reports"] / "tables" / f"{name}.csv", ["domain"])
-        return
-    tables = paths["reports"] / "tables"
-    res.written.append(write_table(corr, tables / "seeded_vs_classifier.csv"))
-    res.written.append(write_table(shares, tables / "seeded_vs_classifier_shares.csv"))
-    doc = corr[corr["level"] == "document"]
-    res.metrics["seeded_vs_classifier"] = {
-        "n_docs": int(doc["n"].max()),
-        "pearson_by_domain": {
-            d: (None if pd.isna(v) else round(float(v), 3))
-            for d, v in zip(doc["domain"], doc["pearson"])
-        },
-    }
 
 
 def load_gold(path: Path, prepared: Path | None = None) -> pd.DataFrame | None:
