@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from research import pipeline
 from research.pipeline import Stage, StageTime, conflicts
 from research.workers import before_fork, can_fork
 
@@ -63,7 +64,6 @@ class StagePool:
 
     def start(self, stage: Stage, key: str, run: Callable[[], list[StageTime]]) -> None:
         """Fork a child that runs ``run()`` (the stage) and exits."""
-        from research import pipeline
         from research.config import project_paths
 
         logs = self.log_dir or Path(project_paths(self.params)["data"]) / "cache" / "logs"
@@ -92,8 +92,6 @@ class StagePool:
 
     def _join(self, name: str) -> tuple[_Running, list[StageTime] | str]:
         """(the running stage, its timings — or the error message if it failed)."""
-        from research import pipeline
-
         r = self.running.pop(name)
         with os.fdopen(r.result_fd, "rb") as fh:
             raw = fh.read()
@@ -126,7 +124,6 @@ class StagePool:
 
 def _child(run: Callable[[], list[StageTime]], result_fd: int, log: Path) -> None:
     """In the forked child: output to ``log``, run the stage, send the result, exit."""
-    from research import pipeline
     from research.workers import die_with_parent
 
     code = 1

@@ -41,6 +41,7 @@ class AnalysisInputs:
     """What the analysis found on disk (None for an absent source) and notes on what is missing."""
 
     ids: list[str]
+    domain_ids: list[str] = field(default_factory=list)  # the codebook's, without `other`
     documents: pd.DataFrame | None = None
     units: pd.DataFrame | None = None  # prepared body units
     sources: dict[str, pd.DataFrame] = field(default_factory=dict)  # gold / classifier / seeded_lda
@@ -148,8 +149,8 @@ def prob_units(
 def load_inputs(params: dict, data_dir: Path, reports_dir: Path, echo=print) -> AnalysisInputs:
     """Read whatever of prepared units, gold, predictions, seeded LDA and CV predictions exists."""
     paths = settings_of(params).paths
-    ids, _ = codebook_ids(paths.codebook)
-    inp = AnalysisInputs(ids=ids)
+    ids, codebook = codebook_ids(paths.codebook)
+    inp = AnalysisInputs(ids=ids, domain_ids=list(codebook.domain_ids))
 
     def note(msg: str) -> None:
         inp.notes.append(msg)

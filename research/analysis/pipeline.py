@@ -180,7 +180,6 @@ def _step_method_comparison(run: _Run) -> None:
 def _step_seeded_vs_classifier(run: _Run) -> None:
     """Convergent validity: the seeded-topic shares against the classifier's, per unit and
     per document (token-weighted seeded shares), when both stages' tables exist."""
-    from research.analysis.inputs import codebook_ids
     from research.io import read_table
     from research.topics.keyword import classifier_agreement
 
@@ -193,9 +192,8 @@ def _step_seeded_vs_classifier(run: _Run) -> None:
         run.say(f"  note: {missing[0]} missing: no seeded-vs-classifier comparison")
     else:
         seeded, predictions = read_table(seeded_path), read_table(pred_path)
-        _, codebook = codebook_ids(settings_of(run.params).paths.codebook)
         weights = seeded.set_index("unit_id")["n_tokens"] if "n_tokens" in seeded else None
-        corr, shares = classifier_agreement(seeded, predictions, list(codebook.domain_ids), weights)
+        corr, shares = classifier_agreement(seeded, predictions, run.inp.domain_ids, weights)
         if corr.empty or shares.empty:
             run.say(f"  note: no units in common between {seeded_path} and {pred_path}")
             corr = shares = pd.DataFrame(columns=["domain"])

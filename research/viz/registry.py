@@ -199,6 +199,7 @@ def _draw_forked(calls: list[tuple[Any, ...]], n_jobs: int) -> Iterator[FigureRe
     per worker otherwise).
     """
     import multiprocessing
+    import os
 
     import matplotlib.pyplot  # noqa: F401 - loaded once, before the workers start
 
@@ -208,15 +209,19 @@ def _draw_forked(calls: list[tuple[Any, ...]], n_jobs: int) -> Iterator[FigureRe
     discover()
     cjk_families()
     before_fork()
-    with multiprocessing.get_context("fork").Pool(n_jobs, initializer=_forked_worker) as pool:
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(n_jobs, initializer=_forked_worker, initargs=(os.getpid(),)) as pool:
         yield from pool.imap(_draw_call, calls)
 
 
-def _forked_worker() -> None:
-    # A worker writes its files itself: a stage's deferred output set lives in the parent
+def _forked_worker(parent: int) -> None:
+    # A worker writes its files itself: a stage's deferred output set lives in the parent;
+    # and it ends if the stage's process dies, as loky's workers do (research/workers.py)
     from research import io
+    from research.workers import die_with_parent
 
     io._PENDING.set(None)
+    die_with_parent(parent)
 
 
 def _draw_call(call: tuple[Any, ...]) -> FigureResult:
