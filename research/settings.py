@@ -117,7 +117,7 @@ class WeakLabelSettings(_Section):
 class LearningCurveSettings(_Section):
     """``research learning-curve``: simulated labelling of the user's gold."""
 
-    sizes: list[NonNegInt] = Field(default_factory=lambda: [0, 10, 25, 50], min_length=1)
+    sizes: list[NonNegInt] = Field(default_factory=lambda: [0, 25, 50], min_length=1)
     repeats: PosInt = 2
     folds: PosInt | None = 3
     strategies: list[Literal["random", "stratified", "uncertainty"]] = Field(

@@ -334,6 +334,36 @@ def test_learning_curve_folds_hold_out_groups_of_reports_never_seen_in_training(
         assert any(seen_docs.isdisjoint(h) for h in held)
 
 
+def test_learning_curve_skips_sizes_some_fold_cannot_draw_without_fitting_them(
+    monkeypatch,
+) -> None:
+    """A size above the smallest fold's pool would be capped differently per fold and could
+    not be pooled: it is skipped with a log line, and nothing is fitted for it."""
+    from research.labels.codebook import load_codebook
+
+    gold = _gold(n_docs=4, per_doc=6)  # 2 folds of 2 reports: each fold draws from 12 units
+    KeywordModel.seen = []
+    monkeypatch.setattr(instrument, "make_candidate", lambda *a, **k: KeywordModel())
+    params = {
+        "seed": 1,
+        "train": {
+            "learning_curve": {
+                "sizes": [0, 4, 12, 13, 50],
+                "repeats": 1,
+                "strategies": ["random"],
+                "folds": 2,
+            }
+        },
+    }
+    logged: list[str] = []
+    lc = instrument.learning_curve(
+        gold, None, load_codebook(None), params, "lr_plain", log=logged.append
+    )
+    assert sorted(set(lc["n_labels"])) == [4, 12]
+    assert len(KeywordModel.seen) == 2 * 2  # sizes 4 and 12, once per fold
+    assert any("[13, 50] skipped" in m and "12 gold units" in m for m in logged)
+
+
 def test_blas_limit_is_shared_by_threads_and_lifted_by_the_last() -> None:
     """Fits in parallel threads share one BLAS limit (process-wide), held by the caller for
     all of them (``fit_all``): it holds while they run and after each leaves, and the
@@ -378,3 +408,17 @@ def test_blas_limit_is_shared_by_threads_and_lifted_by_the_last() -> None:
             release[i].set()
     assert all(n == 1 for row in inside for n in row)
     assert threads_now() == before
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"temperature": 1.0}', '["svm_seeded"]'])
+def test_learning_curve_choice_that_names_no_candidate_is_an_error_naming_the_file(
+    tmp_path, content: str
+) -> None:
+    from research.commands.learning_curve import _chosen
+
+    path = tmp_path / "choice.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match="choice.json"):
+        _chosen(path)
+    path.write_text('{"chosen": "lr_seeded"}', encoding="utf-8")
+    assert _chosen(path) == "lr_seeded"

@@ -49,7 +49,9 @@ def test_the_pipeline_runs_topics_and_learning_curve_beside_and_waits_where_read
 
     # the topic models read nothing of the classifier: they run beside evaluate ... predict
     assert waits("topics") == ["prepare", "analyse", "figures", "report"]
-    assert waits("learning_curve") == ["prepare", "train", "figures", "report"]
+    # the learning curve reads the evaluation's choice, not the final model: it runs beside
+    # train ... analyse
+    assert waits("learning_curve") == ["prepare", "evaluate", "figures", "report"]
 
 
 def _runner(log: Path, fail: str | None = None, side_by_side: bool = True):

@@ -699,6 +699,7 @@ def learning_curve(
     document, or uncertainty = smallest margin of the model trained without them), the
     model is trained on the base set plus those ``n`` units (and, for contrast, on the
     ``n`` units alone), and scored on the held-out reports; scores pool all held-out units.
+    A size larger than the gold some fold can draw from is skipped (and logged), not fitted.
     Rows: strategy, with_base, n_labels, repeat, macro_f1, accuracy, n_test.
     """
     from research.classify.active_learning import pick
@@ -719,6 +720,16 @@ def learning_curve(
     base_w = base.assign(weight=1.0) if base is not None and len(base) else None
     p_base_all = _fit_proba(est, base_w, gold, labels) if base_w is not None else None
     folds = report_folds(docs, lc.folds)
+    # a size is scored only if every fold can draw it: a size capped at each fold's own pool
+    # would differ between folds and could not be pooled (its fits would be wasted)
+    smallest = min(int((~np.isin(docs, held)).sum()) for held in folds)
+    too_big = [n for n in sizes if n > smallest]
+    if too_big:
+        log(
+            f"  learning curve: sizes {too_big} skipped: the smallest fold has {smallest}"
+            " gold units to draw from"
+        )
+    sizes = [n for n in sizes if n <= smallest]
     # every (draw, training set) first, then the fits: they are independent of each other
     # (the uncertainty picks use the base-set model only), so they run in train.n_jobs
     # threads with results that do not depend on it
@@ -729,7 +740,6 @@ def learning_curve(
         pool = gold[pool_m].reset_index(drop=True)
         for strategy in strategies:
             for n in sizes:
-                n = min(n, len(pool))
                 reps = 1 if (strategy == "uncertainty" or n == 0) else repeats
                 for r in range(reps):
                     if strategy == "uncertainty" and p_base_all is None:

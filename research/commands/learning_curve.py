@@ -29,7 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--units", default=None, help="prepared paragraphs.parquet (headings, provinces)"
     )
     p.add_argument(
-        "--method", default=None, help="classifier candidate (default: the saved model's)"
+        "--method",
+        default=None,
+        help="classifier candidate (default: the one --choice names, else the saved model's)",
+    )
+    p.add_argument(
+        "--choice",
+        default=None,
+        help="choice.json written by `research evaluate`: use the candidate it chose (the "
+        "pipeline's way: the curve then need not wait for `research train`)",
     )
     p.add_argument(
         "--model",
@@ -71,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
     cb = load_codebook(resolve_codebook_path(args.codebook, params))
     method = args.method
+    if method is None and args.choice:
+        method = _chosen(Path(args.choice))
     if method is None:
         card = read_card(args.model or Path(params.paths.models) / "classifier")
         method = str(card.get("chosen", "svm_seeded"))
@@ -89,3 +99,18 @@ def run(args: argparse.Namespace) -> int:
     table = learning_curve(gold, base, cb, params, method, log=print)
     print(f"wrote: {write_table(table, out)}")
     return 0
+
+
+def _chosen(path: Path) -> str:
+    """The candidate ``research evaluate`` chose, from its choice.json."""
+    import json
+
+    from research.errors import InputError
+
+    try:
+        chosen = json.loads(path.read_text(encoding="utf-8")).get("chosen")
+    except (OSError, ValueError, AttributeError) as e:
+        raise InputError(path, f"cannot read the evaluation's choice ({e})") from e
+    if not isinstance(chosen, str) or not chosen:
+        raise InputError(path, "names no chosen candidate; run `research evaluate` again")
+    return chosen
