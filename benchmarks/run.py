@@ -72,6 +72,9 @@ FIELDS = [
     "note",
 ]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: the predict targets are the issue's on this many distinct paragraphs; on fewer, fixed
+#: costs (imports, loading the model, the first batch) weigh in: reported, not judged
+PREDICT_TARGET_UNITS = 20_000
 
 
 # ====================================================================== workers
@@ -168,7 +171,7 @@ def worker_predict_inproc(a: dict) -> dict:
     from research.labels.codebook import load_codebook
 
     units = _load_units_for_predict(a["prepared"])
-    units = units.drop_duplicates("text").head(int(a.get("n", 20000)))
+    units = units.drop_duplicates("text").head(int(a.get("n", PREDICT_TARGET_UNITS)))
     X = pd.DataFrame(
         {
             "text": units["text"].astype(str).tolist(),
@@ -606,16 +609,22 @@ class Bench:
                 "wall": res["wall_s"] / jb["wall_s"],
             }
         self.add(**row)
-        ip = measure("predict_inproc", {"prepared": str(prepared), "model": self.model})
-        if "error" in ip:
-            self.add(corpus=name, stage="predict (in process)", note=f"failed: {ip['error']}")
-            return
+        # a second of allocation-heavy work varies by ±15% between fresh processes (seen:
+        # 1.00-1.36 CPU s on the same 5,529 units): the fastest of a few is kept, as for prepare
+        reps = max(1, self.args.repeats) + 1
+        ip: dict = {}
+        for _r in range(reps):
+            one = measure("predict_inproc", {"prepared": str(prepared), "model": self.model})
+            if "error" in one:
+                self.add(corpus=name, stage="predict (in process)", note=f"failed: {one['error']}")
+                return
+            ip = one if not ip or one["cpu_s"] < ip["cpu_s"] else ip
         self.add_measured(
             ip,
             name,
             "predict (in process)",
-            "predict_frame on up to 20,000 distinct body units, model loaded, no normalisation "
-            "(prepared text); rate per CPU second = per core",
+            f"predict_frame on up to {PREDICT_TARGET_UNITS:,} distinct body units, model loaded, "
+            f"no normalisation (prepared text); rate per CPU second = per core; best of {reps}",
             by="units",
             per="cpu_s",
         )
@@ -956,6 +965,16 @@ def jobs_lines(rows: list[dict]) -> list[str]:
     return out
 
 
+def _verdict(ok: bool, units: object) -> str:
+    n = units if isinstance(units, int) else 0
+    if n >= PREDICT_TARGET_UNITS:
+        return "met" if ok else "NOT met"
+    return (
+        f"{'within' if ok else 'outside'} the target's figure, but on {n:,} units, fewer than"
+        f" its {PREDICT_TARGET_UNITS:,}: not judged"
+    )
+
+
 def targets(rows: list[dict], extra: dict) -> list[str]:
     out = []
     prep = [r for r in rows if r["stage"] == "prepare" and r["jobs"] == 1 and r["ratio_cpu"] != ""]
@@ -972,17 +991,18 @@ def targets(rows: list[dict], extra: dict) -> list[str]:
                 f"- predict ≥ 5,000 paragraphs/s per core in process — {r['corpus']} "
                 f"({r['units']:,} distinct units): {r['rate']:,} per CPU second "
                 f"({r['units'] / r['wall_s']:,.0f}/s wall at load {r['load1']}): "
-                f"{'met' if r['rate'] >= 5000 else 'NOT met'}"
+                + _verdict(r["rate"] >= 5000, r["units"])
             )
         if r["stage"] == "predict (CLI)" and r["ratio_cpu"] != "":
             out.append(
                 f"- predict CLI ÷ bare rjieba on the same texts — {r['corpus']}: "
                 f"{r['ratio_cpu']:.2f}× (CPU), {r['ratio_wall']:.2f}× (wall)"
             )
+    cli_units = {r["corpus"]: r["units"] for r in rows if r["stage"] == "predict (CLI)"}
     for name, v in extra.get("predict_vs_jieba", {}).items():
         out.append(
             f"- predict CLI ≤ 0.5× bare jieba.lcut on the same texts — {name}: {v['cpu']:.2f}× "
-            f"(CPU), {v['wall']:.2f}× (wall): {'met' if v['cpu'] <= 0.5 else 'NOT met'}"
+            f"(CPU), {v['wall']:.2f}× (wall): " + _verdict(v["cpu"] <= 0.5, cli_units.get(name, 0))
         )
     for r in rows:
         if (
