@@ -84,6 +84,40 @@ def test_characters_outside_the_subset_fall_back_to_the_full_font_and_look_the_s
     assert b"ResearchCJKGB" in data and b"NotoSansCJK" in data
 
 
+def test_first_figure_on_a_new_machine_builds_the_subset_font_inside_a_stage(tmp_path):
+    """The per-user font cache empty (a new machine, CI): the subset font is built and used
+    inside a stage's output set. It used to be renamed into place only when the stage
+    ended, so `research figures` failed with FileNotFoundError on its first run. (A child
+    process: matplotlib's font list must not keep a font of this test's folder.)"""
+    import os
+    import subprocess
+    import sys
+
+    script = """if True:
+        import matplotlib; matplotlib.use("Agg")
+        import matplotlib.pyplot as plt, sys
+        from pathlib import Path
+        from research.io import output_set
+        from research.viz.style import cjk_families, cjk_subset_path, save_figure, setup_style
+        out = Path(sys.argv[1])
+        with output_set():
+            assert cjk_families()[0] == "Research CJK GB"
+            path = cjk_subset_path()
+            assert path is not None and path.is_file() and path.is_relative_to(out), path
+            setup_style("en")
+            fig, ax = plt.subplots()
+            ax.set_title("妇联")
+            (pdf,) = save_figure(fig, None, out / "figures", "first", formats=("pdf",))
+        assert b"ResearchCJKGB" in pdf.read_bytes()
+    """
+    env = {**os.environ, "RESEARCH_CACHE_DIR": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list((tmp_path / "cache" / "fonts").glob("*.otf"))
+
+
 def test_save_figure_formats_dpi_data_and_determinism(tmp_path):
     def draw(out):
         setup_style("en")

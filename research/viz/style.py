@@ -190,7 +190,9 @@ def cjk_subset_path(source: Path | None = None) -> Path | None:
         if "CFF " in font:
             font["CFF "].cff.fontNames = [_SUBSET_PS_NAME]
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
+        # now, not with the stage's outputs: the caller opens it at once, and the cache is
+        # the user's, not an output of the stage that happened to build it
+        with atomic_path(path, defer=False) as tmp:
             font.save(str(tmp))
     except OSError:
         return None
