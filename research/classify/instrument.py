@@ -722,7 +722,7 @@ def learning_curve(
     folds = report_folds(docs, lc.folds)
     # a size is scored only if every fold can draw it: a size capped at each fold's own pool
     # would differ between folds and could not be pooled (its fits would be wasted)
-    smallest = min(int((~np.isin(docs, held)).sum()) for held in folds)
+    smallest = min((int((~np.isin(docs, held)).sum()) for held in folds), default=0)
     too_big = [n for n in sizes if n > smallest]
     if too_big:
         log(
