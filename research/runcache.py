@@ -127,7 +127,9 @@ class RunCache:
 
         self.entries[stage.name] = {"key": key, "outs": self.outs_hash(stage)}
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.file) as tmp:
+        # now, not when `research run`'s own output set ends: the stage has committed its
+        # outputs, and a later stage that fails must not make the next run redo this one
+        with atomic_path(self.file, defer=False) as tmp:
             Path(tmp).write_text(json.dumps(self.entries, indent=1, sort_keys=True), "utf-8")
 
 

@@ -122,3 +122,33 @@ def test_a_stage_run_beside_is_recorded_and_skipped_next_time(project, monkeypat
     second = run_cached("params.yaml")
     assert sorted(ran.read_text().split()) == ["main", "side"]  # nothing ran again
     assert all(t.skipped for t in second)
+
+
+def test_stages_that_finished_stay_recorded_when_a_later_stage_fails(project, monkeypatch) -> None:
+    """`research run` runs inside an output set (cli.main). A stage's record is written when
+    the stage has committed its outputs, not when the whole run ends: fixing a late stage
+    and running again skips the stages that had finished (as dvc.lock keeps them)."""
+    from research.errors import ResearchError
+    from research.io import output_set
+
+    first = Stage("first", ("noop",), deps=("in.txt",), params=(), outs=("first.txt",))
+    late = Stage("late", ("noop",), deps=("first.txt",), params=(), outs=("late.txt",))
+    ran: list[str] = []
+    broken = {"late"}
+
+    def fake_run(params_path, only=None, start=None):
+        ran.extend(only)
+        if only[0] in broken:
+            raise ResearchError(f"{only[0]} broke")
+        (project / f"{only[0]}.txt").write_text("y")
+        return [pipeline.StageTime(only[0], 0.0, 0.0)]
+
+    monkeypatch.setattr(pipeline, "stages", lambda: [first, late])
+    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    with pytest.raises(ResearchError, match="late broke"), output_set():
+        run_cached("params.yaml", parallel=False)
+    assert ran == ["first", "late"]
+    broken.clear()  # the user mends the late stage
+    with output_set():
+        run_cached("params.yaml", parallel=False)
+    assert ran == ["first", "late", "late"]  # the stage that had finished is not re-run
