@@ -5,7 +5,8 @@ not need it, and waits for it only where a later stage reads what it writes.
 Why fork: the child starts with everything this process has loaded (libraries, the token
 lists and feature memos of the stages before), so a stage costs the same beside the others
 as in line. The topic models (one core: tomotopy holds the GIL) run while the classifier
-is evaluated and trained; the learning curve while predict and analyse run. A stage's results never depend on this:
+is evaluated and trained; the learning curve (it reads the evaluation's choice) while
+train, predict and analyse run. A stage's results never depend on this:
 it reads the same files and writes them atomically; a test compares the bytes of a run with
 stages side by side against ``dvc repro``, which runs them one after another.
 

@@ -88,8 +88,6 @@ def before_fork() -> None:
     (started by progress bars on a terminal, one per tqdm class, e.g. ``tqdm.auto``'s) are
     ended and not started again. Forking a process with other threads alive can deadlock
     the child (a lock held at fork)."""
-    import threading
-
     tqdm_mod = sys.modules.get("tqdm.std")
     if tqdm_mod is None:
         return
